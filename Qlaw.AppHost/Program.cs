@@ -1,0 +1,63 @@
+using System.Runtime.InteropServices;
+using Qlaw.AppHost.LocalStack;
+
+namespace Qlaw.AppHost;
+
+/// <summary>
+/// The whole local stack with one command: PostgreSQL and Azurite with their data under .local/, then Qlaw.Server.
+/// Ctrl+C stops all of it; the next start keeps the data.
+/// </summary>
+internal static class Launcher
+{
+    public static async Task<int> Main()
+    {
+        try
+        {
+            var root = RepositoryRoot.Find();
+            var local = Path.Combine(root, ".local");
+            var url = new Uri(Environment.GetEnvironmentVariable("ASPNETCORE_URLS")?.Split(';')[0] ?? "http://127.0.0.1:5080");
+            var pgPort = int.Parse(Environment.GetEnvironmentVariable("QLAW_PG_PORT") ?? "54329");
+
+            Console.WriteLine($"Starting PostgreSQL on 127.0.0.1:{pgPort} (data in {Path.Combine(local, "postgres")})");
+            await using var postgres = await LocalPostgres.StartAsync(Path.Combine(local, "postgres"), pgPort);
+            Console.WriteLine("Starting Azurite on 127.0.0.1:10000-10002");
+            await using var azurite = await LocalAzurite.StartAsync(root, Path.Combine(local, "azurite"), 10000, 10001, 10002);
+
+            Console.WriteLine($"Starting Qlaw.Server on {url}");
+            await using var server = await ServerProcess.StartAsync(url, new Dictionary<string, string?>
+            {
+                ["ConnectionStrings:Postgres"] = await postgres.EnsureDatabaseAsync(),
+                ["ConnectionStrings:DurableStorage"] = azurite.ConnectionString,
+                ["Database:MigrateOnStartup"] = "true",
+                ["Database:SeedWorkflowsPath"] = Path.Combine(root, "samples", "workflows"),
+            }, contentRoot: Path.Combine(root, "Qlaw.Server"));
+            Console.WriteLine($"Qlaw is ready: {url} (API reference {new Uri(url, "/scalar")}). Press Ctrl+C to stop.");
+
+            using var stop = new CancellationTokenSource();
+            void Stop(PosixSignalContext context)
+            {
+                context.Cancel = true;
+                stop.Cancel();
+            }
+
+            using var onInterrupt = PosixSignalRegistration.Create(PosixSignal.SIGINT, Stop);
+            using var onTerminate = PosixSignalRegistration.Create(PosixSignal.SIGTERM, Stop);
+            try
+            {
+                await server.WaitForExitAsync(stop.Token);
+                Console.Error.WriteLine("Qlaw.Server stopped by itself; stopping the stack.");
+                return 1;
+            }
+            catch (OperationCanceledException)
+            {
+                Console.WriteLine("Stopping…");
+                return 0;
+            }
+        }
+        catch (LocalStackException ex)
+        {
+            Console.Error.WriteLine(ex.Message);
+            return 1;
+        }
+    }
+}

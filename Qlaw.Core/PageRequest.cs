@@ -1,0 +1,44 @@
+using Qlaw.Contracts;
+
+namespace Qlaw.Core;
+
+/// <summary>A validated keyset page request: up to <see cref="Limit"/> items whose id follows <see cref="After"/>.</summary>
+public sealed record PageRequest(int Limit, Guid? After)
+{
+    /// <summary>Reads <c>limit</c> and <c>after</c> as a client sent them; errors name the query field.</summary>
+    public static bool TryParse(int? limit, string? after, out PageRequest page, out Dictionary<string, string[]> errors)
+    {
+        errors = [];
+        page = new PageRequest(limit ?? ListPage<object>.DefaultLimit, null);
+        if (limit is < 1 or > ListPage<object>.MaxLimit)
+        {
+            errors["limit"] = [$"The limit must be between 1 and {ListPage<object>.MaxLimit}."];
+        }
+
+        if (after is not null)
+        {
+            if (Guid.TryParse(after, out var afterId))
+            {
+                page = page with { After = afterId };
+            }
+            else
+            {
+                errors["after"] = ["The cursor must be the id of the last item of the previous page."];
+            }
+        }
+
+        return errors.Count == 0;
+    }
+
+    /// <summary>Cuts a fetched list of <c>Limit + 1</c> rows into a page.</summary>
+    internal ListPage<T> ToPage<T>(List<T> rows, Func<T, Guid> id)
+    {
+        var hasMore = rows.Count > Limit;
+        if (hasMore)
+        {
+            rows.RemoveAt(rows.Count - 1);
+        }
+
+        return new ListPage<T>(rows, hasMore, rows.Count > 0 ? id(rows[^1]).ToString() : null);
+    }
+}

@@ -1,0 +1,43 @@
+using Azure.Storage.Queues;
+using Microsoft.Extensions.DependencyInjection;
+using Microsoft.Extensions.DependencyInjection.Extensions;
+using Microsoft.Extensions.Hosting;
+using Microsoft.Extensions.Options;
+using Npgsql;
+using Qlaw.Core.Database;
+using Qlaw.Core.Workflows;
+using Qlaw.Data;
+
+namespace Qlaw.Core;
+
+/// <summary>Wiring every host needs: options, the database, the application services.</summary>
+public static class QlawCoreExtensions
+{
+    /// <summary>Tag of the health checks that say whether the service can take work.</summary>
+    public const string ReadyTag = "ready";
+
+    /// <summary>Adds Qlaw's application services. Calling it twice is harmless.</summary>
+    public static IHostApplicationBuilder AddQlawCore(this IHostApplicationBuilder builder)
+    {
+        var services = builder.Services;
+        services.AddOptions<QlawConnectionStrings>().BindConfiguration("ConnectionStrings").ValidateDataAnnotations().ValidateOnStart();
+        services.AddOptions<DatabaseOptions>().BindConfiguration("Database");
+        services.TryAddSingleton(TimeProvider.System);
+
+        // One pooled data source per process; EF Core and, later, LISTEN/NOTIFY share it.
+        services.TryAddSingleton(sp => NpgsqlDataSource.Create(sp.GetRequiredService<IOptions<QlawConnectionStrings>>().Value.Postgres!));
+        services.AddDbContextPool<QlawDbContext>((sp, options) =>
+            options.UseQlawPostgres(sp.GetRequiredService<NpgsqlDataSource>()));
+
+        services.TryAddSingleton(sp => new QueueServiceClient(
+            sp.GetRequiredService<IOptions<QlawConnectionStrings>>().Value.DurableStorage,
+            new QueueClientOptions { Retry = { MaxRetries = 0, NetworkTimeout = TimeSpan.FromSeconds(3) } }));
+
+        services.TryAddScoped<WorkflowCatalog>();
+        services.AddHostedService<DatabaseInitializer>();
+        services.AddHealthChecks()
+            .AddCheck<PostgresReadinessCheck>("postgres", tags: [ReadyTag])
+            .AddCheck<DurableStorageReadinessCheck>("durable-storage", tags: [ReadyTag]);
+        return builder;
+    }
+}

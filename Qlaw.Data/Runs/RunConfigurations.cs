@@ -1,0 +1,74 @@
+using Microsoft.EntityFrameworkCore;
+using Microsoft.EntityFrameworkCore.Metadata.Builders;
+using Qlaw.Contracts;
+using Qlaw.Data.Workflows;
+
+namespace Qlaw.Data.Runs;
+
+internal sealed class RunConfiguration : IEntityTypeConfiguration<RunEntity>
+{
+    public void Configure(EntityTypeBuilder<RunEntity> builder)
+    {
+        builder.ToTable("runs");
+        builder.HasKey(r => r.Id);
+        builder.Property(r => r.Id).ValueGeneratedNever();
+        builder.HasOne<WorkflowEntity>().WithMany().HasForeignKey(r => r.WorkflowId).OnDelete(DeleteBehavior.Restrict);
+        builder.Property(r => r.Status).HasConversion<EnumTextConverter<RunStatus>>().HasMaxLength(20);
+        builder.Property(r => r.Metadata).HasColumnType("jsonb");
+        builder.Property(r => r.OriginStack).HasColumnType("jsonb");
+        builder.Property(r => r.IdempotencyKey).HasMaxLength(200);
+        builder.Property(r => r.CurrentAgent).HasMaxLength(32);
+        builder.Property(r => r.EntityId).HasMaxLength(100);
+
+        // GET /v1/workflows/{id}/runs pages by id within a workflow.
+        builder.HasIndex(r => new { r.WorkflowId, r.Id });
+        // A repeated start with the same Idempotency-Key finds the run it created.
+        builder.HasIndex(r => new { r.WorkflowId, r.IdempotencyKey }).IsUnique().HasFilter("idempotency_key IS NOT NULL");
+        // Operators and the reconciler look runs up by status.
+        builder.HasIndex(r => new { r.Status, r.UpdatedAt });
+        builder.HasIndex(r => r.EntityId).IsUnique().HasFilter("entity_id IS NOT NULL");
+    }
+}
+
+internal sealed class StepConfiguration : IEntityTypeConfiguration<StepEntity>
+{
+    public void Configure(EntityTypeBuilder<StepEntity> builder)
+    {
+        builder.ToTable("steps");
+        builder.HasKey(s => s.Id);
+        builder.HasOne<RunEntity>().WithMany().HasForeignKey(s => s.RunId).OnDelete(DeleteBehavior.Cascade);
+        builder.Property(s => s.Agent).HasMaxLength(32);
+        builder.Property(s => s.Status).HasConversion<EnumTextConverter<StepStatus>>().HasMaxLength(20);
+        builder.Property(s => s.CheckpointRef).HasMaxLength(200);
+        // An activity runs at least once: (run, index, attempt) is the idempotency key of a step row.
+        builder.HasIndex(s => new { s.RunId, s.Index, s.Attempt }).IsUnique();
+    }
+}
+
+internal sealed class HandoffConfiguration : IEntityTypeConfiguration<HandoffEntity>
+{
+    public void Configure(EntityTypeBuilder<HandoffEntity> builder)
+    {
+        builder.ToTable("handoffs");
+        builder.HasKey(h => h.Id);
+        builder.HasOne<RunEntity>().WithMany().HasForeignKey(h => h.RunId).OnDelete(DeleteBehavior.Cascade);
+        builder.Property(h => h.FromAgent).HasMaxLength(32);
+        builder.Property(h => h.ToAgent).HasMaxLength(32);
+        builder.Property(h => h.Reason).HasMaxLength(2000);
+        builder.HasIndex(h => new { h.RunId, h.Id });
+    }
+}
+
+internal sealed class RunEventConfiguration : IEntityTypeConfiguration<RunEventEntity>
+{
+    public void Configure(EntityTypeBuilder<RunEventEntity> builder)
+    {
+        builder.ToTable("run_events");
+        builder.HasKey(e => e.Id);
+        builder.HasOne<RunEntity>().WithMany().HasForeignKey(e => e.RunId).OnDelete(DeleteBehavior.Cascade);
+        builder.Property(e => e.Type).HasMaxLength(64);
+        builder.Property(e => e.Data).HasColumnType("jsonb");
+        // Streams replay a run's events after a given id.
+        builder.HasIndex(e => new { e.RunId, e.Id });
+    }
+}

@@ -1,0 +1,43 @@
+using Qlaw.Contracts;
+
+namespace Qlaw.Data.Runs;
+
+/// <summary>Row of <c>runs</c>: one execution of a workflow, explainable and resumable from this row alone.</summary>
+public sealed class RunEntity
+{
+    public Guid Id { get; set; }
+
+    public Guid WorkflowId { get; set; }
+
+    public RunStatus Status { get; set; }
+
+    /// <summary>The user's input that started the run.</summary>
+    public required string Input { get; set; }
+
+    /// <summary>Caller-supplied metadata as JSON (<c>jsonb</c>), if any.</summary>
+    public string? Metadata { get; set; }
+
+    /// <summary>A repeated start request with the same key returns this run.</summary>
+    public string? IdempotencyKey { get; set; }
+
+    public DateTimeOffset CreatedAt { get; set; }
+
+    public DateTimeOffset? StartedAt { get; set; }
+
+    public DateTimeOffset? CompletedAt { get; set; }
+
+    public DateTimeOffset UpdatedAt { get; set; }
+
+    /// <summary>Index of the step being executed, or of the last one run.</summary>
+    public int CurrentStep { get; set; }
+
+    public string? CurrentAgent { get; set; }
+
+    /// <summary>Snapshot of the origin stack (bottom first) as a JSON array (<c>jsonb</c>).</summary>
+    public string OriginStack { get; set; } = "[]";
+
+    /// <summary>Durable orchestration instance id driving the run (<c>run-{id}</c>).</summary>
+    public string? EntityId { get; set; }
+
+    public string? LastError { get; set; }
+}

@@ -1,0 +1,34 @@
+using Qlaw.Contracts;
+
+namespace Qlaw.Data.Runs;
+
+/// <summary>Row of <c>steps</c>: one attempt of one agent turn, keyed by (run, index, attempt) so a retry never duplicates it.</summary>
+public sealed class StepEntity
+{
+    public long Id { get; set; }
+
+    public Guid RunId { get; set; }
+
+    /// <summary>0-based position of the turn in the run.</summary>
+    public int Index { get; set; }
+
+    /// <summary>1-based attempt of this turn.</summary>
+    public int Attempt { get; set; }
+
+    public required string Agent { get; set; }
+
+    public string? Input { get; set; }
+
+    public string? Output { get; set; }
+
+    public StepStatus Status { get; set; }
+
+    public DateTimeOffset StartedAt { get; set; }
+
+    public DateTimeOffset? CompletedAt { get; set; }
+
+    /// <summary>Reference to the state this step can be resumed from (orchestration instance and step).</summary>
+    public string? CheckpointRef { get; set; }
+
+    public string? Error { get; set; }
+}

@@ -1,0 +1,67 @@
+using System.Text.Json;
+using Microsoft.AspNetCore.Diagnostics;
+using Microsoft.AspNetCore.Mvc;
+
+namespace Qlaw.Server.Http;
+
+/// <summary>
+/// Turns every exception into problem+json: unreadable requests into a 4xx naming the bad field, anything else into a
+/// generic 500. Details stay in the log; no message, type name or stack trace reaches the client.
+/// </summary>
+internal sealed partial class ProblemExceptionHandler(IProblemDetailsService problems, ILogger<ProblemExceptionHandler> logger) : IExceptionHandler
+{
+    public async ValueTask<bool> TryHandleAsync(HttpContext httpContext, Exception exception, CancellationToken cancellationToken)
+    {
+        ProblemDetails problem;
+        if (exception is BadHttpRequestException bad)
+        {
+            LogBadRequest(logger, bad.StatusCode, httpContext.TraceIdentifier, exception);
+            problem = Describe(bad);
+        }
+        else
+        {
+            LogUnhandled(logger, httpContext.TraceIdentifier, exception);
+            problem = new ProblemDetails
+            {
+                Status = StatusCodes.Status500InternalServerError,
+                Title = "An unexpected error occurred.",
+                Detail = "The error has been logged; quote the traceId when reporting it.",
+            };
+        }
+
+        httpContext.Response.StatusCode = problem.Status!.Value;
+        return await problems.TryWriteAsync(new ProblemDetailsContext { HttpContext = httpContext, ProblemDetails = problem });
+    }
+
+    private static ProblemDetails Describe(BadHttpRequestException bad)
+    {
+        switch (bad.StatusCode)
+        {
+            case StatusCodes.Status413PayloadTooLarge:
+                return new ProblemDetails { Status = bad.StatusCode, Title = "The request body is too large." };
+            case StatusCodes.Status415UnsupportedMediaType:
+                return new ProblemDetails { Status = bad.StatusCode, Title = "Send the body as application/json." };
+        }
+
+        var json = bad.InnerException as JsonException;
+        var field = json?.Path is { Length: > 1 } path ? path.TrimStart('$').TrimStart('.') : "body";
+        var message = json switch
+        {
+            null => "The request body is missing or unreadable.",
+            { LineNumber: { } line, BytePositionInLine: { } position } =>
+                $"The value is not valid JSON of the expected type (line {line + 1}, position {position + 1}).",
+            _ => "The value is not valid JSON of the expected type.",
+        };
+        return new HttpValidationProblemDetails(new Dictionary<string, string[]> { [field] = [message] })
+        {
+            Status = bad.StatusCode,
+            Title = "The request is not valid.",
+        };
+    }
+
+    [LoggerMessage(Level = LogLevel.Information, Message = "Rejected request with {Status} (trace {TraceId})")]
+    private static partial void LogBadRequest(ILogger logger, int status, string traceId, Exception exception);
+
+    [LoggerMessage(Level = LogLevel.Error, Message = "Unhandled exception (trace {TraceId})")]
+    private static partial void LogUnhandled(ILogger logger, string traceId, Exception exception);
+}

@@ -1,0 +1,62 @@
+using System.Net;
+using System.Text.Json.Nodes;
+using Qlaw.AppHost.LocalStack;
+using Qlaw.Testing;
+
+namespace Qlaw.Server.Tests;
+
+[Collection(QlawStackCollectionDefinition.Name)]
+public sealed class HealthAndOpenApiTests(QlawStackFixture stack)
+{
+    [Fact]
+    public async Task Ready_is_200_when_postgres_and_durable_storage_answer()
+    {
+        await using var app = await QlawApplication.StartAsync(stack);
+        var client = app.CreateClient();
+
+        var live = await client.GetAsync("/health/live");
+        var ready = await client.GetAsync("/health/ready");
+
+        Assert.Equal(HttpStatusCode.OK, live.StatusCode);
+        Assert.Equal(HttpStatusCode.OK, ready.StatusCode);
+        var checks = JsonNode.Parse(await ready.Content.ReadAsStringAsync())!["checks"]!;
+        Assert.Equal("healthy", checks["postgres"]!["status"]!.GetValue<string>());
+        Assert.Equal("healthy", checks["durable-storage"]!["status"]!.GetValue<string>());
+    }
+
+    [Fact]
+    public async Task Ready_is_503_but_live_is_200_when_durable_storage_is_unreachable()
+    {
+        var deadPort = Network.FreePort();
+        await using var app = await QlawApplication.StartAsync(stack, new Dictionary<string, string?>
+        {
+            ["ConnectionStrings:DurableStorage"] = stack.Azurite.ConnectionString.Replace($":{stack.Azurite.QueuePort}/", $":{deadPort}/", StringComparison.Ordinal),
+        });
+        var client = app.CreateClient();
+
+        var ready = await client.GetAsync("/health/ready");
+
+        Assert.Equal(HttpStatusCode.ServiceUnavailable, ready.StatusCode);
+        var checks = JsonNode.Parse(await ready.Content.ReadAsStringAsync())!["checks"]!;
+        Assert.Equal("unhealthy", checks["durable-storage"]!["status"]!.GetValue<string>());
+        Assert.Equal("healthy", checks["postgres"]!["status"]!.GetValue<string>());
+        Assert.Equal(HttpStatusCode.OK, (await client.GetAsync("/health/live")).StatusCode);
+    }
+
+    [Fact]
+    public async Task The_openapi_document_describes_the_workflow_routes_and_has_a_browsable_reference()
+    {
+        await using var app = await QlawApplication.StartAsync(stack);
+        var client = app.CreateClient();
+
+        var document = JsonNode.Parse(await client.GetStringAsync("/openapi/v1.json"))!;
+        var reference = await client.GetAsync("/scalar/");
+
+        var paths = document["paths"]!.AsObject().Select(p => p.Key).ToArray();
+        Assert.Contains("/v1/workflows", paths);
+        Assert.Contains("/v1/workflows/{id}", paths);
+        Assert.Contains("/v1/workflows/{id}/runs", paths);
+        Assert.Equal(HttpStatusCode.OK, reference.StatusCode);
+        Assert.Contains("text/html", reference.Content.Headers.ContentType?.ToString(), StringComparison.Ordinal);
+    }
+}

@@ -1,0 +1,60 @@
+using System.Diagnostics;
+using System.Net;
+using System.Text.Json.Nodes;
+using Npgsql;
+using Qlaw.AppHost.LocalStack;
+using Qlaw.Testing;
+
+namespace Qlaw.Server.Tests;
+
+/// <summary>The server as the local stack runs it: a separate process that migrates, seeds and reports ready.</summary>
+[Collection(QlawStackCollectionDefinition.Name)]
+public sealed class ServerProcessTests(QlawStackFixture stack)
+{
+    [Fact]
+    public async Task A_server_process_migrates_seeds_the_sample_workflow_and_becomes_ready()
+    {
+        var url = new Uri($"http://127.0.0.1:{Network.FreePort()}");
+        await using var server = await ServerProcess.StartAsync(url, new Dictionary<string, string?>
+        {
+            ["ConnectionStrings:Postgres"] = await stack.CreateDatabaseAsync(),
+            ["ConnectionStrings:DurableStorage"] = stack.Azurite.ConnectionString,
+            ["Database:MigrateOnStartup"] = "true",
+            ["Database:SeedWorkflowsPath"] = Samples.WorkflowsFolder,
+        }, echo: false);
+        using var client = new HttpClient { BaseAddress = server.BaseAddress };
+
+        var seeded = JsonNode.Parse(await client.GetStringAsync("/v1/workflows/code-review"))!;
+
+        Assert.True(JsonNode.DeepEquals(JsonNode.Parse(Samples.WorkflowJson("code-review")), seeded["config"]));
+        Assert.Equal(HttpStatusCode.OK, (await client.GetAsync("/health/ready")).StatusCode);
+    }
+
+    [Fact]
+    public async Task The_migrate_command_applies_every_migration_and_exits()
+    {
+        var database = await stack.CreateDatabaseAsync();
+        var info = new ProcessStartInfo("dotnet", [Path.Combine(AppContext.BaseDirectory, "Qlaw.Server.dll"), "migrate"])
+        {
+            RedirectStandardOutput = true,
+            RedirectStandardError = true,
+            Environment =
+            {
+                ["ConnectionStrings__Postgres"] = database,
+                ["ConnectionStrings__DurableStorage"] = stack.Azurite.ConnectionString,
+            },
+        };
+
+        using var process = Process.Start(info)!;
+        var output = process.StandardOutput.ReadToEndAsync();
+        var errors = process.StandardError.ReadToEndAsync();
+        await process.WaitForExitAsync();
+
+        Assert.True(process.ExitCode == 0, await output + await errors);
+        await using var connection = new NpgsqlConnection(database);
+        await connection.OpenAsync();
+        await using var tables = new NpgsqlCommand(
+            "SELECT string_agg(table_name, ',' ORDER BY table_name) FROM information_schema.tables WHERE table_schema = 'public'", connection);
+        Assert.Equal("__EFMigrationsHistory,audit_logs,handoffs,run_events,runs,steps,workflows", (string?)await tables.ExecuteScalarAsync());
+    }
+}

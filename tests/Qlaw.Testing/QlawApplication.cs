@@ -1,0 +1,37 @@
+using Microsoft.AspNetCore.Hosting;
+using Microsoft.AspNetCore.Mvc.Testing;
+using Microsoft.EntityFrameworkCore;
+using Qlaw.Data;
+
+namespace Qlaw.Testing;
+
+/// <summary>
+/// Qlaw.Server on real Kestrel over a fresh database of the shared stack, migrated at start like the local stack does.
+/// </summary>
+public sealed class QlawApplication(string postgres, string durableStorage, IDictionary<string, string?>? settings = null)
+    : WebApplicationFactory<Program>
+{
+    /// <summary>Starts a server over a new, empty database.</summary>
+    public static async Task<QlawApplication> StartAsync(QlawStackFixture stack, IDictionary<string, string?>? settings = null)
+    {
+        var app = new QlawApplication(await stack.CreateDatabaseAsync(), stack.Azurite.ConnectionString, settings);
+        app.UseKestrel(0);
+        app.StartServer();
+        return app;
+    }
+
+    /// <summary>A context on the application's database, for arranging and asserting rows.</summary>
+    public QlawDbContext CreateDbContext() =>
+        new(new DbContextOptionsBuilder<QlawDbContext>().UseQlawPostgres(postgres).Options);
+
+    protected override void ConfigureWebHost(IWebHostBuilder builder)
+    {
+        builder.UseSetting("ConnectionStrings:Postgres", postgres);
+        builder.UseSetting("ConnectionStrings:DurableStorage", durableStorage);
+        builder.UseSetting("Database:MigrateOnStartup", "true");
+        foreach (var (key, value) in settings ?? new Dictionary<string, string?>())
+        {
+            builder.UseSetting(key, value);
+        }
+    }
+}

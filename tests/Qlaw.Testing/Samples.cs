@@ -1,0 +1,25 @@
+using System.Text.Json.Nodes;
+using Qlaw.AppHost.LocalStack;
+
+namespace Qlaw.Testing;
+
+/// <summary>The repository's sample files, read as a client would send them.</summary>
+public static class Samples
+{
+    public static string WorkflowsFolder => Path.Combine(RepositoryRoot.Find(), "samples", "workflows");
+
+    /// <summary>The text of <c>samples/workflows/{name}.json</c>.</summary>
+    public static string WorkflowJson(string name) => File.ReadAllText(Path.Combine(WorkflowsFolder, $"{name}.json"));
+
+    /// <summary>The sample workflow as a mutable JSON tree, renamed to <paramref name="newName"/> when given.</summary>
+    public static JsonObject Workflow(string name = "code-review", string? newName = null)
+    {
+        var workflow = JsonNode.Parse(WorkflowJson(name))!.AsObject();
+        if (newName is not null)
+        {
+            workflow["name"] = newName;
+        }
+
+        return workflow;
+    }
+}
