@@ -4,6 +4,7 @@ using Microsoft.Extensions.DependencyInjection.Extensions;
 using Microsoft.Extensions.Hosting;
 using Microsoft.Extensions.Options;
 using Npgsql;
+using Qlaw.Core.Configuration;
 using Qlaw.Core.Database;
 using Qlaw.Core.Workflows;
 using Qlaw.Data;
@@ -16,9 +17,10 @@ public static class QlawCoreExtensions
     /// <summary>Tag of the health checks that say whether the service can take work.</summary>
     public const string ReadyTag = "ready";
 
-    /// <summary>Adds Qlaw's application services. Calling it twice is harmless.</summary>
+    /// <summary>Adds Qlaw's configuration layers and application services.</summary>
     public static IHostApplicationBuilder AddQlawCore(this IHostApplicationBuilder builder)
     {
+        builder.AddQlawConfiguration();
         var services = builder.Services;
         services.AddOptions<QlawConnectionStrings>().BindConfiguration("ConnectionStrings").ValidateDataAnnotations().ValidateOnStart();
         services.AddOptions<DatabaseOptions>().BindConfiguration("Database");

@@ -57,4 +57,39 @@ public sealed class ServerProcessTests(QlawStackFixture stack)
             "SELECT string_agg(table_name, ',' ORDER BY table_name) FROM information_schema.tables WHERE table_schema = 'public'", connection);
         Assert.Equal("__EFMigrationsHistory,audit_logs,handoffs,run_events,runs,steps,workflows", (string?)await tables.ExecuteScalarAsync());
     }
+
+    [Fact]
+    public async Task A_config_yaml_and_QLAW_prefixed_variables_are_layered_over_appsettings()
+    {
+        var yaml = Path.Combine(Path.GetTempPath(), $"qlaw-{Guid.NewGuid():N}.yaml");
+        await File.WriteAllTextAsync(yaml, $"""
+            Database:
+              MigrateOnStartup: true
+              SeedWorkflowsPath: "{Samples.WorkflowsFolder}"
+            Http:
+              MaxRequestBodyBytes: 1048576
+            """);
+        try
+        {
+            var url = new Uri($"http://127.0.0.1:{Network.FreePort()}");
+            await using var server = await ServerProcess.StartAsync(url, new Dictionary<string, string?>
+            {
+                ["ConnectionStrings:Postgres"] = await stack.CreateDatabaseAsync(),
+                ["ConnectionStrings:DurableStorage"] = stack.Azurite.ConnectionString,
+                ["QLAW_CONFIG"] = yaml,
+                ["QLAW:Http:MaxRequestBodyBytes"] = "2048",
+            }, echo: false);
+            using var client = new HttpClient { BaseAddress = server.BaseAddress };
+
+            var seeded = await client.GetAsync("/v1/workflows/code-review");
+            var tooLarge = await client.PostAsync("/v1/workflows", new StringContent(new string(' ', 4096) + "{}", System.Text.Encoding.UTF8, "application/json"));
+
+            Assert.Equal(HttpStatusCode.OK, seeded.StatusCode);
+            Assert.Equal(HttpStatusCode.RequestEntityTooLarge, tooLarge.StatusCode);
+        }
+        finally
+        {
+            File.Delete(yaml);
+        }
+    }
 }
