@@ -4,8 +4,10 @@ using Microsoft.Extensions.DependencyInjection.Extensions;
 using Microsoft.Extensions.Hosting;
 using Microsoft.Extensions.Options;
 using Npgsql;
+using Qlaw.Core.Agents;
 using Qlaw.Core.Configuration;
 using Qlaw.Core.Database;
+using Qlaw.Core.Runs;
 using Qlaw.Core.Workflows;
 using Qlaw.Data;
 
@@ -35,7 +37,13 @@ public static class QlawCoreExtensions
             sp.GetRequiredService<IOptions<QlawConnectionStrings>>().Value.DurableStorage,
             new QueueClientOptions { Retry = { MaxRetries = 0, NetworkTimeout = TimeSpan.FromSeconds(3) } }));
 
+        services.AddOptions<RunOptions>().BindConfiguration("Runs").ValidateDataAnnotations().ValidateOnStart();
+        services.AddOptions<ScriptedModelOptions>().BindConfiguration("Models:Scripted").ValidateDataAnnotations().ValidateOnStart();
         services.TryAddScoped<WorkflowCatalog>();
+        services.TryAddScoped<RunCommands>();
+        services.TryAddScoped<RunQueries>();
+        services.TryAddScoped<RunJournal>();
+        services.TryAddSingleton<IAgentTurnRunner, ScriptedAgentRunner>();
         services.AddHostedService<DatabaseInitializer>();
         services.AddHealthChecks()
             .AddCheck<PostgresReadinessCheck>("postgres", tags: [ReadyTag])

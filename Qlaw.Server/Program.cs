@@ -1,12 +1,17 @@
 using Qlaw.Core;
 using Qlaw.Server.Health;
 using Qlaw.Server.Http;
+using Qlaw.Server.Orchestration;
+using Qlaw.Server.Runs;
 using Qlaw.Server.Workflows;
 
 var builder = WebApplication.CreateBuilder(args);
 
 // Options, PostgreSQL, application services and readiness checks shared with the Functions host.
 builder.AddQlawCore();
+
+// The Durable Task hub on Azure Storage: worker for Core's orchestrator and activities, and the run scheduler.
+builder.AddQlawDurableTask();
 
 // JSON conventions, problem+json errors and request limits.
 builder.AddQlawHttp();
@@ -27,6 +32,7 @@ app.UseQlawHttp();
 app.MapQlawOpenApi();
 app.MapQlawHealth();
 app.MapWorkflows();
+app.MapRuns();
 
 app.Run();
 

@@ -37,6 +37,10 @@ public sealed record AgentDefinition
     /// <summary>This agent's model; the workflow's model when left out.</summary>
     public ModelOptions? Model { get; init; }
 
+    /// <summary>Turns the offline <c>scripted</c> model plays for this agent.</summary>
+    [MaxLength(100)]
+    public IReadOnlyList<ScriptedTurn>? Script { get; init; }
+
     internal IEnumerable<ValidationResult> ValidateTargets(IReadOnlySet<string> defined, string path)
     {
         foreach (var (list, field) in new[] { (Handoffs, "handoffs"), (Consults, "consults") })

@@ -160,6 +160,11 @@ namespace Qlaw.Data.Migrations
                         .HasColumnType("jsonb")
                         .HasColumnName("origin_stack");
 
+                    b.Property<string>("ReturnCounts")
+                        .IsRequired()
+                        .HasColumnType("jsonb")
+                        .HasColumnName("return_counts");
+
                     b.Property<DateTimeOffset?>("StartedAt")
                         .HasColumnType("timestamp with time zone")
                         .HasColumnName("started_at");
@@ -272,6 +277,10 @@ namespace Qlaw.Data.Migrations
                     b.Property<DateTimeOffset?>("CompletedAt")
                         .HasColumnType("timestamp with time zone")
                         .HasColumnName("completed_at");
+
+                    b.Property<string>("Decision")
+                        .HasColumnType("jsonb")
+                        .HasColumnName("decision");
 
                     b.Property<string>("Error")
                         .HasColumnType("text")

@@ -16,6 +16,7 @@ internal sealed class RunConfiguration : IEntityTypeConfiguration<RunEntity>
         builder.Property(r => r.Status).HasConversion<EnumTextConverter<RunStatus>>().HasMaxLength(20);
         builder.Property(r => r.Metadata).HasColumnType("jsonb");
         builder.Property(r => r.OriginStack).HasColumnType("jsonb");
+        builder.Property(r => r.ReturnCounts).HasColumnType("jsonb");
         builder.Property(r => r.IdempotencyKey).HasMaxLength(200);
         builder.Property(r => r.CurrentAgent).HasMaxLength(32);
         builder.Property(r => r.EntityId).HasMaxLength(100);
@@ -40,6 +41,7 @@ internal sealed class StepConfiguration : IEntityTypeConfiguration<StepEntity>
         builder.Property(s => s.Agent).HasMaxLength(32);
         builder.Property(s => s.Status).HasConversion<EnumTextConverter<StepStatus>>().HasMaxLength(20);
         builder.Property(s => s.CheckpointRef).HasMaxLength(200);
+        builder.Property(s => s.Decision).HasColumnType("jsonb");
         // An activity runs at least once: (run, index, attempt) is the idempotency key of a step row.
         builder.HasIndex(s => new { s.RunId, s.Index, s.Attempt }).IsUnique();
     }

@@ -36,6 +36,9 @@ public sealed class RunEntity
     /// <summary>Snapshot of the origin stack (bottom first) as a JSON array (<c>jsonb</c>).</summary>
     public string OriginStack { get; set; } = "[]";
 
+    /// <summary>Times work was returned to each agent, as a JSON object (<c>jsonb</c>).</summary>
+    public string ReturnCounts { get; set; } = "{}";
+
     /// <summary>Durable orchestration instance id driving the run (<c>run-{id}</c>).</summary>
     public string? EntityId { get; set; }
 

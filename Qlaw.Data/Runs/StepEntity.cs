@@ -31,4 +31,7 @@ public sealed class StepEntity
     public string? CheckpointRef { get; set; }
 
     public string? Error { get; set; }
+
+    /// <summary>The agent's routing decision of a completed step (<c>jsonb</c>), replayed if the step is run again.</summary>
+    public string? Decision { get; set; }
 }

@@ -12,7 +12,7 @@ using Qlaw.Data;
 namespace Qlaw.Data.Migrations
 {
     [DbContext(typeof(QlawDbContext))]
-    [Migration("20261124235045_Initial")]
+    [Migration("20261125001453_Initial")]
     partial class Initial
     {
         /// <inheritdoc />
@@ -163,6 +163,11 @@ namespace Qlaw.Data.Migrations
                         .HasColumnType("jsonb")
                         .HasColumnName("origin_stack");
 
+                    b.Property<string>("ReturnCounts")
+                        .IsRequired()
+                        .HasColumnType("jsonb")
+                        .HasColumnName("return_counts");
+
                     b.Property<DateTimeOffset?>("StartedAt")
                         .HasColumnType("timestamp with time zone")
                         .HasColumnName("started_at");
@@ -275,6 +280,10 @@ namespace Qlaw.Data.Migrations
                     b.Property<DateTimeOffset?>("CompletedAt")
                         .HasColumnType("timestamp with time zone")
                         .HasColumnName("completed_at");
+
+                    b.Property<string>("Decision")
+                        .HasColumnType("jsonb")
+                        .HasColumnName("decision");
 
                     b.Property<string>("Error")
                         .HasColumnType("text")

@@ -43,6 +43,7 @@ namespace Qlaw.Data.Migrations
                     current_step = table.Column<int>(type: "integer", nullable: false),
                     current_agent = table.Column<string>(type: "character varying(32)", maxLength: 32, nullable: true),
                     origin_stack = table.Column<string>(type: "jsonb", nullable: false),
+                    return_counts = table.Column<string>(type: "jsonb", nullable: false),
                     entity_id = table.Column<string>(type: "character varying(100)", maxLength: 100, nullable: true),
                     last_error = table.Column<string>(type: "text", nullable: true)
                 },
@@ -144,7 +145,8 @@ namespace Qlaw.Data.Migrations
                     started_at = table.Column<DateTimeOffset>(type: "timestamp with time zone", nullable: false),
                     completed_at = table.Column<DateTimeOffset>(type: "timestamp with time zone", nullable: true),
                     checkpoint_ref = table.Column<string>(type: "character varying(200)", maxLength: 200, nullable: true),
-                    error = table.Column<string>(type: "text", nullable: true)
+                    error = table.Column<string>(type: "text", nullable: true),
+                    decision = table.Column<string>(type: "jsonb", nullable: true)
                 },
                 constraints: table =>
                 {

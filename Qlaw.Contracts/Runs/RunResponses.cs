@@ -1,0 +1,46 @@
+using System.Text.Json;
+
+namespace Qlaw.Contracts.Runs;
+
+/// <summary>Where to follow a run.</summary>
+public sealed record RunLinks(string Status, string Responses, string Audit);
+
+/// <summary>Answer to starting a run: it is accepted and queued (or the run an earlier request with the same key made).</summary>
+public sealed record RunAccepted(Guid Id, Guid WorkflowId, RunStatus Status, RunLinks Links);
+
+/// <summary>One attempt of one agent turn.</summary>
+public sealed record StepView(
+    int Index,
+    int Attempt,
+    string Agent,
+    StepStatus Status,
+    DateTimeOffset StartedAt,
+    DateTimeOffset? CompletedAt,
+    double? DurationMs,
+    string? Output,
+    string? Error);
+
+/// <summary>Snapshot of a run: state, position, origin stack and every step attempt.</summary>
+public sealed record RunStatusResponse(
+    Guid Id,
+    Guid WorkflowId,
+    RunStatus Status,
+    int CurrentStep,
+    string? CurrentAgent,
+    IReadOnlyList<string> OriginStack,
+    IReadOnlyList<StepView> Steps,
+    string? LastError,
+    DateTimeOffset CreatedAt,
+    DateTimeOffset? StartedAt,
+    DateTimeOffset? CompletedAt,
+    string? EntityId,
+    RunLinks Links);
+
+/// <summary>One audit entry of a run.</summary>
+public sealed record AuditEntry(long Id, Guid? RunId, string Type, JsonElement Detail, DateTimeOffset CreatedAt);
+
+/// <summary>A page of audit entries, oldest first; the next page starts <c>?after={last_id}</c>.</summary>
+public sealed record AuditPage(IReadOnlyList<AuditEntry> Data, bool HasMore, long? LastId);
+
+/// <summary>Answer to a handoff request: recorded, applied at the next turn boundary.</summary>
+public sealed record HandoffAccepted(Guid RunId, long HandoffId, string Status);

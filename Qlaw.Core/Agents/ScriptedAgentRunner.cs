@@ -1,0 +1,65 @@
+using Microsoft.Extensions.Options;
+using Qlaw.Contracts;
+using Qlaw.Contracts.Workflows;
+using Qlaw.Core.Orchestration;
+
+namespace Qlaw.Core.Agents;
+
+/// <summary>Options of the offline model (section <c>Models:Scripted</c>).</summary>
+public sealed class ScriptedModelOptions
+{
+    /// <summary>Pause at the start of every turn, to make runs observable; 0 runs as fast as possible.</summary>
+    [System.ComponentModel.DataAnnotations.Range(0, 600_000)]
+    public int TurnDelayMs { get; set; }
+}
+
+/// <summary>
+/// The offline, deterministic model: plays an agent's script, or its role's default behaviour
+/// (Planner → Coder, Coder consults Reviewer, Reviewer sends the first review back then hands to Judge, Judge completes).
+/// </summary>
+public sealed class ScriptedAgentRunner(IOptionsMonitor<ScriptedModelOptions> options) : IAgentTurnRunner
+{
+    public async Task<AgentTurnOutput> RunAsync(AgentTurnContext context, CancellationToken cancellationToken)
+    {
+        if (options.CurrentValue.TurnDelayMs > 0)
+        {
+            await Task.Delay(options.CurrentValue.TurnDelayMs, cancellationToken);
+        }
+
+        var turn = context.Agent.Script is { Count: > 0 } script
+            ? script[Math.Min(context.AgentTurnNumber, script.Count - 1)]
+            : DefaultTurn(context);
+        if (turn.FailPermanent == true)
+        {
+            throw new PermanentAgentException($"Scripted permanent failure of '{context.Agent.Name}' at step {context.Step}.");
+        }
+
+        if (context.Attempt <= (turn.FailTransient ?? 0))
+        {
+            throw new TransientAgentException($"Scripted transient failure of '{context.Agent.Name}' (attempt {context.Attempt}).");
+        }
+
+        var text = turn.Say ?? $"{context.Agent.Name} finished turn {context.AgentTurnNumber + 1}.";
+        return new AgentTurnOutput(text, RouteCall.Parse(turn.Call), turn.Prompt);
+    }
+
+    private static ScriptedTurn DefaultTurn(AgentTurnContext context)
+    {
+        var task = context.History.FirstOrDefault(e => e.Role == "user")?.Text ?? "the task";
+        string? AgentWith(AgentRole role) => context.Workflow.Agents.FirstOrDefault(a => a.Role == role)?.Name;
+        var first = context.AgentTurnNumber == 0;
+        return context.Agent.Role switch
+        {
+            AgentRole.Planner => new() { Say = $"Plan for \"{task}\":\n1. Understand the task.\n2. Write the code.\n3. Review it.\n", Call = Handoff(AgentWith(AgentRole.Coder)) },
+            AgentRole.Coder when first => new() { Say = $"// Code for \"{task}\"\nstatic int Solve() => 42;\n", Call = Consult(AgentWith(AgentRole.Reviewer)) },
+            AgentRole.Coder => new() { Say = "// Revised after review: input is validated.\nstatic int Solve(int x) => x < 0 ? 0 : 42;\n", Call = Handoff(AgentWith(AgentRole.Judge)) },
+            AgentRole.Reviewer when first => new() { Say = "Review: validate the input before use. Sending it back.", Call = RouteCall.ReturnToPrevious },
+            AgentRole.Reviewer => new() { Say = "Review: looks good now.", Call = Handoff(AgentWith(AgentRole.Judge)) },
+            _ => new() { Say = "Verdict: approved.", Call = RouteCall.Complete },
+        };
+    }
+
+    private static string? Handoff(string? agent) => agent is null ? null : RouteCall.HandoffPrefix + agent;
+
+    private static string? Consult(string? agent) => agent is null ? null : RouteCall.ConsultPrefix + agent;
+}

@@ -1,0 +1,28 @@
+namespace Qlaw.Core.Orchestration;
+
+/// <summary>State of a run's orchestration instance as the Durable Task hub reports it.</summary>
+public enum InstanceState
+{
+    Missing,
+    Pending,
+    Running,
+    Completed,
+    Failed,
+    Terminated,
+}
+
+/// <summary>
+/// The Durable Task client operations Qlaw needs. Qlaw.Server implements it with <c>TaskHubClient</c>; the Functions
+/// host with <c>DurableTaskClient</c>.
+/// </summary>
+public interface IRunScheduler
+{
+    /// <summary>Starts orchestration <paramref name="instanceId"/>; a no-op when it already runs.</summary>
+    Task ScheduleAsync(string instanceId, RunOrchestrationInput input, CancellationToken cancellationToken);
+
+    Task RaiseContinueAsync(string instanceId, ContinueSignal signal, CancellationToken cancellationToken);
+
+    Task TerminateAsync(string instanceId, string reason, CancellationToken cancellationToken);
+
+    Task<InstanceState> GetStateAsync(string instanceId, CancellationToken cancellationToken);
+}

@@ -1,0 +1,23 @@
+namespace Qlaw.Core.Orchestration;
+
+/// <summary>The names of the routing tools an agent calls, and their meaning.</summary>
+public static class RouteCall
+{
+    public const string HandoffPrefix = "handoff_to_";
+    public const string ConsultPrefix = "consult_";
+    public const string ReturnToPrevious = "return_to_previous";
+    public const string RequestInput = "request_input";
+    public const string Complete = "complete";
+
+    /// <summary>The decision a tool call stands for; <see cref="RouteAction.EndTurn"/> for an unknown or missing name.</summary>
+    public static RouteDecision Parse(string? call, string? reason = null) => call switch
+    {
+        null or "" => new(RouteAction.EndTurn, null, reason),
+        ReturnToPrevious => new(RouteAction.ReturnToPrevious, null, reason),
+        RequestInput => new(RouteAction.RequestInput, null, reason),
+        Complete => new(RouteAction.Complete, null, reason),
+        _ when call.StartsWith(HandoffPrefix, StringComparison.Ordinal) => new(RouteAction.Handoff, call[HandoffPrefix.Length..], reason),
+        _ when call.StartsWith(ConsultPrefix, StringComparison.Ordinal) => new(RouteAction.Consult, call[ConsultPrefix.Length..], reason),
+        _ => new(RouteAction.EndTurn, null, reason),
+    };
+}

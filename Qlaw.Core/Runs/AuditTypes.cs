@@ -1,0 +1,38 @@
+using System.Text.Json;
+using Qlaw.Contracts;
+using Qlaw.Data;
+using Qlaw.Data.Audit;
+
+namespace Qlaw.Core.Runs;
+
+/// <summary>The audit vocabulary (DESIGN §2.5) and the one way rows are added.</summary>
+public static class AuditTypes
+{
+    public const string RunCreated = "run.created";
+    public const string RunStarted = "run.started";
+    public const string StepStarted = "step.started";
+    public const string StepRetrying = "step.retrying";
+    public const string StepCompleted = "step.completed";
+    public const string StepFailed = "step.failed";
+    public const string StepSuperseded = "step.superseded";
+    public const string Handoff = "handoff";
+    public const string HandoffRequested = "handoff.requested";
+    public const string Return = "return";
+    public const string RouteRejected = "route.rejected";
+    public const string InputRequested = "input.requested";
+    public const string RunResumed = "run.resumed";
+    public const string RunCompleted = "run.completed";
+    public const string RunFailed = "run.failed";
+    public const string RunCancelled = "run.cancelled";
+    public const string RunDeadLettered = "run.dead_lettered";
+
+    /// <summary>Stages an audit row in <paramref name="db"/>; it is written with the caller's other changes.</summary>
+    public static void Add(QlawDbContext db, Guid runId, string type, object detail, DateTimeOffset at) =>
+        db.AuditLogs.Add(new AuditLogEntity
+        {
+            RunId = runId,
+            Type = type,
+            Detail = JsonSerializer.Serialize(detail, QlawJson.Options),
+            CreatedAt = at,
+        });
+}

@@ -1,0 +1,227 @@
+using System.Text.Json;
+using Microsoft.EntityFrameworkCore;
+using Microsoft.Extensions.Options;
+using Npgsql;
+using Qlaw.Contracts;
+using Qlaw.Contracts.Runs;
+using Qlaw.Contracts.Workflows;
+using Qlaw.Core.Orchestration;
+using Qlaw.Core.Validation;
+using Qlaw.Data;
+using Qlaw.Data.Runs;
+
+namespace Qlaw.Core.Runs;
+
+/// <summary>Starts, continues, redirects and cancels runs: PostgreSQL first, then the Durable Task hub.</summary>
+public sealed class RunCommands(QlawDbContext db, IRunScheduler scheduler, IOptionsMonitor<RunOptions> options, TimeProvider clock)
+{
+    public const int MaxIdempotencyKeyLength = 200;
+
+    /// <summary>Creates a queued run of a workflow and schedules its orchestration.</summary>
+    public async Task<RunCommandResult> StartAsync(string workflowIdOrName, StartRunRequest request, string? idempotencyKey, CancellationToken cancellationToken)
+    {
+        var errors = ContractValidator.Validate(request);
+        if (request.Metadata is { ValueKind: not JsonValueKind.Object and not JsonValueKind.Null })
+        {
+            errors["metadata"] = ["Metadata must be a JSON object."];
+        }
+
+        if (idempotencyKey is { Length: 0 or > MaxIdempotencyKeyLength })
+        {
+            errors["Idempotency-Key"] = [$"The key must be 1 to {MaxIdempotencyKeyLength} characters."];
+        }
+
+        if (errors.Count > 0)
+        {
+            return new RunCommandResult.Invalid(errors);
+        }
+
+        var workflow = await (Guid.TryParse(workflowIdOrName, out var id)
+            ? db.Workflows.Where(w => w.Id == id)
+            : db.Workflows.Where(w => w.Name == workflowIdOrName)).AsNoTracking().FirstOrDefaultAsync(cancellationToken);
+        if (workflow is null)
+        {
+            return new RunCommandResult.NotFound($"No workflow has the id or name '{workflowIdOrName}'.");
+        }
+
+        if (idempotencyKey is not null && await FindByKeyAsync(workflow.Id, idempotencyKey, cancellationToken) is { } existing)
+        {
+            return Accepted(existing);
+        }
+
+        var definition = JsonSerializer.Deserialize<WorkflowDefinition>(workflow.Config, QlawJson.Options)!;
+        var now = clock.GetUtcNow();
+        var run = new RunEntity
+        {
+            Id = TimeOrderedId.New(clock),
+            WorkflowId = workflow.Id,
+            Status = RunStatus.Queued,
+            Input = request.Input,
+            Metadata = request.Metadata is { ValueKind: JsonValueKind.Object } metadata ? metadata.GetRawText() : null,
+            IdempotencyKey = idempotencyKey,
+            CreatedAt = now,
+            UpdatedAt = now,
+            CurrentAgent = definition.StartAgent,
+        };
+        run.EntityId = $"run-{run.Id:N}";
+        db.Runs.Add(run);
+        AuditTypes.Add(db, run.Id, AuditTypes.RunCreated, new { workflow_id = workflow.Id, workflow = workflow.Name, idempotency_key = idempotencyKey }, now);
+        try
+        {
+            await db.SaveChangesAsync(cancellationToken);
+        }
+        catch (DbUpdateException ex) when (idempotencyKey is not null && ex.InnerException is PostgresException { SqlState: PostgresErrorCodes.UniqueViolation })
+        {
+            // A concurrent request with the same key created the run first.
+            db.ChangeTracker.Clear();
+            return Accepted((await FindByKeyAsync(workflow.Id, idempotencyKey, cancellationToken))!);
+        }
+
+        var plan = options.CurrentValue.PlanFor(definition);
+        await scheduler.ScheduleAsync(run.EntityId, new RunOrchestrationInput(run.Id, plan, RouteState.Start(definition.StartAgent), null, null), cancellationToken);
+        return Accepted(run);
+    }
+
+    /// <summary>
+    /// Resumes a dead-lettered run (retrying its failed turn) or a run awaiting input (with that input). When the
+    /// orchestration instance is gone, a new one is seeded from PostgreSQL.
+    /// </summary>
+    public async Task<RunCommandResult> ContinueAsync(Guid runId, ContinueRunRequest request, CancellationToken cancellationToken)
+    {
+        var errors = ContractValidator.Validate(request);
+        if (errors.Count > 0)
+        {
+            return new RunCommandResult.Invalid(errors);
+        }
+
+        var run = await db.Runs.FirstOrDefaultAsync(r => r.Id == runId, cancellationToken);
+        if (run is null)
+        {
+            return RunNotFound(runId);
+        }
+
+        var deadLettered = run.Status == RunStatus.Failed && run.CompletedAt is null;
+        if (!deadLettered && run.Status != RunStatus.AwaitingInput)
+        {
+            return new RunCommandResult.Conflict(run.Status, $"Only a dead-lettered run or a run awaiting input can be continued; this run is {QlawJson.EnumName(run.Status)}.");
+        }
+
+        var now = clock.GetUtcNow();
+        var from = run.Status;
+        run.Status = RunStatus.Running;
+        run.LastError = null;
+        run.UpdatedAt = now;
+        AuditTypes.Add(db, run.Id, AuditTypes.RunResumed, new { from, input = request.Input }, now);
+        await db.SaveChangesAsync(cancellationToken);
+
+        if (await scheduler.GetStateAsync(run.EntityId!, cancellationToken) is InstanceState.Running or InstanceState.Pending)
+        {
+            await scheduler.RaiseContinueAsync(run.EntityId!, new ContinueSignal(request.Input), cancellationToken);
+        }
+        else
+        {
+            await ReseedAsync(run, from, request.Input, cancellationToken);
+        }
+
+        return Accepted(run);
+    }
+
+    /// <summary>Records a handoff to apply at the run's next turn boundary.</summary>
+    public async Task<RunCommandResult> HandoffAsync(Guid runId, HandoffRequest request, CancellationToken cancellationToken)
+    {
+        var errors = ContractValidator.Validate(request);
+        if (errors.Count > 0)
+        {
+            return new RunCommandResult.Invalid(errors);
+        }
+
+        var run = await db.Runs.FirstOrDefaultAsync(r => r.Id == runId, cancellationToken);
+        if (run is null)
+        {
+            return RunNotFound(runId);
+        }
+
+        if (IsTerminal(run))
+        {
+            return new RunCommandResult.Conflict(run.Status, $"The run is {QlawJson.EnumName(run.Status)}; it takes no more handoffs.");
+        }
+
+        var definition = await DefinitionOfAsync(run.WorkflowId, cancellationToken);
+        if (definition.Agents.All(a => a.Name != request.ToAgent))
+        {
+            return new RunCommandResult.Invalid(new Dictionary<string, string[]>
+            {
+                ["to_agent"] = [$"Agent '{request.ToAgent}' is not in the run's workflow ({string.Join(", ", definition.Agents.Select(a => a.Name))})."],
+            });
+        }
+
+        var now = clock.GetUtcNow();
+        var handoff = new HandoffEntity
+        {
+            RunId = run.Id,
+            FromAgent = run.CurrentAgent,
+            ToAgent = request.ToAgent,
+            Reason = request.Reason,
+            WithReturn = request.WithReturn ?? false,
+            CreatedAt = now,
+        };
+        db.Handoffs.Add(handoff);
+        await db.SaveChangesAsync(cancellationToken);
+        AuditTypes.Add(db, run.Id, AuditTypes.HandoffRequested, new { handoff_id = handoff.Id, from = run.CurrentAgent, to = request.ToAgent, request.Reason, with_return = handoff.WithReturn }, now);
+        await db.SaveChangesAsync(cancellationToken);
+        return new RunCommandResult.HandoffRecorded(new HandoffAccepted(run.Id, handoff.Id, "accepted"));
+    }
+
+    /// <summary>Cancels a run that has not ended and ends its orchestration.</summary>
+    public async Task<RunCommandResult> CancelAsync(Guid runId, CancellationToken cancellationToken)
+    {
+        var run = await db.Runs.FirstOrDefaultAsync(r => r.Id == runId, cancellationToken);
+        if (run is null)
+        {
+            return RunNotFound(runId);
+        }
+
+        if (IsTerminal(run))
+        {
+            return new RunCommandResult.Conflict(run.Status, $"The run is {QlawJson.EnumName(run.Status)}; it cannot be cancelled.");
+        }
+
+        var now = clock.GetUtcNow();
+        var from = run.Status;
+        run.Status = RunStatus.Cancelled;
+        run.CompletedAt = now;
+        run.UpdatedAt = now;
+        AuditTypes.Add(db, run.Id, AuditTypes.RunCancelled, new { from }, now);
+        await db.SaveChangesAsync(cancellationToken);
+        await scheduler.TerminateAsync(run.EntityId!, "cancelled", cancellationToken);
+        return Accepted(run);
+    }
+
+    internal static bool IsTerminal(RunEntity run) =>
+        run.Status is RunStatus.Completed or RunStatus.Cancelled || (run.Status == RunStatus.Failed && run.CompletedAt is not null);
+
+    private async Task ReseedAsync(RunEntity run, RunStatus from, string? input, CancellationToken cancellationToken)
+    {
+        var definition = await DefinitionOfAsync(run.WorkflowId, cancellationToken);
+        var stack = JsonSerializer.Deserialize<List<string>>(run.OriginStack, QlawJson.Options)!;
+        var returns = JsonSerializer.Deserialize<Dictionary<string, int>>(run.ReturnCounts, QlawJson.Options)!;
+        // A dead-lettered turn is retried; after a pause for input the same agent takes the next turn.
+        var state = new RouteState(run.CurrentAgent ?? definition.StartAgent, run.CurrentStep + (from == RunStatus.AwaitingInput ? 1 : 0), stack, returns);
+        var generation = await db.AuditLogs.CountAsync(a => a.RunId == run.Id && a.Type == AuditTypes.RunResumed, cancellationToken);
+        run.EntityId = $"run-{run.Id:N}-r{generation}";
+        await db.SaveChangesAsync(cancellationToken);
+        await scheduler.ScheduleAsync(run.EntityId, new RunOrchestrationInput(run.Id, options.CurrentValue.PlanFor(definition), state, null, input), cancellationToken);
+    }
+
+    private async Task<WorkflowDefinition> DefinitionOfAsync(Guid workflowId, CancellationToken cancellationToken) =>
+        JsonSerializer.Deserialize<WorkflowDefinition>(
+            await db.Workflows.Where(w => w.Id == workflowId).Select(w => w.Config).SingleAsync(cancellationToken), QlawJson.Options)!;
+
+    private Task<RunEntity?> FindByKeyAsync(Guid workflowId, string key, CancellationToken cancellationToken) =>
+        db.Runs.AsNoTracking().FirstOrDefaultAsync(r => r.WorkflowId == workflowId && r.IdempotencyKey == key, cancellationToken);
+
+    private static RunCommandResult.Accepted Accepted(RunEntity run) =>
+        new(new RunAccepted(run.Id, run.WorkflowId, run.Status, RunLinksFactory.For(run.Id)));
+
+    private static RunCommandResult.NotFound RunNotFound(Guid runId) => new($"No run has the id '{runId}'.");
+}

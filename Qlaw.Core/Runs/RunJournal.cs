@@ -1,0 +1,294 @@
+using System.Text.Json;
+using Microsoft.EntityFrameworkCore;
+using Qlaw.Contracts;
+using Qlaw.Contracts.Workflows;
+using Qlaw.Core.Agents;
+using Qlaw.Core.Orchestration;
+using Qlaw.Data;
+using Qlaw.Data.Runs;
+
+namespace Qlaw.Core.Runs;
+
+/// <summary>How a turn begins: already done (a re-run of a completed activity), not at all, or as a new attempt.</summary>
+public abstract record TurnStart
+{
+    private TurnStart()
+    {
+    }
+
+    public sealed record Finished(TurnResult Result) : TurnStart;
+
+    public sealed record Started(long StepId, AgentTurnContext Context) : TurnStart;
+}
+
+/// <summary>
+/// Everything the agent-turn, dead-letter and finish activities write. Activities run at least once, so every write is
+/// keyed (run, step, attempt) or conditional on the run's state: running one twice never duplicates a step or a transition.
+/// </summary>
+public sealed class RunJournal(QlawDbContext db, TimeProvider clock)
+{
+    /// <summary>Records the transition into the turn (once per step) and a new attempt of it.</summary>
+    public async Task<TurnStart> BeginTurnAsync(TurnRequest request, CancellationToken cancellationToken)
+    {
+        var (runId, state) = (request.RunId, request.State);
+        await using var tx = await db.Database.BeginTransactionAsync(cancellationToken);
+        // One writer per run at a time: fences a zombie attempt left by a crashed worker.
+        await db.Database.ExecuteSqlAsync($"SELECT pg_advisory_xact_lock(hashtextextended({runId.ToString()}, 0))", cancellationToken);
+
+        var attempts = await db.Steps.Where(s => s.RunId == runId && s.Index == state.Step).ToListAsync(cancellationToken);
+        if (attempts.FirstOrDefault(s => s.Status == StepStatus.Completed) is { } done)
+        {
+            return new TurnStart.Finished(new TurnResult(JsonSerializer.Deserialize<RouteDecision>(done.Decision!, QlawJson.Options), false, null, await PendingHandoffAsync(runId, cancellationToken)));
+        }
+
+        var run = await db.Runs.SingleAsync(r => r.Id == runId, cancellationToken);
+        if (run.Status is RunStatus.Completed or RunStatus.Cancelled or RunStatus.Failed or RunStatus.AwaitingInput)
+        {
+            return new TurnStart.Finished(TurnResult.Stop);
+        }
+
+        var now = clock.GetUtcNow();
+        foreach (var crashed in attempts.Where(s => s.Status == StepStatus.Running))
+        {
+            crashed.Status = StepStatus.Superseded;
+            crashed.CompletedAt = now;
+            AuditTypes.Add(db, runId, AuditTypes.StepSuperseded, new { step = state.Step, crashed.Agent, crashed.Attempt }, now);
+        }
+
+        var attempt = attempts.Count == 0 ? 1 : attempts.Max(s => s.Attempt) + 1;
+        if (attempts.Count == 0)
+        {
+            await RecordTransitionAsync(runId, state, request, now, cancellationToken);
+        }
+
+        if (run.Status == RunStatus.Queued)
+        {
+            run.StartedAt = now;
+            AuditTypes.Add(db, runId, AuditTypes.RunStarted, new { agent = state.Agent }, now);
+        }
+
+        run.Status = RunStatus.Running;
+        run.CurrentStep = state.Step;
+        run.CurrentAgent = state.Agent;
+        run.OriginStack = JsonSerializer.Serialize(state.Stack, QlawJson.Options);
+        run.ReturnCounts = JsonSerializer.Serialize(state.Returns, QlawJson.Options);
+        run.UpdatedAt = now;
+
+        var step = new StepEntity
+        {
+            RunId = runId,
+            Index = state.Step,
+            Attempt = attempt,
+            Agent = state.Agent,
+            Input = state.Step == 0 ? run.Input : request.Input,
+            Status = StepStatus.Running,
+            StartedAt = now,
+            CheckpointRef = $"{request.InstanceId}#{state.Step}",
+        };
+        db.Steps.Add(step);
+        var previousError = attempts.OrderByDescending(s => s.Attempt).FirstOrDefault()?.Error;
+        AuditTypes.Add(
+            db, runId, attempt == 1 ? AuditTypes.StepStarted : AuditTypes.StepRetrying,
+            new { step = state.Step, agent = state.Agent, attempt, previous_error = previousError }, now);
+        await db.SaveChangesAsync(cancellationToken);
+        await tx.CommitAsync(cancellationToken);
+
+        var workflow = await WorkflowOfAsync(run.WorkflowId, cancellationToken);
+        var history = await HistoryAsync(run, state.Step, cancellationToken);
+        if (state.Step > 0 && request.Input is { } input)
+        {
+            history.Add(new("user", null, input));
+        }
+
+        var agentTurns = await db.Steps.CountAsync(
+            s => s.RunId == runId && s.Index < state.Step && s.Agent == state.Agent && s.Status == StepStatus.Completed, cancellationToken);
+        var agent = workflow.Agents.Single(a => a.Name == state.Agent);
+        return new TurnStart.Started(step.Id, new AgentTurnContext(runId, state.Step, attempt, agentTurns, agent, workflow, history));
+    }
+
+    /// <summary>Records a completed turn; returns a handoff requested through the API meanwhile, if any.</summary>
+    public async Task<PendingHandoff?> CompleteTurnAsync(long stepId, TurnRequest request, AgentTurnOutput output, CancellationToken cancellationToken)
+    {
+        var now = clock.GetUtcNow();
+        await using var tx = await db.Database.BeginTransactionAsync(cancellationToken);
+        var step = await db.Steps.SingleAsync(s => s.Id == stepId, cancellationToken);
+        if (step.Status != StepStatus.Running)
+        {
+            throw new TransientAgentException($"Attempt {step.Attempt} of step {step.Index} was superseded.");
+        }
+
+        step.Status = StepStatus.Completed;
+        step.Output = output.Text;
+        step.Decision = JsonSerializer.Serialize(output.Decision, QlawJson.Options);
+        step.CompletedAt = now;
+        AuditTypes.Add(db, request.RunId, AuditTypes.StepCompleted, new
+        {
+            step = step.Index,
+            agent = step.Agent,
+            attempt = step.Attempt,
+            duration_ms = (now - step.StartedAt).TotalMilliseconds,
+            decision = output.Decision.Action,
+            target = output.Decision.Target,
+        }, now);
+
+        var handoff = await PendingHandoffAsync(request.RunId, cancellationToken);
+        if (handoff is null && output.Decision.Action == RouteAction.RequestInput)
+        {
+            await db.Runs.Where(r => r.Id == request.RunId && r.Status == RunStatus.Running).ExecuteUpdateAsync(
+                u => u.SetProperty(r => r.Status, RunStatus.AwaitingInput).SetProperty(r => r.UpdatedAt, now), cancellationToken);
+            AuditTypes.Add(db, request.RunId, AuditTypes.InputRequested, new { step = step.Index, agent = step.Agent, prompt = output.Prompt }, now);
+        }
+
+        await db.SaveChangesAsync(cancellationToken);
+        await tx.CommitAsync(cancellationToken);
+        return handoff;
+    }
+
+    /// <summary>Records a failed attempt.</summary>
+    public async Task FailTurnAsync(long stepId, TurnRequest request, string error, bool permanent, CancellationToken cancellationToken)
+    {
+        var now = clock.GetUtcNow();
+        await using var tx = await db.Database.BeginTransactionAsync(cancellationToken);
+        var step = await db.Steps.SingleAsync(s => s.Id == stepId, cancellationToken);
+        step.Status = StepStatus.Failed;
+        step.Error = error;
+        step.CompletedAt = now;
+        AuditTypes.Add(db, request.RunId, AuditTypes.StepFailed, new { step = step.Index, agent = step.Agent, attempt = step.Attempt, error, transient = !permanent }, now);
+        await db.SaveChangesAsync(cancellationToken);
+        await tx.CommitAsync(cancellationToken);
+    }
+
+    /// <summary>Retries are exhausted: the run fails with the error and waits for <c>continue</c>.</summary>
+    public async Task DeadLetterAsync(DeadLetterRequest request, CancellationToken cancellationToken)
+    {
+        var now = clock.GetUtcNow();
+        await using var tx = await db.Database.BeginTransactionAsync(cancellationToken);
+        var changed = await db.Runs.Where(r => r.Id == request.RunId && (r.Status == RunStatus.Running || r.Status == RunStatus.Queued)).ExecuteUpdateAsync(
+            u => u.SetProperty(r => r.Status, RunStatus.Failed).SetProperty(r => r.LastError, request.Error).SetProperty(r => r.UpdatedAt, now),
+            cancellationToken);
+        if (changed > 0)
+        {
+            var attempts = await db.Steps.CountAsync(s => s.RunId == request.RunId && s.Index == request.State.Step && s.Status == StepStatus.Failed, cancellationToken);
+            var lastGood = await db.Steps.Where(s => s.RunId == request.RunId && s.Status == StepStatus.Completed).MaxAsync(s => (int?)s.Index, cancellationToken);
+            AuditTypes.Add(db, request.RunId, AuditTypes.RunDeadLettered, new
+            {
+                error = request.Error,
+                attempts,
+                permanent = request.Permanent,
+                step = request.State.Step,
+                agent = request.State.Agent,
+                last_good_step = lastGood,
+            }, now);
+            await db.SaveChangesAsync(cancellationToken);
+        }
+
+        await tx.CommitAsync(cancellationToken);
+    }
+
+    /// <summary>Ends the run as completed or failed, unless it already ended.</summary>
+    public async Task FinishAsync(FinishRunRequest request, CancellationToken cancellationToken)
+    {
+        var now = clock.GetUtcNow();
+        var status = request.Succeeded ? RunStatus.Completed : RunStatus.Failed;
+        await using var tx = await db.Database.BeginTransactionAsync(cancellationToken);
+        var changed = await db.Runs
+            .Where(r => r.Id == request.RunId && r.Status != RunStatus.Completed && r.Status != RunStatus.Cancelled && r.Status != RunStatus.Failed)
+            .ExecuteUpdateAsync(
+                u => u.SetProperty(r => r.Status, status)
+                    .SetProperty(r => r.CompletedAt, now)
+                    .SetProperty(r => r.UpdatedAt, now)
+                    .SetProperty(r => r.LastError, request.Reason)
+                    .SetProperty(r => r.CurrentStep, request.State.Step)
+                    .SetProperty(r => r.OriginStack, JsonSerializer.Serialize(request.State.Stack, QlawJson.Options)),
+                cancellationToken);
+        if (changed > 0)
+        {
+            if (request.Warning is not null)
+            {
+                AuditTypes.Add(db, request.RunId, AuditTypes.RouteRejected, new { reason = request.Warning }, now);
+            }
+
+            AuditTypes.Add(db, request.RunId, request.Succeeded ? AuditTypes.RunCompleted : AuditTypes.RunFailed, new { steps = request.State.Step, reason = request.Reason }, now);
+            await db.SaveChangesAsync(cancellationToken);
+        }
+
+        await tx.CommitAsync(cancellationToken);
+    }
+
+    private async Task RecordTransitionAsync(Guid runId, RouteState state, TurnRequest request, DateTimeOffset now, CancellationToken cancellationToken)
+    {
+        if (request.Warning is not null)
+        {
+            AuditTypes.Add(db, runId, AuditTypes.RouteRejected, new { step = state.Step, reason = request.Warning }, now);
+        }
+
+        if (request.Transition is not { } transition)
+        {
+            return;
+        }
+
+        var withReturn = transition.Kind == Transition.ConsultKind;
+        if (transition.HandoffId is { } handoffId)
+        {
+            await db.Handoffs.Where(h => h.Id == handoffId && h.ResolvedAt == null)
+                .ExecuteUpdateAsync(u => u.SetProperty(h => h.ResolvedAt, now), cancellationToken);
+        }
+        else if (transition.Kind != Transition.ReturnKind)
+        {
+            db.Handoffs.Add(new HandoffEntity
+            {
+                RunId = runId,
+                FromAgent = transition.From,
+                ToAgent = transition.To,
+                Reason = transition.Reason,
+                WithReturn = withReturn,
+                CreatedAt = now,
+                ResolvedAt = now,
+            });
+        }
+
+        AuditTypes.Add(db, runId, transition.Kind == Transition.ReturnKind ? AuditTypes.Return : AuditTypes.Handoff, new
+        {
+            step = state.Step,
+            from = transition.From,
+            to = transition.To,
+            kind = transition.Kind,
+            reason = transition.Reason,
+            stack_depth = transition.StackDepth,
+            stack = state.Stack,
+            handoff_id = transition.HandoffId,
+        }, now);
+    }
+
+    private async Task<PendingHandoff?> PendingHandoffAsync(Guid runId, CancellationToken cancellationToken) =>
+        await db.Handoffs.Where(h => h.RunId == runId && h.ResolvedAt == null).OrderBy(h => h.Id)
+            .Select(h => new PendingHandoff(h.Id, h.ToAgent, h.WithReturn, h.Reason))
+            .FirstOrDefaultAsync(cancellationToken);
+
+    private async Task<WorkflowDefinition> WorkflowOfAsync(Guid workflowId, CancellationToken cancellationToken)
+    {
+        var config = await db.Workflows.Where(w => w.Id == workflowId).Select(w => w.Config).SingleAsync(cancellationToken);
+        return JsonSerializer.Deserialize<WorkflowDefinition>(config, QlawJson.Options)!;
+    }
+
+    private async Task<List<ConversationEntry>> HistoryAsync(RunEntity run, int beforeStep, CancellationToken cancellationToken)
+    {
+        var steps = await db.Steps.AsNoTracking()
+            .Where(s => s.RunId == run.Id && s.Index < beforeStep && s.Status == StepStatus.Completed)
+            .OrderBy(s => s.Index)
+            .Select(s => new { s.Index, s.Agent, s.Input, s.Output })
+            .ToListAsync(cancellationToken);
+        var history = new List<ConversationEntry> { new("user", null, run.Input) };
+        foreach (var step in steps)
+        {
+            if (step.Index > 0 && step.Input is { } input)
+            {
+                history.Add(new("user", null, input));
+            }
+
+            history.Add(new("assistant", step.Agent, step.Output ?? ""));
+        }
+
+        return history;
+    }
+}

@@ -1,0 +1,30 @@
+using Qlaw.Contracts;
+using Qlaw.Contracts.Runs;
+
+namespace Qlaw.Core.Runs;
+
+/// <summary>Outcome of a run command (start, continue, handoff, cancel), mapped to HTTP by each host.</summary>
+public abstract record RunCommandResult
+{
+    private RunCommandResult()
+    {
+    }
+
+    public sealed record Accepted(RunAccepted Run) : RunCommandResult;
+
+    public sealed record HandoffRecorded(HandoffAccepted Handoff) : RunCommandResult;
+
+    public sealed record NotFound(string What) : RunCommandResult;
+
+    public sealed record Invalid(IDictionary<string, string[]> Errors) : RunCommandResult;
+
+    /// <summary>The run's state does not allow the command.</summary>
+    public sealed record Conflict(RunStatus Status, string Detail) : RunCommandResult;
+}
+
+/// <summary>Links of a run, shared by every response that names one.</summary>
+public static class RunLinksFactory
+{
+    public static RunLinks For(Guid runId) =>
+        new($"/v1/runs/{runId}/status", $"/v1/runs/{runId}/responses", $"/v1/runs/{runId}/audit");
+}

@@ -1,0 +1,50 @@
+using System.Text.Json;
+using Microsoft.EntityFrameworkCore;
+using Qlaw.Contracts;
+using Qlaw.Contracts.Runs;
+using Qlaw.Data;
+
+namespace Qlaw.Core.Runs;
+
+/// <summary>Reads a run's state and audit trail from PostgreSQL alone.</summary>
+public sealed class RunQueries(QlawDbContext db)
+{
+    public async Task<RunStatusResponse?> GetStatusAsync(Guid runId, CancellationToken cancellationToken)
+    {
+        var run = await db.Runs.AsNoTracking().FirstOrDefaultAsync(r => r.Id == runId, cancellationToken);
+        if (run is null)
+        {
+            return null;
+        }
+
+        var rows = await db.Steps.AsNoTracking().Where(s => s.RunId == runId)
+            .OrderBy(s => s.Index).ThenBy(s => s.Attempt)
+            .ToListAsync(cancellationToken);
+        var steps = rows.Select(s => new StepView(
+            s.Index, s.Attempt, s.Agent, s.Status, s.StartedAt, s.CompletedAt,
+            (s.CompletedAt - s.StartedAt)?.TotalMilliseconds, s.Output, s.Error)).ToList();
+        return new RunStatusResponse(
+            run.Id, run.WorkflowId, run.Status, run.CurrentStep, run.CurrentAgent,
+            JsonSerializer.Deserialize<List<string>>(run.OriginStack, QlawJson.Options)!, steps, run.LastError,
+            run.CreatedAt, run.StartedAt, run.CompletedAt, run.EntityId, RunLinksFactory.For(run.Id));
+    }
+
+    /// <summary>A page of the run's audit entries in order; null when the run does not exist.</summary>
+    public async Task<AuditPage?> GetAuditAsync(Guid runId, int limit, long? after, CancellationToken cancellationToken)
+    {
+        if (!await db.Runs.AnyAsync(r => r.Id == runId, cancellationToken))
+        {
+            return null;
+        }
+
+        var rows = await db.AuditLogs.AsNoTracking()
+            .Where(a => a.RunId == runId && (after == null || a.Id > after))
+            .OrderBy(a => a.Id).Take(limit + 1)
+            .ToListAsync(cancellationToken);
+        var hasMore = rows.Count > limit;
+        var page = rows.Take(limit)
+            .Select(a => new AuditEntry(a.Id, a.RunId, a.Type, JsonDocument.Parse(a.Detail).RootElement, a.CreatedAt))
+            .ToList();
+        return new AuditPage(page, hasMore, page.Count > 0 ? page[^1].Id : null);
+    }
+}

@@ -1,0 +1,33 @@
+using System.ComponentModel.DataAnnotations;
+
+namespace Qlaw.Server.Orchestration;
+
+/// <summary>
+/// The Durable Task hub on Azure Storage (section <c>Durable</c>). The storage provider's defaults suit the cloud;
+/// these suit one or a few servers: the first request after an idle minute waits at most <see cref="MaxQueuePollingInterval"/>,
+/// and work a killed worker held reappears after the visibility timeouts.
+/// </summary>
+public sealed class DurableHubOptions
+{
+    /// <summary>Task hub name: letters and digits only. Critical: a change needs a restart.</summary>
+    [Required, RegularExpression("^[A-Za-z][A-Za-z0-9]{2,44}$", ErrorMessage = "Durable:HubName must be 3-45 letters and digits, starting with a letter.")]
+    public string HubName { get; set; } = "qlaw";
+
+    [Range(1, 16)]
+    public int PartitionCount { get; set; } = 4;
+
+    public TimeSpan MaxQueuePollingInterval { get; set; } = TimeSpan.FromSeconds(1);
+
+    public TimeSpan ControlQueueVisibilityTimeout { get; set; } = TimeSpan.FromSeconds(15);
+
+    public TimeSpan WorkItemQueueVisibilityTimeout { get; set; } = TimeSpan.FromSeconds(15);
+
+    /// <summary>Stable across restarts so that a restarted server takes its partitions back at once.</summary>
+    public string WorkerId { get; set; } = Environment.MachineName;
+
+    [Range(1, 1000)]
+    public int MaxConcurrentActivities { get; set; } = 32;
+
+    [Range(1, 1000)]
+    public int MaxConcurrentOrchestrations { get; set; } = 32;
+}

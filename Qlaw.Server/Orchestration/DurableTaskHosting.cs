@@ -1,0 +1,44 @@
+using DurableTask.AzureStorage;
+using DurableTask.Core;
+using Microsoft.Extensions.Options;
+using Qlaw.Core.Database;
+using Qlaw.Core.Orchestration;
+
+namespace Qlaw.Server.Orchestration;
+
+/// <summary>Hosts the Durable Task hub in this process: Azure Storage provider, worker and client.</summary>
+public static class DurableTaskHosting
+{
+    /// <summary>Adds the hub, the hosted worker running Core's orchestrator and activities, and the run scheduler.</summary>
+    public static WebApplicationBuilder AddQlawDurableTask(this WebApplicationBuilder builder)
+    {
+        var services = builder.Services;
+        services.AddOptions<DurableHubOptions>().BindConfiguration("Durable").ValidateDataAnnotations().ValidateOnStart();
+        services.AddSingleton(sp =>
+        {
+            var hub = sp.GetRequiredService<IOptions<DurableHubOptions>>().Value;
+            var storage = sp.GetRequiredService<IOptions<QlawConnectionStrings>>().Value.DurableStorage!;
+            return new AzureStorageOrchestrationService(new AzureStorageOrchestrationServiceSettings
+            {
+                StorageAccountClientProvider = new StorageAccountClientProvider(storage),
+                TaskHubName = hub.HubName,
+                PartitionCount = hub.PartitionCount,
+                MaxQueuePollingInterval = hub.MaxQueuePollingInterval,
+                ControlQueueVisibilityTimeout = hub.ControlQueueVisibilityTimeout,
+                WorkItemQueueVisibilityTimeout = hub.WorkItemQueueVisibilityTimeout,
+                WorkerId = hub.WorkerId,
+                MaxConcurrentTaskActivityWorkItems = hub.MaxConcurrentActivities,
+                MaxConcurrentTaskOrchestrationWorkItems = hub.MaxConcurrentOrchestrations,
+                LoggerFactory = sp.GetRequiredService<ILoggerFactory>(),
+            });
+        });
+        // Inputs cross the hub as System.Text.Json, the serializer the orchestrator and activities read them with.
+        services.AddSingleton(sp => new TaskHubClient(
+            sp.GetRequiredService<AzureStorageOrchestrationService>(),
+            new SystemTextJsonDataConverter(),
+            sp.GetRequiredService<ILoggerFactory>()));
+        services.AddSingleton<IRunScheduler, TaskHubRunScheduler>();
+        services.AddHostedService<DurableTaskWorkerService>();
+        return builder;
+    }
+}

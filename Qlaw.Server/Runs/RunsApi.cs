@@ -1,0 +1,76 @@
+using Microsoft.AspNetCore.Http.HttpResults;
+using Microsoft.AspNetCore.Mvc;
+using Microsoft.AspNetCore.Mvc.ModelBinding;
+using Qlaw.Contracts;
+using Qlaw.Contracts.Runs;
+using Qlaw.Core.Runs;
+
+namespace Qlaw.Server.Runs;
+
+/// <summary>Run control: start, status, audit, continue, handoff, cancel.</summary>
+public static class RunsApi
+{
+    public static RouteGroupBuilder MapRuns(this IEndpointRouteBuilder routes)
+    {
+        routes.MapPost("/v1/workflows/{id}/runs", StartRun).WithTags("Runs").WithName(nameof(StartRun));
+        var group = routes.MapGroup("/v1/runs/{id}").WithTags("Runs");
+        group.MapGet("/status", GetRunStatus).WithName(nameof(GetRunStatus));
+        group.MapGet("/audit", GetRunAudit).WithName(nameof(GetRunAudit));
+        group.MapPost("/continue", ContinueRun).WithName(nameof(ContinueRun));
+        group.MapPost("/handoff", HandoffRun).WithName(nameof(HandoffRun));
+        group.MapPost("/cancel", CancelRun).WithName(nameof(CancelRun));
+        return group;
+    }
+
+    public static async Task<IResult> StartRun(
+        string id, StartRunRequest request, [FromHeader(Name = "Idempotency-Key")] string? idempotencyKey,
+        RunCommands runs, CancellationToken cancellationToken) =>
+        ToHttp(await runs.StartAsync(id, request, idempotencyKey, cancellationToken));
+
+    public static async Task<Results<Ok<RunStatusResponse>, ProblemHttpResult>> GetRunStatus(
+        string id, RunQueries queries, CancellationToken cancellationToken) =>
+        Guid.TryParse(id, out var runId) && await queries.GetStatusAsync(runId, cancellationToken) is { } status
+            ? TypedResults.Ok(status)
+            : RunNotFound(id);
+
+    public static async Task<Results<Ok<AuditPage>, ValidationProblem, ProblemHttpResult>> GetRunAudit(
+        string id, int? limit, long? after, RunQueries queries, CancellationToken cancellationToken)
+    {
+        if (limit is < 1 or > ListPage<object>.MaxLimit)
+        {
+            return TypedResults.ValidationProblem(new Dictionary<string, string[]> { ["limit"] = [$"The limit must be between 1 and {ListPage<object>.MaxLimit}."] });
+        }
+
+        return Guid.TryParse(id, out var runId) && await queries.GetAuditAsync(runId, limit ?? ListPage<object>.MaxLimit, after, cancellationToken) is { } page
+            ? TypedResults.Ok(page)
+            : RunNotFound(id);
+    }
+
+    public static async Task<IResult> ContinueRun(
+        string id, [FromBody(EmptyBodyBehavior = EmptyBodyBehavior.Allow)] ContinueRunRequest? request,
+        RunCommands runs, CancellationToken cancellationToken) =>
+        Guid.TryParse(id, out var runId)
+            ? ToHttp(await runs.ContinueAsync(runId, request ?? new ContinueRunRequest(), cancellationToken))
+            : RunNotFound(id);
+
+    public static async Task<IResult> HandoffRun(string id, HandoffRequest request, RunCommands runs, CancellationToken cancellationToken) =>
+        Guid.TryParse(id, out var runId) ? ToHttp(await runs.HandoffAsync(runId, request, cancellationToken)) : RunNotFound(id);
+
+    public static async Task<IResult> CancelRun(string id, RunCommands runs, CancellationToken cancellationToken) =>
+        Guid.TryParse(id, out var runId) ? ToHttp(await runs.CancelAsync(runId, cancellationToken)) : RunNotFound(id);
+
+    private static IResult ToHttp(RunCommandResult result) => result switch
+    {
+        RunCommandResult.Accepted accepted => TypedResults.Accepted(accepted.Run.Links.Status, accepted.Run),
+        RunCommandResult.HandoffRecorded handoff => TypedResults.Accepted($"/v1/runs/{handoff.Handoff.RunId}/status", handoff.Handoff),
+        RunCommandResult.NotFound notFound => TypedResults.Problem(statusCode: StatusCodes.Status404NotFound, title: "Not found.", detail: notFound.What),
+        RunCommandResult.Invalid invalid => TypedResults.ValidationProblem(invalid.Errors),
+        RunCommandResult.Conflict conflict => TypedResults.Problem(
+            statusCode: StatusCodes.Status409Conflict, title: "The run's state does not allow this.", detail: conflict.Detail,
+            extensions: new Dictionary<string, object?> { ["run_status"] = QlawJson.EnumName(conflict.Status) }),
+        _ => throw new InvalidOperationException($"Unexpected result {result}."),
+    };
+
+    private static ProblemHttpResult RunNotFound(string id) =>
+        TypedResults.Problem(statusCode: StatusCodes.Status404NotFound, title: "Run not found.", detail: $"No run has the id '{id}'.");
+}
