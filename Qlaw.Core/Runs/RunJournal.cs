@@ -233,14 +233,14 @@ public sealed class RunJournal(QlawDbContext db, TimeProvider clock)
             await db.Handoffs.Where(h => h.Id == handoffId && h.ResolvedAt == null)
                 .ExecuteUpdateAsync(u => u.SetProperty(h => h.ResolvedAt, now), cancellationToken);
         }
-        else if (transition.Kind != Transition.ReturnKind)
+        else
         {
             db.Handoffs.Add(new HandoffEntity
             {
                 RunId = runId,
                 FromAgent = transition.From,
                 ToAgent = transition.To,
-                Reason = transition.Reason,
+                Reason = transition.Reason ?? (transition.Kind == Transition.ReturnKind ? RouteCall.ReturnToPrevious : null),
                 WithReturn = withReturn,
                 CreatedAt = now,
                 ResolvedAt = now,

@@ -29,6 +29,11 @@ public sealed class QlawApplication(string postgres, string durableStorage, IDic
         builder.UseSetting("ConnectionStrings:Postgres", postgres);
         builder.UseSetting("ConnectionStrings:DurableStorage", durableStorage);
         builder.UseSetting("Database:MigrateOnStartup", "true");
+        foreach (var (key, value) in QlawStackFixture.IsolatedHubSettings())
+        {
+            builder.UseSetting(key, value);
+        }
+
         foreach (var (key, value) in settings ?? new Dictionary<string, string?>())
         {
             builder.UseSetting(key, value);

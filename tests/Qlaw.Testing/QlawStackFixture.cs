@@ -25,6 +25,17 @@ public sealed class QlawStackFixture : IAsyncLifetime
         _azurite = await azurite;
     }
 
+    /// <summary>
+    /// Settings that give a server its own task hub on the shared Azurite (two servers on one hub would run each
+    /// other's orchestrations against the wrong database), sized for tests.
+    /// </summary>
+    public static Dictionary<string, string?> IsolatedHubSettings(string? hubName = null) => new()
+    {
+        ["Durable:HubName"] = hubName ?? $"t{Guid.NewGuid():N}"[..20],
+        ["Durable:PartitionCount"] = "1",
+        ["Durable:MaxQueuePollingInterval"] = "00:00:00.500",
+    };
+
     /// <summary>Creates an empty database and returns its connection string.</summary>
     public Task<string> CreateDatabaseAsync() => Postgres.EnsureDatabaseAsync($"t{Guid.NewGuid():N}");
 
