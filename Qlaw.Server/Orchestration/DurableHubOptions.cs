@@ -22,6 +22,9 @@ public sealed class DurableHubOptions
 
     public TimeSpan WorkItemQueueVisibilityTimeout { get; set; } = TimeSpan.FromSeconds(15);
 
+    /// <summary>How long a partition lease lasts; a worker that dies without its WorkerId coming back frees them after this.</summary>
+    public TimeSpan LeaseInterval { get; set; } = TimeSpan.FromSeconds(30);
+
     /// <summary>Stable across restarts so that a restarted server takes its partitions back at once.</summary>
     public string WorkerId { get; set; } = Environment.MachineName;
 

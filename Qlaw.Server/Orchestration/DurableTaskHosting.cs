@@ -27,6 +27,7 @@ public static class DurableTaskHosting
                 ControlQueueVisibilityTimeout = hub.ControlQueueVisibilityTimeout,
                 WorkItemQueueVisibilityTimeout = hub.WorkItemQueueVisibilityTimeout,
                 WorkerId = hub.WorkerId,
+                LeaseInterval = hub.LeaseInterval,
                 MaxConcurrentTaskActivityWorkItems = hub.MaxConcurrentActivities,
                 MaxConcurrentTaskOrchestrationWorkItems = hub.MaxConcurrentOrchestrations,
                 LoggerFactory = sp.GetRequiredService<ILoggerFactory>(),

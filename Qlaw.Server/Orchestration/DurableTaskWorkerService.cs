@@ -24,7 +24,7 @@ internal sealed partial class DurableTaskWorkerService(
         {
             try
             {
-                await service.CreateIfNotExistsAsync();
+                await service.CreateIfNotExistsAsync().WaitAsync(stoppingToken);
                 var worker = new TaskHubWorker(service, loggerFactory);
                 foreach (var (name, type) in QlawOrchestration.Orchestrators)
                 {

@@ -1,0 +1,66 @@
+using Qlaw.AppHost.LocalStack;
+using Qlaw.Testing;
+
+namespace Qlaw.Server.Tests;
+
+/// <summary>A server killed with SIGKILL mid-run loses nothing: the restarted server finishes the run exactly once.</summary>
+[Collection(QlawStackCollectionDefinition.Name)]
+public sealed class CrashRecoveryTests(QlawStackFixture stack)
+{
+    [Fact]
+    public async Task A_run_survives_a_SIGKILL_of_the_server_mid_run_without_duplicating_a_step_or_a_transition()
+    {
+        var url = new Uri($"http://127.0.0.1:{Network.FreePort()}");
+        var settings = new Dictionary<string, string?>(QlawStackFixture.IsolatedHubSettings())
+        {
+            ["ConnectionStrings:Postgres"] = await stack.CreateDatabaseAsync(),
+            ["ConnectionStrings:DurableStorage"] = stack.Azurite.ConnectionString,
+            ["Database:MigrateOnStartup"] = "true",
+            ["Database:SeedWorkflowsPath"] = Samples.WorkflowsFolder,
+            ["Models:Scripted:TurnDelayMs"] = "400",
+            ["Durable:ControlQueueVisibilityTimeout"] = "00:00:05",
+            ["Durable:WorkItemQueueVisibilityTimeout"] = "00:00:05",
+        };
+        string runId;
+        await using (var first = await ServerProcess.StartAsync(url, settings, echo: false))
+        {
+            var runs = new RunsClient(new HttpClient { BaseAddress = url });
+            runId = await runs.StartAsync("code-review");
+            await WaitForCompletedStepsAsync(runs, runId, 2);
+            first.Kill();
+        }
+
+        await using var second = await ServerProcess.StartAsync(url, settings, echo: false);
+        var client = new RunsClient(new HttpClient { BaseAddress = url });
+        var status = await client.WaitForAsync(runId, "completed", timeoutSeconds: 120);
+
+        var completed = status["steps"]!.AsArray().Where(s => s!["status"]!.GetValue<string>() == "completed").ToList();
+        Assert.Equal([0, 1, 2, 3, 4], completed.Select(s => s!["index"]!.GetValue<int>()));
+        Assert.Equal(["planner", "coder", "reviewer", "coder", "judge"], completed.Select(s => s!["agent"]!.GetValue<string>()));
+        Assert.All(status["steps"]!.AsArray(), s => Assert.Contains(s!["status"]!.GetValue<string>(), SurvivingStatuses));
+        var types = (await client.AuditAsync(runId)).Select(e => e["type"]!.GetValue<string>()).ToList();
+        Assert.Equal(5, types.Count(t => t == "step.completed"));
+        Assert.Equal(4, types.Count(t => t is "handoff" or "return"));
+        Assert.Single(types, t => t == "run.started");
+        Assert.Single(types, t => t == "run.completed");
+        Assert.Equal(types.Count(t => t == "step.superseded"), status["steps"]!.AsArray().Count - 5);
+    }
+
+    private static readonly string[] SurvivingStatuses = ["completed", "superseded"];
+
+    private static async Task WaitForCompletedStepsAsync(RunsClient runs, string runId, int count)
+    {
+        for (var i = 0; i < 300; i++)
+        {
+            var status = await runs.StatusAsync(runId);
+            if (status["steps"]!.AsArray().Count(s => s!["status"]!.GetValue<string>() == "completed") >= count)
+            {
+                return;
+            }
+
+            await Task.Delay(50);
+        }
+
+        throw new Xunit.Sdk.XunitException($"Run {runId} did not complete {count} steps.");
+    }
+}
