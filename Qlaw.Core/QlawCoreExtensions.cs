@@ -8,6 +8,7 @@ using Qlaw.Core.Agents;
 using Qlaw.Core.Configuration;
 using Qlaw.Core.Database;
 using Qlaw.Core.Runs;
+using Qlaw.Core.Streaming;
 using Qlaw.Core.Workflows;
 using Qlaw.Data;
 
@@ -43,7 +44,11 @@ public static class QlawCoreExtensions
         services.TryAddScoped<RunCommands>();
         services.TryAddScoped<RunQueries>();
         services.TryAddScoped<RunJournal>();
-        services.TryAddSingleton<IAgentTurnRunner, ScriptedAgentRunner>();
+        services.AddOptions<OpenAIProviderOptions>().BindConfiguration("Models:OpenAI").ValidateDataAnnotations().ValidateOnStart();
+        services.AddOptions<StreamingOptions>().BindConfiguration("Streaming").ValidateDataAnnotations().ValidateOnStart();
+        services.TryAddSingleton<ChatClientProvider>();
+        services.TryAddSingleton<AgentFactory>();
+        services.TryAddSingleton<IAgentTurnRunner, AgentFrameworkTurnRunner>();
         services.AddHostedService<DatabaseInitializer>();
         services.AddHealthChecks()
             .AddCheck<PostgresReadinessCheck>("postgres", tags: [ReadyTag])

@@ -17,8 +17,8 @@ public sealed record AgentTurnContext(
     WorkflowDefinition Workflow,
     IReadOnlyList<ConversationEntry> History);
 
-/// <summary>What the agent said and where it routes.</summary>
-public sealed record AgentTurnOutput(string Text, RouteDecision Decision, string? Prompt = null);
+/// <summary>What the agent said, where it routes, and the tokens it used when the model reports them.</summary>
+public sealed record AgentTurnOutput(string Text, RouteDecision Decision, string? Prompt = null, long? InputTokens = null, long? OutputTokens = null);
 
 /// <summary>Runs one agent turn on a model.</summary>
 public interface IAgentTurnRunner

@@ -23,7 +23,7 @@ public sealed class AgentTurnActivity(IServiceScopeFactory scopes, IAgentTurnRun
         try
         {
             var output = await runner.RunAsync(started.Context, CancellationToken.None);
-            var handoff = await journal.CompleteTurnAsync(started.StepId, input, output, CancellationToken.None);
+            var handoff = await journal.CompleteTurnAsync(started.StepId, started.Context, output, CancellationToken.None);
             return new TurnResult(output.Decision, false, null, handoff);
         }
         catch (PermanentAgentException ex)

@@ -4,6 +4,7 @@ using Qlaw.Contracts;
 using Qlaw.Contracts.Workflows;
 using Qlaw.Core.Agents;
 using Qlaw.Core.Orchestration;
+using Qlaw.Core.Streaming;
 using Qlaw.Data;
 using Qlaw.Data.Runs;
 
@@ -86,6 +87,7 @@ public sealed class RunJournal(QlawDbContext db, TimeProvider clock)
             CheckpointRef = $"{request.InstanceId}#{state.Step}",
         };
         db.Steps.Add(step);
+        db.RunEvents.Add(RunEvents.Trace(runId, RunEvents.ExecutorInvoked, state.Agent, new { step = state.Step, attempt, agent = state.Agent }, now, state.Step, attempt));
         var previousError = attempts.OrderByDescending(s => s.Attempt).FirstOrDefault()?.Error;
         AuditTypes.Add(
             db, runId, attempt == 1 ? AuditTypes.StepStarted : AuditTypes.StepRetrying,
@@ -107,7 +109,7 @@ public sealed class RunJournal(QlawDbContext db, TimeProvider clock)
     }
 
     /// <summary>Records a completed turn; returns a handoff requested through the API meanwhile, if any.</summary>
-    public async Task<PendingHandoff?> CompleteTurnAsync(long stepId, TurnRequest request, AgentTurnOutput output, CancellationToken cancellationToken)
+    public async Task<PendingHandoff?> CompleteTurnAsync(long stepId, AgentTurnContext context, AgentTurnOutput output, CancellationToken cancellationToken)
     {
         var now = clock.GetUtcNow();
         await using var tx = await db.Database.BeginTransactionAsync(cancellationToken);
@@ -121,7 +123,7 @@ public sealed class RunJournal(QlawDbContext db, TimeProvider clock)
         step.Output = output.Text;
         step.Decision = JsonSerializer.Serialize(output.Decision, QlawJson.Options);
         step.CompletedAt = now;
-        AuditTypes.Add(db, request.RunId, AuditTypes.StepCompleted, new
+        var completed = new
         {
             step = step.Index,
             agent = step.Agent,
@@ -129,14 +131,23 @@ public sealed class RunJournal(QlawDbContext db, TimeProvider clock)
             duration_ms = (now - step.StartedAt).TotalMilliseconds,
             decision = output.Decision.Action,
             target = output.Decision.Target,
-        }, now);
+            input_tokens = output.InputTokens,
+            output_tokens = output.OutputTokens,
+        };
+        AuditTypes.Add(db, context.RunId, AuditTypes.StepCompleted, completed, now);
+        db.RunEvents.Add(RunEvents.Trace(context.RunId, RunEvents.ExecutorCompleted, step.Agent, completed, now, step.Index, step.Attempt));
 
-        var handoff = await PendingHandoffAsync(request.RunId, cancellationToken);
+        var handoff = await PendingHandoffAsync(context.RunId, cancellationToken);
         if (handoff is null && output.Decision.Action == RouteAction.RequestInput)
         {
-            await db.Runs.Where(r => r.Id == request.RunId && r.Status == RunStatus.Running).ExecuteUpdateAsync(
+            var prompt = output.Prompt ?? output.Text;
+            await db.Runs.Where(r => r.Id == context.RunId && r.Status == RunStatus.Running).ExecuteUpdateAsync(
                 u => u.SetProperty(r => r.Status, RunStatus.AwaitingInput).SetProperty(r => r.UpdatedAt, now), cancellationToken);
-            AuditTypes.Add(db, request.RunId, AuditTypes.InputRequested, new { step = step.Index, agent = step.Agent, prompt = output.Prompt }, now);
+            AuditTypes.Add(db, context.RunId, AuditTypes.InputRequested, new { step = step.Index, agent = step.Agent, prompt }, now);
+            var conversation = context.History
+                .Append(new ConversationEntry("assistant", step.Agent, output.Text))
+                .Select(e => (object)new { role = e.Role, author_name = e.AuthorName, text = e.Text });
+            db.RunEvents.Add(RunEvents.InputRequest(context.RunId, step.Index, step.Attempt, step.Agent, prompt, conversation, now));
         }
 
         await db.SaveChangesAsync(cancellationToken);
@@ -153,7 +164,9 @@ public sealed class RunJournal(QlawDbContext db, TimeProvider clock)
         step.Status = StepStatus.Failed;
         step.Error = error;
         step.CompletedAt = now;
-        AuditTypes.Add(db, request.RunId, AuditTypes.StepFailed, new { step = step.Index, agent = step.Agent, attempt = step.Attempt, error, transient = !permanent }, now);
+        var failed = new { step = step.Index, agent = step.Agent, attempt = step.Attempt, error, transient = !permanent };
+        AuditTypes.Add(db, request.RunId, AuditTypes.StepFailed, failed, now);
+        db.RunEvents.Add(RunEvents.Trace(request.RunId, RunEvents.ExecutorFailed, step.Agent, failed, now, step.Index, step.Attempt));
         await db.SaveChangesAsync(cancellationToken);
         await tx.CommitAsync(cancellationToken);
     }
@@ -170,7 +183,7 @@ public sealed class RunJournal(QlawDbContext db, TimeProvider clock)
         {
             var attempts = await db.Steps.CountAsync(s => s.RunId == request.RunId && s.Index == request.State.Step && s.Status == StepStatus.Failed, cancellationToken);
             var lastGood = await db.Steps.Where(s => s.RunId == request.RunId && s.Status == StepStatus.Completed).MaxAsync(s => (int?)s.Index, cancellationToken);
-            AuditTypes.Add(db, request.RunId, AuditTypes.RunDeadLettered, new
+            var detail = new
             {
                 error = request.Error,
                 attempts,
@@ -178,7 +191,9 @@ public sealed class RunJournal(QlawDbContext db, TimeProvider clock)
                 step = request.State.Step,
                 agent = request.State.Agent,
                 last_good_step = lastGood,
-            }, now);
+            };
+            AuditTypes.Add(db, request.RunId, AuditTypes.RunDeadLettered, detail, now);
+            db.RunEvents.Add(RunEvents.Trace(request.RunId, RunEvents.WorkflowError, request.State.Agent, detail, now));
             await db.SaveChangesAsync(cancellationToken);
         }
 
@@ -209,6 +224,16 @@ public sealed class RunJournal(QlawDbContext db, TimeProvider clock)
             }
 
             AuditTypes.Add(db, request.RunId, request.Succeeded ? AuditTypes.RunCompleted : AuditTypes.RunFailed, new { steps = request.State.Step, reason = request.Reason }, now);
+            if (request.Succeeded)
+            {
+                var last = await db.Steps.Where(s => s.RunId == request.RunId && s.Status == StepStatus.Completed)
+                    .OrderByDescending(s => s.Index).Select(s => new { s.Agent, s.Output }).FirstOrDefaultAsync(cancellationToken);
+                db.RunEvents.Add(RunEvents.Trace(request.RunId, RunEvents.WorkflowOutput, last?.Agent, new { steps = request.State.Step, output = last?.Output }, now));
+            }
+            else
+            {
+                db.RunEvents.Add(RunEvents.Trace(request.RunId, RunEvents.WorkflowError, request.State.Agent, new { error = request.Reason, step = request.State.Step }, now));
+            }
             await db.SaveChangesAsync(cancellationToken);
         }
 
@@ -247,6 +272,16 @@ public sealed class RunJournal(QlawDbContext db, TimeProvider clock)
             });
         }
 
+        db.RunEvents.Add(RunEvents.Trace(runId, RunEvents.Handoff, transition.From, new
+        {
+            step = state.Step,
+            from = transition.From,
+            to = transition.To,
+            kind = transition.Kind,
+            reason = transition.Reason,
+            stack_depth = transition.StackDepth,
+            stack = state.Stack,
+        }, now, state.Step));
         AuditTypes.Add(db, runId, transition.Kind == Transition.ReturnKind ? AuditTypes.Return : AuditTypes.Handoff, new
         {
             step = state.Step,

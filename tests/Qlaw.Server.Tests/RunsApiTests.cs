@@ -81,7 +81,7 @@ public sealed class RunsApiTests(QlawStackFixture stack) : IAsyncLifetime
         var runId = await _runs.StartAsync("stubborn");
 
         var failed = await _runs.WaitForAsync(runId, "failed");
-        Assert.Contains("transient failure", failed["last_error"]!.GetValue<string>(), StringComparison.Ordinal);
+        Assert.Contains("failed transiently", failed["last_error"]!.GetValue<string>(), StringComparison.Ordinal);
         var deadLetter = Assert.Single(await _runs.AuditAsync(runId), e => e["type"]!.GetValue<string>() == "run.dead_lettered");
         Assert.Equal(3, deadLetter["detail"]!["attempts"]!.GetValue<int>());
         Assert.Equal(0, deadLetter["detail"]!["last_good_step"]!.GetValue<int>());

@@ -1,50 +1,35 @@
-using Microsoft.Extensions.Options;
 using Qlaw.Contracts;
 using Qlaw.Contracts.Workflows;
 using Qlaw.Core.Orchestration;
 
 namespace Qlaw.Core.Agents;
 
-/// <summary>Options of the offline model (section <c>Models:Scripted</c>).</summary>
+/// <summary>Options of the offline model (section <c>Models:Scripted</c>); they apply on reload.</summary>
 public sealed class ScriptedModelOptions
 {
     /// <summary>Pause at the start of every turn, to make runs observable; 0 runs as fast as possible.</summary>
     [System.ComponentModel.DataAnnotations.Range(0, 600_000)]
     public int TurnDelayMs { get; set; }
+
+    /// <summary>Pause before each streamed token; 0 streams as fast as possible.</summary>
+    [System.ComponentModel.DataAnnotations.Range(0, 60_000)]
+    public int TokenDelayMs { get; set; }
 }
 
 /// <summary>
-/// The offline, deterministic model: plays an agent's script, or its role's default behaviour
-/// (Planner → Coder, Coder consults Reviewer, Reviewer sends the first review back then hands to Judge, Judge completes).
+/// Which turn the scripted model plays: the agent's script (its n-th turn plays <c>script[n]</c>, the last repeating),
+/// else its role's default — Planner → Coder, Coder consults Reviewer, Reviewer sends the first review back and hands
+/// to Judge after, Judge completes.
 /// </summary>
-public sealed class ScriptedAgentRunner(IOptionsMonitor<ScriptedModelOptions> options) : IAgentTurnRunner
+public static class ScriptedTurns
 {
-    public async Task<AgentTurnOutput> RunAsync(AgentTurnContext context, CancellationToken cancellationToken)
+    public static ScriptedTurn For(AgentTurnContext context)
     {
-        if (options.CurrentValue.TurnDelayMs > 0)
+        if (context.Agent.Script is { Count: > 0 } script)
         {
-            await Task.Delay(options.CurrentValue.TurnDelayMs, cancellationToken);
+            return script[Math.Min(context.AgentTurnNumber, script.Count - 1)];
         }
 
-        var turn = context.Agent.Script is { Count: > 0 } script
-            ? script[Math.Min(context.AgentTurnNumber, script.Count - 1)]
-            : DefaultTurn(context);
-        if (turn.FailPermanent == true)
-        {
-            throw new PermanentAgentException($"Scripted permanent failure of '{context.Agent.Name}' at step {context.Step}.");
-        }
-
-        if (context.Attempt <= (turn.FailTransient ?? 0))
-        {
-            throw new TransientAgentException($"Scripted transient failure of '{context.Agent.Name}' (attempt {context.Attempt}).");
-        }
-
-        var text = turn.Say ?? $"{context.Agent.Name} finished turn {context.AgentTurnNumber + 1}.";
-        return new AgentTurnOutput(text, RouteCall.Parse(turn.Call), turn.Prompt);
-    }
-
-    private static ScriptedTurn DefaultTurn(AgentTurnContext context)
-    {
         var task = context.History.FirstOrDefault(e => e.Role == "user")?.Text ?? "the task";
         string? AgentWith(AgentRole role) => context.Workflow.Agents.FirstOrDefault(a => a.Role == role)?.Name;
         var first = context.AgentTurnNumber == 0;

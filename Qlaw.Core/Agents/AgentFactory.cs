@@ -1,0 +1,33 @@
+using Microsoft.Agents.AI;
+using Microsoft.Extensions.AI;
+using Microsoft.Extensions.Logging;
+using Qlaw.Contracts.Workflows;
+
+namespace Qlaw.Core.Agents;
+
+/// <summary>Builds the Microsoft Agent Framework agent of one workflow agent.</summary>
+public sealed class AgentFactory(ILoggerFactory loggerFactory)
+{
+    /// <summary>
+    /// A <see cref="ChatClientAgent"/> with a fixed id (random ids break checkpoint resume), the agent's instructions
+    /// and model options, and its routing tools. The chat client is used as is: routing tool calls are not invoked
+    /// but returned, and end the turn.
+    /// </summary>
+    public ChatClientAgent Create(WorkflowDefinition workflow, AgentDefinition agent, ModelOptions model, IChatClient client) =>
+        new(client, new ChatClientAgentOptions
+        {
+            Id = $"{workflow.Name}.{agent.Name}",
+            Name = agent.Name,
+            Description = agent.Description,
+            UseProvidedChatClientAsIs = true,
+            ChatOptions = new ChatOptions
+            {
+                Instructions = agent.Instructions ?? RoleInstructions.For(agent.Role!.Value),
+                Tools = RoutingTools.For(agent),
+                ToolMode = ChatToolMode.Auto,
+                ModelId = model.Model,
+                Temperature = (float?)model.Temperature,
+                MaxOutputTokens = model.MaxOutputTokens,
+            },
+        }, loggerFactory);
+}

@@ -1,0 +1,68 @@
+using System.ClientModel;
+using Microsoft.Extensions.AI;
+using Microsoft.Extensions.Options;
+using Npgsql;
+using Qlaw.Core.Orchestration;
+using Qlaw.Core.Streaming;
+
+namespace Qlaw.Core.Agents;
+
+/// <summary>
+/// Runs a turn on Microsoft Agent Framework: builds the agent, replays the conversation so far (author names kept),
+/// streams its updates into the run's event log in small batches, and reads its routing tool call.
+/// </summary>
+public sealed class AgentFrameworkTurnRunner(
+    ChatClientProvider clients, AgentFactory agents, NpgsqlDataSource dataSource, TimeProvider clock, IOptionsMonitor<StreamingOptions> streaming)
+    : IAgentTurnRunner
+{
+    public async Task<AgentTurnOutput> RunAsync(AgentTurnContext context, CancellationToken cancellationToken)
+    {
+        var model = ChatClientProvider.Resolve(context.Workflow, context.Agent);
+        var agent = agents.Create(context.Workflow, context.Agent, model, clients.For(model, context));
+        var sink = new RunEventSink(dataSource, clock, streaming.CurrentValue.DeltaWindowMs, context.RunId, context.Step, context.Attempt, context.Agent.Name);
+        var decision = new RouteDecision(RouteAction.EndTurn);
+        string? prompt = null;
+        long? inputTokens = null, outputTokens = null;
+        try
+        {
+            await foreach (var update in agent.RunStreamingAsync(ToMessages(context), cancellationToken: cancellationToken))
+            {
+                await sink.AppendAsync(update.Text, cancellationToken);
+                foreach (var content in update.Contents)
+                {
+                    switch (content)
+                    {
+                        case FunctionCallContent call:
+                            (decision, prompt) = RoutingTools.Read(call);
+                            break;
+                        case UsageContent usage:
+                            (inputTokens, outputTokens) = (usage.Details.InputTokenCount, usage.Details.OutputTokenCount);
+                            break;
+                    }
+                }
+            }
+        }
+        catch (ClientResultException ex) when (ex.Status is 408 or 429 or >= 500)
+        {
+            throw new TransientAgentException($"The model provider answered {ex.Status}; the turn will be retried.", ex);
+        }
+        catch (ClientResultException ex)
+        {
+            throw new PermanentAgentException(
+                ex.Status == 0 ? "The model provider could not be reached." : $"The model provider rejected the request ({ex.Status}): check the model name, base URL and API key.", ex);
+        }
+        catch (Exception ex) when (ex is HttpRequestException or TimeoutException or IOException
+            || (ex is OperationCanceledException && !cancellationToken.IsCancellationRequested))
+        {
+            throw new TransientAgentException("The model provider did not answer in time; the turn will be retried.", ex);
+        }
+
+        await sink.FlushAsync(cancellationToken);
+        return new AgentTurnOutput(sink.Text.ToString(), decision, prompt, inputTokens, outputTokens);
+    }
+
+    private static List<ChatMessage> ToMessages(AgentTurnContext context) =>
+        [.. context.History.Select(e => e.Role == "user"
+            ? new ChatMessage(ChatRole.User, e.Text)
+            : new ChatMessage(ChatRole.Assistant, e.Text) { AuthorName = e.AuthorName })];
+}

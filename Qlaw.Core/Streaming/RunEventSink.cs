@@ -1,0 +1,75 @@
+using System.Text;
+using Npgsql;
+using NpgsqlTypes;
+using Qlaw.Data.Runs;
+
+namespace Qlaw.Core.Streaming;
+
+/// <summary>Options of the event stream (section <c>Streaming</c>).</summary>
+public sealed class StreamingOptions
+{
+    /// <summary>Text deltas are batched this long before they are written (and streamed); 0 writes each one.</summary>
+    [System.ComponentModel.DataAnnotations.Range(0, 1000)]
+    public int DeltaWindowMs { get; set; } = 15;
+}
+
+/// <summary>
+/// Appends one turn's text deltas to <c>run_events</c>, batched by a short time window so a fast model does not
+/// write a row per token. Only the run's active attempt writes, so ids within a run commit in order.
+/// </summary>
+public sealed class RunEventSink(NpgsqlDataSource dataSource, TimeProvider clock, int windowMs, Guid runId, int step, int attempt, string agent)
+{
+    private readonly StringBuilder _pending = new();
+    private long _windowStart = -1;
+
+    /// <summary>All text appended so far (the turn's output).</summary>
+    public StringBuilder Text { get; } = new();
+
+    public async Task AppendAsync(string? delta, CancellationToken cancellationToken)
+    {
+        if (string.IsNullOrEmpty(delta))
+        {
+            return;
+        }
+
+        Text.Append(delta);
+        _pending.Append(delta);
+        var now = clock.GetTimestamp();
+        if (_windowStart < 0)
+        {
+            _windowStart = now;
+        }
+
+        if (clock.GetElapsedTime(_windowStart, now).TotalMilliseconds >= windowMs)
+        {
+            await FlushAsync(cancellationToken);
+        }
+    }
+
+    /// <summary>Writes what is buffered.</summary>
+    public async Task FlushAsync(CancellationToken cancellationToken)
+    {
+        if (_pending.Length == 0)
+        {
+            return;
+        }
+
+        var row = RunEvents.Delta(runId, step, attempt, agent, _pending.ToString(), clock.GetUtcNow());
+        _pending.Clear();
+        _windowStart = -1;
+        await InsertAsync(dataSource, row, cancellationToken);
+    }
+
+    internal static async Task InsertAsync(NpgsqlDataSource dataSource, RunEventEntity row, CancellationToken cancellationToken)
+    {
+        await using var command = dataSource.CreateCommand(
+            "INSERT INTO run_events (run_id, type, data, step_index, attempt, created_at) VALUES ($1, $2, $3, $4, $5, $6)");
+        command.Parameters.Add(new() { Value = row.RunId });
+        command.Parameters.Add(new() { Value = row.Type });
+        command.Parameters.Add(new() { Value = row.Data, NpgsqlDbType = NpgsqlDbType.Jsonb });
+        command.Parameters.Add(new() { Value = (object?)row.StepIndex ?? DBNull.Value, NpgsqlDbType = NpgsqlDbType.Integer });
+        command.Parameters.Add(new() { Value = (object?)row.Attempt ?? DBNull.Value, NpgsqlDbType = NpgsqlDbType.Integer });
+        command.Parameters.Add(new() { Value = row.CreatedAt });
+        await command.ExecuteNonQueryAsync(cancellationToken);
+    }
+}

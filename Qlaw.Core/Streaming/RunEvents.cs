@@ -1,0 +1,71 @@
+using System.Text.Json;
+using Qlaw.Contracts;
+using Qlaw.Data.Runs;
+
+namespace Qlaw.Core.Streaming;
+
+/// <summary>
+/// The per-run event log's vocabulary. Each row's data is exactly the JSON an SSE client receives on its
+/// <c>data:</c> line (QLAW CLI contract): its <c>type</c> repeats the event name, and only text deltas carry a
+/// top-level <c>delta</c> string. Traces use Agent Framework's event names.
+/// </summary>
+public static class RunEvents
+{
+    public const string TextDelta = "response.output_text.delta";
+    public const string TraceComplete = "response.trace.complete";
+
+    public const string ExecutorInvoked = "ExecutorInvokedEvent";
+    public const string ExecutorCompleted = "ExecutorCompletedEvent";
+    public const string ExecutorFailed = "ExecutorFailedEvent";
+    public const string Handoff = "HandoffEvent";
+    public const string RequestInfo = "RequestInfoEvent";
+    public const string WorkflowOutput = "WorkflowOutputEvent";
+    public const string WorkflowError = "WorkflowErrorEvent";
+
+    /// <summary>A chunk of an agent's streamed text.</summary>
+    public static RunEventEntity Delta(Guid runId, int step, int attempt, string agent, string text, DateTimeOffset at) =>
+        Row(runId, TextDelta, step, attempt, at, new
+        {
+            type = TextDelta,
+            delta = text,
+            item_id = ItemId(runId, step),
+            output_index = step,
+            content_index = 0,
+            agent,
+        });
+
+    /// <summary>A workflow trace: <c>{"type":"response.trace.complete","data":{"trace_type":"workflow_info",…}}</c>.</summary>
+    public static RunEventEntity Trace(Guid runId, string eventType, string? executorId, object data, DateTimeOffset at, int? step = null, int? attempt = null) =>
+        Row(runId, TraceComplete, step, attempt, at, new
+        {
+            type = TraceComplete,
+            data = new { trace_type = "workflow_info", event_type = eventType, executor_id = executorId, data },
+        });
+
+    /// <summary>The human-in-the-loop request in the exact shape the QLAW CLI displays.</summary>
+    public static RunEventEntity InputRequest(Guid runId, int step, int attempt, string agent, string prompt, IEnumerable<object> conversation, DateTimeOffset at) =>
+        Trace(runId, RequestInfo, agent, new
+        {
+            request_info = new
+            {
+                request_id = $"req_{runId:N}_{step}",
+                source_executor_id = agent,
+                request_type = "HandoffUserInputRequest",
+                response_type = "str",
+                data = new { prompt, conversation, awaiting_agent_id = agent, source_executor_id = agent },
+            },
+        }, at, step, attempt);
+
+    /// <summary>The id of the output item an agent's turn streams into.</summary>
+    public static string ItemId(Guid runId, int step) => $"msg_{runId:N}_{step}";
+
+    private static RunEventEntity Row(Guid runId, string type, int? step, int? attempt, DateTimeOffset at, object payload) => new()
+    {
+        RunId = runId,
+        Type = type,
+        Data = JsonSerializer.Serialize(payload, QlawJson.Options),
+        StepIndex = step,
+        Attempt = attempt,
+        CreatedAt = at,
+    };
+}
