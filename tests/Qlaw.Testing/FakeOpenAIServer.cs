@@ -1,0 +1,111 @@
+using System.Collections.Concurrent;
+using System.Text.Json.Nodes;
+using Microsoft.AspNetCore.Builder;
+using Microsoft.AspNetCore.Hosting;
+using Microsoft.AspNetCore.Http;
+using Microsoft.Extensions.Logging;
+using Qlaw.AppHost.LocalStack;
+
+namespace Qlaw.Testing;
+
+/// <summary>
+/// An OpenAI-compatible chat completions endpoint on 127.0.0.1 that answers each request with the next scripted
+/// reply: a streamed completion (text chunks, then an optional tool call) or an HTTP error.
+/// </summary>
+public sealed class FakeOpenAIServer : IAsyncDisposable
+{
+    private readonly WebApplication _app;
+    private readonly ConcurrentQueue<Reply> _replies = new();
+
+    private FakeOpenAIServer(WebApplication app, Uri baseUrl)
+    {
+        _app = app;
+        BaseUrl = baseUrl;
+    }
+
+    /// <summary>Base URL to give a workflow (<c>…/v1</c>).</summary>
+    public Uri BaseUrl { get; }
+
+    /// <summary>Every request received: its Authorization header and JSON body.</summary>
+    public ConcurrentQueue<(string? Authorization, JsonNode Body)> Requests { get; } = new();
+
+    public static async Task<FakeOpenAIServer> StartAsync()
+    {
+        var port = Network.FreePort();
+        var builder = WebApplication.CreateSlimBuilder();
+        builder.WebHost.UseUrls($"http://127.0.0.1:{port}");
+        builder.Logging.ClearProviders();
+        var app = builder.Build();
+        var server = new FakeOpenAIServer(app, new Uri($"http://127.0.0.1:{port}/v1"));
+        app.MapPost("/v1/chat/completions", server.HandleAsync);
+        await app.StartAsync();
+        return server;
+    }
+
+    /// <summary>Queues a streamed reply: the text in chunks, then a call of <paramref name="tool"/> if given.</summary>
+    public void ReplyWith(string[] chunks, string? tool = null, string? toolArguments = "{}") => _replies.Enqueue(new(200, chunks, tool, toolArguments));
+
+    /// <summary>Queues an HTTP error reply.</summary>
+    public void FailWith(int status) => _replies.Enqueue(new(status, [], null, null));
+
+    public async ValueTask DisposeAsync()
+    {
+        await _app.StopAsync();
+        await _app.DisposeAsync();
+    }
+
+    private async Task HandleAsync(HttpContext context)
+    {
+        var body = await JsonNode.ParseAsync(context.Request.Body);
+        Requests.Enqueue((context.Request.Headers.Authorization.ToString(), body!));
+        if (!_replies.TryDequeue(out var reply))
+        {
+            reply = new(500, [], null, null);
+        }
+
+        if (reply.Status != 200)
+        {
+            context.Response.StatusCode = reply.Status;
+            await context.Response.WriteAsJsonAsync(new { error = new { message = $"fake error {reply.Status}", type = "fake", code = reply.Status.ToString() } });
+            return;
+        }
+
+        context.Response.ContentType = "text/event-stream";
+        var model = body!["model"]?.GetValue<string>() ?? "fake";
+        foreach (var chunk in reply.Chunks)
+        {
+            await WriteChunkAsync(context, model, new JsonObject { ["content"] = chunk }, null);
+        }
+
+        if (reply.Tool is { } tool)
+        {
+            var call = new JsonObject
+            {
+                ["index"] = 0,
+                ["id"] = "call_fake_1",
+                ["type"] = "function",
+                ["function"] = new JsonObject { ["name"] = tool, ["arguments"] = reply.ToolArguments },
+            };
+            await WriteChunkAsync(context, model, new JsonObject { ["tool_calls"] = new JsonArray(call) }, null);
+        }
+
+        await WriteChunkAsync(context, model, new JsonObject(), reply.Tool is null ? "stop" : "tool_calls");
+        await context.Response.WriteAsync("data: [DONE]\n\n");
+    }
+
+    private static async Task WriteChunkAsync(HttpContext context, string model, JsonObject delta, string? finishReason)
+    {
+        var chunk = new JsonObject
+        {
+            ["id"] = "chatcmpl-fake",
+            ["object"] = "chat.completion.chunk",
+            ["created"] = 1_700_000_000,
+            ["model"] = model,
+            ["choices"] = new JsonArray(new JsonObject { ["index"] = 0, ["delta"] = delta, ["finish_reason"] = finishReason }),
+        };
+        await context.Response.WriteAsync($"data: {chunk.ToJsonString()}\n\n");
+        await context.Response.Body.FlushAsync();
+    }
+
+    private sealed record Reply(int Status, string[] Chunks, string? Tool, string? ToolArguments);
+}
