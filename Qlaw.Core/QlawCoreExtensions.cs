@@ -7,6 +7,7 @@ using Npgsql;
 using Qlaw.Core.Agents;
 using Qlaw.Core.Configuration;
 using Qlaw.Core.Database;
+using Qlaw.Core.Responses;
 using Qlaw.Core.Runs;
 using Qlaw.Core.Streaming;
 using Qlaw.Core.Workflows;
@@ -49,6 +50,10 @@ public static class QlawCoreExtensions
         services.TryAddSingleton<ChatClientProvider>();
         services.TryAddSingleton<AgentFactory>();
         services.TryAddSingleton<IAgentTurnRunner, AgentFrameworkTurnRunner>();
+        services.TryAddSingleton<RunEventHub>();
+        services.AddHostedService(sp => sp.GetRequiredService<RunEventHub>());
+        services.TryAddSingleton<RunStreamReader>();
+        services.TryAddScoped<ResponsesService>();
         services.AddHostedService<DatabaseInitializer>();
         services.AddHealthChecks()
             .AddCheck<PostgresReadinessCheck>("postgres", tags: [ReadyTag])

@@ -3,6 +3,7 @@ using Qlaw.Server.Health;
 using Qlaw.Server.Http;
 using Qlaw.Server.Orchestration;
 using Qlaw.Server.Runs;
+using Qlaw.Server.Streaming;
 using Qlaw.Server.Workflows;
 
 var builder = WebApplication.CreateBuilder(args);
@@ -33,6 +34,7 @@ app.MapQlawOpenApi();
 app.MapQlawHealth();
 app.MapWorkflows();
 app.MapRuns();
+app.MapStreaming();
 
 app.Run();
 

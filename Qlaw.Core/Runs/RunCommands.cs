@@ -6,6 +6,7 @@ using Qlaw.Contracts;
 using Qlaw.Contracts.Runs;
 using Qlaw.Contracts.Workflows;
 using Qlaw.Core.Orchestration;
+using Qlaw.Core.Streaming;
 using Qlaw.Core.Validation;
 using Qlaw.Data;
 using Qlaw.Data.Runs;
@@ -192,7 +193,14 @@ public sealed class RunCommands(QlawDbContext db, IRunScheduler scheduler, IOpti
         run.CompletedAt = now;
         run.UpdatedAt = now;
         AuditTypes.Add(db, run.Id, AuditTypes.RunCancelled, new { from }, now);
-        await db.SaveChangesAsync(cancellationToken);
+        db.RunEvents.Add(RunEvents.Completed(run.Id, RunStatus.Cancelled, null, now));
+        await using (var tx = await db.Database.BeginTransactionAsync(cancellationToken))
+        {
+            await db.SaveChangesAsync(cancellationToken);
+            await RunEventNotifications.NotifyAsync(db, run.Id, cancellationToken);
+            await tx.CommitAsync(cancellationToken);
+        }
+
         await scheduler.TerminateAsync(run.EntityId!, "cancelled", cancellationToken);
         return Accepted(run);
     }

@@ -93,6 +93,7 @@ public sealed class RunJournal(QlawDbContext db, TimeProvider clock)
             db, runId, attempt == 1 ? AuditTypes.StepStarted : AuditTypes.StepRetrying,
             new { step = state.Step, agent = state.Agent, attempt, previous_error = previousError }, now);
         await db.SaveChangesAsync(cancellationToken);
+        await RunEventNotifications.NotifyAsync(db, runId, cancellationToken);
         await tx.CommitAsync(cancellationToken);
 
         var workflow = await WorkflowOfAsync(run.WorkflowId, cancellationToken);
@@ -148,9 +149,11 @@ public sealed class RunJournal(QlawDbContext db, TimeProvider clock)
                 .Append(new ConversationEntry("assistant", step.Agent, output.Text))
                 .Select(e => (object)new { role = e.Role, author_name = e.AuthorName, text = e.Text });
             db.RunEvents.Add(RunEvents.InputRequest(context.RunId, step.Index, step.Attempt, step.Agent, prompt, conversation, now));
+            db.RunEvents.Add(RunEvents.Completed(context.RunId, RunStatus.AwaitingInput, null, now));
         }
 
         await db.SaveChangesAsync(cancellationToken);
+        await RunEventNotifications.NotifyAsync(db, context.RunId, cancellationToken);
         await tx.CommitAsync(cancellationToken);
         return handoff;
     }
@@ -168,6 +171,7 @@ public sealed class RunJournal(QlawDbContext db, TimeProvider clock)
         AuditTypes.Add(db, request.RunId, AuditTypes.StepFailed, failed, now);
         db.RunEvents.Add(RunEvents.Trace(request.RunId, RunEvents.ExecutorFailed, step.Agent, failed, now, step.Index, step.Attempt));
         await db.SaveChangesAsync(cancellationToken);
+        await RunEventNotifications.NotifyAsync(db, request.RunId, cancellationToken);
         await tx.CommitAsync(cancellationToken);
     }
 
@@ -194,7 +198,9 @@ public sealed class RunJournal(QlawDbContext db, TimeProvider clock)
             };
             AuditTypes.Add(db, request.RunId, AuditTypes.RunDeadLettered, detail, now);
             db.RunEvents.Add(RunEvents.Trace(request.RunId, RunEvents.WorkflowError, request.State.Agent, detail, now));
+            db.RunEvents.Add(RunEvents.Error(request.RunId, request.Error, now));
             await db.SaveChangesAsync(cancellationToken);
+            await RunEventNotifications.NotifyAsync(db, request.RunId, cancellationToken);
         }
 
         await tx.CommitAsync(cancellationToken);
@@ -229,11 +235,15 @@ public sealed class RunJournal(QlawDbContext db, TimeProvider clock)
                 var last = await db.Steps.Where(s => s.RunId == request.RunId && s.Status == StepStatus.Completed)
                     .OrderByDescending(s => s.Index).Select(s => new { s.Agent, s.Output }).FirstOrDefaultAsync(cancellationToken);
                 db.RunEvents.Add(RunEvents.Trace(request.RunId, RunEvents.WorkflowOutput, last?.Agent, new { steps = request.State.Step, output = last?.Output }, now));
+                db.RunEvents.Add(RunEvents.Completed(request.RunId, RunStatus.Completed, last?.Output, now));
             }
             else
             {
                 db.RunEvents.Add(RunEvents.Trace(request.RunId, RunEvents.WorkflowError, request.State.Agent, new { error = request.Reason, step = request.State.Step }, now));
+                db.RunEvents.Add(RunEvents.Error(request.RunId, request.Reason ?? "The run failed.", now));
             }
+
+            await RunEventNotifications.NotifyAsync(db, request.RunId, cancellationToken);
             await db.SaveChangesAsync(cancellationToken);
         }
 

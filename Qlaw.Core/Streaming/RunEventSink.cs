@@ -11,6 +11,10 @@ public sealed class StreamingOptions
     /// <summary>Text deltas are batched this long before they are written (and streamed); 0 writes each one.</summary>
     [System.ComponentModel.DataAnnotations.Range(0, 1000)]
     public int DeltaWindowMs { get; set; } = 15;
+
+    /// <summary>An idle stream sends a comment this often so that proxies and clients keep it open.</summary>
+    [System.ComponentModel.DataAnnotations.Range(1, 300)]
+    public int HeartbeatSeconds { get; set; } = 15;
 }
 
 /// <summary>
@@ -62,8 +66,10 @@ public sealed class RunEventSink(NpgsqlDataSource dataSource, TimeProvider clock
 
     internal static async Task InsertAsync(NpgsqlDataSource dataSource, RunEventEntity row, CancellationToken cancellationToken)
     {
+        // One statement: the row and its notification commit together.
         await using var command = dataSource.CreateCommand(
-            "INSERT INTO run_events (run_id, type, data, step_index, attempt, created_at) VALUES ($1, $2, $3, $4, $5, $6)");
+            "WITH row AS (INSERT INTO run_events (run_id, type, data, step_index, attempt, created_at) VALUES ($1, $2, $3, $4, $5, $6) RETURNING run_id) " +
+            $"SELECT pg_notify('{RunEventNotifications.Channel}', replace(run_id::text, '-', '')) FROM row");
         command.Parameters.Add(new() { Value = row.RunId });
         command.Parameters.Add(new() { Value = row.Type });
         command.Parameters.Add(new() { Value = row.Data, NpgsqlDbType = NpgsqlDbType.Jsonb });

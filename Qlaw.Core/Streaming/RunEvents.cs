@@ -14,6 +14,12 @@ public static class RunEvents
     public const string TextDelta = "response.output_text.delta";
     public const string TraceComplete = "response.trace.complete";
 
+    /// <summary>Marks the run ended or paused: a stream that reaches it closes unless the run moved on.</summary>
+    public const string ResponseCompleted = "response.completed";
+
+    /// <summary>Marks the run failed (or dead-lettered); a stream that reaches it closes unless the run moved on.</summary>
+    public const string ResponseError = "response.error";
+
     public const string ExecutorInvoked = "ExecutorInvokedEvent";
     public const string ExecutorCompleted = "ExecutorCompletedEvent";
     public const string ExecutorFailed = "ExecutorFailedEvent";
@@ -55,6 +61,21 @@ public static class RunEvents
                 data = new { prompt, conversation, awaiting_agent_id = agent, source_executor_id = agent },
             },
         }, at, step, attempt);
+
+    /// <summary>The run ended or paused with <paramref name="status"/>.</summary>
+    public static RunEventEntity Completed(Guid runId, RunStatus status, string? outputText, DateTimeOffset at) =>
+        Row(runId, ResponseCompleted, null, null, at, new
+        {
+            type = ResponseCompleted,
+            response = new { id = ResponseId(runId), @object = "response", status = QlawJson.EnumName(status), output_text = outputText },
+        });
+
+    /// <summary>The run failed: the message is safe to show (no internals), in both shapes the QLAW CLI reads.</summary>
+    public static RunEventEntity Error(Guid runId, string message, DateTimeOffset at) =>
+        Row(runId, ResponseError, null, null, at, new { type = ResponseError, message, error = new { message } });
+
+    /// <summary>The OpenAI-style response id of a run.</summary>
+    public static string ResponseId(Guid runId) => $"resp_{runId:N}";
 
     /// <summary>The id of the output item an agent's turn streams into.</summary>
     public static string ItemId(Guid runId, int step) => $"msg_{runId:N}_{step}";

@@ -25,7 +25,7 @@ public static class RunsApi
     public static async Task<IResult> StartRun(
         string id, StartRunRequest request, [FromHeader(Name = "Idempotency-Key")] string? idempotencyKey,
         RunCommands runs, CancellationToken cancellationToken) =>
-        ToHttp(await runs.StartAsync(id, request, idempotencyKey, cancellationToken));
+        RunResults.ToHttp(await runs.StartAsync(id, request, idempotencyKey, cancellationToken));
 
     public static async Task<Results<Ok<RunStatusResponse>, ProblemHttpResult>> GetRunStatus(
         string id, RunQueries queries, CancellationToken cancellationToken) =>
@@ -50,26 +50,14 @@ public static class RunsApi
         string id, [FromBody(EmptyBodyBehavior = EmptyBodyBehavior.Allow)] ContinueRunRequest? request,
         RunCommands runs, CancellationToken cancellationToken) =>
         Guid.TryParse(id, out var runId)
-            ? ToHttp(await runs.ContinueAsync(runId, request ?? new ContinueRunRequest(), cancellationToken))
+            ? RunResults.ToHttp(await runs.ContinueAsync(runId, request ?? new ContinueRunRequest(), cancellationToken))
             : RunNotFound(id);
 
     public static async Task<IResult> HandoffRun(string id, HandoffRequest request, RunCommands runs, CancellationToken cancellationToken) =>
-        Guid.TryParse(id, out var runId) ? ToHttp(await runs.HandoffAsync(runId, request, cancellationToken)) : RunNotFound(id);
+        Guid.TryParse(id, out var runId) ? RunResults.ToHttp(await runs.HandoffAsync(runId, request, cancellationToken)) : RunNotFound(id);
 
     public static async Task<IResult> CancelRun(string id, RunCommands runs, CancellationToken cancellationToken) =>
-        Guid.TryParse(id, out var runId) ? ToHttp(await runs.CancelAsync(runId, cancellationToken)) : RunNotFound(id);
-
-    private static IResult ToHttp(RunCommandResult result) => result switch
-    {
-        RunCommandResult.Accepted accepted => TypedResults.Accepted(accepted.Run.Links.Status, accepted.Run),
-        RunCommandResult.HandoffRecorded handoff => TypedResults.Accepted($"/v1/runs/{handoff.Handoff.RunId}/status", handoff.Handoff),
-        RunCommandResult.NotFound notFound => TypedResults.Problem(statusCode: StatusCodes.Status404NotFound, title: "Not found.", detail: notFound.What),
-        RunCommandResult.Invalid invalid => TypedResults.ValidationProblem(invalid.Errors),
-        RunCommandResult.Conflict conflict => TypedResults.Problem(
-            statusCode: StatusCodes.Status409Conflict, title: "The run's state does not allow this.", detail: conflict.Detail,
-            extensions: new Dictionary<string, object?> { ["run_status"] = QlawJson.EnumName(conflict.Status) }),
-        _ => throw new InvalidOperationException($"Unexpected result {result}."),
-    };
+        Guid.TryParse(id, out var runId) ? RunResults.ToHttp(await runs.CancelAsync(runId, cancellationToken)) : RunNotFound(id);
 
     private static ProblemHttpResult RunNotFound(string id) =>
         TypedResults.Problem(statusCode: StatusCodes.Status404NotFound, title: "Run not found.", detail: $"No run has the id '{id}'.");

@@ -20,6 +20,9 @@ public sealed class QlawApplication(string postgres, string durableStorage, IDic
         return app;
     }
 
+    /// <summary>The application's database.</summary>
+    public string PostgresConnectionString => postgres;
+
     /// <summary>A context on the application's database, for arranging and asserting rows.</summary>
     public QlawDbContext CreateDbContext() =>
         new(new DbContextOptionsBuilder<QlawDbContext>().UseQlawPostgres(postgres).Options);

@@ -1,0 +1,279 @@
+using System.Collections.Concurrent;
+using System.Threading.Channels;
+using Microsoft.Extensions.Hosting;
+using Microsoft.Extensions.Logging;
+using Npgsql;
+
+namespace Qlaw.Core.Streaming;
+
+/// <summary>A row of a run's event log, as streamed.</summary>
+public sealed record RunEventRow(long Id, string Type, string Data);
+
+/// <summary>
+/// One <c>LISTEN</c> connection per process and an in-memory fan-out: on each notification the run's new rows are read
+/// once and handed to every local subscriber of that run — no per-client polling. When the connection drops it is
+/// re-established and every followed run is read again from where it was, so nothing is lost.
+/// </summary>
+public sealed partial class RunEventHub(NpgsqlDataSource dataSource, ILogger<RunEventHub> logger) : BackgroundService
+{
+    private readonly ConcurrentDictionary<Guid, RunFeed> _feeds = new();
+
+    /// <summary>Follows a run: rows committed after the call (and possibly a few before) arrive on the subscription.</summary>
+    public async Task<RunSubscription> SubscribeAsync(Guid runId, CancellationToken cancellationToken)
+    {
+        while (true)
+        {
+            var feed = _feeds.GetOrAdd(runId, id => new RunFeed(id));
+            await feed.StartAsync(dataSource, cancellationToken);
+            var subscription = feed.Add(this);
+            if (subscription is not null)
+            {
+                return subscription;
+            }
+
+            // The feed closed between lookup and add; take a fresh one.
+            _feeds.TryRemove(new KeyValuePair<Guid, RunFeed>(runId, feed));
+        }
+    }
+
+    protected override async Task ExecuteAsync(CancellationToken stoppingToken)
+    {
+        while (!stoppingToken.IsCancellationRequested)
+        {
+            try
+            {
+                await using var connection = await dataSource.OpenConnectionAsync(stoppingToken);
+                connection.Notification += (_, e) =>
+                {
+                    if (Guid.TryParseExact(e.Payload, "N", out var runId) && _feeds.TryGetValue(runId, out var feed))
+                    {
+                        feed.Pull(dataSource, logger);
+                    }
+                };
+                await using (var listen = new NpgsqlCommand($"LISTEN {RunEventNotifications.Channel}", connection))
+                {
+                    await listen.ExecuteNonQueryAsync(stoppingToken);
+                }
+
+                // Anything committed while we were not listening is read now.
+                foreach (var feed in _feeds.Values)
+                {
+                    feed.Pull(dataSource, logger);
+                }
+
+                LogListening(logger);
+                while (!stoppingToken.IsCancellationRequested)
+                {
+                    await connection.WaitAsync(stoppingToken);
+                }
+            }
+            catch (Exception ex) when (!stoppingToken.IsCancellationRequested)
+            {
+                LogListenFailed(logger, ex);
+                await Task.Delay(TimeSpan.FromSeconds(1), stoppingToken);
+            }
+        }
+    }
+
+    internal void Remove(RunFeed feed)
+    {
+        if (feed.IsEmpty)
+        {
+            _feeds.TryRemove(new KeyValuePair<Guid, RunFeed>(feed.RunId, feed));
+        }
+    }
+
+    [LoggerMessage(Level = LogLevel.Information, Message = "Listening for run events")]
+    private static partial void LogListening(ILogger logger);
+
+    [LoggerMessage(Level = LogLevel.Warning, Message = "The run event listener lost its connection; reconnecting")]
+    private static partial void LogListenFailed(ILogger logger, Exception exception);
+
+    [LoggerMessage(Level = LogLevel.Warning, Message = "Reading new events of run {RunId} failed; the next notification retries")]
+    internal static partial void LogPullFailed(ILogger logger, Guid runId, Exception exception);
+}
+
+/// <summary>The rows of one run that one process has read so far, and the local subscribers waiting for more.</summary>
+internal sealed class RunFeed(Guid runId)
+{
+    private readonly Lock _gate = new();
+    private readonly List<RunSubscription> _subscribers = [];
+    private int _pulling;
+    private Task? _start;
+    private long _lastId;
+    private bool _closed;
+    private int _pullRequested;
+
+    public Guid RunId => runId;
+
+    public bool IsEmpty
+    {
+        get
+        {
+            lock (_gate)
+            {
+                return _subscribers.Count == 0;
+            }
+        }
+    }
+
+    /// <summary>Reads the run's current last id once, so that the feed forwards only what comes after.</summary>
+    public Task StartAsync(NpgsqlDataSource dataSource, CancellationToken cancellationToken)
+    {
+        lock (_gate)
+        {
+            return _start ??= LoadLastIdAsync(dataSource);
+        }
+
+        async Task LoadLastIdAsync(NpgsqlDataSource source)
+        {
+            await using var command = source.CreateCommand("SELECT coalesce(max(id), 0) FROM run_events WHERE run_id = $1");
+            command.Parameters.Add(new() { Value = runId });
+            _lastId = (long)(await command.ExecuteScalarAsync(CancellationToken.None))!;
+        }
+    }
+
+    public RunSubscription? Add(RunEventHub hub)
+    {
+        lock (_gate)
+        {
+            if (_closed)
+            {
+                return null;
+            }
+
+            var subscription = new RunSubscription(this, hub);
+            _subscribers.Add(subscription);
+            return subscription;
+        }
+    }
+
+    public void Remove(RunSubscription subscription, RunEventHub hub)
+    {
+        lock (_gate)
+        {
+            _subscribers.Remove(subscription);
+            if (_subscribers.Count == 0)
+            {
+                _closed = true;
+            }
+        }
+
+        hub.Remove(this);
+    }
+
+    /// <summary>Reads the rows after the last one read and hands them to every subscriber; concurrent calls coalesce.</summary>
+    public void Pull(NpgsqlDataSource dataSource, ILogger logger)
+    {
+        Interlocked.Exchange(ref _pullRequested, 1);
+        _ = PullAsync(dataSource, logger);
+    }
+
+    private async Task PullAsync(NpgsqlDataSource dataSource, ILogger logger)
+    {
+        // One pull at a time per feed; a request that arrives meanwhile makes the running pull loop once more.
+        while (Volatile.Read(ref _pullRequested) == 1)
+        {
+            if (Interlocked.CompareExchange(ref _pulling, 1, 0) != 0)
+            {
+                return;
+            }
+
+            try
+            {
+                if (_start is not null)
+                {
+                    await _start;
+                }
+
+                while (Interlocked.Exchange(ref _pullRequested, 0) == 1)
+                {
+                    await ForwardNewRowsAsync(dataSource);
+                }
+            }
+            catch (Exception ex)
+            {
+                RunEventHub.LogPullFailed(logger, runId, ex);
+                return;
+            }
+            finally
+            {
+                Volatile.Write(ref _pulling, 0);
+            }
+        }
+    }
+
+    private async Task ForwardNewRowsAsync(NpgsqlDataSource dataSource)
+    {
+        List<RunEventRow> rows;
+        do
+        {
+            rows = await ReadAfterAsync(dataSource, runId, _lastId, 500, CancellationToken.None);
+            if (rows.Count == 0)
+            {
+                return;
+            }
+
+            _lastId = rows[^1].Id;
+            RunSubscription[] subscribers;
+            lock (_gate)
+            {
+                subscribers = [.. _subscribers];
+            }
+
+            foreach (var subscriber in subscribers)
+            {
+                subscriber.Deliver(rows);
+            }
+        }
+        while (rows.Count == 500);
+    }
+
+    /// <summary>The run's rows after <paramref name="afterId"/>, in order.</summary>
+    public static async Task<List<RunEventRow>> ReadAfterAsync(NpgsqlDataSource dataSource, Guid runId, long afterId, int limit, CancellationToken cancellationToken)
+    {
+        await using var command = dataSource.CreateCommand(
+            "SELECT id, type, data::text FROM run_events WHERE run_id = $1 AND id > $2 ORDER BY id LIMIT $3");
+        command.Parameters.Add(new() { Value = runId });
+        command.Parameters.Add(new() { Value = afterId });
+        command.Parameters.Add(new() { Value = limit });
+        await using var reader = await command.ExecuteReaderAsync(cancellationToken);
+        var rows = new List<RunEventRow>();
+        while (await reader.ReadAsync(cancellationToken))
+        {
+            rows.Add(new RunEventRow(reader.GetInt64(0), reader.GetString(1), reader.GetString(2)));
+        }
+
+        return rows;
+    }
+}
+
+/// <summary>A subscriber's queue of new rows of one run; dispose to stop following.</summary>
+public sealed class RunSubscription : IDisposable
+{
+    private readonly Channel<RunEventRow> _rows = Channel.CreateUnbounded<RunEventRow>(new UnboundedChannelOptions { SingleReader = true });
+    private readonly RunFeed _feed;
+    private readonly RunEventHub _hub;
+
+    internal RunSubscription(RunFeed feed, RunEventHub hub)
+    {
+        _feed = feed;
+        _hub = hub;
+    }
+
+    public ChannelReader<RunEventRow> Rows => _rows.Reader;
+
+    internal void Deliver(List<RunEventRow> rows)
+    {
+        foreach (var row in rows)
+        {
+            _rows.Writer.TryWrite(row);
+        }
+    }
+
+    public void Dispose()
+    {
+        _rows.Writer.TryComplete();
+        _feed.Remove(this, _hub);
+    }
+}

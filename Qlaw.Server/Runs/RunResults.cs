@@ -1,0 +1,23 @@
+using Qlaw.Contracts;
+using Qlaw.Core.Runs;
+
+namespace Qlaw.Server.Runs;
+
+/// <summary>The one mapping of run command outcomes to HTTP results.</summary>
+public static class RunResults
+{
+    public static IResult ToHttp(RunCommandResult result) => result switch
+    {
+        RunCommandResult.Accepted accepted => TypedResults.Accepted(accepted.Run.Links.Status, accepted.Run),
+        RunCommandResult.HandoffRecorded handoff => TypedResults.Accepted($"/v1/runs/{handoff.Handoff.RunId}/status", handoff.Handoff),
+        RunCommandResult.NotFound notFound => TypedResults.Problem(statusCode: StatusCodes.Status404NotFound, title: "Not found.", detail: notFound.What),
+        RunCommandResult.Invalid invalid => TypedResults.ValidationProblem(invalid.Errors),
+        RunCommandResult.Conflict conflict => TypedResults.Problem(
+            statusCode: StatusCodes.Status409Conflict, title: "The run's state does not allow this.", detail: conflict.Detail,
+            extensions: new Dictionary<string, object?> { ["run_status"] = QlawJson.EnumName(conflict.Status) }),
+        _ => throw new InvalidOperationException($"Unexpected result {result}."),
+    };
+
+    public static IResult RunNotFound(string id) =>
+        TypedResults.Problem(statusCode: StatusCodes.Status404NotFound, title: "Run not found.", detail: $"No run has the id '{id}'.");
+}

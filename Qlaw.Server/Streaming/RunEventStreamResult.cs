@@ -1,0 +1,43 @@
+using System.Text;
+using Qlaw.Core.Streaming;
+
+namespace Qlaw.Server.Streaming;
+
+/// <summary>
+/// Writes a run's events as Server-Sent Events in the QLAW CLI's format: <c>id:</c>, <c>event:</c> and one
+/// single-line <c>data:</c> JSON per event, flushed at once; <c>: keep-alive</c> comments while idle;
+/// <c>data: [DONE]</c> and the end of the response when the stream ends.
+/// </summary>
+public sealed class RunEventStreamResult(IAsyncEnumerable<RunEventRow?> events) : IResult
+{
+    private static readonly byte[] Heartbeat = Encoding.UTF8.GetBytes(": keep-alive\n\n");
+    private static readonly byte[] Done = Encoding.UTF8.GetBytes("data: [DONE]\n\n");
+
+    public async Task ExecuteAsync(HttpContext httpContext)
+    {
+        var response = httpContext.Response;
+        response.ContentType = "text/event-stream";
+        response.Headers.CacheControl = "no-cache";
+        response.Headers["X-Accel-Buffering"] = "no";
+        var body = response.Body;
+        var cancellationToken = httpContext.RequestAborted;
+        try
+        {
+            await response.StartAsync(cancellationToken);
+            await foreach (var row in events.WithCancellation(cancellationToken))
+            {
+                // The log stores single-line JSON (jsonb text), so each payload is one data: line.
+                var frame = row is null ? Heartbeat : Encoding.UTF8.GetBytes($"id: {row.Id}\nevent: {row.Type}\ndata: {row.Data}\n\n");
+                await body.WriteAsync(frame, cancellationToken);
+                await body.FlushAsync(cancellationToken);
+            }
+
+            await body.WriteAsync(Done, cancellationToken);
+            await body.FlushAsync(cancellationToken);
+        }
+        catch (OperationCanceledException) when (cancellationToken.IsCancellationRequested)
+        {
+            // The client went away; it resumes with Last-Event-ID.
+        }
+    }
+}

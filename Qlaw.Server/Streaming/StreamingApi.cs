@@ -1,0 +1,86 @@
+using System.Text.Json;
+using Microsoft.AspNetCore.Http.HttpResults;
+using Microsoft.AspNetCore.Mvc;
+using Qlaw.Contracts.Responses;
+using Qlaw.Core.Responses;
+using Qlaw.Core.Runs;
+using Qlaw.Core.Streaming;
+using Qlaw.Server.Runs;
+
+namespace Qlaw.Server.Streaming;
+
+/// <summary>Run event streams and the endpoints the QLAW CLI calls: /v1/responses, send_responses, /v1/agents.</summary>
+public static class StreamingApi
+{
+    public static IEndpointRouteBuilder MapStreaming(this IEndpointRouteBuilder routes)
+    {
+        routes.MapGet("/v1/runs/{id}/responses", StreamRun).WithTags("Streaming").WithName(nameof(StreamRun)).Produces(200, contentType: "text/event-stream");
+        routes.MapPost("/v1/responses", CreateResponse).WithTags("Streaming").WithName(nameof(CreateResponse)).Produces(200, contentType: "text/event-stream");
+        routes.MapPost("/v1/workflows/{id}/send_responses", SendResponses).WithTags("Streaming").WithName(nameof(SendResponses)).Produces(200, contentType: "text/event-stream");
+        routes.MapGet("/v1/agents", ListAgents).WithTags("Streaming").WithName(nameof(ListAgents));
+        return routes;
+    }
+
+    /// <summary>The run's events from the start, or after <c>Last-Event-ID</c> / <c>?starting_after=</c>, then live.</summary>
+    public static async Task<IResult> StreamRun(
+        string id, [FromQuery(Name = "starting_after")] long? startingAfter, HttpRequest request, RunQueries queries, RunStreamReader reader, CancellationToken cancellationToken)
+    {
+        if (!Guid.TryParse(id, out var runId) || await queries.GetStatusAsync(runId, cancellationToken) is null)
+        {
+            return RunResults.RunNotFound(id);
+        }
+
+        var header = request.Headers["Last-Event-ID"].ToString();
+        long after;
+        if (header.Length > 0)
+        {
+            if (!long.TryParse(header, out after) || after < 0)
+            {
+                return TypedResults.ValidationProblem(new Dictionary<string, string[]> { ["Last-Event-ID"] = ["Give the id of the last event received."] });
+            }
+        }
+        else if (startingAfter is < 0)
+        {
+            return TypedResults.ValidationProblem(new Dictionary<string, string[]> { ["starting_after"] = ["Give the id of the last event received."] });
+        }
+        else
+        {
+            after = startingAfter ?? 0;
+        }
+
+        return new RunEventStreamResult(reader.ReadAsync(runId, after, cancellationToken));
+    }
+
+    /// <summary>Starts (or continues) a run of the workflow named by <c>model</c>; streams it or answers when it ends.</summary>
+    public static async Task<IResult> CreateResponse(
+        ResponsesRequest request, ResponsesService responses, RunStreamReader reader, CancellationToken cancellationToken)
+    {
+        var (target, error) = await responses.StartAsync(request, cancellationToken);
+        return target is null
+            ? RunResults.ToHttp(error!)
+            : await Respond(target, request.Stream == true, request.Model, responses, reader, cancellationToken);
+    }
+
+    /// <summary>Answers a workflow's pending request for input and streams the run on.</summary>
+    public static async Task<IResult> SendResponses(
+        string id, JsonElement body, ResponsesService responses, RunStreamReader reader, CancellationToken cancellationToken)
+    {
+        var (target, error) = await responses.SendAsync(id, body, cancellationToken);
+        var stream = !(body.ValueKind == JsonValueKind.Object && body.TryGetProperty("stream", out var flag) && flag.ValueKind == JsonValueKind.False);
+        return target is null
+            ? RunResults.ToHttp(error!)
+            : await Respond(target, stream, id, responses, reader, cancellationToken);
+    }
+
+    /// <summary>The agents of the stored workflows (<c>project_endpoint</c> / <c>foundry_endpoint</c> are accepted and ignored).</summary>
+    public static async Task<Ok<List<AgentInfo>>> ListAgents(
+        [FromQuery(Name = "project_endpoint")] string? projectEndpoint, [FromQuery(Name = "foundry_endpoint")] string? foundryEndpoint,
+        ResponsesService responses, CancellationToken cancellationToken) =>
+        TypedResults.Ok(await responses.ListAgentsAsync(cancellationToken));
+
+    private static async Task<IResult> Respond(
+        ResponseTarget target, bool stream, string model, ResponsesService responses, RunStreamReader reader, CancellationToken cancellationToken) =>
+        stream
+            ? new RunEventStreamResult(reader.ReadAsync(target.RunId, target.After, cancellationToken))
+            : TypedResults.Json(await responses.WaitForResponseAsync(target.RunId, model, cancellationToken));
+}

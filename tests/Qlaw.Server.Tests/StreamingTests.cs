@@ -1,0 +1,142 @@
+using System.Net;
+using System.Text.Json.Nodes;
+using Microsoft.EntityFrameworkCore;
+using Npgsql;
+using Qlaw.Testing;
+
+namespace Qlaw.Server.Tests;
+
+/// <summary>Run streams in the QLAW CLI's wire format: replay, resume, fan-out, other servers, dropped connections.</summary>
+[Collection(QlawStackCollectionDefinition.Name)]
+public sealed class StreamingTests(QlawStackFixture stack) : IAsyncLifetime
+{
+    private QlawApplication _app = null!;
+    private RunsClient _runs = null!;
+
+    public async Task InitializeAsync()
+    {
+        _app = await QlawApplication.StartAsync(stack, new Dictionary<string, string?> { ["Models:Scripted:TokenDelayMs"] = "3" });
+        _runs = new RunsClient(_app.CreateClient());
+        await _runs.CreateWorkflowAsync(Samples.Workflow());
+    }
+
+    public async Task DisposeAsync() => await _app.DisposeAsync();
+
+    [Fact]
+    public async Task A_late_joiner_gets_the_full_replay_in_the_cli_format_and_a_clean_end()
+    {
+        var runId = await _runs.StartAsync("code-review");
+        var status = await _runs.WaitForAsync(runId, "completed");
+
+        var stream = await SseClient.GetAsync(_runs.Http, $"/v1/runs/{runId}/responses");
+
+        SseClient.AssertFollowsContract(stream);
+        Assert.Equal(await LogIdsAsync(runId), stream.Ids);
+        Assert.Equal("response.completed", stream.Events[^1].Event);
+        Assert.Equal("completed", stream.Events[^1].Data!["response"]!["status"]!.GetValue<string>());
+        var outputs = status["steps"]!.AsArray().Select(s => s!["output"]!.GetValue<string>());
+        Assert.Equal(string.Concat(outputs), stream.CliText);
+    }
+
+    [Fact]
+    public async Task Resuming_after_any_event_yields_exactly_the_remaining_suffix()
+    {
+        var runId = await _runs.StartAsync("code-review");
+        await _runs.WaitForAsync(runId, "completed");
+        var ids = (await SseClient.GetAsync(_runs.Http, $"/v1/runs/{runId}/responses")).Ids;
+
+        for (var i = 0; i < ids.Length; i++)
+        {
+            var resumed = i % 2 == 0
+                ? await SseClient.GetAsync(_runs.Http, $"/v1/runs/{runId}/responses", lastEventId: ids[i].ToString())
+                : await SseClient.GetAsync(_runs.Http, $"/v1/runs/{runId}/responses?starting_after={ids[i]}");
+            Assert.Equal(ids[(i + 1)..], resumed.Ids);
+            Assert.True(resumed.SawDone);
+        }
+    }
+
+    [Fact]
+    public async Task Fifty_clients_following_a_live_run_receive_identical_sequences()
+    {
+        var runId = await _runs.StartAsync("code-review", "a long task");
+
+        var streams = await Task.WhenAll(Enumerable.Range(0, 50).Select(_ => SseClient.GetAsync(_runs.Http, $"/v1/runs/{runId}/responses")));
+
+        var expected = await LogIdsAsync(runId);
+        Assert.All(streams, s =>
+        {
+            SseClient.AssertFollowsContract(s);
+            Assert.Equal(expected, s.Ids);
+        });
+        Assert.True(expected.Length > 20);
+    }
+
+    [Fact]
+    public async Task A_stream_served_by_another_server_shows_a_run_executing_on_this_one()
+    {
+        // B shares the database but not the task hub: it executes nothing, it only streams.
+        await using var other = new QlawApplication(_app.PostgresConnectionString, stack.Azurite.ConnectionString);
+        other.UseKestrel(0);
+        other.StartServer();
+        var runId = await _runs.StartAsync("code-review");
+
+        var stream = await SseClient.GetAsync(other.CreateClient(), $"/v1/runs/{runId}/responses");
+
+        SseClient.AssertFollowsContract(stream);
+        Assert.Equal(await LogIdsAsync(runId), stream.Ids);
+        Assert.Equal("response.completed", stream.Events[^1].Event);
+    }
+
+    [Fact]
+    public async Task A_dropped_listener_connection_is_reestablished_and_nothing_is_lost_or_repeated()
+    {
+        var runId = await _runs.StartAsync("code-review", "a long task");
+        var streaming = SseClient.GetAsync(_runs.Http, $"/v1/runs/{runId}/responses");
+        await Task.Delay(300);
+        await using (var admin = new NpgsqlConnection(_app.PostgresConnectionString))
+        {
+            await admin.OpenAsync();
+            await using var kill = new NpgsqlCommand(
+                "SELECT count(pg_terminate_backend(pid)) FROM pg_stat_activity WHERE query LIKE 'LISTEN qlaw_run_events%' AND datname = current_database()", admin);
+            Assert.True((long)(await kill.ExecuteScalarAsync())! >= 1);
+        }
+
+        var stream = await streaming;
+
+        SseClient.AssertFollowsContract(stream);
+        Assert.Equal(await LogIdsAsync(runId), stream.Ids);
+    }
+
+    [Fact]
+    public async Task A_failing_runs_stream_ends_with_response_error()
+    {
+        var workflow = Samples.Workflow(newName: "doomed");
+        workflow["agents"]![0]!["script"] = new JsonArray(new JsonObject { ["say"] = "trying", ["call"] = "complete", ["fail_permanent"] = true });
+        await _runs.CreateWorkflowAsync(workflow);
+        var runId = await _runs.StartAsync("doomed");
+
+        var stream = await SseClient.GetAsync(_runs.Http, $"/v1/runs/{runId}/responses");
+
+        SseClient.AssertFollowsContract(stream);
+        Assert.Equal("response.error", stream.Events[^1].Event);
+        Assert.Contains("[Error] The scripted model failed permanently.", stream.CliText, StringComparison.Ordinal);
+    }
+
+    [Fact]
+    public async Task An_unknown_run_or_a_bad_position_is_a_problem_before_any_stream_byte()
+    {
+        await ProblemAssert.IsProblem(await _runs.Http.GetAsync($"/v1/runs/{Guid.NewGuid()}/responses"), HttpStatusCode.NotFound);
+        var runId = await _runs.StartAsync("code-review");
+        var request = new HttpRequestMessage(HttpMethod.Get, $"/v1/runs/{runId}/responses");
+        request.Headers.Add("Last-Event-ID", "yesterday");
+        await ProblemAssert.IsProblem(await _runs.Http.SendAsync(request), HttpStatusCode.BadRequest);
+        await ProblemAssert.IsProblem(await _runs.Http.GetAsync($"/v1/runs/{runId}/responses?starting_after=-5"), HttpStatusCode.BadRequest);
+    }
+
+    private async Task<long[]> LogIdsAsync(string runId)
+    {
+        await using var db = _app.CreateDbContext();
+        var id = Guid.Parse(runId);
+        return [.. await db.RunEvents.Where(e => e.RunId == id).OrderBy(e => e.Id).Select(e => e.Id).ToListAsync()];
+    }
+}
