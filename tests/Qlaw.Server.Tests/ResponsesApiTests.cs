@@ -1,0 +1,131 @@
+using System.Net;
+using System.Text;
+using System.Text.Json.Nodes;
+using Qlaw.Testing;
+
+namespace Qlaw.Server.Tests;
+
+/// <summary>The endpoints the QLAW CLI calls: POST /v1/responses, send_responses, GET /v1/agents.</summary>
+[Collection(QlawStackCollectionDefinition.Name)]
+public sealed class ResponsesApiTests(QlawStackFixture stack) : IAsyncLifetime
+{
+    private QlawApplication _app = null!;
+    private RunsClient _runs = null!;
+
+    public async Task InitializeAsync()
+    {
+        _app = await QlawApplication.StartAsync(stack);
+        _runs = new RunsClient(_app.CreateClient());
+        await _runs.CreateWorkflowAsync(Samples.Workflow());
+        var hil = Samples.Workflow(newName: "hil");
+        hil["agents"]![0]!["script"] = new JsonArray(
+            new JsonObject { ["say"] = "Let me check.", ["call"] = "request_input", ["prompt"] = "Please provide your order number" },
+            new JsonObject { ["say"] = "Found your order.", ["call"] = "complete" });
+        await _runs.CreateWorkflowAsync(hil);
+    }
+
+    public async Task DisposeAsync() => await _app.DisposeAsync();
+
+    [Fact]
+    public async Task The_clis_streaming_call_runs_the_workflow_named_by_model_and_streams_it_to_the_end()
+    {
+        var stream = await SseClient.PostAsync(_runs.Http, "/v1/responses", new JsonObject { ["model"] = "code-review", ["input"] = "add two numbers", ["stream"] = true });
+
+        SseClient.AssertFollowsContract(stream);
+        Assert.StartsWith("Plan for \"add two numbers\"", stream.CliText, StringComparison.Ordinal);
+        Assert.EndsWith("Verdict: approved.", stream.CliText, StringComparison.Ordinal);
+        Assert.Equal("response.completed", stream.Events[^1].Event);
+    }
+
+    [Fact]
+    public async Task Without_stream_the_call_waits_and_answers_one_response_object()
+    {
+        var response = await _runs.Http.PostAsync("/v1/responses", RunsClient.Json(new JsonObject { ["model"] = "code-review", ["input"] = new JsonArray(new JsonObject { ["role"] = "user", ["content"] = "sort a list" }) }));
+
+        Assert.Equal(HttpStatusCode.OK, response.StatusCode);
+        var body = JsonNode.Parse(await response.Content.ReadAsStringAsync())!;
+        Assert.Equal("response", body["object"]!.GetValue<string>());
+        Assert.Equal("completed", body["status"]!.GetValue<string>());
+        Assert.Equal("Verdict: approved.", body["output_text"]!.GetValue<string>());
+        Assert.Equal(["planner", "coder", "reviewer", "coder", "judge"], body["output"]!.AsArray().Select(o => o!["author_name"]!.GetValue<string>()));
+        Assert.StartsWith("resp_", body["id"]!.GetValue<string>(), StringComparison.Ordinal);
+        Assert.Contains("sort a list", body["output"]![0]!["content"]![0]!["text"]!.GetValue<string>(), StringComparison.Ordinal);
+    }
+
+    [Fact]
+    public async Task An_unknown_model_is_a_short_404_the_cli_can_show()
+    {
+        var response = await _runs.Http.PostAsync("/v1/responses", RunsClient.Json(new JsonObject { ["model"] = "nope", ["input"] = "x", ["stream"] = true }));
+
+        var problem = await ProblemAssert.IsProblem(response, HttpStatusCode.NotFound);
+        Assert.Contains("nope", problem.GetProperty("detail").GetString(), StringComparison.Ordinal);
+        await ProblemAssert.IsProblem(await _runs.Http.PostAsync("/v1/responses", RunsClient.Json(new JsonObject { ["model"] = "code-review", ["input"] = " " })), HttpStatusCode.BadRequest);
+    }
+
+    [Fact]
+    public async Task A_request_for_input_shows_its_prompt_and_previous_response_id_continues_the_run()
+    {
+        var first = await SseClient.PostAsync(_runs.Http, "/v1/responses", new JsonObject { ["model"] = "hil", ["input"] = "my order is late", ["stream"] = true });
+
+        Assert.Contains("Let me check.\n\nPlease provide your order number", first.CliText, StringComparison.Ordinal);
+        Assert.Equal("awaiting_input", first.Events[^1].Data!["response"]!["status"]!.GetValue<string>());
+        var responseId = first.Events[^1].Data!["response"]!["id"]!.GetValue<string>();
+
+        var second = await SseClient.PostAsync(_runs.Http, "/v1/responses", new JsonObject { ["model"] = "hil", ["input"] = "ORD-123", ["stream"] = true, ["previous_response_id"] = responseId });
+
+        SseClient.AssertFollowsContract(second);
+        Assert.Equal("Found your order.", second.CliText);
+        Assert.True(second.Ids.Min() > first.Ids.Max());
+    }
+
+    [Fact]
+    public async Task A_follow_up_of_a_finished_response_starts_a_new_run_carrying_the_conversation()
+    {
+        var first = JsonNode.Parse(await (await _runs.Http.PostAsync("/v1/responses", RunsClient.Json(new JsonObject { ["model"] = "code-review", ["input"] = "write fizzbuzz" }))).Content.ReadAsStringAsync())!;
+
+        var second = JsonNode.Parse(await (await _runs.Http.PostAsync("/v1/responses", RunsClient.Json(new JsonObject
+        {
+            ["model"] = "code-review",
+            ["input"] = "now in F#",
+            ["previous_response_id"] = first["id"]!.GetValue<string>(),
+        }))).Content.ReadAsStringAsync())!;
+
+        Assert.NotEqual(first["id"]!.GetValue<string>(), second["id"]!.GetValue<string>());
+        var plan = second["output"]![0]!["content"]![0]!["text"]!.GetValue<string>();
+        Assert.Contains("write fizzbuzz", plan, StringComparison.Ordinal);
+        Assert.Contains("now in F#", plan, StringComparison.Ordinal);
+    }
+
+    [Theory]
+    [InlineData(false)]
+    [InlineData(true)]
+    public async Task Send_responses_accepts_the_cli_and_the_bridge_shapes(bool bridgeShape)
+    {
+        var first = await SseClient.PostAsync(_runs.Http, "/v1/responses", new JsonObject { ["model"] = "hil", ["input"] = "help", ["stream"] = true });
+        var requestId = first.Events.Single(e => e.Data!["data"]?["event_type"]?.GetValue<string>() == "RequestInfoEvent")
+            .Data!["data"]!["data"]!["request_info"]!["request_id"]!.GetValue<string>();
+        JsonNode body = bridgeShape
+            ? new JsonObject { ["responses"] = new JsonObject { [requestId] = "ORD-9" } }
+            : new JsonObject { ["input"] = "ORD-9", ["stream"] = true };
+
+        var resumed = await SseClient.PostAsync(_runs.Http, "/v1/workflows/hil/send_responses", body);
+
+        SseClient.AssertFollowsContract(resumed);
+        Assert.Equal("Found your order.", resumed.CliText);
+        var conflict = await _runs.Http.PostAsync("/v1/workflows/code-review/send_responses", new StringContent("""{"input":"x"}""", Encoding.UTF8, "application/json"));
+        await ProblemAssert.IsProblem(conflict, HttpStatusCode.Conflict);
+    }
+
+    [Fact]
+    public async Task Agents_are_listed_from_the_stored_workflows_for_either_query_parameter()
+    {
+        foreach (var query in new[] { "?project_endpoint=https%3A%2F%2Fexample.invalid", "?foundry_endpoint=x", "" })
+        {
+            var agents = JsonNode.Parse(await _runs.Http.GetStringAsync($"/v1/agents{query}"))!.AsArray();
+
+            Assert.Contains(agents, a => a!["id"]!.GetValue<string>() == "code-review.planner" && a["model"]!.GetValue<string>() == "scripted");
+            Assert.All(agents, a => Assert.False(string.IsNullOrEmpty(a!["instructions"]!.GetValue<string>())));
+            Assert.Equal(8, agents.Count);
+        }
+    }
+}
