@@ -89,16 +89,10 @@ public sealed class RunCommands(QlawDbContext db, IRunScheduler scheduler, IOpti
     /// </summary>
     public async Task<RunCommandResult> ContinueAsync(Guid runId, ContinueRunRequest request, CancellationToken cancellationToken)
     {
-        var errors = ContractValidator.Validate(request);
-        if (errors.Count > 0)
-        {
-            return new RunCommandResult.Invalid(errors);
-        }
-
-        var run = await db.Runs.FirstOrDefaultAsync(r => r.Id == runId, cancellationToken);
+        var (run, error) = await LoadValidAsync(runId, request, cancellationToken);
         if (run is null)
         {
-            return RunNotFound(runId);
+            return error!;
         }
 
         var deadLettered = run.Status == RunStatus.Failed && run.CompletedAt is null;
@@ -130,16 +124,10 @@ public sealed class RunCommands(QlawDbContext db, IRunScheduler scheduler, IOpti
     /// <summary>Records a handoff to apply at the run's next turn boundary.</summary>
     public async Task<RunCommandResult> HandoffAsync(Guid runId, HandoffRequest request, CancellationToken cancellationToken)
     {
-        var errors = ContractValidator.Validate(request);
-        if (errors.Count > 0)
-        {
-            return new RunCommandResult.Invalid(errors);
-        }
-
-        var run = await db.Runs.FirstOrDefaultAsync(r => r.Id == runId, cancellationToken);
+        var (run, error) = await LoadValidAsync(runId, request, cancellationToken);
         if (run is null)
         {
-            return RunNotFound(runId);
+            return error!;
         }
 
         if (IsTerminal(run))
@@ -203,6 +191,19 @@ public sealed class RunCommands(QlawDbContext db, IRunScheduler scheduler, IOpti
 
         await scheduler.TerminateAsync(run.EntityId!, "cancelled", cancellationToken);
         return Accepted(run);
+    }
+
+    // Validates a command's body, then loads its run.
+    private async Task<(RunEntity? Run, RunCommandResult? Error)> LoadValidAsync(Guid runId, object request, CancellationToken cancellationToken)
+    {
+        var errors = ContractValidator.Validate(request);
+        if (errors.Count > 0)
+        {
+            return (null, new RunCommandResult.Invalid(errors));
+        }
+
+        var run = await db.Runs.FirstOrDefaultAsync(r => r.Id == runId, cancellationToken);
+        return run is null ? (null, RunNotFound(runId)) : (run, null);
     }
 
     internal static bool IsTerminal(RunEntity run) =>

@@ -282,17 +282,7 @@ public sealed class RunJournal(QlawDbContext db, TimeProvider clock)
             });
         }
 
-        db.RunEvents.Add(RunEvents.Trace(runId, RunEvents.Handoff, transition.From, new
-        {
-            step = state.Step,
-            from = transition.From,
-            to = transition.To,
-            kind = transition.Kind,
-            reason = transition.Reason,
-            stack_depth = transition.StackDepth,
-            stack = state.Stack,
-        }, now, state.Step));
-        AuditTypes.Add(db, runId, transition.Kind == Transition.ReturnKind ? AuditTypes.Return : AuditTypes.Handoff, new
+        var detail = new
         {
             step = state.Step,
             from = transition.From,
@@ -302,7 +292,9 @@ public sealed class RunJournal(QlawDbContext db, TimeProvider clock)
             stack_depth = transition.StackDepth,
             stack = state.Stack,
             handoff_id = transition.HandoffId,
-        }, now);
+        };
+        db.RunEvents.Add(RunEvents.Trace(runId, RunEvents.Handoff, transition.From, detail, now, state.Step));
+        AuditTypes.Add(db, runId, transition.Kind == Transition.ReturnKind ? AuditTypes.Return : AuditTypes.Handoff, detail, now);
     }
 
     private async Task<PendingHandoff?> PendingHandoffAsync(Guid runId, CancellationToken cancellationToken) =>

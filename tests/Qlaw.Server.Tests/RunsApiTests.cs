@@ -179,6 +179,13 @@ public sealed class RunsApiTests(QlawStackFixture stack) : IAsyncLifetime
         var scheduler = _app.Services.GetRequiredService<IRunScheduler>();
         var instance = failed["entity_id"]!.GetValue<string>();
         await scheduler.TerminateAsync(instance, "lost", default);
+        // Termination is a queued message: wait until the hub has applied it, so the instance is really gone.
+        var deadline = DateTime.UtcNow.AddSeconds(30);
+        while (await scheduler.GetStateAsync(instance, default) is not InstanceState.Terminated && DateTime.UtcNow < deadline)
+        {
+            await Task.Delay(100);
+        }
+
 
         await _runs.PostAsync(runId, "continue");
         var completed = await _runs.WaitForAsync(runId, "completed");
