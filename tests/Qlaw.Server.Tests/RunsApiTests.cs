@@ -167,7 +167,20 @@ public sealed class RunsApiTests(QlawStackFixture stack) : IAsyncLifetime
         await ProblemAssert.IsProblem(await _runs.PostAsync(runId, "continue"), HttpStatusCode.Conflict);
         await ProblemAssert.IsProblem(await _runs.PostAsync(runId, "handoff", new JsonObject { ["to_agent"] = "coder" }), HttpStatusCode.Conflict);
         var scheduler = _app.Services.GetRequiredService<IRunScheduler>();
-        Assert.Equal(InstanceState.Terminated, await scheduler.GetStateAsync(status["entity_id"]!.GetValue<string>(), default));
+        Assert.Equal(InstanceState.Terminated, await TerminatedAsync(scheduler, status["entity_id"]!.GetValue<string>()));
+    }
+
+    // Termination is a queued message: the hub applies it a moment after the call returns.
+    private static async Task<InstanceState> TerminatedAsync(IRunScheduler scheduler, string instance)
+    {
+        var deadline = DateTime.UtcNow.AddSeconds(30);
+        InstanceState state;
+        while ((state = await scheduler.GetStateAsync(instance, default)) is not InstanceState.Terminated && DateTime.UtcNow < deadline)
+        {
+            await Task.Delay(100);
+        }
+
+        return state;
     }
 
     [Fact]
@@ -179,12 +192,7 @@ public sealed class RunsApiTests(QlawStackFixture stack) : IAsyncLifetime
         var scheduler = _app.Services.GetRequiredService<IRunScheduler>();
         var instance = failed["entity_id"]!.GetValue<string>();
         await scheduler.TerminateAsync(instance, "lost", default);
-        // Termination is a queued message: wait until the hub has applied it, so the instance is really gone.
-        var deadline = DateTime.UtcNow.AddSeconds(30);
-        while (await scheduler.GetStateAsync(instance, default) is not InstanceState.Terminated && DateTime.UtcNow < deadline)
-        {
-            await Task.Delay(100);
-        }
+        Assert.Equal(InstanceState.Terminated, await TerminatedAsync(scheduler, instance));
 
 
         await _runs.PostAsync(runId, "continue");
