@@ -26,8 +26,8 @@ public static class QlawCoreExtensions
     {
         builder.AddQlawConfiguration();
         var services = builder.Services;
-        services.AddOptions<QlawConnectionStrings>().BindConfiguration("ConnectionStrings").ValidateDataAnnotations().ValidateOnStart();
-        services.AddOptions<DatabaseOptions>().BindConfiguration("Database");
+        services.AddQlawOptions<QlawConnectionStrings>("ConnectionStrings", SettingReload.Restart, allowUnknownKeys: true);
+        services.AddQlawOptions<DatabaseOptions>("Database", SettingReload.Restart);
         services.TryAddSingleton(TimeProvider.System);
 
         // One pooled data source per process; EF Core and, later, LISTEN/NOTIFY share it.
@@ -39,14 +39,14 @@ public static class QlawCoreExtensions
             sp.GetRequiredService<IOptions<QlawConnectionStrings>>().Value.DurableStorage,
             new QueueClientOptions { Retry = { MaxRetries = 0, NetworkTimeout = TimeSpan.FromSeconds(3) } }));
 
-        services.AddOptions<RunOptions>().BindConfiguration("Runs").ValidateDataAnnotations().ValidateOnStart();
-        services.AddOptions<ScriptedModelOptions>().BindConfiguration("Models:Scripted").ValidateDataAnnotations().ValidateOnStart();
+        services.AddQlawOptions<RunOptions>("Runs", SettingReload.Live);
+        services.AddQlawOptions<ScriptedModelOptions>("Models:Scripted", SettingReload.Live);
         services.TryAddScoped<WorkflowCatalog>();
         services.TryAddScoped<RunCommands>();
         services.TryAddScoped<RunQueries>();
         services.TryAddScoped<RunJournal>();
-        services.AddOptions<OpenAIProviderOptions>().BindConfiguration("Models:OpenAI").ValidateDataAnnotations().ValidateOnStart();
-        services.AddOptions<StreamingOptions>().BindConfiguration("Streaming").ValidateDataAnnotations().ValidateOnStart();
+        services.AddQlawOptions<OpenAIProviderOptions>("Models:OpenAI", SettingReload.Live);
+        services.AddQlawOptions<StreamingOptions>("Streaming", SettingReload.Live);
         services.TryAddSingleton<ChatClientProvider>();
         services.TryAddSingleton<AgentFactory>();
         services.TryAddSingleton<IAgentTurnRunner, AgentFrameworkTurnRunner>();

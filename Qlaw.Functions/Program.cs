@@ -1,13 +1,26 @@
 using Microsoft.Azure.Functions.Worker.Builder;
 using Microsoft.Extensions.Hosting;
 using Qlaw.Core;
+using Qlaw.Core.Configuration;
 
-var builder = FunctionsApplication.CreateBuilder(args);
+IHost host;
+try
+{
+    var builder = FunctionsApplication.CreateBuilder(args);
 
-// ASP.NET Core integration: HTTP triggers see HttpRequest/HttpResponse like Qlaw.Server's endpoints.
-builder.ConfigureFunctionsWebApplication();
+    // ASP.NET Core integration: HTTP triggers see HttpRequest/HttpResponse like Qlaw.Server's endpoints.
+    builder.ConfigureFunctionsWebApplication();
 
-// The same options, database and application services as Qlaw.Server.
-builder.AddQlawCore();
+    // The same options, database and application services as Qlaw.Server.
+    builder.AddQlawCore();
 
-builder.Build().Run();
+    // A broken setting stops here with one line per offending key, as in Qlaw.Server.
+    host = builder.BuildValidated(builder.Build, built => built.Services);
+}
+catch (Exception exception) when (ConfigurationErrors.Describe(exception) is { Count: > 0 } lines)
+{
+    return ConfigurationErrors.Report(lines);
+}
+
+await host.RunAsync();
+return 0;

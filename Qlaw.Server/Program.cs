@@ -1,4 +1,5 @@
 using Qlaw.Core;
+using Qlaw.Core.Configuration;
 using Qlaw.Server.Health;
 using Qlaw.Server.Http;
 using Qlaw.Server.Orchestration;
@@ -6,37 +7,48 @@ using Qlaw.Server.Runs;
 using Qlaw.Server.Streaming;
 using Qlaw.Server.Workflows;
 
-var builder = WebApplication.CreateBuilder(args);
+WebApplication app;
+try
+{
+    var builder = WebApplication.CreateBuilder(args);
 
-// Options, PostgreSQL, application services and readiness checks shared with the Functions host.
-builder.AddQlawCore();
+    // Options, PostgreSQL, application services and readiness checks shared with the Functions host.
+    builder.AddQlawCore();
 
-// The Durable Task hub on Azure Storage: worker for Core's orchestrator and activities, and the run scheduler.
-builder.AddQlawDurableTask();
+    // The Durable Task hub on Azure Storage: worker for Core's orchestrator and activities, and the run scheduler.
+    builder.AddQlawDurableTask();
 
-// JSON conventions, problem+json errors and request limits.
-builder.AddQlawHttp();
+    // JSON conventions, problem+json errors, request and rate limits, CORS, security headers, the authorization seam.
+    builder.AddQlawHttp();
 
-// OpenAPI document at /openapi/v1.json, browsable at /scalar.
-builder.Services.AddOpenApi();
+    // OpenAPI document at /openapi/v1.json, browsable at /scalar.
+    builder.Services.AddOpenApi();
 
-var app = builder.Build();
+    // A broken config.yaml, environment variable or setting stops here with one line per offending key.
+    app = builder.BuildValidated(builder.Build, built => built.Services);
+}
+catch (Exception exception) when (ConfigurationErrors.Describe(exception) is { Count: > 0 } lines)
+{
+    return ConfigurationErrors.Report(lines);
+}
 
 // `Qlaw.Server migrate` applies pending migrations and exits: the production path.
 if (args.Contains("migrate", StringComparer.Ordinal))
 {
     await app.MigrateDatabaseAsync();
-    return;
+    return 0;
 }
 
 app.UseQlawHttp();
 app.MapQlawOpenApi();
 app.MapQlawHealth();
-app.MapWorkflows();
-app.MapRuns();
-app.MapStreaming();
+var api = app.MapQlawApi();
+api.MapWorkflows();
+api.MapRuns();
+api.MapStreaming();
 
-app.Run();
+await app.RunAsync();
+return 0;
 
 /// <summary>Entry point, visible to the test host.</summary>
 public partial class Program;

@@ -128,7 +128,7 @@ public sealed partial class ManagedProcess : IAsyncDisposable
         lock (_tail)
         {
             _tail.Enqueue(line);
-            if (_tail.Count > 40)
+            if (_tail.Count > 200)
             {
                 _tail.Dequeue();
             }

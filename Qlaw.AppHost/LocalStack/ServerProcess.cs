@@ -15,6 +15,9 @@ public sealed class ServerProcess : IAsyncDisposable
 
     public int ProcessId => _process.Id;
 
+    /// <summary>The last lines the server printed.</summary>
+    public string Output => _process.Tail;
+
     /// <summary>
     /// Starts the server built next to this assembly and waits until <c>/health/ready</c> answers 200.
     /// <paramref name="settings"/> are configuration keys (<c>ConnectionStrings:Postgres</c>), passed as environment variables.

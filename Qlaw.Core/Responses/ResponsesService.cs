@@ -9,6 +9,7 @@ using Qlaw.Contracts.Workflows;
 using Qlaw.Core.Agents;
 using Qlaw.Core.Runs;
 using Qlaw.Core.Streaming;
+using Qlaw.Core.Validation;
 using Qlaw.Data;
 
 namespace Qlaw.Core.Responses;
@@ -25,6 +26,12 @@ public sealed class ResponsesService(QlawDbContext db, RunCommands runs, RunQuer
     /// <summary>Starts a run of the named workflow, continues a waiting one, or starts a follow-up run.</summary>
     public async Task<(ResponseTarget? Target, RunCommandResult? Error)> StartAsync(ResponsesRequest request, CancellationToken cancellationToken)
     {
+        var invalid = ContractValidator.Validate(request);
+        if (invalid.Count > 0)
+        {
+            return (null, new RunCommandResult.Invalid(invalid));
+        }
+
         var text = InputText(request.Input);
         if (text is null)
         {
@@ -55,6 +62,12 @@ public sealed class ResponsesService(QlawDbContext db, RunCommands runs, RunQuer
     /// </summary>
     public async Task<(ResponseTarget? Target, RunCommandResult? Error)> SendAsync(string workflowIdOrName, JsonElement body, CancellationToken cancellationToken)
     {
+        var invalid = ContractValidator.ValidateJson(body, "");
+        if (invalid.Count > 0)
+        {
+            return (null, new RunCommandResult.Invalid(invalid));
+        }
+
         string? text = null;
         Guid? runId = null;
         if (body.ValueKind == JsonValueKind.Object && body.TryGetProperty("responses", out var responses) && responses.ValueKind == JsonValueKind.Object)

@@ -48,12 +48,24 @@ public static class ContractValidator
             }
 
             var path = Join(prefix, JsonNamingPolicy.SnakeCaseLower.ConvertName(property.Name));
-            if (child is IEnumerable items and not string)
+            if (child is string text)
+            {
+                AddTextError(text, path, errors);
+            }
+            else if (child is JsonElement element)
+            {
+                VisitJson(element, path, errors);
+            }
+            else if (child is IEnumerable items)
             {
                 var i = 0;
                 foreach (var item in items)
                 {
-                    if (item is not null && IsContract(item.GetType()))
+                    if (item is string itemText)
+                    {
+                        AddTextError(itemText, $"{path}[{i}]", errors);
+                    }
+                    else if (item is not null && IsContract(item.GetType()))
                     {
                         Visit(item, $"{path}[{i}]", errors);
                     }
@@ -65,6 +77,113 @@ public static class ContractValidator
             {
                 Visit(child, path, errors);
             }
+        }
+    }
+
+    /// <summary>
+    /// Errors by JSON path for text in a free-form JSON value that cannot be stored: invalid UTF-8, NUL characters,
+    /// unpaired surrogates (PostgreSQL's text and jsonb refuse them).
+    /// </summary>
+    public static Dictionary<string, string[]> ValidateJson(JsonElement value, string path)
+    {
+        var errors = new Dictionary<string, List<string>>(StringComparer.Ordinal);
+        VisitJson(value, path, errors);
+        return errors.ToDictionary(e => e.Key, e => e.Value.ToArray(), StringComparer.Ordinal);
+    }
+
+    private static void VisitJson(JsonElement element, string path, Dictionary<string, List<string>> errors)
+    {
+        switch (element.ValueKind)
+        {
+            case JsonValueKind.String:
+                AddTextError(ReadString(element), path, errors);
+                break;
+            case JsonValueKind.Array:
+                var i = 0;
+                foreach (var item in element.EnumerateArray())
+                {
+                    VisitJson(item, $"{path}[{i++}]", errors);
+                }
+
+                break;
+            case JsonValueKind.Object:
+                foreach (var property in element.EnumerateObject())
+                {
+                    string name;
+                    try
+                    {
+                        name = property.Name;
+                    }
+                    catch (InvalidOperationException)
+                    {
+                        Add(errors, path, InvalidText);
+                        continue;
+                    }
+
+                    var child = Join(path, name);
+                    AddTextError(name, child, errors);
+                    VisitJson(property.Value, child, errors);
+                }
+
+                break;
+        }
+    }
+
+    private const string InvalidText = "The text is not valid UTF-8, or holds a NUL character or an unpaired surrogate.";
+
+    private static string? ReadString(JsonElement element)
+    {
+        try
+        {
+            return element.GetString();
+        }
+        catch (InvalidOperationException)
+        {
+            return null;
+        }
+    }
+
+    private static void AddTextError(string? text, string path, Dictionary<string, List<string>> errors)
+    {
+        if (text is null || !IsStorable(text))
+        {
+            Add(errors, path, InvalidText);
+        }
+    }
+
+    /// <summary>Whether PostgreSQL can store <paramref name="text"/>: no NUL and well-formed UTF-16.</summary>
+    public static bool IsStorable(string text)
+    {
+        if (text.Contains('\0', StringComparison.Ordinal))
+        {
+            return false;
+        }
+
+        var rest = text.AsSpan();
+        while (!rest.IsEmpty)
+        {
+            if (System.Text.Rune.DecodeFromUtf16(rest, out _, out var used) != System.Buffers.OperationStatus.Done)
+            {
+                return false;
+            }
+
+            rest = rest[used..];
+        }
+
+        return true;
+    }
+
+    private static void Add(Dictionary<string, List<string>> errors, string path, string message)
+    {
+        path = path.Length == 0 ? "body" : path;
+        if (!errors.TryGetValue(path, out var list))
+        {
+            errors[path] = list = [];
+        }
+
+        if (!list.Contains(message))
+        {
+            list.Add(message);
         }
     }
 

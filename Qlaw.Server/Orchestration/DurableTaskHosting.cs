@@ -1,6 +1,7 @@
 using DurableTask.AzureStorage;
 using DurableTask.Core;
 using Microsoft.Extensions.Options;
+using Qlaw.Core.Configuration;
 using Qlaw.Core.Database;
 using Qlaw.Core.Orchestration;
 
@@ -13,7 +14,7 @@ public static class DurableTaskHosting
     public static WebApplicationBuilder AddQlawDurableTask(this WebApplicationBuilder builder)
     {
         var services = builder.Services;
-        services.AddOptions<DurableHubOptions>().BindConfiguration("Durable").ValidateDataAnnotations().ValidateOnStart();
+        services.AddQlawOptions<DurableHubOptions>("Durable", SettingReload.Restart);
         services.AddSingleton(sp =>
         {
             var hub = sp.GetRequiredService<IOptions<DurableHubOptions>>().Value;

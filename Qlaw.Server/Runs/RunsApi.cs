@@ -4,6 +4,7 @@ using Microsoft.AspNetCore.Mvc.ModelBinding;
 using Qlaw.Contracts;
 using Qlaw.Contracts.Runs;
 using Qlaw.Core.Runs;
+using Qlaw.Server.Http;
 
 namespace Qlaw.Server.Runs;
 
@@ -12,7 +13,7 @@ public static class RunsApi
 {
     public static RouteGroupBuilder MapRuns(this IEndpointRouteBuilder routes)
     {
-        routes.MapPost("/v1/workflows/{id}/runs", StartRun).WithTags("Runs").WithName(nameof(StartRun));
+        routes.MapPost("/v1/workflows/{id}/runs", StartRun).WithTags("Runs").WithName(nameof(StartRun)).RequireRateLimiting(RateLimiting.RunCreation);
         var group = routes.MapGroup("/v1/runs/{id}").WithTags("Runs");
         group.MapGet("/status", GetRunStatus).WithName(nameof(GetRunStatus));
         group.MapGet("/audit", GetRunAudit).WithName(nameof(GetRunAudit));

@@ -6,9 +6,9 @@ namespace Qlaw.Server.Streaming;
 /// <summary>
 /// Writes a run's events as Server-Sent Events in the QLAW CLI's format: <c>id:</c>, <c>event:</c> and one
 /// single-line <c>data:</c> JSON per event, flushed at once; <c>: keep-alive</c> comments while idle;
-/// <c>data: [DONE]</c> and the end of the response when the stream ends.
+/// <c>data: [DONE]</c> and the end of the response when the stream ends. Releases the client's stream slot at the end.
 /// </summary>
-public sealed class RunEventStreamResult(IAsyncEnumerable<RunEventRow?> events) : IResult
+public sealed class RunEventStreamResult(IAsyncEnumerable<RunEventRow?> events, IDisposable? slot = null) : IResult
 {
     private static readonly byte[] Heartbeat = Encoding.UTF8.GetBytes(": keep-alive\n\n");
     private static readonly byte[] Done = Encoding.UTF8.GetBytes("data: [DONE]\n\n");
@@ -38,6 +38,10 @@ public sealed class RunEventStreamResult(IAsyncEnumerable<RunEventRow?> events) 
         catch (OperationCanceledException) when (cancellationToken.IsCancellationRequested)
         {
             // The client went away; it resumes with Last-Event-ID.
+        }
+        finally
+        {
+            slot?.Dispose();
         }
     }
 }

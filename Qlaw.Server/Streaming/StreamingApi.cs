@@ -5,6 +5,7 @@ using Qlaw.Contracts.Responses;
 using Qlaw.Core.Responses;
 using Qlaw.Core.Runs;
 using Qlaw.Core.Streaming;
+using Qlaw.Server.Http;
 using Qlaw.Server.Runs;
 
 namespace Qlaw.Server.Streaming;
@@ -15,16 +16,17 @@ public static class StreamingApi
     public static IEndpointRouteBuilder MapStreaming(this IEndpointRouteBuilder routes)
     {
         routes.MapGet("/v1/runs/{id}/responses", StreamRun).WithTags("Streaming").WithName(nameof(StreamRun)).Produces(200, contentType: "text/event-stream");
-        routes.MapPost("/v1/responses", CreateResponse).WithTags("Streaming").WithName(nameof(CreateResponse)).Produces(200, contentType: "text/event-stream");
-        routes.MapPost("/v1/workflows/{id}/send_responses", SendResponses).WithTags("Streaming").WithName(nameof(SendResponses)).Produces(200, contentType: "text/event-stream");
+        routes.MapPost("/v1/responses", CreateResponse).WithTags("Streaming").WithName(nameof(CreateResponse)).RequireRateLimiting(RateLimiting.RunCreation).Produces(200, contentType: "text/event-stream");
+        routes.MapPost("/v1/workflows/{id}/send_responses", SendResponses).WithTags("Streaming").WithName(nameof(SendResponses)).RequireRateLimiting(RateLimiting.RunCreation).Produces(200, contentType: "text/event-stream");
         routes.MapGet("/v1/agents", ListAgents).WithTags("Streaming").WithName(nameof(ListAgents));
         return routes;
     }
 
     /// <summary>The run's events from the start, or after <c>Last-Event-ID</c> / <c>?starting_after=</c>, then live.</summary>
     public static async Task<IResult> StreamRun(
-        string id, [FromQuery(Name = "starting_after")] long? startingAfter, HttpRequest request, RunQueries queries, RunStreamReader reader, CancellationToken cancellationToken)
+        string id, [FromQuery(Name = "starting_after")] long? startingAfter, HttpContext http, RunQueries queries, RunStreamReader reader, CancellationToken cancellationToken)
     {
+        var request = http.Request;
         if (!Guid.TryParse(id, out var runId) || await queries.GetStatusAsync(runId, cancellationToken) is null)
         {
             return RunResults.RunNotFound(id);
@@ -48,28 +50,42 @@ public static class StreamingApi
             after = startingAfter ?? 0;
         }
 
-        return new RunEventStreamResult(reader.ReadAsync(runId, after, cancellationToken));
+        return StreamSlots.Open(http, slot => new RunEventStreamResult(reader.ReadAsync(runId, after, cancellationToken), slot));
     }
 
     /// <summary>Starts (or continues) a run of the workflow named by <c>model</c>; streams it or answers when it ends.</summary>
     public static async Task<IResult> CreateResponse(
-        ResponsesRequest request, ResponsesService responses, RunStreamReader reader, CancellationToken cancellationToken)
+        ResponsesRequest request, HttpContext http, ResponsesService responses, RunStreamReader reader, CancellationToken cancellationToken)
     {
+        // A stream slot is taken before the run starts, so a client over its cap starts nothing.
+        var stream = request.Stream == true;
+        using var slot = StreamSlots.Reserve(http, stream);
+        if (stream && slot.Refused)
+        {
+            return StreamSlots.TooMany;
+        }
+
         var (target, error) = await responses.StartAsync(request, cancellationToken);
         return target is null
             ? RunResults.ToHttp(error!)
-            : await Respond(target, request.Stream == true, request.Model, responses, reader, cancellationToken);
+            : await Respond(target, slot, request.Model, responses, reader, cancellationToken);
     }
 
     /// <summary>Answers a workflow's pending request for input and streams the run on.</summary>
     public static async Task<IResult> SendResponses(
-        string id, JsonElement body, ResponsesService responses, RunStreamReader reader, CancellationToken cancellationToken)
+        string id, JsonElement body, HttpContext http, ResponsesService responses, RunStreamReader reader, CancellationToken cancellationToken)
     {
-        var (target, error) = await responses.SendAsync(id, body, cancellationToken);
         var stream = !(body.ValueKind == JsonValueKind.Object && body.TryGetProperty("stream", out var flag) && flag.ValueKind == JsonValueKind.False);
+        using var slot = StreamSlots.Reserve(http, stream);
+        if (stream && slot.Refused)
+        {
+            return StreamSlots.TooMany;
+        }
+
+        var (target, error) = await responses.SendAsync(id, body, cancellationToken);
         return target is null
             ? RunResults.ToHttp(error!)
-            : await Respond(target, stream, id, responses, reader, cancellationToken);
+            : await Respond(target, slot, id, responses, reader, cancellationToken);
     }
 
     /// <summary>The agents of the stored workflows (<c>project_endpoint</c> / <c>foundry_endpoint</c> are accepted and ignored).</summary>
@@ -79,8 +95,8 @@ public static class StreamingApi
         TypedResults.Ok(await responses.ListAgentsAsync(cancellationToken));
 
     private static async Task<IResult> Respond(
-        ResponseTarget target, bool stream, string model, ResponsesService responses, RunStreamReader reader, CancellationToken cancellationToken) =>
-        stream
-            ? new RunEventStreamResult(reader.ReadAsync(target.RunId, target.After, cancellationToken))
+        ResponseTarget target, StreamReservation slot, string model, ResponsesService responses, RunStreamReader reader, CancellationToken cancellationToken) =>
+        slot.Wanted
+            ? new RunEventStreamResult(reader.ReadAsync(target.RunId, target.After, cancellationToken), slot.Take())
             : TypedResults.Json(await responses.WaitForResponseAsync(target.RunId, model, cancellationToken));
 }
