@@ -23,14 +23,29 @@ internal static class Launcher
             Console.WriteLine("Starting Azurite on 127.0.0.1:10000-10002");
             await using var azurite = await LocalAzurite.StartAsync(root, Path.Combine(local, "azurite"), 10000, 10001, 10002);
 
-            Console.WriteLine($"Starting Qlaw.Server on {url}");
-            await using var server = await ServerProcess.StartAsync(url, new Dictionary<string, string?>
+            var settings = new Dictionary<string, string?>
             {
                 ["ConnectionStrings:Postgres"] = await postgres.EnsureDatabaseAsync(),
                 ["ConnectionStrings:DurableStorage"] = azurite.ConnectionString,
                 ["Database:MigrateOnStartup"] = "true",
                 ["Database:SeedWorkflowsPath"] = Path.Combine(root, "samples", "workflows"),
-            }, contentRoot: Path.Combine(root, "Qlaw.Server"));
+            };
+
+            // Telemetry goes to the Aspire dashboard unless QLAW_DASHBOARD=0 or an OTLP endpoint is set already.
+            await using var dashboard = Environment.GetEnvironmentVariable("QLAW_DASHBOARD") == "0"
+                || Environment.GetEnvironmentVariable("OTEL_EXPORTER_OTLP_ENDPOINT") is { Length: > 0 }
+                ? null
+                : await LocalDashboard.StartAsync(18888, 18889);
+            if (dashboard is not null)
+            {
+                Console.WriteLine($"Telemetry dashboard: {dashboard.Frontend}");
+                settings["Telemetry:OtlpEndpoint"] = dashboard.Otlp.ToString();
+                settings["Telemetry:Protocol"] = "grpc";
+                settings["Telemetry:ServiceName"] = "qlaw-server";
+            }
+
+            Console.WriteLine($"Starting Qlaw.Server on {url}");
+            await using var server = await ServerProcess.StartAsync(url, settings, contentRoot: Path.Combine(root, "Qlaw.Server"));
             Console.WriteLine($"Qlaw is ready: {url} (API reference {new Uri(url, "/scalar")}). Press Ctrl+C to stop.");
 
             using var stop = new CancellationTokenSource();

@@ -5,11 +5,13 @@ using Microsoft.Extensions.Hosting;
 using Microsoft.Extensions.Options;
 using Npgsql;
 using Qlaw.Core.Agents;
+using Qlaw.Core.Caching;
 using Qlaw.Core.Configuration;
 using Qlaw.Core.Database;
 using Qlaw.Core.Responses;
 using Qlaw.Core.Runs;
 using Qlaw.Core.Streaming;
+using Qlaw.Core.Telemetry;
 using Qlaw.Core.Workflows;
 using Qlaw.Data;
 
@@ -25,6 +27,7 @@ public static class QlawCoreExtensions
     public static IHostApplicationBuilder AddQlawCore(this IHostApplicationBuilder builder)
     {
         builder.AddQlawConfiguration();
+        builder.AddQlawTelemetry();
         var services = builder.Services;
         services.AddQlawOptions<QlawConnectionStrings>("ConnectionStrings", SettingReload.Restart, allowUnknownKeys: true);
         services.AddQlawOptions<DatabaseOptions>("Database", SettingReload.Restart);
@@ -44,6 +47,7 @@ public static class QlawCoreExtensions
         services.TryAddScoped<WorkflowCatalog>();
         services.TryAddScoped<RunCommands>();
         services.TryAddScoped<RunQueries>();
+        builder.AddQlawRunStatusCache();
         services.TryAddScoped<RunJournal>();
         services.AddQlawOptions<OpenAIProviderOptions>("Models:OpenAI", SettingReload.Live);
         services.AddQlawOptions<StreamingOptions>("Streaming", SettingReload.Live);

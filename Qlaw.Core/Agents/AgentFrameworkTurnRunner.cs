@@ -1,9 +1,13 @@
 using System.ClientModel;
+using System.Diagnostics;
 using Microsoft.Extensions.AI;
 using Microsoft.Extensions.Options;
 using Npgsql;
+using Qlaw.Contracts;
+using Qlaw.Contracts.Workflows;
 using Qlaw.Core.Orchestration;
 using Qlaw.Core.Streaming;
+using Qlaw.Core.Telemetry;
 
 namespace Qlaw.Core.Agents;
 
@@ -18,6 +22,39 @@ public sealed class AgentFrameworkTurnRunner(
     public async Task<AgentTurnOutput> RunAsync(AgentTurnContext context, CancellationToken cancellationToken)
     {
         var model = ChatClientProvider.Resolve(context.Workflow, context.Agent);
+        var (provider, modelName) = (QlawJson.EnumName(model.Provider ?? ModelProvider.Scripted), model.Model ?? "default");
+        using var span = QlawTelemetry.Source.StartActivity(QlawTelemetry.ModelCallSpan, ActivityKind.Client)?
+            .SetTag(QlawTelemetry.RunIdTag, context.RunId.ToString())
+            .SetTag(QlawTelemetry.StepTag, context.Step)
+            .SetTag(QlawTelemetry.AttemptTag, context.Attempt)
+            .SetTag(QlawTelemetry.AgentTag, context.Agent.Name)
+            .SetTag(QlawTelemetry.ProviderTag, provider)
+            .SetTag(QlawTelemetry.ModelTag, modelName);
+        var outcome = "error";
+        try
+        {
+            var output = await CallAsync(context, model, cancellationToken);
+            span?.SetTag("gen_ai.usage.input_tokens", output.InputTokens).SetTag("gen_ai.usage.output_tokens", output.OutputTokens);
+            outcome = "ok";
+            return output;
+        }
+        catch (Exception ex)
+        {
+            outcome = ex switch { TransientAgentException => "transient_error", PermanentAgentException => "permanent_error", _ => outcome };
+            span?.SetStatus(ActivityStatusCode.Error, ex.Message);
+            throw;
+        }
+        finally
+        {
+            QlawTelemetry.ModelCalls.Add(
+                1, new(QlawTelemetry.AgentTag, context.Agent.Name), new(QlawTelemetry.ProviderTag, provider),
+                new(QlawTelemetry.ModelTag, modelName), new(QlawTelemetry.OutcomeTag, outcome));
+        }
+    }
+
+    // Streams the agent's answer into the event log; provider failures become transient or permanent turn failures.
+    private async Task<AgentTurnOutput> CallAsync(AgentTurnContext context, ModelOptions model, CancellationToken cancellationToken)
+    {
         var agent = agents.Create(context.Workflow, context.Agent, model, clients.For(model, context));
         var sink = new RunEventSink(dataSource, clock, streaming.CurrentValue.DeltaWindowMs, context.RunId, context.Step, context.Attempt, context.Agent.Name);
         var decision = new RouteDecision(RouteAction.EndTurn);

@@ -1,17 +1,26 @@
+using System.Diagnostics;
 using Microsoft.DurableTask;
 using Microsoft.Extensions.DependencyInjection;
+using Microsoft.Extensions.Logging;
 using Qlaw.Core.Agents;
 using Qlaw.Core.Runs;
+using Qlaw.Core.Telemetry;
 
 namespace Qlaw.Core.Orchestration;
 
 /// <summary>One agent turn: records the transition and attempt, runs the agent, records the outcome.</summary>
-public sealed class AgentTurnActivity(IServiceScopeFactory scopes, IAgentTurnRunner runner) : TaskActivity<TurnRequest, TurnResult>
+public sealed partial class AgentTurnActivity(IServiceScopeFactory scopes, IAgentTurnRunner runner, ILogger<AgentTurnActivity> logger)
+    : TaskActivity<TurnRequest, TurnResult>
 {
     public const string Name = nameof(AgentTurnActivity);
 
     public override async Task<TurnResult> RunAsync(TaskActivityContext context, TurnRequest input)
     {
+        using var span = QlawTelemetry.Source.StartActivity(QlawTelemetry.AgentTurnSpan)?
+            .SetTag(QlawTelemetry.RunIdTag, input.RunId.ToString())
+            .SetTag(QlawTelemetry.StepTag, input.State.Step)
+            .SetTag(QlawTelemetry.AgentTag, input.State.Agent);
+        using var logScope = logger.BeginScope(QlawTelemetry.StepScope(input.RunId, input.State.Step));
         await using var scope = scopes.CreateAsyncScope();
         var journal = scope.ServiceProvider.GetRequiredService<RunJournal>();
         var start = await journal.BeginTurnAsync(input, CancellationToken.None);
@@ -20,6 +29,7 @@ public sealed class AgentTurnActivity(IServiceScopeFactory scopes, IAgentTurnRun
             return ((TurnStart.Finished)start).Result;
         }
 
+        span?.SetTag(QlawTelemetry.AttemptTag, started.Context.Attempt);
         try
         {
             var output = await runner.RunAsync(started.Context, CancellationToken.None);
@@ -28,15 +38,22 @@ public sealed class AgentTurnActivity(IServiceScopeFactory scopes, IAgentTurnRun
         }
         catch (PermanentAgentException ex)
         {
+            LogTurnFailed(logger, input.State.Agent, started.Context.Attempt, "permanently: the run is dead-lettered", ex);
+            span?.SetStatus(ActivityStatusCode.Error, ex.Message);
             await journal.FailTurnAsync(started.StepId, input, ex.Message, permanent: true, CancellationToken.None);
             return new TurnResult(null, false, ex.Message, null);
         }
         catch (Exception ex) when (ex is TransientAgentException or TimeoutException or HttpRequestException)
         {
+            LogTurnFailed(logger, input.State.Agent, started.Context.Attempt, "transiently: the retry policy takes over", ex);
+            span?.SetStatus(ActivityStatusCode.Error, ex.Message);
             await journal.FailTurnAsync(started.StepId, input, ex.Message, permanent: false, CancellationToken.None);
             throw;
         }
     }
+
+    [LoggerMessage(Level = LogLevel.Warning, Message = "Turn of {Agent} (attempt {Attempt}) failed {Consequence}")]
+    private static partial void LogTurnFailed(ILogger logger, string agent, int attempt, string consequence, Exception exception);
 }
 
 /// <summary>Marks a run failed after its retries ran out (<c>run.dead_lettered</c>).</summary>

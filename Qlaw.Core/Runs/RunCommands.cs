@@ -7,6 +7,7 @@ using Qlaw.Contracts.Runs;
 using Qlaw.Contracts.Workflows;
 using Qlaw.Core.Orchestration;
 using Qlaw.Core.Streaming;
+using Qlaw.Core.Telemetry;
 using Qlaw.Core.Validation;
 using Qlaw.Data;
 using Qlaw.Data.Runs;
@@ -189,6 +190,7 @@ public sealed class RunCommands(QlawDbContext db, IRunScheduler scheduler, IOpti
             await tx.CommitAsync(cancellationToken);
         }
 
+        QlawTelemetry.RunsCancelled.Add(1);
         await scheduler.TerminateAsync(run.EntityId!, "cancelled", cancellationToken);
         return Accepted(run);
     }

@@ -5,6 +5,7 @@ using Qlaw.Contracts.Workflows;
 using Qlaw.Core.Agents;
 using Qlaw.Core.Orchestration;
 using Qlaw.Core.Streaming;
+using Qlaw.Core.Telemetry;
 using Qlaw.Data;
 using Qlaw.Data.Runs;
 
@@ -62,7 +63,8 @@ public sealed class RunJournal(QlawDbContext db, TimeProvider clock)
             await RecordTransitionAsync(runId, state, request, now, cancellationToken);
         }
 
-        if (run.Status == RunStatus.Queued)
+        var firstTurn = run.Status == RunStatus.Queued;
+        if (firstTurn)
         {
             run.StartedAt = now;
             AuditTypes.Add(db, runId, AuditTypes.RunStarted, new { agent = state.Agent }, now);
@@ -95,6 +97,15 @@ public sealed class RunJournal(QlawDbContext db, TimeProvider clock)
         await db.SaveChangesAsync(cancellationToken);
         await RunEventNotifications.NotifyAsync(db, runId, cancellationToken);
         await tx.CommitAsync(cancellationToken);
+        if (firstTurn)
+        {
+            QlawTelemetry.RunsStarted.Add(1);
+        }
+
+        if (attempt > 1)
+        {
+            QlawTelemetry.StepRetries.Add(1, new KeyValuePair<string, object?>(QlawTelemetry.AgentTag, state.Agent));
+        }
 
         var workflow = await WorkflowOfAsync(run.WorkflowId, cancellationToken);
         var history = await HistoryAsync(run, state.Step, cancellationToken);
@@ -155,6 +166,7 @@ public sealed class RunJournal(QlawDbContext db, TimeProvider clock)
         await db.SaveChangesAsync(cancellationToken);
         await RunEventNotifications.NotifyAsync(db, context.RunId, cancellationToken);
         await tx.CommitAsync(cancellationToken);
+        CountStep(step.Agent, "completed");
         return handoff;
     }
 
@@ -173,6 +185,7 @@ public sealed class RunJournal(QlawDbContext db, TimeProvider clock)
         await db.SaveChangesAsync(cancellationToken);
         await RunEventNotifications.NotifyAsync(db, request.RunId, cancellationToken);
         await tx.CommitAsync(cancellationToken);
+        CountStep(step.Agent, permanent ? "failed_permanently" : "failed_transiently");
     }
 
     /// <summary>Retries are exhausted: the run fails with the error and waits for <c>continue</c>.</summary>
@@ -204,6 +217,10 @@ public sealed class RunJournal(QlawDbContext db, TimeProvider clock)
         }
 
         await tx.CommitAsync(cancellationToken);
+        if (changed > 0)
+        {
+            QlawTelemetry.RunsFailed.Add(1, new KeyValuePair<string, object?>(QlawTelemetry.DeadLetteredTag, true));
+        }
     }
 
     /// <summary>Ends the run as completed or failed, unless it already ended.</summary>
@@ -248,7 +265,18 @@ public sealed class RunJournal(QlawDbContext db, TimeProvider clock)
         }
 
         await tx.CommitAsync(cancellationToken);
+        if (changed > 0 && request.Succeeded)
+        {
+            QlawTelemetry.RunsCompleted.Add(1);
+        }
+        else if (changed > 0)
+        {
+            QlawTelemetry.RunsFailed.Add(1, new KeyValuePair<string, object?>(QlawTelemetry.DeadLetteredTag, false));
+        }
     }
+
+    private static void CountStep(string agent, string outcome) =>
+        QlawTelemetry.Steps.Add(1, new(QlawTelemetry.AgentTag, agent), new(QlawTelemetry.OutcomeTag, outcome));
 
     private async Task RecordTransitionAsync(Guid runId, RouteState state, TurnRequest request, DateTimeOffset now, CancellationToken cancellationToken)
     {

@@ -2,15 +2,22 @@ using System.Text.Json;
 using Microsoft.EntityFrameworkCore;
 using Qlaw.Contracts;
 using Qlaw.Contracts.Runs;
+using Qlaw.Core.Caching;
 using Qlaw.Data;
 
 namespace Qlaw.Core.Runs;
 
-/// <summary>Reads a run's state and audit trail from PostgreSQL alone.</summary>
-public sealed class RunQueries(QlawDbContext db)
+/// <summary>Reads a run's state and audit trail from PostgreSQL; final snapshots of ended runs may come from a cache.</summary>
+public sealed class RunQueries(QlawDbContext db, IRunStatusCache cache)
 {
+    /// <summary>The run's state and every step attempt; null when the run does not exist.</summary>
     public async Task<RunStatusResponse?> GetStatusAsync(Guid runId, CancellationToken cancellationToken)
     {
+        if (await cache.GetAsync(runId, cancellationToken) is { } cached)
+        {
+            return cached;
+        }
+
         var run = await db.Runs.AsNoTracking().FirstOrDefaultAsync(r => r.Id == runId, cancellationToken);
         if (run is null)
         {
@@ -23,10 +30,19 @@ public sealed class RunQueries(QlawDbContext db)
         var steps = rows.Select(s => new StepView(
             s.Index, s.Attempt, s.Agent, s.Status, s.StartedAt, s.CompletedAt,
             (s.CompletedAt - s.StartedAt)?.TotalMilliseconds, s.Output, s.Error)).ToList();
-        return new RunStatusResponse(
+        var status = new RunStatusResponse(
             run.Id, run.WorkflowId, run.Status, run.CurrentStep, run.CurrentAgent,
             JsonSerializer.Deserialize<List<string>>(run.OriginStack, QlawJson.Options)!, steps, run.LastError,
             run.CreatedAt, run.StartedAt, run.CompletedAt, run.EntityId, RunLinksFactory.For(run.Id));
+
+        // Only a snapshot that can no longer change is cached: the run has ended and no attempt is still running
+        // (the attempt in flight when a run is cancelled records its outcome afterwards).
+        if (RunCommands.IsTerminal(run) && rows.All(s => s.Status != StepStatus.Running))
+        {
+            await cache.SetAsync(status, cancellationToken);
+        }
+
+        return status;
     }
 
     /// <summary>A page of the run's audit entries in order; null when the run does not exist.</summary>

@@ -4,6 +4,7 @@ using Microsoft.Extensions.DependencyInjection;
 using Microsoft.Extensions.Options;
 using Npgsql;
 using Qlaw.Contracts;
+using Qlaw.Core.Telemetry;
 using Qlaw.Data;
 
 namespace Qlaw.Core.Streaming;
@@ -17,6 +18,7 @@ public sealed class RunStreamReader(NpgsqlDataSource dataSource, RunEventHub hub
 {
     public async IAsyncEnumerable<RunEventRow?> ReadAsync(Guid runId, long after, [EnumeratorCancellation] CancellationToken cancellationToken)
     {
+        using var open = QlawTelemetry.TrackOpenStream();
         using var subscription = await hub.SubscribeAsync(runId, cancellationToken);
         var last = after;
         List<RunEventRow> replay;

@@ -1,0 +1,80 @@
+using Microsoft.Extensions.DependencyInjection;
+using Microsoft.Extensions.Hosting;
+using Npgsql;
+using OpenTelemetry.Logs;
+using OpenTelemetry.Metrics;
+using OpenTelemetry.Resources;
+using OpenTelemetry.Trace;
+using Qlaw.Core.Configuration;
+
+namespace Qlaw.Core.Telemetry;
+
+/// <summary>Wiring of OpenTelemetry tracing, metrics and logs.</summary>
+public static class TelemetryExtensions
+{
+    // Durable Task's own spans (orchestration, activity), which link a run's turns to the request that started it.
+    private const string DurableTaskSource = "DurableTask.Core";
+
+    /// <summary>
+    /// Exports traces (ASP.NET Core, HttpClient, Npgsql, Durable Task, Qlaw), metrics (the same plus the runtime) and
+    /// logs (with their scopes) over OTLP when <c>Telemetry:OtlpEndpoint</c> or <c>OTEL_EXPORTER_OTLP_ENDPOINT</c> is set. Without an endpoint
+    /// the OpenTelemetry SDK is not added at all: no span is created and Qlaw's instruments record nothing.
+    /// </summary>
+    public static IHostApplicationBuilder AddQlawTelemetry(this IHostApplicationBuilder builder)
+    {
+        builder.Services.AddQlawOptions<TelemetryOptions>("Telemetry", SettingReload.Restart);
+        if (TelemetryOptions.Read(builder.Configuration, builder.Environment.ApplicationName) is not { } export)
+        {
+            return builder;
+        }
+
+        builder.Services.AddOpenTelemetry()
+            .ConfigureResource(resource => resource.AddService(export.ServiceName))
+            .WithTracing(tracing => tracing
+                .AddSource(QlawTelemetry.Name, DurableTaskSource)
+                .AddAspNetCoreInstrumentation(options => options.Filter = context => !context.Request.Path.StartsWithSegments("/health"))
+                .AddHttpClientInstrumentation()
+                .AddNpgsql()
+                .AddOtlpExporter(otlp =>
+                {
+                    otlp.Endpoint = export.For("v1/traces");
+                    otlp.Protocol = export.Protocol;
+                    if (export.IntervalMs is { } interval)
+                    {
+                        otlp.BatchExportProcessorOptions.ScheduledDelayMilliseconds = interval;
+                    }
+                }))
+            .WithMetrics(metrics => metrics
+                .AddMeter(QlawTelemetry.Name)
+                .AddAspNetCoreInstrumentation()
+                .AddHttpClientInstrumentation()
+                .AddNpgsqlInstrumentation()
+                .AddRuntimeInstrumentation()
+                .AddOtlpExporter((otlp, reader) =>
+                {
+                    otlp.Endpoint = export.For("v1/metrics");
+                    otlp.Protocol = export.Protocol;
+                    if (export.IntervalMs is { } interval)
+                    {
+                        reader.PeriodicExportingMetricReaderOptions.ExportIntervalMilliseconds = interval;
+                    }
+                }))
+            .WithLogging(
+                logging => logging.AddOtlpExporter(otlp =>
+                {
+                    otlp.Endpoint = export.For("v1/logs");
+                    otlp.Protocol = export.Protocol;
+                    if (export.IntervalMs is { } interval)
+                    {
+                        otlp.BatchExportProcessorOptions.ScheduledDelayMilliseconds = interval;
+                    }
+                }),
+                options =>
+                {
+                    // Log scopes carry run_id and step, so a run's log lines can be found next to its spans.
+                    options.IncludeScopes = true;
+                    options.IncludeFormattedMessage = true;
+                });
+        return builder;
+    }
+}
