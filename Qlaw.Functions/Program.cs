@@ -1,7 +1,7 @@
 using Microsoft.Azure.Functions.Worker.Builder;
 using Microsoft.Extensions.Hosting;
-using Qlaw.Core;
 using Qlaw.Core.Configuration;
+using Qlaw.Functions;
 
 IHost host;
 try
@@ -11,8 +11,8 @@ try
     // ASP.NET Core integration: HTTP triggers see HttpRequest/HttpResponse like Qlaw.Server's endpoints.
     builder.ConfigureFunctionsWebApplication();
 
-    // The same options, database and application services as Qlaw.Server.
-    builder.AddQlawCore();
+    // The same Core and /v1 API as Qlaw.Server; runs are scheduled through the Durable Functions client.
+    builder.AddQlawFunctions();
 
     // A broken setting stops here with one line per offending key, as in Qlaw.Server.
     host = builder.BuildValidated(builder.Build, built => built.Services);

@@ -1,11 +1,9 @@
+using Qlaw.Api.Http;
 using Qlaw.Core;
 using Qlaw.Core.Configuration;
 using Qlaw.Server.Health;
 using Qlaw.Server.Http;
 using Qlaw.Server.Orchestration;
-using Qlaw.Server.Runs;
-using Qlaw.Server.Streaming;
-using Qlaw.Server.Workflows;
 
 WebApplication app;
 try
@@ -42,10 +40,7 @@ if (args.Contains("migrate", StringComparer.Ordinal))
 app.UseQlawHttp();
 app.MapQlawOpenApi();
 app.MapQlawHealth();
-var api = app.MapQlawApi();
-api.MapWorkflows();
-api.MapRuns();
-api.MapStreaming();
+app.MapQlawApi();
 
 await app.RunAsync();
 return 0;

@@ -7,7 +7,7 @@ using Microsoft.AspNetCore.Authorization;
 using Microsoft.AspNetCore.RateLimiting;
 using Microsoft.AspNetCore.Routing;
 using Microsoft.Extensions.DependencyInjection;
-using Qlaw.Server.Http;
+using Qlaw.Api.Http;
 using Qlaw.Testing;
 
 namespace Qlaw.Server.Tests;
@@ -234,7 +234,7 @@ public sealed class HardeningTests(QlawStackFixture stack)
         Assert.True(routes.Count >= 14, $"{routes.Count} routes");
         Assert.All(routes, route =>
         {
-            Assert.Contains(route.Metadata.GetOrderedMetadata<IAuthorizeData>(), a => a.Policy == HttpExtensions.ApiPolicy);
+            Assert.Contains(route.Metadata.GetOrderedMetadata<IAuthorizeData>(), a => a.Policy == ApiExtensions.ApiPolicy);
             Assert.Contains(
                 route.Metadata.GetMetadata<EnableRateLimitingAttribute>()?.PolicyName,
                 new[] { RateLimiting.Requests, RateLimiting.RunCreation });

@@ -3,7 +3,7 @@ using System.Globalization;
 using System.Threading.RateLimiting;
 using Microsoft.Extensions.Options;
 
-namespace Qlaw.Server.Http;
+namespace Qlaw.Api.Http;
 
 /// <summary>
 /// Rate limiting per client address with ASP.NET Core's limiter: token buckets for run creation and for other
@@ -25,14 +25,22 @@ public static class RateLimiting
         {
             options.AddPolicy(RunCreation, context => Partition(context, s => s.RunCreation));
             options.AddPolicy(Requests, context => Partition(context, s => s.Requests));
-            options.OnRejected = (context, cancellationToken) =>
-            {
-                var retryAfter = context.Lease.TryGetMetadata(MetadataName.RetryAfter, out var wait) ? wait : TimeSpan.FromSeconds(1);
-                return new ValueTask(WriteTooManyAsync(context.HttpContext, retryAfter, "Too many requests from this client."));
-            };
+            options.OnRejected = (context, cancellationToken) => new ValueTask(RejectAsync(context.HttpContext, context.Lease));
         });
+        services.AddSingleton<ApiRateLimiter>();
         return services;
     }
+
+    /// <summary>Answers a request its budget refused: 429 problem+json with the lease's <c>Retry-After</c>.</summary>
+    public static Task RejectAsync(HttpContext context, RateLimitLease lease) =>
+        WriteTooManyAsync(
+            context,
+            lease.TryGetMetadata(MetadataName.RetryAfter, out var wait) ? wait : TimeSpan.FromSeconds(1),
+            "Too many requests from this client.");
+
+    /// <summary>The partition of a request under <paramref name="policy"/>: the same budgets for every host.</summary>
+    public static RateLimitPartition<string> PartitionFor(HttpContext context, string policy) =>
+        Partition(context, policy == RunCreation ? s => s.RunCreation : s => s.Requests);
 
     /// <summary>Answers 429 problem+json with <c>Retry-After</c>.</summary>
     public static async Task WriteTooManyAsync(HttpContext context, TimeSpan retryAfter, string title)
@@ -73,6 +81,37 @@ public static class RateLimiting
             QueueLimit = 0,
             AutoReplenishment = true,
         });
+    }
+}
+
+/// <summary>
+/// The same budgets for hosts without ASP.NET Core's rate-limiting middleware (Qlaw.Functions calls it per trigger).
+/// </summary>
+public sealed class ApiRateLimiter : IDisposable
+{
+    private readonly PartitionedRateLimiter<HttpContext> _runCreation =
+        PartitionedRateLimiter.Create<HttpContext, string>(context => RateLimiting.PartitionFor(context, RateLimiting.RunCreation));
+
+    private readonly PartitionedRateLimiter<HttpContext> _requests =
+        PartitionedRateLimiter.Create<HttpContext, string>(context => RateLimiting.PartitionFor(context, RateLimiting.Requests));
+
+    /// <summary>Takes a permit of <paramref name="policy"/>'s budget, or answers 429 and returns false.</summary>
+    public async Task<bool> TryAcquireAsync(HttpContext context, string policy)
+    {
+        using var lease = (policy == RateLimiting.RunCreation ? _runCreation : _requests).AttemptAcquire(context);
+        if (lease.IsAcquired)
+        {
+            return true;
+        }
+
+        await RateLimiting.RejectAsync(context, lease);
+        return false;
+    }
+
+    public void Dispose()
+    {
+        _runCreation.Dispose();
+        _requests.Dispose();
     }
 }
 

@@ -1,7 +1,7 @@
 using System.Text;
 using Qlaw.Core.Streaming;
 
-namespace Qlaw.Server.Streaming;
+namespace Qlaw.Api.Streaming;
 
 /// <summary>
 /// Writes a run's events as Server-Sent Events in the QLAW CLI's format: <c>id:</c>, <c>event:</c> and one

@@ -5,10 +5,10 @@ using Qlaw.Contracts.Responses;
 using Qlaw.Core.Responses;
 using Qlaw.Core.Runs;
 using Qlaw.Core.Streaming;
-using Qlaw.Server.Http;
-using Qlaw.Server.Runs;
+using Qlaw.Api.Http;
+using Qlaw.Api.Runs;
 
-namespace Qlaw.Server.Streaming;
+namespace Qlaw.Api.Streaming;
 
 /// <summary>Run event streams and the endpoints the QLAW CLI calls: /v1/responses, send_responses, /v1/agents.</summary>
 public static class StreamingApi

@@ -1,7 +1,8 @@
+using Microsoft.AspNetCore.Http.HttpResults;
 using Qlaw.Contracts;
 using Qlaw.Core.Runs;
 
-namespace Qlaw.Server.Runs;
+namespace Qlaw.Api.Runs;
 
 /// <summary>The one mapping of run command outcomes to HTTP results.</summary>
 public static class RunResults
@@ -18,6 +19,6 @@ public static class RunResults
         _ => throw new InvalidOperationException($"Unexpected result {result}."),
     };
 
-    public static IResult RunNotFound(string id) =>
+    public static ProblemHttpResult RunNotFound(string id) =>
         TypedResults.Problem(statusCode: StatusCodes.Status404NotFound, title: "Run not found.", detail: $"No run has the id '{id}'.");
 }

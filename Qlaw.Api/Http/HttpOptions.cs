@@ -1,6 +1,6 @@
 using System.ComponentModel.DataAnnotations;
 
-namespace Qlaw.Server.Http;
+namespace Qlaw.Api.Http;
 
 /// <summary>HTTP settings (section <c>Http</c>); read once at start, so a change needs a restart.</summary>
 public sealed class HttpOptions

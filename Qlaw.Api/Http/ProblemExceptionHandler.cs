@@ -1,14 +1,16 @@
 using System.Text.Json;
+using System.Text.RegularExpressions;
 using Microsoft.AspNetCore.Diagnostics;
 using Microsoft.AspNetCore.Mvc;
 
-namespace Qlaw.Server.Http;
+namespace Qlaw.Api.Http;
 
 /// <summary>
 /// Turns every exception into problem+json: unreadable requests into a 4xx naming the bad field, anything else into a
-/// generic 500. Details stay in the log; no message, type name or stack trace reaches the client.
+/// generic 500. Details stay in the log; no message, type name or stack trace reaches the client. Qlaw.Server runs it
+/// as ASP.NET Core's exception handler; Qlaw.Functions calls it around every HTTP trigger.
 /// </summary>
-internal sealed partial class ProblemExceptionHandler(IProblemDetailsService problems, ILogger<ProblemExceptionHandler> logger) : IExceptionHandler
+public sealed partial class ProblemExceptionHandler(IProblemDetailsService problems, ILogger<ProblemExceptionHandler> logger) : IExceptionHandler
 {
     public async ValueTask<bool> TryHandleAsync(HttpContext httpContext, Exception exception, CancellationToken cancellationToken)
     {
@@ -35,12 +37,24 @@ internal sealed partial class ProblemExceptionHandler(IProblemDetailsService pro
 
     private static ProblemDetails Describe(BadHttpRequestException bad)
     {
-        switch (bad.StatusCode)
+        // Titles and details of these come from ApiExtensions' customization, as for the bare status codes Kestrel
+        // and minimal APIs answer with.
+        if (bad.StatusCode is StatusCodes.Status413PayloadTooLarge or StatusCodes.Status415UnsupportedMediaType)
         {
-            case StatusCodes.Status413PayloadTooLarge:
-                return new ProblemDetails { Status = bad.StatusCode, Title = "The request body is too large." };
-            case StatusCodes.Status415UnsupportedMediaType:
-                return new ProblemDetails { Status = bad.StatusCode, Title = "Send the body as application/json." };
+            return new ProblemDetails { Status = bad.StatusCode };
+        }
+
+        // A query or header value that does not convert: 'Failed to bind parameter "int? limit" from "abc".'
+        if (BindFailure().Match(bad.Message) is { Success: true } bind)
+        {
+            return new HttpValidationProblemDetails(new Dictionary<string, string[]>
+            {
+                [JsonNamingPolicy.SnakeCaseLower.ConvertName(bind.Groups[1].Value)] = [$"'{bind.Groups[2].Value}' is not a valid value."],
+            })
+            {
+                Status = bad.StatusCode,
+                Title = "The request is not valid.",
+            };
         }
 
         var json = bad.InnerException as JsonException;
@@ -58,6 +72,9 @@ internal sealed partial class ProblemExceptionHandler(IProblemDetailsService pro
             Title = "The request is not valid.",
         };
     }
+
+    [GeneratedRegex("^Failed to bind parameter \"[^\" ]+ ([A-Za-z0-9_]+)\" from \"(.*)\"\\.$")]
+    private static partial Regex BindFailure();
 
     [LoggerMessage(Level = LogLevel.Information, Message = "Rejected request with {Status} (trace {TraceId})")]
     private static partial void LogBadRequest(ILogger logger, int status, string traceId, Exception exception);

@@ -5,7 +5,7 @@ using Qlaw.Contracts.Workflows;
 using Qlaw.Core;
 using Qlaw.Core.Workflows;
 
-namespace Qlaw.Server.Workflows;
+namespace Qlaw.Api.Workflows;
 
 /// <summary><c>/v1/workflows</c>: create, read by id or name, list, and list a workflow's runs.</summary>
 public static class WorkflowsApi

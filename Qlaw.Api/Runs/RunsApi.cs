@@ -4,9 +4,9 @@ using Microsoft.AspNetCore.Mvc.ModelBinding;
 using Qlaw.Contracts;
 using Qlaw.Contracts.Runs;
 using Qlaw.Core.Runs;
-using Qlaw.Server.Http;
+using Qlaw.Api.Http;
 
-namespace Qlaw.Server.Runs;
+namespace Qlaw.Api.Runs;
 
 /// <summary>Run control: start, status, audit, continue, handoff, cancel.</summary>
 public static class RunsApi
@@ -32,7 +32,7 @@ public static class RunsApi
         string id, RunQueries queries, CancellationToken cancellationToken) =>
         Guid.TryParse(id, out var runId) && await queries.GetStatusAsync(runId, cancellationToken) is { } status
             ? TypedResults.Ok(status)
-            : RunNotFound(id);
+            : RunResults.RunNotFound(id);
 
     public static async Task<Results<Ok<AuditPage>, ValidationProblem, ProblemHttpResult>> GetRunAudit(
         string id, int? limit, long? after, RunQueries queries, CancellationToken cancellationToken)
@@ -44,7 +44,7 @@ public static class RunsApi
 
         return Guid.TryParse(id, out var runId) && await queries.GetAuditAsync(runId, limit ?? ListPage<object>.MaxLimit, after, cancellationToken) is { } page
             ? TypedResults.Ok(page)
-            : RunNotFound(id);
+            : RunResults.RunNotFound(id);
     }
 
     public static async Task<IResult> ContinueRun(
@@ -52,14 +52,11 @@ public static class RunsApi
         RunCommands runs, CancellationToken cancellationToken) =>
         Guid.TryParse(id, out var runId)
             ? RunResults.ToHttp(await runs.ContinueAsync(runId, request ?? new ContinueRunRequest(), cancellationToken))
-            : RunNotFound(id);
+            : RunResults.RunNotFound(id);
 
     public static async Task<IResult> HandoffRun(string id, HandoffRequest request, RunCommands runs, CancellationToken cancellationToken) =>
-        Guid.TryParse(id, out var runId) ? RunResults.ToHttp(await runs.HandoffAsync(runId, request, cancellationToken)) : RunNotFound(id);
+        Guid.TryParse(id, out var runId) ? RunResults.ToHttp(await runs.HandoffAsync(runId, request, cancellationToken)) : RunResults.RunNotFound(id);
 
     public static async Task<IResult> CancelRun(string id, RunCommands runs, CancellationToken cancellationToken) =>
-        Guid.TryParse(id, out var runId) ? RunResults.ToHttp(await runs.CancelAsync(runId, cancellationToken)) : RunNotFound(id);
-
-    private static ProblemHttpResult RunNotFound(string id) =>
-        TypedResults.Problem(statusCode: StatusCodes.Status404NotFound, title: "Run not found.", detail: $"No run has the id '{id}'.");
+        Guid.TryParse(id, out var runId) ? RunResults.ToHttp(await runs.CancelAsync(runId, cancellationToken)) : RunResults.RunNotFound(id);
 }

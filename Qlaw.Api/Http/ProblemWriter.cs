@@ -4,7 +4,7 @@ using Microsoft.AspNetCore.Mvc;
 using Microsoft.AspNetCore.WebUtilities;
 using Microsoft.Extensions.Options;
 
-namespace Qlaw.Server.Http;
+namespace Qlaw.Api.Http;
 
 /// <summary>
 /// The one place error bodies are written: <c>application/problem+json</c> with type, title, status, detail, traceId

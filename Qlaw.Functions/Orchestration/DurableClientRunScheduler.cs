@@ -1,0 +1,59 @@
+using Microsoft.DurableTask;
+using Microsoft.DurableTask.Client;
+using Qlaw.Core.Orchestration;
+
+namespace Qlaw.Functions.Orchestration;
+
+/// <summary>
+/// The invocation's <see cref="DurableTaskClient"/>: Durable Functions hands it to each trigger through the
+/// <c>[DurableClient]</c> binding, not through dependency injection, so triggers put it here for the scope.
+/// </summary>
+public sealed class DurableClientAccessor
+{
+    private DurableTaskClient? _client;
+
+    public DurableTaskClient Client
+    {
+        get => _client ?? throw new InvalidOperationException("This trigger has no [DurableClient] binding to schedule runs with.");
+        set => _client = value;
+    }
+}
+
+/// <summary><see cref="IRunScheduler"/> over the Durable Functions client.</summary>
+public sealed class DurableClientRunScheduler(DurableClientAccessor accessor) : IRunScheduler
+{
+    public async Task ScheduleAsync(string instanceId, RunOrchestrationInput input, CancellationToken cancellationToken)
+    {
+        // Scheduling is idempotent: a run whose orchestration is under way is left alone.
+        if (await GetStateAsync(instanceId, cancellationToken) is not (InstanceState.Running or InstanceState.Pending))
+        {
+            await accessor.Client.ScheduleNewOrchestrationInstanceAsync(
+                new TaskName(RunOrchestrator.Name), input, new StartOrchestrationOptions(instanceId), cancellationToken);
+        }
+    }
+
+    public Task RaiseContinueAsync(string instanceId, ContinueSignal signal, CancellationToken cancellationToken) =>
+        accessor.Client.RaiseEventAsync(instanceId, ContinueSignal.EventName, signal, cancellationToken);
+
+    public async Task TerminateAsync(string instanceId, string reason, CancellationToken cancellationToken)
+    {
+        if (await GetStateAsync(instanceId, cancellationToken) is InstanceState.Running or InstanceState.Pending)
+        {
+            await accessor.Client.TerminateInstanceAsync(instanceId, new TerminateInstanceOptions { Output = reason }, cancellationToken);
+        }
+    }
+
+    public async Task<InstanceState> GetStateAsync(string instanceId, CancellationToken cancellationToken)
+    {
+        var instance = await accessor.Client.GetInstanceAsync(instanceId, getInputsAndOutputs: false, cancellationToken);
+        return instance?.RuntimeStatus switch
+        {
+            null => InstanceState.Missing,
+            OrchestrationRuntimeStatus.Pending => InstanceState.Pending,
+            OrchestrationRuntimeStatus.Running or OrchestrationRuntimeStatus.Suspended => InstanceState.Running,
+            OrchestrationRuntimeStatus.Completed => InstanceState.Completed,
+            OrchestrationRuntimeStatus.Terminated => InstanceState.Terminated,
+            _ => InstanceState.Failed,
+        };
+    }
+}
