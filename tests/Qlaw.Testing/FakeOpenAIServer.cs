@@ -1,10 +1,7 @@
 using System.Collections.Concurrent;
 using System.Text.Json.Nodes;
 using Microsoft.AspNetCore.Builder;
-using Microsoft.AspNetCore.Hosting;
 using Microsoft.AspNetCore.Http;
-using Microsoft.Extensions.Logging;
-using Qlaw.AppHost.LocalStack;
 
 namespace Qlaw.Testing;
 
@@ -31,12 +28,8 @@ public sealed class FakeOpenAIServer : IAsyncDisposable
 
     public static async Task<FakeOpenAIServer> StartAsync()
     {
-        var port = Network.FreePort();
-        var builder = WebApplication.CreateSlimBuilder();
-        builder.WebHost.UseUrls($"http://127.0.0.1:{port}");
-        builder.Logging.ClearProviders();
-        var app = builder.Build();
-        var server = new FakeOpenAIServer(app, new Uri($"http://127.0.0.1:{port}/v1"));
+        var (app, address) = LoopbackServer.Create();
+        var server = new FakeOpenAIServer(app, new Uri(address, "/v1"));
         app.MapPost("/v1/chat/completions", server.HandleAsync);
         await app.StartAsync();
         return server;

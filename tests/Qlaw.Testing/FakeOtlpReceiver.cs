@@ -1,10 +1,7 @@
 using System.Collections.Concurrent;
 using System.Text;
 using Microsoft.AspNetCore.Builder;
-using Microsoft.AspNetCore.Hosting;
 using Microsoft.AspNetCore.Http;
-using Microsoft.Extensions.Logging;
-using Qlaw.AppHost.LocalStack;
 
 namespace Qlaw.Testing;
 
@@ -28,12 +25,8 @@ public sealed class FakeOtlpReceiver : IAsyncDisposable
 
     public static async Task<FakeOtlpReceiver> StartAsync()
     {
-        var port = Network.FreePort();
-        var builder = WebApplication.CreateSlimBuilder();
-        builder.WebHost.UseUrls($"http://127.0.0.1:{port}");
-        builder.Logging.ClearProviders();
-        var app = builder.Build();
-        var receiver = new FakeOtlpReceiver(app, new Uri($"http://127.0.0.1:{port}"));
+        var (app, address) = LoopbackServer.Create();
+        var receiver = new FakeOtlpReceiver(app, address);
         app.MapPost("/v1/traces", context => receiver.ReceiveAsync("traces", context));
         app.MapPost("/v1/metrics", context => receiver.ReceiveAsync("metrics", context));
         app.MapPost("/v1/logs", context => receiver.ReceiveAsync("logs", context));
