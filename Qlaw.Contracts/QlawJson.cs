@@ -31,4 +31,11 @@ public static class QlawJson
     /// <summary>Parses a wire name produced by <see cref="EnumName{TEnum}(TEnum)"/>.</summary>
     public static TEnum ParseEnum<TEnum>(string name) where TEnum : struct, Enum =>
         Enum.Parse<TEnum>(name.Replace("_", string.Empty, StringComparison.Ordinal), ignoreCase: true);
+
+    /// <summary>Parses a wire name exactly as <see cref="EnumName{TEnum}(TEnum)"/> writes it; false for anything else.</summary>
+    public static bool TryParseEnum<TEnum>(string name, out TEnum value) where TEnum : struct, Enum
+    {
+        value = Enum.GetValues<TEnum>().FirstOrDefault(v => EnumName(v) == name);
+        return EnumName(value) == name;
+    }
 }

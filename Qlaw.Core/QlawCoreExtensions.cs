@@ -8,6 +8,7 @@ using Qlaw.Core.Agents;
 using Qlaw.Core.Caching;
 using Qlaw.Core.Configuration;
 using Qlaw.Core.Database;
+using Qlaw.Core.Recovery;
 using Qlaw.Core.Responses;
 using Qlaw.Core.Runs;
 using Qlaw.Core.Streaming;
@@ -49,6 +50,10 @@ public static class QlawCoreExtensions
         services.TryAddScoped<RunQueries>();
         builder.AddQlawRunStatusCache();
         services.TryAddScoped<RunJournal>();
+        services.AddQlawOptions<RecoveryOptions>("Recovery", SettingReload.Live);
+        services.TryAddSingleton<RunSignals>();
+        services.TryAddScoped<RunRedriver>();
+        services.TryAddSingleton<RunReconciler>();
         services.AddQlawOptions<OpenAIProviderOptions>("Models:OpenAI", SettingReload.Live);
         services.AddQlawOptions<StreamingOptions>("Streaming", SettingReload.Live);
         services.TryAddSingleton<ChatClientProvider>();

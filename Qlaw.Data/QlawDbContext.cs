@@ -25,6 +25,8 @@ public sealed class QlawDbContext(DbContextOptions<QlawDbContext> options) : DbC
 
     public DbSet<RunEventEntity> RunEvents => Set<RunEventEntity>();
 
+    public DbSet<RunSignalEntity> RunSignals => Set<RunSignalEntity>();
+
     protected override void OnModelCreating(ModelBuilder modelBuilder) =>
         modelBuilder.ApplyConfigurationsFromAssembly(typeof(QlawDbContext).Assembly);
 }

@@ -15,7 +15,7 @@ public static class FunctionsHosting
         // The same options, database, application services and HTTP conventions as Qlaw.Server.
         builder.AddQlawCore();
         builder.AddQlawApi();
-        builder.Services.AddScoped<DurableClientAccessor>();
+        builder.Services.AddSingleton<DurableClientAccessor>();
         builder.Services.AddScoped<IRunScheduler, DurableClientRunScheduler>();
         return builder;
     }

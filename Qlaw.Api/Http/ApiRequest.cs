@@ -59,6 +59,10 @@ public static class ApiRequest
             ? long.TryParse(raw, NumberStyles.Integer, CultureInfo.InvariantCulture, out var value) ? value : throw BindFailure("long?", name, raw)
             : null;
 
+    /// <summary>An optional true/false query value.</summary>
+    public static bool? QueryBool(HttpContext context, string name) =>
+        Query(context, name) is { } raw ? bool.TryParse(raw, out var value) ? value : throw BindFailure("bool?", name, raw) : null;
+
     /// <summary>An optional query value.</summary>
     public static string? Query(HttpContext context, string name) =>
         context.Request.Query.TryGetValue(name, out var values) && values.Count > 0 ? values[^1] : null;

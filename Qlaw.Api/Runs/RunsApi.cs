@@ -3,6 +3,7 @@ using Microsoft.AspNetCore.Mvc;
 using Microsoft.AspNetCore.Mvc.ModelBinding;
 using Qlaw.Contracts;
 using Qlaw.Contracts.Runs;
+using Qlaw.Core;
 using Qlaw.Core.Runs;
 using Qlaw.Api.Http;
 
@@ -14,6 +15,7 @@ public static class RunsApi
     public static RouteGroupBuilder MapRuns(this IEndpointRouteBuilder routes)
     {
         routes.MapPost("/v1/workflows/{id}/runs", StartRun).WithTags("Runs").WithName(nameof(StartRun)).RequireRateLimiting(RateLimiting.RunCreation);
+        routes.MapGet("/v1/runs", ListRuns).WithTags("Runs").WithName(nameof(ListRuns));
         var group = routes.MapGroup("/v1/runs/{id}").WithTags("Runs");
         group.MapGet("/status", GetRunStatus).WithName(nameof(GetRunStatus));
         group.MapGet("/audit", GetRunAudit).WithName(nameof(GetRunAudit));
@@ -27,6 +29,29 @@ public static class RunsApi
         string id, StartRunRequest request, [FromHeader(Name = "Idempotency-Key")] string? idempotencyKey,
         RunCommands runs, CancellationToken cancellationToken) =>
         RunResults.ToHttp(await runs.StartAsync(id, request, idempotencyKey, cancellationToken));
+
+    /// <summary>The operator view: runs newest first, by <c>status</c>, or only the stale ones (<c>stale=true</c>).</summary>
+    public static async Task<Results<Ok<ListPage<RunSummary>>, ValidationProblem>> ListRuns(
+        string? status, bool? stale, int? limit, string? after, RunQueries queries, CancellationToken cancellationToken)
+    {
+        RunStatus? only = null;
+        if (status is not null)
+        {
+            if (!QlawJson.TryParseEnum<RunStatus>(status, out var parsed))
+            {
+                return TypedResults.ValidationProblem(new Dictionary<string, string[]>
+                {
+                    ["status"] = [$"Use one of {string.Join(", ", Enum.GetValues<RunStatus>().Select(s => QlawJson.EnumName(s)))}."],
+                });
+            }
+
+            only = parsed;
+        }
+
+        return PageRequest.TryParse(limit, after, out var page, out var errors)
+            ? TypedResults.Ok(await queries.ListAsync(only, stale == true, page, cancellationToken))
+            : TypedResults.ValidationProblem(errors);
+    }
 
     public static async Task<Results<Ok<RunStatusResponse>, ProblemHttpResult>> GetRunStatus(
         string id, RunQueries queries, CancellationToken cancellationToken) =>

@@ -2,14 +2,18 @@ using System.Diagnostics;
 using Microsoft.DurableTask;
 using Microsoft.Extensions.DependencyInjection;
 using Microsoft.Extensions.Logging;
+using Microsoft.Extensions.Options;
+using Npgsql;
 using Qlaw.Core.Agents;
+using Qlaw.Core.Recovery;
 using Qlaw.Core.Runs;
 using Qlaw.Core.Telemetry;
 
 namespace Qlaw.Core.Orchestration;
 
 /// <summary>One agent turn: records the transition and attempt, runs the agent, records the outcome.</summary>
-public sealed partial class AgentTurnActivity(IServiceScopeFactory scopes, IAgentTurnRunner runner, ILogger<AgentTurnActivity> logger)
+public sealed partial class AgentTurnActivity(
+    IServiceScopeFactory scopes, IAgentTurnRunner runner, NpgsqlDataSource dataSource, IOptionsMonitor<RecoveryOptions> recovery, ILogger<AgentTurnActivity> logger)
     : TaskActivity<TurnRequest, TurnResult>
 {
     public const string Name = nameof(AgentTurnActivity);
@@ -32,7 +36,12 @@ public sealed partial class AgentTurnActivity(IServiceScopeFactory scopes, IAgen
         span?.SetTag(QlawTelemetry.AttemptTag, started.Context.Attempt);
         try
         {
-            var output = await runner.RunAsync(started.Context, CancellationToken.None);
+            AgentTurnOutput output;
+            await using (StepHeartbeat.Start(dataSource, started.StepId, TimeSpan.FromSeconds(recovery.CurrentValue.HeartbeatSeconds)))
+            {
+                output = await runner.RunAsync(started.Context, CancellationToken.None);
+            }
+
             var handoff = await journal.CompleteTurnAsync(started.StepId, started.Context, output, CancellationToken.None);
             return new TurnResult(output.Decision, false, null, handoff);
         }

@@ -6,6 +6,7 @@ using Qlaw.Contracts;
 using Qlaw.Contracts.Runs;
 using Qlaw.Contracts.Workflows;
 using Qlaw.Core.Orchestration;
+using Qlaw.Core.Recovery;
 using Qlaw.Core.Streaming;
 using Qlaw.Core.Telemetry;
 using Qlaw.Core.Validation;
@@ -14,8 +15,12 @@ using Qlaw.Data.Runs;
 
 namespace Qlaw.Core.Runs;
 
-/// <summary>Starts, continues, redirects and cancels runs: PostgreSQL first, then the Durable Task hub.</summary>
-public sealed class RunCommands(QlawDbContext db, IRunScheduler scheduler, IOptionsMonitor<RunOptions> options, TimeProvider clock)
+/// <summary>
+/// Starts, continues, redirects and cancels runs: the run change and its signal to the Durable Task hub are committed
+/// together (the outbox), then the signal is delivered; whatever a crash leaves undelivered, the dispatcher delivers.
+/// </summary>
+public sealed class RunCommands(
+    QlawDbContext db, RunSignals signals, IOptionsMonitor<RunOptions> options, IOptionsMonitor<RecoveryOptions> recovery, TimeProvider clock)
 {
     public const int MaxIdempotencyKeyLength = 200;
 
@@ -68,6 +73,9 @@ public sealed class RunCommands(QlawDbContext db, IRunScheduler scheduler, IOpti
         run.EntityId = $"run-{run.Id:N}";
         db.Runs.Add(run);
         AuditTypes.Add(db, run.Id, AuditTypes.RunCreated, new { workflow_id = workflow.Id, workflow = workflow.Name, idempotency_key = idempotencyKey }, now);
+        var plan = options.CurrentValue.PlanFor(definition);
+        var signal = RunSignals.Enqueue(db, run.Id, RunSignal.ScheduleKind, new RunSignal(
+            run.EntityId, Schedule: new RunOrchestrationInput(run.Id, plan, RouteState.Start(definition.StartAgent), null, null)), now);
         try
         {
             await db.SaveChangesAsync(cancellationToken);
@@ -79,8 +87,12 @@ public sealed class RunCommands(QlawDbContext db, IRunScheduler scheduler, IOpti
             return Accepted((await FindByKeyAsync(workflow.Id, idempotencyKey, cancellationToken))!);
         }
 
-        var plan = options.CurrentValue.PlanFor(definition);
-        await scheduler.ScheduleAsync(run.EntityId, new RunOrchestrationInput(run.Id, plan, RouteState.Start(definition.StartAgent), null, null), cancellationToken);
+        if (recovery.CurrentValue.CrashAfterRunCommitted)
+        {
+            Environment.FailFast("Fault injection (Recovery:CrashAfterRunCommitted): the run is committed, its schedule signal not delivered.");
+        }
+
+        await signals.DispatchAsync(signal.Id, cancellationToken);
         return Accepted(run);
     }
 
@@ -108,17 +120,13 @@ public sealed class RunCommands(QlawDbContext db, IRunScheduler scheduler, IOpti
         run.LastError = null;
         run.UpdatedAt = now;
         AuditTypes.Add(db, run.Id, AuditTypes.RunResumed, new { from, input = request.Input }, now);
+
+        // After a pause for input the next step follows; a dead-lettered step is retried.
+        var signal = RunSignals.Enqueue(db, run.Id, RunSignal.ContinueKind, new RunSignal(
+            run.EntityId!, Continue: new ContinueSignal(request.Input), StepOffset: from == RunStatus.AwaitingInput ? 1 : 0), now);
         await db.SaveChangesAsync(cancellationToken);
-
-        if (await scheduler.GetStateAsync(run.EntityId!, cancellationToken) is InstanceState.Running or InstanceState.Pending)
-        {
-            await scheduler.RaiseContinueAsync(run.EntityId!, new ContinueSignal(request.Input), cancellationToken);
-        }
-        else
-        {
-            await ReseedAsync(run, from, request.Input, cancellationToken);
-        }
-
+        await signals.DispatchAsync(signal.Id, cancellationToken);
+        await db.Entry(run).ReloadAsync(cancellationToken);
         return Accepted(run);
     }
 
@@ -183,6 +191,7 @@ public sealed class RunCommands(QlawDbContext db, IRunScheduler scheduler, IOpti
         run.UpdatedAt = now;
         AuditTypes.Add(db, run.Id, AuditTypes.RunCancelled, new { from }, now);
         db.RunEvents.Add(RunEvents.Completed(run.Id, RunStatus.Cancelled, null, now));
+        var signal = RunSignals.Enqueue(db, run.Id, RunSignal.TerminateKind, new RunSignal(run.EntityId!, Reason: "cancelled"), now);
         await using (var tx = await db.Database.BeginTransactionAsync(cancellationToken))
         {
             await db.SaveChangesAsync(cancellationToken);
@@ -191,7 +200,7 @@ public sealed class RunCommands(QlawDbContext db, IRunScheduler scheduler, IOpti
         }
 
         QlawTelemetry.RunsCancelled.Add(1);
-        await scheduler.TerminateAsync(run.EntityId!, "cancelled", cancellationToken);
+        await signals.DispatchAsync(signal.Id, cancellationToken);
         return Accepted(run);
     }
 
@@ -210,19 +219,6 @@ public sealed class RunCommands(QlawDbContext db, IRunScheduler scheduler, IOpti
 
     internal static bool IsTerminal(RunEntity run) =>
         run.Status is RunStatus.Completed or RunStatus.Cancelled || (run.Status == RunStatus.Failed && run.CompletedAt is not null);
-
-    private async Task ReseedAsync(RunEntity run, RunStatus from, string? input, CancellationToken cancellationToken)
-    {
-        var definition = await DefinitionOfAsync(run.WorkflowId, cancellationToken);
-        var stack = JsonSerializer.Deserialize<List<string>>(run.OriginStack, QlawJson.Options)!;
-        var returns = JsonSerializer.Deserialize<Dictionary<string, int>>(run.ReturnCounts, QlawJson.Options)!;
-        // A dead-lettered turn is retried; after a pause for input the same agent takes the next turn.
-        var state = new RouteState(run.CurrentAgent ?? definition.StartAgent, run.CurrentStep + (from == RunStatus.AwaitingInput ? 1 : 0), stack, returns);
-        var generation = await db.AuditLogs.CountAsync(a => a.RunId == run.Id && a.Type == AuditTypes.RunResumed, cancellationToken);
-        run.EntityId = $"run-{run.Id:N}-r{generation}";
-        await db.SaveChangesAsync(cancellationToken);
-        await scheduler.ScheduleAsync(run.EntityId, new RunOrchestrationInput(run.Id, options.CurrentValue.PlanFor(definition), state, null, input), cancellationToken);
-    }
 
     private async Task<WorkflowDefinition> DefinitionOfAsync(Guid workflowId, CancellationToken cancellationToken) =>
         JsonSerializer.Deserialize<WorkflowDefinition>(

@@ -49,6 +49,12 @@ public sealed class RunJournal(QlawDbContext db, TimeProvider clock)
             return new TurnStart.Finished(TurnResult.Stop);
         }
 
+        // A run re-driven from PostgreSQL has a new orchestration instance; an old one that wakes up stops here.
+        if (run.EntityId is not null && !string.Equals(run.EntityId, request.InstanceId, StringComparison.Ordinal))
+        {
+            return new TurnStart.Finished(TurnResult.Stop);
+        }
+
         var now = clock.GetUtcNow();
         foreach (var crashed in attempts.Where(s => s.Status == StepStatus.Running))
         {

@@ -2,14 +2,47 @@ using System.Text.Json;
 using Microsoft.EntityFrameworkCore;
 using Qlaw.Contracts;
 using Qlaw.Contracts.Runs;
+using Microsoft.Extensions.Options;
 using Qlaw.Core.Caching;
+using Qlaw.Core.Recovery;
+using Qlaw.Core.Workflows;
 using Qlaw.Data;
 
 namespace Qlaw.Core.Runs;
 
 /// <summary>Reads a run's state and audit trail from PostgreSQL; final snapshots of ended runs may come from a cache.</summary>
-public sealed class RunQueries(QlawDbContext db, IRunStatusCache cache)
+public sealed class RunQueries(QlawDbContext db, IRunStatusCache cache, IOptionsMonitor<RecoveryOptions> recovery, TimeProvider clock)
 {
+    /// <summary>
+    /// Runs across workflows, newest first: of one <paramref name="status"/> if given; with <paramref name="stale"/>,
+    /// only queued or running runs without a step, event or heartbeat for <c>Recovery:StaleAfterSeconds</c> (the
+    /// reconciler's candidates). The page cursor is the id of the last run of the previous page.
+    /// </summary>
+    public async Task<ListPage<RunSummary>> ListAsync(RunStatus? status, bool stale, PageRequest page, CancellationToken cancellationToken)
+    {
+        var query = db.Runs.AsNoTracking();
+        if (status is { } only)
+        {
+            query = query.Where(r => r.Status == only);
+        }
+
+        if (stale)
+        {
+            var cutoff = clock.GetUtcNow() - TimeSpan.FromSeconds(recovery.CurrentValue.StaleAfterSeconds);
+            query = query.Where(r => (r.Status == RunStatus.Queued || r.Status == RunStatus.Running) && r.UpdatedAt < cutoff
+                && !db.Steps.Any(s => s.RunId == r.Id && s.Status == StepStatus.Running && (s.HeartbeatAt ?? s.StartedAt) >= cutoff)
+                && !db.RunEvents.Any(e => e.RunId == r.Id && e.CreatedAt >= cutoff));
+        }
+
+        if (page.After is { } after)
+        {
+            query = query.Where(r => r.Id < after);
+        }
+
+        var rows = await query.OrderByDescending(r => r.Id).Take(page.Limit + 1).ToListAsync(cancellationToken);
+        return page.ToPage(rows.Select(WorkflowCatalog.ToSummary).ToList(), r => r.Id);
+    }
+
     /// <summary>The run's state and every step attempt; null when the run does not exist.</summary>
     public async Task<RunStatusResponse?> GetStatusAsync(Guid runId, CancellationToken cancellationToken)
     {

@@ -57,6 +57,16 @@ public static class QlawTelemetry
 
     internal static UpDownCounter<long> OpenStreams { get; } = Meter.CreateUpDownCounter<long>("qlaw.streams.open", "{stream}", "Run event streams being followed now: SSE clients and /v1/responses calls waiting for the end.");
 
+    internal static Counter<long> RunsRecovered { get; } = Meter.CreateCounter<long>("qlaw.runs.recovered", "{run}", "Runs re-driven from PostgreSQL by the reconciler.");
+
+    private static int _stuckRuns;
+
+    private static readonly ObservableGauge<int> StuckRuns =
+        Meter.CreateObservableGauge("qlaw.runs.stuck", () => Volatile.Read(ref _stuckRuns), "{run}", "Queued or running runs without a sign of life past the stale threshold at the last reconcile pass.");
+
+    /// <summary>Records how many stuck runs the last reconcile pass found.</summary>
+    internal static void ReportStuckRuns(int count) => Volatile.Write(ref _stuckRuns, count);
+
     /// <summary>Counts a run event stream as open until the returned value is disposed.</summary>
     internal static OpenStream TrackOpenStream()
     {

@@ -97,7 +97,7 @@ public sealed class WorkflowCatalog(QlawDbContext db, TimeProvider clock)
     private static WorkflowResponse ToResponse(WorkflowEntity entity) =>
         new(entity.Id, entity.Name, JsonSerializer.Deserialize<WorkflowDefinition>(entity.Config, QlawJson.Options)!, entity.CreatedAt);
 
-    private static RunSummary ToSummary(RunEntity run) =>
+    internal static RunSummary ToSummary(RunEntity run) =>
         new(run.Id, run.WorkflowId, run.Status, run.CreatedAt, run.StartedAt, run.CompletedAt, run.CurrentStep, run.CurrentAgent, run.LastError);
 }
 

@@ -250,6 +250,60 @@ namespace Qlaw.Data.Migrations
                     b.ToTable("run_events", (string)null);
                 });
 
+            modelBuilder.Entity("Qlaw.Data.Runs.RunSignalEntity", b =>
+                {
+                    b.Property<long>("Id")
+                        .ValueGeneratedOnAdd()
+                        .HasColumnType("bigint")
+                        .HasColumnName("id");
+
+                    NpgsqlPropertyBuilderExtensions.UseIdentityByDefaultColumn(b.Property<long>("Id"));
+
+                    b.Property<int>("Attempts")
+                        .HasColumnType("integer")
+                        .HasColumnName("attempts");
+
+                    b.Property<DateTimeOffset>("CreatedAt")
+                        .HasColumnType("timestamp with time zone")
+                        .HasColumnName("created_at");
+
+                    b.Property<DateTimeOffset?>("DispatchedAt")
+                        .HasColumnType("timestamp with time zone")
+                        .HasColumnName("dispatched_at");
+
+                    b.Property<string>("Kind")
+                        .IsRequired()
+                        .HasMaxLength(20)
+                        .HasColumnType("character varying(20)")
+                        .HasColumnName("kind");
+
+                    b.Property<string>("LastError")
+                        .HasMaxLength(2000)
+                        .HasColumnType("character varying(2000)")
+                        .HasColumnName("last_error");
+
+                    b.Property<string>("Payload")
+                        .IsRequired()
+                        .HasColumnType("jsonb")
+                        .HasColumnName("payload");
+
+                    b.Property<Guid>("RunId")
+                        .HasColumnType("uuid")
+                        .HasColumnName("run_id");
+
+                    b.HasKey("Id")
+                        .HasName("pk_run_signals");
+
+                    b.HasIndex("Id")
+                        .HasDatabaseName("ix_run_signals_pending")
+                        .HasFilter("dispatched_at IS NULL");
+
+                    b.HasIndex("RunId", "Id")
+                        .HasDatabaseName("ix_run_signals_run_id_id");
+
+                    b.ToTable("run_signals", (string)null);
+                });
+
             modelBuilder.Entity("Qlaw.Data.Runs.StepEntity", b =>
                 {
                     b.Property<long>("Id")
@@ -285,6 +339,10 @@ namespace Qlaw.Data.Migrations
                     b.Property<string>("Error")
                         .HasColumnType("text")
                         .HasColumnName("error");
+
+                    b.Property<DateTimeOffset?>("HeartbeatAt")
+                        .HasColumnType("timestamp with time zone")
+                        .HasColumnName("heartbeat_at");
 
                     b.Property<int>("Index")
                         .HasColumnType("integer")
@@ -390,6 +448,16 @@ namespace Qlaw.Data.Migrations
                         .OnDelete(DeleteBehavior.Cascade)
                         .IsRequired()
                         .HasConstraintName("fk_run_events_runs_run_id");
+                });
+
+            modelBuilder.Entity("Qlaw.Data.Runs.RunSignalEntity", b =>
+                {
+                    b.HasOne("Qlaw.Data.Runs.RunEntity", null)
+                        .WithMany()
+                        .HasForeignKey("RunId")
+                        .OnDelete(DeleteBehavior.Cascade)
+                        .IsRequired()
+                        .HasConstraintName("fk_run_signals_runs_run_id");
                 });
 
             modelBuilder.Entity("Qlaw.Data.Runs.StepEntity", b =>

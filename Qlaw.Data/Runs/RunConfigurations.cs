@@ -74,3 +74,20 @@ internal sealed class RunEventConfiguration : IEntityTypeConfiguration<RunEventE
         builder.HasIndex(e => new { e.RunId, e.Id });
     }
 }
+
+internal sealed class RunSignalConfiguration : IEntityTypeConfiguration<RunSignalEntity>
+{
+    public void Configure(EntityTypeBuilder<RunSignalEntity> builder)
+    {
+        builder.ToTable("run_signals");
+        builder.HasKey(s => s.Id);
+        builder.Property(s => s.Kind).HasMaxLength(20);
+        builder.Property(s => s.Payload).HasColumnType("jsonb");
+        builder.Property(s => s.LastError).HasMaxLength(2000);
+        builder.HasOne<RunEntity>().WithMany().HasForeignKey(s => s.RunId).OnDelete(DeleteBehavior.Cascade);
+
+        // The dispatcher's query: undelivered signals in order.
+        builder.HasIndex(s => s.Id).HasDatabaseName("ix_run_signals_pending").HasFilter("dispatched_at IS NULL");
+        builder.HasIndex(s => new { s.RunId, s.Id });
+    }
+}

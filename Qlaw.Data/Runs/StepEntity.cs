@@ -27,6 +27,9 @@ public sealed class StepEntity
 
     public DateTimeOffset? CompletedAt { get; set; }
 
+    /// <summary>Last sign of life of a running attempt (a long model call updates it), so a watchdog can tell slow from dead.</summary>
+    public DateTimeOffset? HeartbeatAt { get; set; }
+
     /// <summary>Reference to the state this step can be resumed from (orchestration instance and step).</summary>
     public string? CheckpointRef { get; set; }
 

@@ -60,6 +60,13 @@ public static class ApiFunctions
         ApiTrigger.InvokeAsync(request, client, RateLimiting.RunCreation, async http =>
             await RunsApi.StartRun(id, (await BodyAsync<StartRunRequest>(http))!, Header(http, "Idempotency-Key"), http.Service<RunCommands>(), http.RequestAborted));
 
+    [Function(nameof(RunsApi.ListRuns))]
+    public static Task<IActionResult> ListRuns(
+        [HttpTrigger(AuthorizationLevel.Anonymous, "get", Route = "runs")] HttpRequest request,
+        [DurableClient] DurableTaskClient client) =>
+        ApiTrigger.InvokeAsync(request, client, RateLimiting.Requests, async http =>
+            await RunsApi.ListRuns(Query(http, "status"), QueryBool(http, "stale"), QueryInt(http, "limit"), Query(http, "after"), http.Service<RunQueries>(), http.RequestAborted));
+
     [Function(nameof(RunsApi.GetRunStatus))]
     public static Task<IActionResult> GetRunStatus(
         [HttpTrigger(AuthorizationLevel.Anonymous, "get", Route = "runs/{id}/status")] HttpRequest request, string id,

@@ -6,16 +6,17 @@ namespace Qlaw.Functions.Orchestration;
 
 /// <summary>
 /// The invocation's <see cref="DurableTaskClient"/>: Durable Functions hands it to each trigger through the
-/// <c>[DurableClient]</c> binding, not through dependency injection, so triggers put it here for the scope.
+/// <c>[DurableClient]</c> binding, not through dependency injection, so triggers set it here; it flows with the
+/// invocation's async calls, including into the scopes Core creates.
 /// </summary>
 public sealed class DurableClientAccessor
 {
-    private DurableTaskClient? _client;
+    private readonly AsyncLocal<DurableTaskClient?> _current = new();
 
     public DurableTaskClient Client
     {
-        get => _client ?? throw new InvalidOperationException("This trigger has no [DurableClient] binding to schedule runs with.");
-        set => _client = value;
+        get => _current.Value ?? throw new InvalidOperationException("This trigger has no [DurableClient] binding to schedule runs with.");
+        set => _current.Value = value;
     }
 }
 

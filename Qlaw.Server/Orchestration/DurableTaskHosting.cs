@@ -4,6 +4,7 @@ using Microsoft.Extensions.Options;
 using Qlaw.Core.Configuration;
 using Qlaw.Core.Database;
 using Qlaw.Core.Orchestration;
+using Qlaw.Core.Recovery;
 
 namespace Qlaw.Server.Orchestration;
 
@@ -19,7 +20,7 @@ public static class DurableTaskHosting
         {
             var hub = sp.GetRequiredService<IOptions<DurableHubOptions>>().Value;
             var storage = sp.GetRequiredService<IOptions<QlawConnectionStrings>>().Value.DurableStorage!;
-            return new AzureStorageOrchestrationService(new AzureStorageOrchestrationServiceSettings
+            return new AzureStorageOrchestrationServiceSettings
             {
                 StorageAccountClientProvider = new StorageAccountClientProvider(storage),
                 TaskHubName = hub.HubName,
@@ -32,15 +33,20 @@ public static class DurableTaskHosting
                 MaxConcurrentTaskActivityWorkItems = hub.MaxConcurrentActivities,
                 MaxConcurrentTaskOrchestrationWorkItems = hub.MaxConcurrentOrchestrations,
                 LoggerFactory = sp.GetRequiredService<ILoggerFactory>(),
-            });
+            };
         });
+        services.AddSingleton(sp => new AzureStorageOrchestrationService(sp.GetRequiredService<AzureStorageOrchestrationServiceSettings>()));
         // Inputs cross the hub as System.Text.Json, the serializer the orchestrator and activities read them with.
         services.AddSingleton(sp => new TaskHubClient(
             sp.GetRequiredService<AzureStorageOrchestrationService>(),
             new SystemTextJsonDataConverter(),
             sp.GetRequiredService<ILoggerFactory>()));
         services.AddSingleton<IRunScheduler, TaskHubRunScheduler>();
-        services.AddHostedService<DurableTaskWorkerService>();
+        services.AddSingleton<DurableTaskWorkerService>();
+        services.AddHostedService(sp => sp.GetRequiredService<DurableTaskWorkerService>());
+
+        // Self-healing: left-over outbox signals are delivered and lost runs re-driven from PostgreSQL.
+        services.AddHostedService<RecoveryWorker>();
         return builder;
     }
 }

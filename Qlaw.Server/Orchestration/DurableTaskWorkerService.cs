@@ -9,23 +9,41 @@ namespace Qlaw.Server.Orchestration;
 /// <summary>
 /// Runs Core's orchestrator and activities on a <see cref="TaskHubWorker"/> through the Microsoft.DurableTask shims —
 /// the programming model Durable Functions uses, so both hosts share them verbatim. Storage that is down at start is
-/// retried in the background instead of failing the host (readiness reports it meanwhile).
+/// retried in the background instead of failing the host (readiness reports it meanwhile). When the hub's storage
+/// was lost (<see cref="RequestRestart"/>), the worker is replaced by a new one on a freshly created hub.
 /// </summary>
 internal sealed partial class DurableTaskWorkerService(
-    AzureStorageOrchestrationService service, IServiceProvider services, ILoggerFactory loggerFactory, ILogger<DurableTaskWorkerService> logger)
+    AzureStorageOrchestrationService service, AzureStorageOrchestrationServiceSettings settings, IServiceProvider services,
+    ILoggerFactory loggerFactory, ILogger<DurableTaskWorkerService> logger)
     : BackgroundService
 {
+    private static readonly TimeSpan StopTimeout = TimeSpan.FromSeconds(15);
+    private readonly SemaphoreSlim _restart = new(0, 1);
     private TaskHubWorker? _worker;
+
+    /// <summary>Asks for a new worker on a re-created hub (the storage lost the hub's queues, tables or leases).</summary>
+    public void RequestRestart()
+    {
+        try
+        {
+            _restart.Release();
+        }
+        catch (SemaphoreFullException)
+        {
+            // A restart is already pending.
+        }
+    }
 
     protected override async Task ExecuteAsync(CancellationToken stoppingToken)
     {
         var shims = new DurableTaskShimFactory(null, loggerFactory);
+        var hub = service;
         while (!stoppingToken.IsCancellationRequested)
         {
             try
             {
-                await service.CreateIfNotExistsAsync().WaitAsync(stoppingToken);
-                var worker = new TaskHubWorker(service, loggerFactory);
+                await hub.CreateIfNotExistsAsync().WaitAsync(stoppingToken);
+                var worker = new TaskHubWorker(hub, loggerFactory);
                 foreach (var (name, type) in QlawOrchestration.Orchestrators)
                 {
                     worker.AddTaskOrchestrations(new Creator<TaskOrchestration>(
@@ -41,6 +59,15 @@ internal sealed partial class DurableTaskWorkerService(
                 await worker.StartAsync();
                 _worker = worker;
                 LogStarted(logger);
+
+                await _restart.WaitAsync(stoppingToken);
+                LogRestarting(logger);
+                _worker = null;
+                await StopBoundedAsync(worker, CancellationToken.None);
+                hub = new AzureStorageOrchestrationService(settings);
+            }
+            catch (OperationCanceledException) when (stoppingToken.IsCancellationRequested)
+            {
                 return;
             }
             catch (Exception ex) when (!stoppingToken.IsCancellationRequested)
@@ -54,12 +81,32 @@ internal sealed partial class DurableTaskWorkerService(
     public override async Task StopAsync(CancellationToken cancellationToken)
     {
         await base.StopAsync(cancellationToken);
-        if (_worker is not null)
+        if (_worker is { } worker)
         {
-            // Graceful: in-flight work items finish or are abandoned back to their queues.
-            await _worker.StopAsync(isForced: false);
+            await StopBoundedAsync(worker, cancellationToken);
         }
     }
+
+    // Graceful: in-flight work items finish or are abandoned back to their queues. Bounded: a storage account that went
+    // away mid-run can keep the partition manager from ever shutting down; nothing is lost by leaving then (the leases
+    // expire, the reconciler re-drives what was in flight).
+    private async Task StopBoundedAsync(TaskHubWorker worker, CancellationToken cancellationToken)
+    {
+        try
+        {
+            await worker.StopAsync(isForced: false).WaitAsync(StopTimeout, cancellationToken);
+        }
+        catch (Exception ex) when (ex is TimeoutException or OperationCanceledException)
+        {
+            LogStopAbandoned(logger, StopTimeout.TotalSeconds);
+        }
+    }
+
+    [LoggerMessage(Level = LogLevel.Warning, Message = "The task hub's storage was lost; restarting the Durable Task worker on a re-created hub")]
+    private static partial void LogRestarting(ILogger logger);
+
+    [LoggerMessage(Level = LogLevel.Warning, Message = "The Durable Task worker did not stop within {Seconds} s; leaving it")]
+    private static partial void LogStopAbandoned(ILogger logger, double seconds);
 
     [LoggerMessage(Level = LogLevel.Information, Message = "Durable Task worker started")]
     private static partial void LogStarted(ILogger logger);

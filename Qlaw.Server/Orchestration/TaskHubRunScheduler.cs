@@ -1,3 +1,5 @@
+using Azure;
+using DurableTask.AzureStorage;
 using DurableTask.Core;
 using DurableTask.Core.Exceptions;
 using Qlaw.Core.Orchestration;
@@ -5,8 +7,11 @@ using CoreOrchestrationStatus = DurableTask.Core.OrchestrationStatus;
 
 namespace Qlaw.Server.Orchestration;
 
-/// <summary><see cref="IRunScheduler"/> over DurableTask.Core's <see cref="TaskHubClient"/>.</summary>
-internal sealed class TaskHubRunScheduler(TaskHubClient client) : IRunScheduler
+/// <summary>
+/// <see cref="IRunScheduler"/> over DurableTask.Core's <see cref="TaskHubClient"/>. A hub whose queues or tables were
+/// lost (a wiped storage account, an emulator that dropped its data) is created again before scheduling.
+/// </summary>
+internal sealed class TaskHubRunScheduler(TaskHubClient client, AzureStorageOrchestrationServiceSettings settings, DurableTaskWorkerService worker) : IRunScheduler
 {
     private static readonly CoreOrchestrationStatus[] RunningStatuses =
         [CoreOrchestrationStatus.Pending, CoreOrchestrationStatus.Running, CoreOrchestrationStatus.ContinuedAsNew];
@@ -20,6 +25,11 @@ internal sealed class TaskHubRunScheduler(TaskHubClient client) : IRunScheduler
         catch (OrchestrationAlreadyExistsException)
         {
             // Scheduling is idempotent: the run's orchestration is already under way.
+        }
+        catch (Exception ex) when (IsHubMissing(ex))
+        {
+            await RecreateHubAsync();
+            await client.CreateOrchestrationInstanceAsync(RunOrchestrator.Name, string.Empty, instanceId, input, null, RunningStatuses);
         }
     }
 
@@ -36,7 +46,18 @@ internal sealed class TaskHubRunScheduler(TaskHubClient client) : IRunScheduler
 
     public async Task<InstanceState> GetStateAsync(string instanceId, CancellationToken cancellationToken)
     {
-        var state = await client.GetOrchestrationStateAsync(instanceId);
+        OrchestrationState? state;
+        try
+        {
+            state = await client.GetOrchestrationStateAsync(instanceId);
+        }
+        catch (Exception ex) when (IsHubMissing(ex))
+        {
+            // The hub's tables are gone, and every instance with them: create the hub again for what comes next.
+            await RecreateHubAsync();
+            return InstanceState.Missing;
+        }
+
         return state?.OrchestrationStatus switch
         {
             null => InstanceState.Missing,
@@ -46,5 +67,17 @@ internal sealed class TaskHubRunScheduler(TaskHubClient client) : IRunScheduler
             CoreOrchestrationStatus.Terminated or CoreOrchestrationStatus.Canceled => InstanceState.Terminated,
             _ => InstanceState.Failed,
         };
+    }
+
+    // A queue or table of the hub does not exist (404 from Azure Storage).
+    private static bool IsHubMissing(Exception exception) =>
+        exception is RequestFailedException { Status: 404 } || exception.InnerException is RequestFailedException { Status: 404 };
+
+    // The service the worker holds remembers it created the hub once; a fresh one checks and creates what is missing.
+    // The worker is replaced too: its partition manager lost its leases with the storage.
+    private async Task RecreateHubAsync()
+    {
+        await new AzureStorageOrchestrationService(settings).CreateIfNotExistsAsync();
+        worker.RequestRestart();
     }
 }

@@ -11,10 +11,14 @@ namespace Qlaw.Testing;
 public sealed class QlawApplication(string postgres, string durableStorage, IDictionary<string, string?>? settings = null)
     : WebApplicationFactory<Program>
 {
-    /// <summary>Starts a server over a new, empty database.</summary>
-    public static async Task<QlawApplication> StartAsync(QlawStackFixture stack, IDictionary<string, string?>? settings = null)
+    /// <summary>
+    /// Starts a server on its own task hub over a new, empty database — or over <paramref name="database"/>, and on
+    /// <paramref name="durableStorage"/> instead of the shared Azurite.
+    /// </summary>
+    public static async Task<QlawApplication> StartAsync(
+        QlawStackFixture stack, IDictionary<string, string?>? settings = null, string? database = null, string? durableStorage = null)
     {
-        var app = new QlawApplication(await stack.CreateDatabaseAsync(), stack.Azurite.ConnectionString, settings);
+        var app = new QlawApplication(database ?? await stack.CreateDatabaseAsync(), durableStorage ?? stack.Azurite.ConnectionString, settings);
         app.UseKestrel(0);
         app.StartServer();
         return app;

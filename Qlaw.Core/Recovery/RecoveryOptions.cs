@@ -1,0 +1,40 @@
+using System.ComponentModel.DataAnnotations;
+
+namespace Qlaw.Core.Recovery;
+
+/// <summary>Self-healing of runs (section <c>Recovery</c>), applied live.</summary>
+public sealed class RecoveryOptions
+{
+    /// <summary>How often undelivered outbox signals (schedule, continue, terminate) are retried.</summary>
+    [Range(100, 600_000)]
+    public int DispatchIntervalMs { get; set; } = 1000;
+
+    /// <summary>How often the reconciler looks for runs that should be progressing but are not.</summary>
+    [Range(1, 3600)]
+    public int ReconcileIntervalSeconds { get; set; } = 10;
+
+    /// <summary>
+    /// A queued or running run with no step, event or heartbeat for this long is re-driven, whatever its orchestration
+    /// says. Keep it above the longest retry backoff (<c>Runs:MaxRetryIntervalMs</c>) and a few heartbeats.
+    /// </summary>
+    [Range(2, 86_400)]
+    public int StaleAfterSeconds { get; set; } = 120;
+
+    /// <summary>A run quiet for this long has its orchestration checked; a missing, failed or terminated one is re-driven at once.</summary>
+    [Range(1, 86_400)]
+    public int ProbeAfterSeconds { get; set; } = 15;
+
+    /// <summary>A running agent turn refreshes its step's heartbeat this often.</summary>
+    [Range(1, 3600)]
+    public int HeartbeatSeconds { get; set; } = 10;
+
+    /// <summary>Runs looked at per reconcile pass.</summary>
+    [Range(1, 10_000)]
+    public int BatchSize { get; set; } = 100;
+
+    /// <summary>
+    /// Test-only fault hook: the process dies right after a new run is committed and before its orchestration is
+    /// scheduled. Never set it in production.
+    /// </summary>
+    public bool CrashAfterRunCommitted { get; set; }
+}

@@ -1,0 +1,37 @@
+using System.Text.Json;
+using Microsoft.EntityFrameworkCore;
+using Microsoft.Extensions.Options;
+using Qlaw.Contracts;
+using Qlaw.Contracts.Workflows;
+using Qlaw.Core.Orchestration;
+using Qlaw.Core.Runs;
+using Qlaw.Data;
+
+namespace Qlaw.Core.Recovery;
+
+/// <summary>
+/// Seeds a new orchestration instance for a run from its PostgreSQL row: the run's current step is run again — a step
+/// recorded as completed replays its recorded decision instead of calling the model — with the origin stack and return
+/// counts as stored. The path of <c>continue</c> when the instance is gone, and of the reconciler.
+/// </summary>
+public sealed class RunRedriver(QlawDbContext db, IRunScheduler scheduler, IOptionsMonitor<RunOptions> options)
+{
+    /// <param name="stepOffset">1 to go on after the current step (it asked for input and got it), else 0.</param>
+    public async Task<string> ReseedAsync(Guid runId, int stepOffset, string? input, CancellationToken cancellationToken)
+    {
+        var run = await db.Runs.SingleAsync(r => r.Id == runId, cancellationToken);
+        var definition = JsonSerializer.Deserialize<WorkflowDefinition>(
+            await db.Workflows.Where(w => w.Id == run.WorkflowId).Select(w => w.Config).SingleAsync(cancellationToken), QlawJson.Options)!;
+        var stack = JsonSerializer.Deserialize<List<string>>(run.OriginStack, QlawJson.Options)!;
+        var returns = JsonSerializer.Deserialize<Dictionary<string, int>>(run.ReturnCounts, QlawJson.Options)!;
+        var state = new RouteState(run.CurrentAgent ?? definition.StartAgent, run.CurrentStep + stepOffset, stack, returns);
+
+        // A new instance id per seeding; the old instance, should it wake, is fenced off by the id (RunJournal).
+        var generation = await db.AuditLogs.CountAsync(
+            a => a.RunId == run.Id && (a.Type == AuditTypes.RunResumed || a.Type == AuditTypes.RunRecovered), cancellationToken);
+        run.EntityId = $"run-{run.Id:N}-r{generation}";
+        await db.SaveChangesAsync(cancellationToken);
+        await scheduler.ScheduleAsync(run.EntityId, new RunOrchestrationInput(run.Id, options.CurrentValue.PlanFor(definition), state, null, input), cancellationToken);
+        return run.EntityId;
+    }
+}

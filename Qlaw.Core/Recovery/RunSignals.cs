@@ -1,0 +1,118 @@
+using System.Text.Json;
+using Microsoft.EntityFrameworkCore;
+using Microsoft.Extensions.DependencyInjection;
+using Qlaw.Contracts;
+using Qlaw.Core.Orchestration;
+using Qlaw.Data;
+using Qlaw.Data.Runs;
+
+namespace Qlaw.Core.Recovery;
+
+/// <summary>What an outbox signal asks of the hub.</summary>
+public sealed record RunSignal(
+    string InstanceId, RunOrchestrationInput? Schedule = null, ContinueSignal? Continue = null, int StepOffset = 0, string? Reason = null)
+{
+    public const string ScheduleKind = "schedule";
+    public const string ContinueKind = "continue";
+    public const string TerminateKind = "terminate";
+}
+
+/// <summary>
+/// The outbox of run signals: <see cref="Enqueue"/> adds a signal to the caller's unit of work (committed with the run
+/// change); <see cref="DispatchAsync"/> delivers it right after the commit; <see cref="DeliverPendingAsync"/> (run by <see cref="RecoveryWorker"/>) delivers
+/// whatever a crash left behind. Delivery takes the row lock, so a signal is delivered by one process at a time.
+/// </summary>
+public sealed class RunSignals(IServiceScopeFactory scopes, TimeProvider clock)
+{
+    /// <summary>Adds a signal to <paramref name="db"/>'s pending changes.</summary>
+    public static RunSignalEntity Enqueue(QlawDbContext db, Guid runId, string kind, RunSignal signal, DateTimeOffset now)
+    {
+        var row = new RunSignalEntity { RunId = runId, Kind = kind, Payload = JsonSerializer.Serialize(signal, QlawJson.Options), CreatedAt = now };
+        db.RunSignals.Add(row);
+        return row;
+    }
+
+    /// <summary>Delivers one signal unless another process holds it or delivered it already. False when it failed.</summary>
+    public async Task<bool> DispatchAsync(long signalId, CancellationToken cancellationToken)
+    {
+        await using var scope = scopes.CreateAsyncScope();
+        var db = scope.ServiceProvider.GetRequiredService<QlawDbContext>();
+        await using var tx = await db.Database.BeginTransactionAsync(cancellationToken);
+        var row = await db.RunSignals
+            .FromSql($"SELECT * FROM run_signals WHERE id = {signalId} AND dispatched_at IS NULL FOR UPDATE SKIP LOCKED")
+            .FirstOrDefaultAsync(cancellationToken);
+        if (row is null)
+        {
+            return true;
+        }
+
+        try
+        {
+            await DeliverAsync(scope.ServiceProvider, row, cancellationToken);
+            row.DispatchedAt = clock.GetUtcNow();
+            row.LastError = null;
+        }
+        catch (Exception exception) when (exception is not OperationCanceledException)
+        {
+            row.LastError = exception.Message.Length > 2000 ? exception.Message[..2000] : exception.Message;
+        }
+
+        row.Attempts++;
+        await db.SaveChangesAsync(CancellationToken.None);
+        await tx.CommitAsync(CancellationToken.None);
+        return row.DispatchedAt is not null;
+    }
+
+    /// <summary>
+    /// Delivers the signals a crash or a refusing hub left undelivered, oldest first (those younger than a second are
+    /// being delivered by the request that wrote them). Returns how many were delivered.
+    /// </summary>
+    public async Task<int> DeliverPendingAsync(CancellationToken cancellationToken)
+    {
+        List<long> pending;
+        await using (var scope = scopes.CreateAsyncScope())
+        {
+            var cutoff = clock.GetUtcNow() - TimeSpan.FromSeconds(1);
+            pending = await scope.ServiceProvider.GetRequiredService<QlawDbContext>().RunSignals
+                .Where(s => s.DispatchedAt == null && s.CreatedAt < cutoff)
+                .OrderBy(s => s.Id).Select(s => s.Id).Take(100).ToListAsync(cancellationToken);
+        }
+
+        var delivered = 0;
+        foreach (var id in pending)
+        {
+            delivered += await DispatchAsync(id, cancellationToken) ? 1 : 0;
+        }
+
+        return delivered;
+    }
+
+    private static async Task DeliverAsync(IServiceProvider services, RunSignalEntity row, CancellationToken cancellationToken)
+    {
+        var signal = JsonSerializer.Deserialize<RunSignal>(row.Payload, QlawJson.Options)!;
+        var scheduler = services.GetRequiredService<IRunScheduler>();
+        switch (row.Kind)
+        {
+            case RunSignal.ScheduleKind:
+                await scheduler.ScheduleAsync(signal.InstanceId, signal.Schedule!, cancellationToken);
+                break;
+            case RunSignal.TerminateKind:
+                await scheduler.TerminateAsync(signal.InstanceId, signal.Reason ?? "cancelled", cancellationToken);
+                break;
+            case RunSignal.ContinueKind:
+                // A waiting orchestration takes the event; a lost one is seeded again from PostgreSQL.
+                if (await scheduler.GetStateAsync(signal.InstanceId, cancellationToken) is InstanceState.Running or InstanceState.Pending)
+                {
+                    await scheduler.RaiseContinueAsync(signal.InstanceId, signal.Continue!, cancellationToken);
+                }
+                else
+                {
+                    await services.GetRequiredService<RunRedriver>().ReseedAsync(row.RunId, signal.StepOffset, signal.Continue?.Input, cancellationToken);
+                }
+
+                break;
+            default:
+                throw new InvalidOperationException($"Unknown run signal kind '{row.Kind}'.");
+        }
+    }
+}

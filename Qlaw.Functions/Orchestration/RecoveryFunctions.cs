@@ -1,0 +1,23 @@
+using Microsoft.Azure.Functions.Worker;
+using Microsoft.DurableTask.Client;
+using Microsoft.Extensions.DependencyInjection;
+using Qlaw.Core.Recovery;
+
+namespace Qlaw.Functions.Orchestration;
+
+/// <summary>
+/// Self-healing on Functions: the passes Qlaw.Server's RecoveryWorker runs, from a timer (timer triggers run on one
+/// instance at a time): deliver left-over outbox signals, then re-drive lost or stale runs from PostgreSQL.
+/// </summary>
+public static class RecoveryFunctions
+{
+    [Function(nameof(RecoverRuns))]
+    public static async Task RecoverRuns(
+        [TimerTrigger("*/10 * * * * *")] TimerInfo timer, [DurableClient] DurableTaskClient client, FunctionContext context)
+    {
+        var services = context.InstanceServices;
+        services.GetRequiredService<DurableClientAccessor>().Client = client;
+        await services.GetRequiredService<RunSignals>().DeliverPendingAsync(context.CancellationToken);
+        await services.GetRequiredService<RunReconciler>().ReconcileOnceAsync(context.CancellationToken);
+    }
+}
