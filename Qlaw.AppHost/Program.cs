@@ -29,6 +29,11 @@ internal static class Launcher
                 ["ConnectionStrings:DurableStorage"] = azurite.ConnectionString,
                 ["Database:MigrateOnStartup"] = "true",
                 ["Database:SeedWorkflowsPath"] = Path.Combine(root, "samples", "workflows"),
+
+                // The offline model is paced like one that thinks and streams, so runs can be watched unfolding in the
+                // run console and the QLAW CLI; QLAW__Models__Scripted__TurnDelayMs=0 (and TokenDelayMs) runs at full speed.
+                ["Models:Scripted:TurnDelayMs"] = "300",
+                ["Models:Scripted:TokenDelayMs"] = "15",
             };
 
             // Telemetry goes to the Aspire dashboard unless QLAW_DASHBOARD=0 or an OTLP endpoint is set already.
@@ -46,7 +51,7 @@ internal static class Launcher
 
             Console.WriteLine($"Starting Qlaw.Server on {url}");
             await using var server = await ServerProcess.StartAsync(url, settings, contentRoot: Path.Combine(root, "Qlaw.Server"));
-            Console.WriteLine($"Qlaw is ready: {url} (API reference {new Uri(url, "/scalar")}). Press Ctrl+C to stop.");
+            Console.WriteLine($"Qlaw is ready: run console {url}, API reference {new Uri(url, "/scalar")}. Press Ctrl+C to stop.");
 
             using var stop = new CancellationTokenSource();
             void Stop(PosixSignalContext context)

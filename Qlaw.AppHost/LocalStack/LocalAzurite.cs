@@ -2,7 +2,7 @@ namespace Qlaw.AppHost.LocalStack;
 
 /// <summary>
 /// Azurite, the Azure Storage emulator (npm package pinned in the repository's package.json), on 127.0.0.1 only.
-/// It is installed with <c>npm ci</c> on first use.
+/// It is installed on first use (<see cref="NodePackages"/>).
 /// </summary>
 public sealed class LocalAzurite : IAsyncDisposable
 {
@@ -38,7 +38,7 @@ public sealed class LocalAzurite : IAsyncDisposable
     public static async Task<LocalAzurite> StartAsync(
         string repositoryRoot, string? dataDirectory, int blobPort, int queuePort, int tablePort, bool echo = true)
     {
-        var entry = await EnsureInstalledAsync(repositoryRoot);
+        var entry = await NodePackages.EnsureInstalledAsync(repositoryRoot, Path.Combine("azurite", "dist", "src", "azurite.js"));
         List<string> arguments =
         [
             entry, "--blobHost", "127.0.0.1", "--queueHost", "127.0.0.1", "--tableHost", "127.0.0.1",
@@ -69,63 +69,4 @@ public sealed class LocalAzurite : IAsyncDisposable
     public void Kill() => _process.Kill();
 
     public ValueTask DisposeAsync() => _process.DisposeAsync();
-
-    private static async Task<string> EnsureInstalledAsync(string repositoryRoot)
-    {
-        var entry = Path.Combine(repositoryRoot, "node_modules", "azurite", "dist", "src", "azurite.js");
-        if (File.Exists(entry))
-        {
-            return entry;
-        }
-
-        if (!CommandExists("node") || !CommandExists("npm"))
-        {
-            throw new LocalStackException("Node.js and npm are needed for Azurite: install them with `sudo apt-get install nodejs npm`.");
-        }
-
-        // Installs exactly what package-lock.json pins; concurrent first starts (parallel test runs) must not race.
-        using (var install = await InstallLock.AcquireAsync(repositoryRoot))
-        {
-            if (!File.Exists(entry))
-            {
-                var npm = ManagedProcess.Start("npm", "npm", ["ci", "--no-audit", "--no-fund"], workingDirectory: repositoryRoot);
-                await npm.WaitForExitAsync();
-                if (!File.Exists(entry))
-                {
-                    throw new LocalStackException($"`npm ci` did not install Azurite:{Environment.NewLine}{npm.Tail}");
-                }
-            }
-        }
-
-        return entry;
-    }
-
-    private static bool CommandExists(string name) =>
-        (Environment.GetEnvironmentVariable("PATH") ?? "").Split(':').Any(dir => File.Exists(Path.Combine(dir, name)));
-
-    private sealed class InstallLock : IDisposable
-    {
-        private readonly FileStream _file;
-
-        private InstallLock(FileStream file) => _file = file;
-
-        public static async Task<InstallLock> AcquireAsync(string repositoryRoot)
-        {
-            var path = Path.Combine(repositoryRoot, ".local", "npm-install.lock");
-            Directory.CreateDirectory(Path.GetDirectoryName(path)!);
-            for (var attempt = 0; ; attempt++)
-            {
-                try
-                {
-                    return new InstallLock(new FileStream(path, FileMode.OpenOrCreate, FileAccess.ReadWrite, FileShare.None));
-                }
-                catch (IOException) when (attempt < 1200)
-                {
-                    await Task.Delay(100);
-                }
-            }
-        }
-
-        public void Dispose() => _file.Dispose();
-    }
 }

@@ -34,6 +34,9 @@ public sealed partial class ManagedProcess : IAsyncDisposable
 
     public bool HasExited => _process.HasExited;
 
+    /// <summary>The exit code, once the process has exited.</summary>
+    public int ExitCode => _process.ExitCode;
+
     /// <summary>The last lines the process printed, for error messages.</summary>
     public string Tail
     {

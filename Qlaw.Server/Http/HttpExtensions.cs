@@ -1,6 +1,7 @@
 using Microsoft.Extensions.Options;
 using Qlaw.Api.Http;
 using Qlaw.Core.Database;
+using Qlaw.Server.RunConsole;
 using Scalar.AspNetCore;
 using HttpOptions = Qlaw.Api.Http.HttpOptions;
 
@@ -18,7 +19,10 @@ public static class HttpExtensions
         return builder;
     }
 
-    /// <summary>Adds the error pipeline (exceptions and bare status codes become problem+json), headers, CORS, limits.</summary>
+    /// <summary>
+    /// Adds the error pipeline (exceptions and bare status codes become problem+json), headers, the run console's files,
+    /// CORS, limits.
+    /// </summary>
     public static WebApplication UseQlawHttp(this WebApplication app)
     {
         var http = app.Services.GetRequiredService<IOptions<HttpOptions>>().Value;
@@ -35,6 +39,9 @@ public static class HttpExtensions
 
         app.UseExceptionHandler();
         app.UseStatusCodePages();
+
+        // The run console's files need no endpoint, rate limit or authorization: they are served before routing.
+        app.UseQlawRunConsole();
         app.UseRouting();
         if (http.Cors.AllowedOrigins.Length > 0)
         {

@@ -1,0 +1,102 @@
+// The run as a conversation between agents: one card per agent turn with its streamed text, and an arrow for every
+// handoff (→), consult (⇢, pushes the caller on the origin stack) and return (↩, pops it).
+
+import { agentChip, agentColor, formatDuration, h } from './dom.js';
+
+const ARROWS = { handoff: '→', consult: '⇢', return: '↩' };
+
+/** Renders the model's items into `list`, creating elements for new items and updating changed ones. */
+export function renderFlow(list, model) {
+  const elements = list.children;
+  for (let i = 0; i < model.items.length; i++) {
+    const item = model.items[i];
+    const key = `${i}-${item.kind}-${item.step ?? ''}-${item.attempt ?? ''}`;
+    if (i < elements.length && elements[i].dataset.key === key) {
+      if (item.kind === 'turn') {
+        updateTurn(elements[i], item);
+      }
+
+      continue;
+    }
+
+    while (elements.length > i) {
+      elements[elements.length - 1].remove();
+    }
+
+    const element = create(item);
+    element.dataset.key = key;
+    list.append(element);
+  }
+
+  while (elements.length > model.items.length) {
+    elements[elements.length - 1].remove();
+  }
+}
+
+function create(item) {
+  switch (item.kind) {
+    case 'turn':
+      return updateTurn(turnCard(item), item);
+    case 'transition':
+      return transition(item);
+    case 'request':
+      return h('li', { class: 'note request', testid: 'input-request' }, agentChip(item.agent), ' asks: ', h('strong', null, item.prompt));
+    case 'input':
+      return h('li', { class: 'note user-input', testid: 'user-input' }, h('span', { class: 'agent user' }, 'you'), ' ', item.text);
+    case 'output':
+      return h('li', { class: 'note output', testid: 'output' }, 'Result from ', agentChip(item.agent), h('pre', null, item.text));
+    default:
+      return h('li', { class: 'note failure', testid: 'run-error' },
+        item.deadLettered ? 'Dead-lettered (retries exhausted; Continue retries the turn): ' : 'Error: ', item.message);
+  }
+}
+
+function turnCard(item) {
+  const card = h('li', { class: 'turn', testid: 'turn', dataset: { agent: item.agent, step: item.step, attempt: item.attempt } },
+    h('header', null,
+      agentChip(item.agent),
+      h('span', { class: 'meta' }, `step ${item.step}`, item.attempt > 1 ? ` · attempt ${item.attempt}` : ''),
+      h('span', { class: 'decision' }),
+      h('span', { class: 'duration' })),
+    h('pre', { class: 'text', testid: 'turn-text' }));
+  card.style.setProperty('--agent', agentColor(item.agent));
+  return card;
+}
+
+function updateTurn(card, item) {
+  card.dataset.status = item.status;
+  const text = card.querySelector('.text');
+  if (text.textContent !== item.text) {
+    text.textContent = item.text;
+  }
+
+  card.querySelector('.decision').textContent = decisionText(item);
+  card.querySelector('.duration').textContent = item.durationMs != null ? formatDuration(item.durationMs) : '';
+  return card;
+}
+
+function decisionText(item) {
+  switch (item.status) {
+    case 'running':
+      return 'streaming…';
+    case 'failed':
+      return `failed${item.transient ? ' (transient)' : ''}: ${item.error ?? ''}`;
+    case 'superseded':
+      return 'superseded by a retry';
+    default:
+      return item.decision ? `${item.decision.replaceAll('_', ' ')}${item.target ? ` ${item.target}` : ''}` : 'done';
+  }
+}
+
+function transition(item) {
+  const stack = item.stack.length ? `stack: ${item.stack.join(' › ')}` : 'stack empty';
+  return h('li', {
+    class: `transition kind-${item.transition}`,
+    testid: 'transition',
+    dataset: { kind: item.transition, from: item.from, to: item.to, depth: item.depth },
+  },
+  agentChip(item.from), h('span', { class: 'arrow', 'aria-hidden': 'true' }, ARROWS[item.transition] ?? '→'), agentChip(item.to),
+  h('span', { class: 'kind' }, item.transition, item.requested ? ' (requested)' : ''),
+  h('span', { class: 'depth' }, `depth ${item.depth} · ${stack}`),
+  item.reason ? h('span', { class: 'reason' }, item.reason) : null);
+}

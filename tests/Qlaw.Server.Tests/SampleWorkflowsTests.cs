@@ -1,0 +1,73 @@
+using System.Net;
+using System.Text.Json.Nodes;
+using Qlaw.Testing;
+
+namespace Qlaw.Server.Tests;
+
+/// <summary>Every file in samples/workflows/ is a valid workflow, and each sample runs the path its description promises.</summary>
+[Collection(QlawStackCollectionDefinition.Name)]
+public sealed class SampleWorkflowsTests(QlawStackFixture stack) : IAsyncLifetime
+{
+    private QlawApplication _app = null!;
+    private RunsClient _runs = null!;
+
+    public async Task InitializeAsync()
+    {
+        _app = await QlawApplication.StartAsync(stack);
+        _runs = new RunsClient(_app.CreateClient());
+    }
+
+    public async Task DisposeAsync() => await _app.DisposeAsync();
+
+    [Fact]
+    public async Task Every_sample_workflow_is_created_by_POST_v1_workflows_unchanged()
+    {
+        var files = Directory.GetFiles(Samples.WorkflowsFolder, "*.json").Order(StringComparer.Ordinal).ToList();
+
+        Assert.True(files.Count >= 3, $"samples: {string.Join(", ", files)}");
+        foreach (var file in files)
+        {
+            var posted = JsonNode.Parse(await File.ReadAllTextAsync(file))!;
+            var response = await _runs.Http.PostAsync("/v1/workflows", RunsClient.Json(posted));
+            var body = await response.Content.ReadAsStringAsync();
+            Assert.True(response.StatusCode == HttpStatusCode.Created, $"{Path.GetFileName(file)}: {body}");
+            Assert.True(JsonNode.DeepEquals(posted, JsonNode.Parse(body)!["config"]), $"{Path.GetFileName(file)}: {body}");
+            Assert.Equal(Path.GetFileNameWithoutExtension(file), posted["name"]!.GetValue<string>());
+        }
+    }
+
+    [Fact]
+    public async Task The_plan_only_sample_drafts_consults_the_reviewer_and_finishes_the_plan()
+    {
+        await _runs.CreateWorkflowAsync(Samples.Workflow("plan-only"));
+
+        var runId = await _runs.StartAsync("plan-only", "ship a login page");
+        var completed = await _runs.WaitForAsync(runId, "completed");
+
+        Assert.Equal(["planner:completed:1", "reviewer:completed:1", "planner:completed:1"], RunsClient.Steps(completed));
+        Assert.Equal(["consult reviewer", "return planner"], await TransitionsAsync(runId));
+        Assert.StartsWith("Final plan:", completed["steps"]![2]!["output"]!.GetValue<string>(), StringComparison.Ordinal);
+    }
+
+    [Fact]
+    public async Task The_human_in_the_loop_sample_waits_for_an_answer_then_codes_and_judges()
+    {
+        await _runs.CreateWorkflowAsync(Samples.Workflow("human-in-the-loop"));
+        var runId = await _runs.StartAsync("human-in-the-loop");
+        await _runs.WaitForAsync(runId, "awaiting_input");
+
+        var answer = await _runs.PostAsync(runId, "continue", new JsonObject { ["input"] = "C#" });
+        var completed = await _runs.WaitForAsync(runId, "completed");
+
+        Assert.Equal(HttpStatusCode.Accepted, answer.StatusCode);
+        Assert.Equal(["planner:completed:1", "planner:completed:1", "coder:completed:1", "judge:completed:1"], RunsClient.Steps(completed));
+        var prompt = Assert.Single(await _runs.AuditAsync(runId), e => e["type"]!.GetValue<string>() == "input.requested");
+        Assert.Equal("Which programming language should the code be in?", prompt["detail"]!["prompt"]!.GetValue<string>());
+    }
+
+    // "kind to" of each handoff and return, in order.
+    private async Task<List<string>> TransitionsAsync(string runId) =>
+        [.. (await _runs.AuditAsync(runId))
+            .Where(e => e["type"]!.GetValue<string>() is "handoff" or "return")
+            .Select(e => $"{e["detail"]!["kind"]} {e["detail"]!["to"]}")];
+}

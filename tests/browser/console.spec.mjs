@@ -1,0 +1,216 @@
+// The run console as a person uses it, in Debian's headless Chromium driven by playwright-core (no browser download):
+// start the sample workflows from the page, watch them live, answer, hand off, cancel, reload; screenshots go to
+// docs/screenshots/. Run by tests/Qlaw.Server.Tests/ConsoleBrowserTests.cs:
+//   QLAW_BASE_URL=http://127.0.0.1:5080 node tests/browser/console.spec.mjs
+// Only QLAW_BASE_URL (a loopback address) is contacted. Exits 0 when every check passes.
+
+import assert from 'node:assert/strict';
+import { mkdirSync } from 'node:fs';
+import { dirname, join, resolve } from 'node:path';
+import { fileURLToPath } from 'node:url';
+import { chromium } from 'playwright-core';
+
+const base = new URL(process.env.QLAW_BASE_URL ?? 'http://127.0.0.1:5080');
+const executablePath = process.env.QLAW_CHROMIUM ?? '/usr/bin/chromium';
+const screenshots = process.env.QLAW_SCREENSHOTS ?? resolve(dirname(fileURLToPath(import.meta.url)), '../../docs/screenshots');
+const timeoutMs = Number(process.env.QLAW_BROWSER_TIMEOUT_MS ?? 150_000);
+assert.ok(['127.0.0.1', 'localhost', '[::1]'].includes(base.hostname), `QLAW_BASE_URL must be a loopback address, not ${base}`);
+
+const watchdog = setTimeout(() => {
+  console.error(`not ok - the browser checks did not finish within ${timeoutMs} ms`);
+  process.exit(2);
+}, timeoutMs);
+watchdog.unref();
+
+const browser = await chromium.launch({
+  executablePath,
+  headless: true,
+  args: [...(process.getuid?.() === 0 ? ['--no-sandbox'] : []), '--disable-dev-shm-usage', '--disable-gpu', '--no-first-run'],
+});
+const problems = [];
+let page;
+try {
+  const context = await browser.newContext({ viewport: { width: 1440, height: 1000 } });
+  await context.route(url => url.origin !== base.origin, route => {
+    problems.push(`request to another origin: ${route.request().url()}`);
+    return route.abort();
+  });
+  page = await context.newPage();
+  page.setDefaultTimeout(30_000);
+  page.on('pageerror', error => problems.push(`page error: ${error.message}`));
+  page.on('console', message => message.type() === 'error' && problems.push(`console error: ${message.text()}`));
+  const streams = [];
+  page.on('request', request => request.url().includes('/responses') && streams.push(new URL(request.url())));
+
+  await page.goto(base.href);
+  await check('the page lists the sample workflows', async () => {
+    await page.getByTestId('workflow').first().waitFor();
+    const names = await page.getByTestId('workflow').evaluateAll(items => items.map(i => i.dataset.name));
+    for (const sample of ['code-review', 'plan-only', 'human-in-the-loop']) {
+      assert.ok(names.includes(sample), `workflows shown: ${names}`);
+    }
+  });
+
+  await check('a code-review run streams planner, coder, reviewer, coder, judge and the stack goes 0 → 1 → 0', async () => {
+    const runId = await startRun(page, 'code-review', 'add two numbers');
+    const depthsSeen = await watchStackDepth(page, 'completed', depth => depth === 1 && screenshot(page, 'console-consult-live.png', false));
+    assert.deepEqual(compress(depthsSeen), [0, 1, 0], `stack depths seen live: ${depthsSeen}`);
+    assert.deepEqual(await agentsInOrder(page), ['planner', 'coder', 'reviewer', 'coder', 'judge']);
+    assert.deepEqual(await transitions(page), [
+      'handoff planner→coder depth 0', 'consult coder→reviewer depth 1', 'return reviewer→coder depth 0', 'handoff coder→judge depth 0',
+    ]);
+    assert.equal(await page.getByTestId('stack-history').getAttribute('data-depths'), '0,0,1,0,0');
+    await assertTextsMatchTheApi(page, runId);
+    await assertTimelineAndAudit(page, 5, ['run.created', 'handoff', 'return', 'run.completed']);
+    assert.match(await page.getByTestId('output').innerText(), /Verdict: approved\./);
+    await screenshot(page, 'console-code-review.png');
+  });
+
+  await check('a run awaiting input survives a reload, resumes its stream after the last event, and continues', async () => {
+    const runId = await startRun(page, 'human-in-the-loop', 'add two numbers');
+    await waitForStatus(page, 'awaiting_input');
+    assert.match(await page.getByTestId('input-request').innerText(), /Which programming language/);
+    await screenshot(page, 'console-awaiting-input.png');
+    const before = await page.getByTestId('flow').innerText();
+    streams.length = 0;
+
+    await page.reload();
+    await waitForStatus(page, 'awaiting_input');
+    await page.getByTestId('stream-state').filter({ hasText: 'closed' }).waitFor();
+    assert.equal(await page.getByTestId('flow').innerText(), before, 'the flow after the reload differs');
+    assert.ok(streams.length > 0 && streams.every(s => Number(s.searchParams.get('starting_after')) > 0), `streams after reload: ${streams}`);
+
+    await page.getByTestId('continue-input').fill('C#');
+    await page.getByTestId('continue').click();
+    await waitForStatus(page, 'completed');
+    assert.deepEqual(await agentsInOrder(page), ['planner', 'planner', 'coder', 'judge']);
+    assert.equal(await page.getByTestId('user-input').innerText(), 'you C#');
+    await assertTextsMatchTheApi(page, runId);
+  });
+
+  await check('a handoff asked for from the page applies at the next turn boundary', async () => {
+    await startRun(page, 'human-in-the-loop', 'add two numbers');
+    await waitForStatus(page, 'awaiting_input');
+    await page.getByTestId('handoff-agent').selectOption('judge');
+    await page.getByTestId('handoff').click();
+    await page.getByTestId('command-message').filter({ hasText: 'Handoff to judge requested' }).waitFor();
+    await page.getByTestId('continue-input').fill('Python');
+    await page.getByTestId('continue').click();
+    await waitForStatus(page, 'completed');
+    assert.deepEqual(await agentsInOrder(page), ['planner', 'planner', 'judge']);
+    assert.deepEqual(await transitions(page), ['handoff planner→judge depth 0']);
+    await assertTimelineAndAudit(page, 3, ['handoff.requested', 'handoff', 'run.completed']);
+  });
+
+  await check('cancel ends a run and leaves nothing to press', async () => {
+    await startRun(page, 'human-in-the-loop', 'add two numbers');
+    await waitForStatus(page, 'awaiting_input');
+    await page.getByTestId('cancel').click();
+    await waitForStatus(page, 'cancelled');
+    for (const control of ['continue', 'handoff', 'cancel']) {
+      assert.ok(await page.getByTestId(control).isDisabled(), `${control} is still enabled`);
+    }
+
+    await page.getByTestId('audit-row').and(page.locator('[data-type="run.cancelled"]')).waitFor();
+  });
+
+  assert.deepEqual(problems, []);
+  console.log('ok - no page error, console error or request to another origin');
+} finally {
+  await browser.close();
+}
+
+async function check(name, body) {
+  try {
+    await body();
+    console.log(`ok - ${name}`);
+  } catch (error) {
+    console.error(`not ok - ${name}\n${error.stack}`);
+    if (problems.length) {
+      console.error(problems.join('\n'));
+    }
+
+    await page?.screenshot?.({ path: join(screenshots, 'failure.png') }).catch(() => {});
+    process.exitCode = 1;
+    throw error;
+  }
+}
+
+async function startRun(page, workflow, input) {
+  const previous = page.url();
+  await page.getByTestId('start-workflow').selectOption(workflow);
+  await page.getByTestId('start-input').fill(input);
+  await page.getByTestId('start-run').click();
+  await page.waitForURL(url => url.href !== previous && /#\/runs\/[0-9a-f-]{36}$/.test(url.hash));
+  return new URL(page.url()).hash.slice('#/runs/'.length);
+}
+
+async function waitForStatus(page, status) {
+  await page.locator(`[data-testid="run-status"][data-status="${status}"]`).waitFor({ timeout: 60_000 });
+}
+
+// What the stack depth shows over time, read as often as a person's eye would (every 25 ms) until the run ends;
+// `onFirst` sees each depth the first time it shows.
+async function watchStackDepth(page, finalStatus, onFirst) {
+  const seen = [];
+  const deadline = Date.now() + 60_000;
+  while (Date.now() < deadline) {
+    const [depth, status] = await page.evaluate(() => [
+      document.querySelector('[data-testid="stack-depth"]')?.textContent,
+      document.querySelector('[data-testid="run-status"]')?.dataset.status,
+    ]);
+    if (depth != null) {
+      if (!seen.includes(Number(depth))) {
+        await onFirst(Number(depth));
+      }
+
+      seen.push(Number(depth));
+    }
+
+    if (status === finalStatus) {
+      return seen;
+    }
+
+    await new Promise(r => setTimeout(r, 25));
+  }
+
+  throw new Error(`the run did not reach ${finalStatus}; depths seen ${seen}`);
+}
+
+function compress(values) {
+  return values.filter((value, i) => i === 0 || value !== values[i - 1]);
+}
+
+async function agentsInOrder(page) {
+  return page.getByTestId('turn').evaluateAll(turns => turns.map(t => t.dataset.agent));
+}
+
+async function transitions(page) {
+  return page.getByTestId('transition').evaluateAll(items => items.map(t => `${t.dataset.kind} ${t.dataset.from}→${t.dataset.to} depth ${t.dataset.depth}`));
+}
+
+// Each agent's streamed text on the page is exactly its step's output as the API stores it: nothing lost or doubled.
+async function assertTextsMatchTheApi(page, runId) {
+  const status = await (await fetch(new URL(`/v1/runs/${runId}/status`, base))).json();
+  const shown = await page.getByTestId('turn-text').evaluateAll(texts => texts.map(t => t.textContent));
+  assert.deepEqual(shown, status.steps.map(step => step.output));
+}
+
+async function assertTimelineAndAudit(page, steps, auditTypes) {
+  await page.getByTestId('audit-row').and(page.locator(`[data-type="${auditTypes.at(-1)}"]`)).waitFor();
+  const rows = page.getByTestId('step-row');
+  assert.equal(await rows.count(), steps);
+  for (const duration of await page.getByTestId('step-duration').allInnerTexts()) {
+    assert.match(duration, /^\d+(\.\d+)? (ms|s)$|min/, `step duration shown: ${duration}`);
+  }
+
+  const types = await page.getByTestId('audit-row').evaluateAll(items => items.map(i => i.dataset.type));
+  for (const type of auditTypes) {
+    assert.ok(types.includes(type), `audit types shown: ${types}`);
+  }
+}
+
+async function screenshot(page, name, fullPage = true) {
+  mkdirSync(screenshots, { recursive: true });
+  await page.screenshot({ path: join(screenshots, name), fullPage });
+}
