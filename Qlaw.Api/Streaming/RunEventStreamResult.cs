@@ -1,3 +1,4 @@
+using System.Runtime.CompilerServices;
 using System.Text;
 using Qlaw.Core.Streaming;
 
@@ -13,27 +14,26 @@ public sealed class RunEventStreamResult(IAsyncEnumerable<RunEventRow?> events, 
     private static readonly byte[] Heartbeat = Encoding.UTF8.GetBytes(": keep-alive\n\n");
     private static readonly byte[] Done = Encoding.UTF8.GetBytes("data: [DONE]\n\n");
 
+    // A live row is one object handed to every local follower of its run: it is encoded once, not once per client.
+    private static readonly ConditionalWeakTable<RunEventRow, byte[]> Frames = [];
+
     public async Task ExecuteAsync(HttpContext httpContext)
     {
         var response = httpContext.Response;
         response.ContentType = "text/event-stream";
         response.Headers.CacheControl = "no-cache";
         response.Headers["X-Accel-Buffering"] = "no";
-        var body = response.Body;
+        var body = response.BodyWriter;
         var cancellationToken = httpContext.RequestAborted;
         try
         {
             await response.StartAsync(cancellationToken);
             await foreach (var row in events.WithCancellation(cancellationToken))
             {
-                // The log stores single-line JSON (jsonb text), so each payload is one data: line.
-                var frame = row is null ? Heartbeat : Encoding.UTF8.GetBytes($"id: {row.Id}\nevent: {row.Type}\ndata: {row.Data}\n\n");
-                await body.WriteAsync(frame, cancellationToken);
-                await body.FlushAsync(cancellationToken);
+                await body.WriteAsync(row is null ? Heartbeat : Frames.GetValue(row, Encode), cancellationToken);
             }
 
             await body.WriteAsync(Done, cancellationToken);
-            await body.FlushAsync(cancellationToken);
         }
         catch (OperationCanceledException) when (cancellationToken.IsCancellationRequested)
         {
@@ -44,4 +44,7 @@ public sealed class RunEventStreamResult(IAsyncEnumerable<RunEventRow?> events, 
             slot?.Dispose();
         }
     }
+
+    // The log stores single-line JSON (jsonb text), so each payload is one data: line.
+    private static byte[] Encode(RunEventRow row) => Encoding.UTF8.GetBytes($"id: {row.Id}\nevent: {row.Type}\ndata: {row.Data}\n\n");
 }

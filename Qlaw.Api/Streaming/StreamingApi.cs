@@ -3,7 +3,6 @@ using Microsoft.AspNetCore.Http.HttpResults;
 using Microsoft.AspNetCore.Mvc;
 using Qlaw.Contracts.Responses;
 using Qlaw.Core.Responses;
-using Qlaw.Core.Runs;
 using Qlaw.Core.Streaming;
 using Qlaw.Api.Http;
 using Qlaw.Api.Runs;
@@ -24,10 +23,10 @@ public static class StreamingApi
 
     /// <summary>The run's events from the start, or after <c>Last-Event-ID</c> / <c>?starting_after=</c>, then live.</summary>
     public static async Task<IResult> StreamRun(
-        string id, [FromQuery(Name = "starting_after")] long? startingAfter, HttpContext http, RunQueries queries, RunStreamReader reader, CancellationToken cancellationToken)
+        string id, [FromQuery(Name = "starting_after")] long? startingAfter, HttpContext http, RunStreamReader reader, CancellationToken cancellationToken)
     {
         var request = http.Request;
-        if (!Guid.TryParse(id, out var runId) || await queries.GetStatusAsync(runId, cancellationToken) is null)
+        if (!Guid.TryParse(id, out var runId) || !await reader.RunExistsAsync(runId, cancellationToken))
         {
             return RunResults.RunNotFound(id);
         }

@@ -115,13 +115,14 @@ public sealed class RunJournal(QlawDbContext db, TimeProvider clock)
 
         var workflow = await WorkflowOfAsync(run.WorkflowId, cancellationToken);
         var history = await HistoryAsync(run, state.Step, cancellationToken);
+
+        // The agent's completed turns before this one are its entries in the history (one per completed step).
+        var agentTurns = history.Count(e => e.Role == "assistant" && e.AuthorName == state.Agent);
         if (state.Step > 0 && request.Input is { } input)
         {
             history.Add(new("user", null, input));
         }
 
-        var agentTurns = await db.Steps.CountAsync(
-            s => s.RunId == runId && s.Index < state.Step && s.Agent == state.Agent && s.Status == StepStatus.Completed, cancellationToken);
         var agent = workflow.Agents.Single(a => a.Name == state.Agent);
         return new TurnStart.Started(step.Id, new AgentTurnContext(runId, state.Step, attempt, agentTurns, agent, workflow, history));
     }

@@ -1,11 +1,9 @@
+using System.Diagnostics;
 using System.Runtime.CompilerServices;
-using Microsoft.EntityFrameworkCore;
-using Microsoft.Extensions.DependencyInjection;
 using Microsoft.Extensions.Options;
 using Npgsql;
 using Qlaw.Contracts;
 using Qlaw.Core.Telemetry;
-using Qlaw.Data;
 
 namespace Qlaw.Core.Streaming;
 
@@ -14,7 +12,7 @@ namespace Qlaw.Core.Streaming;
 /// yields null as a heartbeat while idle; ends after a <c>response.completed</c> / <c>response.error</c> marker once
 /// the run is no longer moving (ended, paused, or dead-lettered).
 /// </summary>
-public sealed class RunStreamReader(NpgsqlDataSource dataSource, RunEventHub hub, IServiceScopeFactory scopes, IOptionsMonitor<StreamingOptions> options)
+public sealed class RunStreamReader(NpgsqlDataSource dataSource, RunEventHub hub, IOptionsMonitor<StreamingOptions> options)
 {
     public async IAsyncEnumerable<RunEventRow?> ReadAsync(Guid runId, long after, [EnumeratorCancellation] CancellationToken cancellationToken)
     {
@@ -42,47 +40,71 @@ public sealed class RunStreamReader(NpgsqlDataSource dataSource, RunEventHub hub
             yield break;
         }
 
+        // One idle timer per quiet spell, not one per event: it is re-armed for what is left of the heartbeat interval
+        // since the last frame, so a heartbeat goes out after exactly that much silence.
         var heartbeat = TimeSpan.FromSeconds(options.CurrentValue.HeartbeatSeconds);
-        while (true)
+        var lastSent = Stopwatch.GetTimestamp();
+        var idle = CancellationTokenSource.CreateLinkedTokenSource(cancellationToken);
+        try
         {
-            using var idle = CancellationTokenSource.CreateLinkedTokenSource(cancellationToken);
             idle.CancelAfter(heartbeat);
-            bool more;
-            try
+            while (true)
             {
-                more = await subscription.Rows.WaitToReadAsync(idle.Token);
-            }
-            catch (OperationCanceledException) when (!cancellationToken.IsCancellationRequested)
-            {
-                more = true;
-            }
-
-            if (!more)
-            {
-                yield break;
-            }
-
-            if (!subscription.Rows.TryPeek(out _))
-            {
-                yield return null;
-                continue;
-            }
-
-            while (subscription.Rows.TryRead(out var row))
-            {
-                if (row.Id <= last)
+                bool more, beat = false;
+                try
                 {
+                    more = subscription.Rows.TryPeek(out _) || await subscription.Rows.WaitToReadAsync(idle.Token);
+                }
+                catch (OperationCanceledException) when (!cancellationToken.IsCancellationRequested)
+                {
+                    var quiet = Stopwatch.GetElapsedTime(lastSent);
+                    (more, beat) = (true, quiet >= heartbeat);
+                    idle.Dispose();
+                    idle = CancellationTokenSource.CreateLinkedTokenSource(cancellationToken);
+                    idle.CancelAfter(beat ? heartbeat : heartbeat - quiet);
+                }
+
+                if (beat)
+                {
+                    lastSent = Stopwatch.GetTimestamp();
+                    yield return null;
                     continue;
                 }
 
-                yield return row;
-                last = row.Id;
-                if (IsMarker(row) && await HasStoppedAsync(runId, last, cancellationToken))
+                if (!more)
                 {
                     yield break;
                 }
+
+                while (subscription.Rows.TryRead(out var row))
+                {
+                    if (row.Id <= last)
+                    {
+                        continue;
+                    }
+
+                    yield return row;
+                    last = row.Id;
+                    lastSent = Stopwatch.GetTimestamp();
+                    if (IsMarker(row) && await HasStoppedAsync(runId, last, cancellationToken))
+                    {
+                        yield break;
+                    }
+                }
             }
         }
+        finally
+        {
+            idle.Dispose();
+        }
+    }
+
+    /// <summary>Whether the run exists: the one check a stream needs before it starts.</summary>
+    public async Task<bool> RunExistsAsync(Guid runId, CancellationToken cancellationToken)
+    {
+        await using var command = dataSource.CreateCommand("SELECT EXISTS (SELECT 1 FROM runs WHERE id = $1)");
+        command.Parameters.Add(new() { Value = runId });
+        return (bool)(await command.ExecuteScalarAsync(cancellationToken))!;
     }
 
     /// <summary>The id of the run's latest event (0 when none): where a stream of what happens next starts.</summary>
@@ -96,17 +118,20 @@ public sealed class RunStreamReader(NpgsqlDataSource dataSource, RunEventHub hub
     private static bool IsMarker(RunEventRow row) => row.Type is RunEvents.ResponseCompleted or RunEvents.ResponseError;
 
     // The stream is over when nothing follows the position and the run is not moving; a run resumed after the
-    // marker (continue) keeps the stream open.
+    // marker (continue) keeps the stream open. One round trip: this runs at every stream's start and end.
     private async Task<bool> HasStoppedAsync(Guid runId, long last, CancellationToken cancellationToken)
     {
-        await using var scope = scopes.CreateAsyncScope();
-        var db = scope.ServiceProvider.GetRequiredService<QlawDbContext>();
-        var status = await db.Runs.Where(r => r.Id == runId).Select(r => (RunStatus?)r.Status).FirstOrDefaultAsync(cancellationToken);
-        if (status is null or RunStatus.Queued or RunStatus.Running)
+        await using var command = dataSource.CreateCommand(
+            "SELECT status, EXISTS (SELECT 1 FROM run_events WHERE run_id = $1 AND id > $2) FROM runs WHERE id = $1");
+        command.Parameters.Add(new() { Value = runId });
+        command.Parameters.Add(new() { Value = last });
+        await using var reader = await command.ExecuteReaderAsync(cancellationToken);
+        if (!await reader.ReadAsync(cancellationToken))
         {
-            return status is null;
+            return true;
         }
 
-        return !await db.RunEvents.AnyAsync(e => e.RunId == runId && e.Id > last, cancellationToken);
+        var status = QlawJson.ParseEnum<RunStatus>(reader.GetString(0));
+        return status is not (RunStatus.Queued or RunStatus.Running) && !reader.GetBoolean(1);
     }
 }

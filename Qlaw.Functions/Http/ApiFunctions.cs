@@ -111,7 +111,7 @@ public static class ApiFunctions
         [HttpTrigger(AuthorizationLevel.Anonymous, "get", Route = "runs/{id}/responses")] HttpRequest request, string id,
         [DurableClient] DurableTaskClient client) =>
         ApiTrigger.InvokeAsync(request, client, RateLimiting.Requests, http =>
-            StreamingApi.StreamRun(id, QueryLong(http, "starting_after"), http, http.Service<RunQueries>(), http.Service<RunStreamReader>(), http.RequestAborted));
+            StreamingApi.StreamRun(id, QueryLong(http, "starting_after"), http, http.Service<RunStreamReader>(), http.RequestAborted));
 
     [Function(nameof(StreamingApi.CreateResponse))]
     public static Task<IActionResult> CreateResponse(

@@ -133,6 +133,26 @@ public sealed class StreamingTests(QlawStackFixture stack) : IAsyncLifetime
         await ProblemAssert.IsProblem(await _runs.Http.GetAsync($"/v1/runs/{runId}/responses?starting_after=-5"), HttpStatusCode.BadRequest);
     }
 
+    [Fact]
+    public async Task An_idle_stream_sends_heartbeats_and_still_delivers_every_event_once()
+    {
+        await using var app = await QlawApplication.StartAsync(stack, new Dictionary<string, string?>
+        {
+            ["Streaming:HeartbeatSeconds"] = "1",
+            ["Models:Scripted:TurnDelayMs"] = "1300",
+        });
+        var runs = new RunsClient(app.CreateClient());
+        var runId = await runs.StartAsync(await runs.CreateWorkflowAsync(Samples.Workflow()));
+
+        var stream = await SseClient.GetAsync(runs.Http, $"/v1/runs/{runId}/responses", timeoutSeconds: 120);
+
+        SseClient.AssertFollowsContract(stream);
+        Assert.True(stream.Heartbeats >= 3, $"{stream.Heartbeats} heartbeats during five quiet turns");
+        await using var db = app.CreateDbContext();
+        var id = Guid.Parse(runId);
+        Assert.Equal(await db.RunEvents.Where(e => e.RunId == id).OrderBy(e => e.Id).Select(e => e.Id).ToListAsync(), stream.Ids);
+    }
+
     private async Task<long[]> LogIdsAsync(string runId)
     {
         await using var db = _app.CreateDbContext();

@@ -1,0 +1,130 @@
+using System.Collections.Concurrent;
+using DurableTask.AzureStorage;
+using DurableTask.Core;
+using Microsoft.Extensions.Logging.Abstractions;
+using Qlaw.Bench.Measure;
+using Qlaw.Bench.Stack;
+
+namespace Qlaw.Bench.Engine;
+
+/// <summary>When one bare orchestration was started, ran its first activity and ran its last one.</summary>
+internal sealed record ChainTiming(long StartedAt, long FirstActivityAt, long LastActivityAt);
+
+/// <summary>
+/// The bare Durable Task engine in this process: DurableTask.Core's <see cref="TaskHubWorker"/> on
+/// <see cref="AzureStorageOrchestrationService"/> with the hub settings Qlaw.Server uses, running an orchestration
+/// that calls a no-op activity <c>length</c> times in sequence — the same shape as a run's chain of agent turns, with
+/// none of Qlaw's work in it.
+/// </summary>
+internal sealed class BareEngine : IAsyncDisposable
+{
+    private readonly TaskHubWorker _worker;
+    private readonly TaskHubClient _client;
+    private readonly ChainTracker _tracker;
+
+    private BareEngine(TaskHubWorker worker, TaskHubClient client, ChainTracker tracker)
+    {
+        _worker = worker;
+        _client = client;
+        _tracker = tracker;
+    }
+
+    public static async Task<BareEngine> StartAsync(HubSettings hub, string storageConnection)
+    {
+        var service = new AzureStorageOrchestrationService(hub.ToEngineSettings(storageConnection));
+        await service.CreateIfNotExistsAsync();
+        var tracker = new ChainTracker();
+        var worker = new TaskHubWorker(service, NullLoggerFactory.Instance);
+        worker.AddTaskOrchestrations(typeof(ChainOrchestration));
+        worker.AddTaskActivities(new NameValueObjectCreator<TaskActivity>(NoOpActivity.Name, string.Empty, new NoOpActivity(tracker)));
+        await worker.StartAsync();
+        return new BareEngine(worker, new TaskHubClient(service, null, NullLoggerFactory.Instance), tracker);
+    }
+
+    /// <summary>Starts one orchestration of <paramref name="length"/> activities and waits until its last activity ran.</summary>
+    public async Task<ChainTiming> RunAsync(int length, CancellationToken cancellationToken)
+    {
+        var instanceId = $"chain-{Guid.NewGuid():N}";
+        var progress = _tracker.Track(instanceId, length);
+        var startedAt = BenchClock.Now;
+        await _client.CreateOrchestrationInstanceAsync(typeof(ChainOrchestration), instanceId, length);
+        var lastAt = await progress.Last.Task.WaitAsync(cancellationToken);
+        _tracker.Forget(instanceId);
+        return new ChainTiming(startedAt, progress.FirstAt, lastAt);
+    }
+
+    public async ValueTask DisposeAsync()
+    {
+        try
+        {
+            await _worker.StopAsync(isForced: true).WaitAsync(TimeSpan.FromSeconds(20));
+        }
+        catch (TimeoutException)
+        {
+            // The process ends soon anyway; nothing of the bare hub is needed afterwards.
+        }
+    }
+
+    /// <summary>Calls the no-op activity <c>length</c> times, one after the other.</summary>
+    private sealed class ChainOrchestration : TaskOrchestration<int, int>
+    {
+        public override async Task<int> RunTask(OrchestrationContext context, int input)
+        {
+            for (var step = 1; step <= input; step++)
+            {
+                await context.ScheduleTask<int>(NoOpActivity.Name, string.Empty, step);
+            }
+
+            return input;
+        }
+    }
+
+    /// <summary>Does nothing but tell the tracker it ran.</summary>
+    private sealed class NoOpActivity(ChainTracker tracker) : AsyncTaskActivity<int, int>
+    {
+        public const string Name = "NoOp";
+
+        protected override Task<int> ExecuteAsync(TaskContext context, int input)
+        {
+            tracker.OnStep(context.OrchestrationInstance.InstanceId, input);
+            return Task.FromResult(input);
+        }
+    }
+
+    private sealed class ChainProgress(int length)
+    {
+        public int Length => length;
+
+        public long FirstAt { get; set; }
+
+        public TaskCompletionSource<long> Last { get; } = new(TaskCreationOptions.RunContinuationsAsynchronously);
+    }
+
+    private sealed class ChainTracker
+    {
+        private readonly ConcurrentDictionary<string, ChainProgress> _chains = new(StringComparer.Ordinal);
+
+        public ChainProgress Track(string instanceId, int length) => _chains[instanceId] = new ChainProgress(length);
+
+        public void Forget(string instanceId) => _chains.TryRemove(instanceId, out _);
+
+        public void OnStep(string instanceId, int step)
+        {
+            if (!_chains.TryGetValue(instanceId, out var chain))
+            {
+                return;
+            }
+
+            var now = BenchClock.Now;
+            if (step == 1 && chain.FirstAt == 0)
+            {
+                chain.FirstAt = now;
+            }
+
+            if (step == chain.Length)
+            {
+                chain.Last.TrySetResult(now);
+            }
+        }
+    }
+}

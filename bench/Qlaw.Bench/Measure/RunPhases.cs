@@ -1,0 +1,48 @@
+using Npgsql;
+
+namespace Qlaw.Bench.Measure;
+
+/// <summary>A run as a client timed it: when it was posted and when its stream closed (<see cref="BenchClock"/>).</summary>
+internal sealed record ClientRun(Guid RunId, long PostedAt, long FirstDeltaAt, long ClosedAt);
+
+/// <summary>
+/// Where a run's time goes, from the rows the server wrote: the POST until the run row's timestamp, until the first
+/// turn began (scheduling and the engine's first hop), the turns themselves (journal writes and the model), the hops
+/// between turns (the engine), the last turn until the run was marked completed (one more activity), and until the
+/// client's stream closed. Medians over the runs, milliseconds; turns and hops are means within a run.
+/// </summary>
+internal sealed record RunPhases(double Created, double FirstTurn, double Turn, double Hop, double Finish, double StreamClosed)
+{
+    public static async Task<RunPhases> ReadAsync(NpgsqlDataSource database, IReadOnlyList<ClientRun> runs)
+    {
+        await using var command = database.CreateCommand(
+            """
+            SELECT r.id, r.created_at, r.completed_at,
+                   array_agg(s.started_at ORDER BY s."index"), array_agg(s.completed_at ORDER BY s."index")
+            FROM runs r JOIN steps s ON s.run_id = r.id AND s.status = 'completed'
+            WHERE r.id = ANY($1) GROUP BY r.id, r.created_at, r.completed_at
+            """);
+        command.Parameters.Add(new() { Value = runs.Select(r => r.RunId).ToArray() });
+        var byId = runs.ToDictionary(r => r.RunId);
+        var phases = new List<double[]>();
+        await using var reader = await command.ExecuteReaderAsync();
+        while (await reader.ReadAsync())
+        {
+            var run = byId[reader.GetGuid(0)];
+            var (created, completed) = (reader.GetDateTime(1), reader.GetDateTime(2));
+            var (started, ended) = (reader.GetFieldValue<DateTime[]>(3), reader.GetFieldValue<DateTime[]>(4));
+            phases.Add(
+            [
+                (created - BenchClock.ToUtc(run.PostedAt)).TotalMilliseconds,
+                (started[0] - created).TotalMilliseconds,
+                started.Zip(ended, (s, e) => (e - s).TotalMilliseconds).Average(),
+                started.Skip(1).Zip(ended, (next, previous) => (next - previous).TotalMilliseconds).DefaultIfEmpty(double.NaN).Average(),
+                (completed - ended[^1]).TotalMilliseconds,
+                (BenchClock.ToUtc(run.ClosedAt) - completed).TotalMilliseconds,
+            ]);
+        }
+
+        double Median(int i) => new Distribution(phases.Select(p => p[i])).P50;
+        return new RunPhases(Median(0), Median(1), Median(2), Median(3), Median(4), Median(5));
+    }
+}

@@ -1,0 +1,125 @@
+using System.Runtime.InteropServices;
+using Qlaw.AppHost.LocalStack;
+using Qlaw.Bench.Clients;
+using Qlaw.Bench.Engine;
+using Qlaw.Bench.Report;
+using Qlaw.Bench.Scenarios;
+using Qlaw.Bench.Stack;
+
+namespace Qlaw.Bench;
+
+/// <summary>
+/// <c>dotnet run -c Release --project bench/Qlaw.Bench -- [latency] [throughput] [fanout] [writes] [recovery] [--quick]</c>:
+/// starts its own PostgreSQL, Azurite and Qlaw.Server on free ports, runs the scenarios (all by default), prints the
+/// report, saves it under .local/bench/ and, after a full run of every scenario, writes it into docs/benchmarks.md.
+/// </summary>
+internal static class BenchProgram
+{
+    private static readonly string[] Scenarios = ["latency", "throughput", "fanout", "writes", "recovery"];
+    private static readonly TimeSpan HardLimit = TimeSpan.FromMinutes(25);
+
+    public static async Task<int> Main(string[] args)
+    {
+        var chosen = args.Where(a => !a.StartsWith("--", StringComparison.Ordinal)).ToHashSet(StringComparer.OrdinalIgnoreCase);
+        if (chosen.Except(Scenarios).FirstOrDefault() is { } unknown)
+        {
+            Console.Error.WriteLine($"Unknown scenario '{unknown}'. Scenarios: {string.Join(", ", Scenarios)} (all when none is named); --quick for a short version.");
+            return 2;
+        }
+
+        var everything = chosen.Count == 0;
+        bool Runs(string scenario) => everything || chosen.Contains(scenario);
+        var scale = args.Contains("--quick") ? BenchScale.Quick : BenchScale.Full;
+        BenchServer.Echo = args.Contains("--echo-server");
+
+        using var stop = new CancellationTokenSource(HardLimit);
+        using var onInterrupt = PosixSignalRegistration.Create(PosixSignal.SIGINT, context =>
+        {
+            context.Cancel = true;
+            stop.Cancel();
+        });
+
+        var command = "dotnet run -c Release --project bench/Qlaw.Bench" + (args.Length > 0 ? " -- " + string.Join(' ', args) : "");
+        try
+        {
+            Log($"Starting PostgreSQL and Azurite ({(scale.IsFull ? "full" : "quick")} scale)");
+            await using var stack = await BenchStack.StartAsync(azuriteOnDisk: !args.Contains("--azurite-in-memory"));
+            var report = new BenchReport(stack.Repository, command) { PostgresVersion = await PostgresVersionAsync(stack), AzuriteOnDisk = stack.AzuriteOnDisk };
+
+            if (Runs("latency") || Runs("throughput"))
+            {
+                var profile = ServerProfile.ZeroLatency();
+                await using var server = await StartAsync(stack, profile);
+                await using var engine = await BareEngine.StartAsync(profile.Hub with { HubName = HubSettings.Fresh("bb").HubName }, stack.StorageConnection);
+                if (Runs("latency"))
+                {
+                    Log("Run latency");
+                    report.Sections.Add(await RunLatency.RunAsync(stack.Database, server, engine, scale, stop.Token));
+                }
+
+                if (Runs("throughput"))
+                {
+                    Log("Job throughput");
+                    report.Sections.Add(await JobThroughput.RunAsync(stack, server, engine, scale, stop.Token));
+                }
+            }
+
+            if (Runs("fanout"))
+            {
+                await using var server = await StartAsync(stack, ServerProfile.PacedStream());
+                Log("SSE fan-out");
+                report.Sections.Add(await SseFanOut.RunAsync(stack, server, scale, stop.Token));
+            }
+
+            if (Runs("writes"))
+            {
+                await using var server = await StartAsync(stack, ServerProfile.Unbatched());
+                Log("Write path");
+                report.Sections.Add(await WritePath.RunAsync(stack, server, scale, stop.Token));
+            }
+
+            if (Runs("recovery"))
+            {
+                Log("Crash and restart recovery");
+                report.Sections.Add(await CrashRecovery.RunAsync(stack, scale, stop.Token));
+            }
+
+            Console.WriteLine();
+            Console.WriteLine(report.ToMarkdown());
+            Log($"Saved to {await report.SaveAsync()}");
+            if (everything && scale.IsFull)
+            {
+                await report.UpdateDocumentAsync();
+                Log("Updated docs/benchmarks.md");
+            }
+
+            return 0;
+        }
+        catch (Exception ex) when (ex is BenchException or LocalStackException)
+        {
+            Console.Error.WriteLine($"bench: {ex.Message}");
+            return 1;
+        }
+        catch (OperationCanceledException) when (stop.IsCancellationRequested)
+        {
+            Console.Error.WriteLine($"bench: stopped (interrupted, or the hard limit of {HardLimit.TotalMinutes:0} min passed).");
+            return 1;
+        }
+    }
+
+    private static async Task<BenchServer> StartAsync(BenchStack stack, ServerProfile profile)
+    {
+        Log($"Starting Qlaw.Server ({profile.Name}, hub {profile.Hub.HubName})");
+        var server = await stack.StartServerAsync(profile);
+        Log($"Qlaw.Server is ready (pid {server.ProcessId})");
+        return server;
+    }
+
+    private static async Task<string> PostgresVersionAsync(BenchStack stack)
+    {
+        await using var command = stack.Database.CreateCommand("SELECT 'PostgreSQL ' || current_setting('server_version')");
+        return (string)(await command.ExecuteScalarAsync())!;
+    }
+
+    private static void Log(string message) => Console.WriteLine($"[bench {DateTime.Now:HH:mm:ss}] {message}");
+}

@@ -1,0 +1,117 @@
+using System.Globalization;
+using System.Runtime.InteropServices;
+using System.Text;
+using System.Text.Json.Nodes;
+
+namespace Qlaw.Bench.Report;
+
+/// <summary>
+/// The whole report: machine, date, command, a summary of the goals, then each scenario's tables. Written to
+/// <c>.local/bench/</c> every time, and between the markers of docs/benchmarks.md after a full run.
+/// </summary>
+internal sealed class BenchReport(string repository, string command)
+{
+    public const string BeginMarker = "<!-- bench:results:begin -->";
+    public const string EndMarker = "<!-- bench:results:end -->";
+
+    private readonly DateTimeOffset _started = DateTimeOffset.UtcNow;
+    private readonly string _loadAtStart = Load();
+
+    public List<ReportSection> Sections { get; } = [];
+
+    public string? PostgresVersion { get; set; }
+
+    public bool AzuriteOnDisk { get; set; } = true;
+
+    public string ToMarkdown()
+    {
+        var text = new StringBuilder();
+        text.AppendLine(CultureInfo.InvariantCulture, $"Measured {_started:yyyy-MM-dd HH:mm} UTC ({(DateTimeOffset.UtcNow - _started).TotalMinutes:0.0} min) with");
+        text.AppendLine().AppendLine("```bash").AppendLine(command).AppendLine("```").AppendLine();
+        text.AppendLine("| Machine | |").AppendLine("|---|---|");
+        text.AppendLine(CultureInfo.InvariantCulture, $"| CPU | {CpuModel()}, {Environment.ProcessorCount} cores (nproc) |");
+        text.AppendLine(CultureInfo.InvariantCulture, $"| Memory | {MemoryGiB():0.0} GiB |");
+        text.AppendLine(CultureInfo.InvariantCulture, $"| OS, runtime | Linux {Read("/proc/sys/kernel/osrelease").Trim()}, {RuntimeInformation.FrameworkDescription}, {Configuration} build |");
+        text.AppendLine(CultureInfo.InvariantCulture, $"| PostgreSQL | {PostgresVersion} (fsync on, as the launcher runs it) |");
+        text.AppendLine(CultureInfo.InvariantCulture, $"| Azurite | {AzuriteVersion()} ({(AzuriteOnDisk ? "disk persistence, as the launcher runs it" : "in memory, as the tests run it")}) |");
+        text.AppendLine(CultureInfo.InvariantCulture, $"| Other load | {_loadAtStart} at the start, {Load()} at the end |");
+        text.AppendLine().AppendLine("#### Goals").AppendLine().AppendLine("| Goal | Measured | |").AppendLine("|---|---|---|");
+        foreach (var goal in Sections.SelectMany(s => s.Goals))
+        {
+            text.AppendLine(CultureInfo.InvariantCulture, $"| {goal.Goal} | {goal.Measured} | {(goal.Met ? "met" : "**missed**")} |");
+        }
+
+        foreach (var section in Sections)
+        {
+            text.AppendLine().Append(section.ToMarkdown());
+        }
+
+        return text.ToString();
+    }
+
+    /// <summary>Saves the report under .local/bench/ and returns the path.</summary>
+    public async Task<string> SaveAsync()
+    {
+        var folder = Path.Combine(repository, ".local", "bench");
+        Directory.CreateDirectory(folder);
+        var path = Path.Combine(folder, $"results-{_started:yyyyMMdd-HHmmss}.md");
+        await File.WriteAllTextAsync(path, ToMarkdown());
+        return path;
+    }
+
+    /// <summary>Replaces the results between the markers of docs/benchmarks.md.</summary>
+    public async Task UpdateDocumentAsync()
+    {
+        var path = Path.Combine(repository, "docs", "benchmarks.md");
+        var document = File.Exists(path) ? await File.ReadAllTextAsync(path) : $"# Benchmarks\n\n{BeginMarker}\n{EndMarker}\n";
+        var (begin, end) = (document.IndexOf(BeginMarker, StringComparison.Ordinal), document.IndexOf(EndMarker, StringComparison.Ordinal));
+        if (begin < 0 || end < begin)
+        {
+            throw new InvalidOperationException($"{path} has no {BeginMarker} … {EndMarker} block.");
+        }
+
+        var updated = document[..(begin + BeginMarker.Length)] + "\n" + ToMarkdown() + document[end..];
+        await File.WriteAllTextAsync(path, updated);
+    }
+
+#if DEBUG
+    private const string Configuration = "Debug";
+#else
+    private const string Configuration = "Release";
+#endif
+
+    private static string CpuModel() =>
+        Read("/proc/cpuinfo").Split('\n').FirstOrDefault(l => l.StartsWith("model name", StringComparison.Ordinal))?.Split(':', 2)[1].Trim() ?? "unknown";
+
+    private static double MemoryGiB()
+    {
+        var line = Read("/proc/meminfo").Split('\n').FirstOrDefault(l => l.StartsWith("MemTotal:", StringComparison.Ordinal));
+        return line is null ? double.NaN : long.Parse(line.Split(' ', StringSplitOptions.RemoveEmptyEntries)[1], CultureInfo.InvariantCulture) / 1024.0 / 1024.0;
+    }
+
+    private string AzuriteVersion() =>
+        JsonNode.Parse(Read(Path.Combine(repository, "node_modules", "azurite", "package.json")) is { Length: > 0 } json ? json : "{}")?["version"]?.GetValue<string>() is { } version
+            ? $"Azurite {version}"
+            : "Azurite";
+
+    // Other work on the machine: load average and test hosts of a concurrent `dotnet test`.
+    private static string Load()
+    {
+        var testHosts = Directory.EnumerateDirectories("/proc")
+            .Count(d => int.TryParse(Path.GetFileName(d), out _) && Read(Path.Combine(d, "cmdline")).Contains("testhost", StringComparison.Ordinal));
+        var average = Read("/proc/loadavg").Split(' ').FirstOrDefault() ?? "?";
+        return string.Create(CultureInfo.InvariantCulture, $"load average {average}, {testHosts} test host process(es)");
+    }
+
+    private static string Read(string path)
+    {
+        try
+        {
+            return File.ReadAllText(path);
+        }
+        catch (Exception ex) when (ex is IOException or UnauthorizedAccessException)
+        {
+            return "";
+        }
+    }
+}

@@ -1,0 +1,43 @@
+namespace Qlaw.Bench.Scenarios;
+
+/// <summary>How many runs, clients and seconds each scenario uses: the sizes, or a quick smoke-test version.</summary>
+internal sealed record BenchScale
+{
+    public int WarmupRuns { get; init; } = 10;
+
+    /// <summary>Runs measured per concurrency level of the latency scenario.</summary>
+    public (int Concurrency, int Runs)[] LatencyLevels { get; init; } = [(1, 40), (8, 120), (32, 192)];
+
+    public int ThroughputRuns { get; init; } = 200;
+
+    /// <summary>Clients on one run; then <see cref="ManyRuns"/> runs with <see cref="ClientsPerRun"/> each.</summary>
+    public int[] FanOutClients { get; init; } = [100, 1000, 2000];
+
+    public int ManyRuns { get; init; } = 200;
+
+    public int ClientsPerRun { get; init; } = 2;
+
+    /// <summary>How long delivery and writes are measured once every client is connected.</summary>
+    public TimeSpan Window { get; init; } = TimeSpan.FromSeconds(5);
+
+    public int WriteRuns { get; init; } = 50;
+
+    public int CrashRuns { get; init; } = 20;
+
+    public bool IsFull { get; init; } = true;
+
+    public static BenchScale Full { get; } = new();
+
+    public static BenchScale Quick { get; } = new()
+    {
+        WarmupRuns = 3,
+        LatencyLevels = [(1, 10), (8, 16)],
+        ThroughputRuns = 40,
+        FanOutClients = [50, 200],
+        ManyRuns = 20,
+        Window = TimeSpan.FromSeconds(3),
+        WriteRuns = 10,
+        CrashRuns = 5,
+        IsFull = false,
+    };
+}

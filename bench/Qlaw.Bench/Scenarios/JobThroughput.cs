@@ -1,0 +1,89 @@
+using Npgsql;
+using Qlaw.Bench.Clients;
+using Qlaw.Bench.Engine;
+using Qlaw.Bench.Measure;
+using Qlaw.Bench.Report;
+using Qlaw.Bench.Stack;
+using static Qlaw.Bench.Report.ReportSection;
+
+namespace Qlaw.Bench.Scenarios;
+
+/// <summary>
+/// Many runs of the 4-agent sample started together, until every one completed; then as many bare orchestrations of
+/// as many no-op activities on the same hub settings. The ratio of the two is Qlaw's cost per step over the engine's hop.
+/// </summary>
+internal static class JobThroughput
+{
+    public static async Task<ReportSection> RunAsync(BenchStack stack, BenchServer server, BareEngine engine, BenchScale scale, CancellationToken cancellationToken)
+    {
+        var runs = scale.ThroughputRuns;
+        var steps = RunLatency.AgentSteps;
+        var processes = new StackProcesses(server.ProcessId, stack.PostgresProcessId, stack.AzuriteProcessId);
+        var api = new QlawApi(server.Http);
+
+        var cpu = CpuWindow.Start(processes);
+        var startedAt = BenchClock.Now;
+        var ids = await Task.WhenAll(Enumerable.Range(0, runs).Select(_ => api.StartRunAsync(RunLatency.Workflow, cancellationToken)));
+        var postedSeconds = BenchClock.Milliseconds(startedAt, BenchClock.Now) / 1000;
+        await WaitUntilEndedAsync(stack.Database, ids, TimeSpan.FromMinutes(4), cancellationToken);
+        var qlawCpu = cpu.Stop();
+        var (completed, lastCompletedAt, completedSteps) = await OutcomeAsync(stack.Database, ids);
+        var qlawSeconds = (lastCompletedAt - BenchClock.ToUtc(startedAt)).TotalSeconds;
+
+        // The runs' orchestrations finish their last episode after the runs completed: let that drain first.
+        await CpuWindow.WaitUntilIdleAsync(server.ProcessId, TimeSpan.FromSeconds(30), cancellationToken);
+        cpu = CpuWindow.Start(processes);
+        var bare = await Task.WhenAll(Enumerable.Range(0, runs).Select(_ => engine.RunAsync(steps, cancellationToken)));
+        var bareCpu = cpu.Stop();
+        var bareSeconds = BenchClock.Milliseconds(bare.Min(b => b.StartedAt), bare.Max(b => b.LastActivityAt)) / 1000;
+
+        var qlawStepMs = qlawSeconds * 1000 / (runs * steps);
+        var bareHopMs = bareSeconds * 1000 / (runs * steps);
+        var ratio = qlawStepMs / bareHopMs;
+        var perActivityRatio = qlawSeconds / (runs * (steps + 1)) / (bareSeconds / (runs * steps));
+        var qlawCpuMs = qlawCpu.StackSeconds * 1000 / completedSteps;
+        var bareCpuMs = bareCpu.StackSeconds * 1000 / (runs * steps);
+        return new ReportSection(
+            "Job throughput",
+            $"{runs} runs of `{RunLatency.Workflow}` ({steps} agent turns each) started together (all POSTs in flight at once; they took {Number(postedSeconds, "0.00")} s), " +
+            $"timed until the last run completed (its `completed_at`); then {runs} bare orchestrations of {steps} no-op activities started together on the same hub settings, " +
+            "timed until the last activity ran. CPU in % of one core over each window.")
+            .Table(
+                ["", "completed", "seconds", "runs/s", "steps/s", "ms per step", "stack CPU ms per step", "CPU"],
+                [
+                    ["Qlaw", $"{completed}/{runs} ({completedSteps} steps)", Number(qlawSeconds, "0.00"), Number(runs / qlawSeconds), Number(completedSteps / qlawSeconds, "0"), Number(qlawStepMs, "0.00"), Number(qlawCpuMs, "0.0"), qlawCpu.ToString()],
+                    ["bare engine", $"{runs}/{runs} ({runs * steps} activities)", Number(bareSeconds, "0.00"), Number(runs / bareSeconds), Number(runs * steps / bareSeconds, "0"), Number(bareHopMs, "0.00"), Number(bareCpuMs, "0.0"), bareCpu.ToString()],
+                ])
+            .Note($"Qlaw's cost per agent step is **{Number(ratio, "0.00")}×** the bare engine's hop. A run is {steps + 1} activities (the turns and `FinishRunActivity`), " +
+                  $"so per activity the ratio is {Number(perActivityRatio, "0.00")}×. In CPU (server, PostgreSQL, Azurite and the bench process together, " +
+                  $"per step or hop) the ratio is {Number(qlawCpuMs / bareCpuMs, "0.00")}× — the bare engine runs in the bench process, so its CPU is counted there.")
+            .Goal("Per-step cost ≤ 1.3× the bare engine's hop", $"{Number(ratio, "0.00")}×", ratio <= 1.3)
+            .Goal($"≥ 20 completed 4-agent runs/s on {Environment.ProcessorCount} cores", $"{Number(runs / qlawSeconds)} runs/s (bare engine: {Number(runs / bareSeconds)} orchestrations/s)", runs / qlawSeconds >= 20);
+    }
+
+    /// <summary>Polls PostgreSQL until every run has ended (bounded).</summary>
+    public static async Task WaitUntilEndedAsync(NpgsqlDataSource database, Guid[] ids, TimeSpan limit, CancellationToken cancellationToken)
+    {
+        var deadline = BenchClock.Now + (long)(limit.TotalSeconds * System.Diagnostics.Stopwatch.Frequency);
+        while (await EventLog.EndedAsync(database, ids) < ids.Length)
+        {
+            if (BenchClock.Now > deadline)
+            {
+                throw new BenchException($"Only {await EventLog.EndedAsync(database, ids)} of {ids.Length} runs ended within {limit.TotalSeconds:0} s.");
+            }
+
+            await Task.Delay(200, cancellationToken);
+        }
+    }
+
+    private static async Task<(int Completed, DateTime LastCompletedAt, long Steps)> OutcomeAsync(NpgsqlDataSource database, Guid[] ids)
+    {
+        await using var command = database.CreateCommand(
+            "SELECT count(*) FILTER (WHERE status = 'completed'), max(completed_at), " +
+            "(SELECT count(*) FROM steps WHERE run_id = ANY($1) AND status = 'completed') FROM runs WHERE id = ANY($1)");
+        command.Parameters.Add(new() { Value = ids });
+        await using var reader = await command.ExecuteReaderAsync();
+        await reader.ReadAsync();
+        return ((int)reader.GetInt64(0), reader.GetDateTime(1), reader.GetInt64(2));
+    }
+}

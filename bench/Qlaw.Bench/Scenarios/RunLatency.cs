@@ -1,0 +1,91 @@
+using Npgsql;
+using Qlaw.Bench.Clients;
+using Qlaw.Bench.Engine;
+using Qlaw.Bench.Measure;
+using Qlaw.Bench.Report;
+using Qlaw.Bench.Stack;
+using static Qlaw.Bench.Report.ReportSection;
+
+namespace Qlaw.Bench.Scenarios;
+
+/// <summary>
+/// POST a run of the 4-agent sample (code-review: 5 agent turns), open its SSE stream at once, and time the first
+/// text delta and the end of the stream; sequentially and with 8 and 32 clients at a time. The bare engine runs a
+/// chain of as many no-op activities at the same concurrency.
+/// </summary>
+internal static class RunLatency
+{
+    public const string Workflow = "code-review";
+    public const int AgentSteps = 5;
+
+    public static async Task<ReportSection> RunAsync(NpgsqlDataSource database, BenchServer server, BareEngine engine, BenchScale scale, CancellationToken cancellationToken)
+    {
+        var api = new QlawApi(server.Http);
+        for (var i = 0; i < scale.WarmupRuns; i++)
+        {
+            await OneRunAsync(api, cancellationToken);
+            await engine.RunAsync(AgentSteps, cancellationToken);
+        }
+
+        var rows = new List<string[]>();
+        var goals = (FirstDelta: (Distribution?)null, Completed: (Distribution?)null);
+        RunPhases? phases = null;
+        foreach (var (concurrency, runs) in scale.LatencyLevels)
+        {
+            var (qlaw, qlawSeconds) = await ClosedLoop.RunAsync(concurrency, runs, ct => OneRunAsync(api, ct), cancellationToken);
+            var (bare, bareSeconds) = await ClosedLoop.RunAsync(concurrency, runs, ct => engine.RunAsync(AgentSteps, ct), cancellationToken);
+            var first = new Distribution(qlaw.Select(r => BenchClock.Milliseconds(r.PostedAt, r.FirstDeltaAt)));
+            var done = new Distribution(qlaw.Select(r => BenchClock.Milliseconds(r.PostedAt, r.ClosedAt)));
+            var bareFirst = new Distribution(bare.Select(b => BenchClock.Milliseconds(b.StartedAt, b.FirstActivityAt)));
+            var bareDone = new Distribution(bare.Select(b => BenchClock.Milliseconds(b.StartedAt, b.LastActivityAt)));
+            var label = concurrency == 1 ? "sequential" : $"{concurrency} at a time";
+            rows.Add([$"Qlaw, {label}", runs.ToString(), Ms(first.P50), Ms(first.P95), Ms(first.P99), Ms(done.P50), Ms(done.P95), Ms(done.P99), Number(runs / qlawSeconds)]);
+            rows.Add([$"bare engine, {label}", runs.ToString(), Ms(bareFirst.P50), Ms(bareFirst.P95), Ms(bareFirst.P99), Ms(bareDone.P50), Ms(bareDone.P95), Ms(bareDone.P99), Number(runs / bareSeconds)]);
+            if (concurrency == 1)
+            {
+                goals = (first, done);
+                phases = await RunPhases.ReadAsync(database, qlaw);
+            }
+        }
+
+        var section = new ReportSection(
+            "Run latency",
+            $"`POST /v1/workflows/{Workflow}/runs`, then `GET /v1/runs/{{id}}/responses` at once, timed from the POST to the first " +
+            $"`response.output_text.delta` received and to the end of the stream (`data: [DONE]`, the run completed). {AgentSteps} agent turns, " +
+            $"scripted model at zero delay, {scale.WarmupRuns} warm-up runs first. Bare engine: start of an orchestration → its first no-op activity ran, " +
+            $"→ its {AgentSteps}th ran. Milliseconds.")
+            .Table(["", "runs", "first delta p50", "p95", "p99", "completed p50", "p95", "p99", "runs/s"], rows);
+        if (phases is { } p)
+        {
+            section.Note("Where a sequential run's time goes (medians, ms; from the rows' timestamps):")
+                .Table(
+                    ["POST → run row", "→ first turn began", "turn (mean)", "hop between turns (mean)", "last turn → run completed", "→ stream closed"],
+                    [[Ms(p.Created), Ms(p.FirstTurn), Ms(p.Turn), Ms(p.Hop), Ms(p.Finish), Ms(p.StreamClosed)]]);
+        }
+
+        if (goals.FirstDelta is { } f && goals.Completed is { } c)
+        {
+            section.Goal("First delta p50 ≤ 50 ms (sequential)", $"{Ms(f.P50)} ms", f.P50 <= 50)
+                .Goal("First delta p99 ≤ 100 ms (sequential)", $"{Ms(f.P99)} ms", f.P99 <= 100)
+                .Goal("4-agent run completed (stream closed) p50 ≤ 150 ms (sequential)", $"{Ms(c.P50)} ms", c.P50 <= 150);
+        }
+
+        return section;
+    }
+
+
+    private static async Task<ClientRun> OneRunAsync(QlawApi api, CancellationToken cancellationToken)
+    {
+        using var timeout = CancellationTokenSource.CreateLinkedTokenSource(cancellationToken);
+        timeout.CancelAfter(TimeSpan.FromSeconds(60));
+        var postedAt = BenchClock.Now;
+        var runId = await api.StartRunAsync(Workflow, timeout.Token);
+        var stream = await SseReader.ReadAsync(api.Http, $"/v1/runs/{runId}/responses", timeout.Token);
+        if (!stream.SawDone || stream.FirstDeltaAt is not { } firstDelta)
+        {
+            throw new BenchException($"The stream of run {runId} ended without {(stream.SawDone ? "a delta" : "[DONE]")}: {stream.Failure}");
+        }
+
+        return new ClientRun(runId, postedAt, firstDelta, stream.EndedAt);
+    }
+}

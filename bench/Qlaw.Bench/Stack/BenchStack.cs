@@ -1,0 +1,93 @@
+using Npgsql;
+using Qlaw.AppHost.LocalStack;
+
+namespace Qlaw.Bench.Stack;
+
+/// <summary>
+/// The local stack the launcher runs, on free ports with throwaway data: PostgreSQL (durable, as the launcher's, with
+/// commit timestamps on so that delivery lag is measured from each event's commit) and Azurite.
+/// Servers are started on it per <see cref="ServerProfile"/>.
+/// </summary>
+internal sealed class BenchStack : IAsyncDisposable
+{
+    private readonly string _root;
+    private readonly LocalPostgres _postgres;
+    private readonly LocalAzurite _azurite;
+    private readonly int _azuriteQueuePort;
+
+    private BenchStack(string root, string repository, LocalPostgres postgres, LocalAzurite azurite, int azuriteQueuePort, NpgsqlDataSource database, string postgresConnection)
+    {
+        _root = root;
+        Repository = repository;
+        _postgres = postgres;
+        _azurite = azurite;
+        _azuriteQueuePort = azuriteQueuePort;
+        Database = database;
+        PostgresConnection = postgresConnection;
+    }
+
+    public string Repository { get; }
+
+    /// <summary>The bench's own connections to Qlaw's database (reads of commit times, run and step rows).</summary>
+    public NpgsqlDataSource Database { get; }
+
+    public string PostgresConnection { get; }
+
+    /// <summary>Azurite keeps its data on disk, as the launcher runs it (else in memory, as the tests run it).</summary>
+    public bool AzuriteOnDisk { get; private init; }
+
+    public string StorageConnection => _azurite.ConnectionString;
+
+    public int PostgresProcessId => _postgres.ProcessId;
+
+    public int? AzuriteProcessId => ProcessStatsAzurite();
+
+    public static async Task<BenchStack> StartAsync(bool azuriteOnDisk)
+    {
+        var repository = RepositoryRoot.Find();
+        var root = Path.Combine(Path.GetTempPath(), $"qlaw-bench-{Guid.NewGuid():N}");
+        var pgPort = Network.FreePort();
+        var postgres = await LocalPostgres.StartAsync(Path.Combine(root, "postgres"), pgPort, durable: true, echo: false);
+
+        // Commit timestamps are off by default and only read at start-up.
+        await using (var admin = new NpgsqlConnection(postgres.ConnectionString("postgres") + ";Pooling=false"))
+        {
+            await admin.OpenAsync();
+            await using var set = new NpgsqlCommand("ALTER SYSTEM SET track_commit_timestamp = on", admin);
+            await set.ExecuteNonQueryAsync();
+        }
+
+        await postgres.DisposeAsync();
+        postgres = await LocalPostgres.StartAsync(Path.Combine(root, "postgres"), pgPort, durable: true, echo: false);
+        var connection = await postgres.EnsureDatabaseAsync("qlaw");
+
+        var queuePort = Network.FreePort();
+        var azurite = await LocalAzurite.StartAsync(repository, azuriteOnDisk ? Path.Combine(root, "azurite") : null, Network.FreePort(), queuePort, Network.FreePort(), echo: false);
+        return new BenchStack(root, repository, postgres, azurite, queuePort, NpgsqlDataSource.Create(connection), connection) { AzuriteOnDisk = azuriteOnDisk };
+    }
+
+    /// <summary>Starts Qlaw.Server (migrating and seeding the samples) and waits until it is ready.</summary>
+    public async Task<BenchServer> StartServerAsync(ServerProfile profile)
+    {
+        var settings = profile.Settings(PostgresConnection, StorageConnection, Path.Combine(Repository, "samples", "workflows"));
+        return await BenchServer.StartAsync(profile, settings);
+    }
+
+    public async ValueTask DisposeAsync()
+    {
+        await Database.DisposeAsync();
+        await _azurite.DisposeAsync();
+        await _postgres.DisposeAsync();
+        try
+        {
+            Directory.Delete(_root, recursive: true);
+        }
+        catch (Exception ex) when (ex is IOException or UnauthorizedAccessException)
+        {
+            // Left for the OS to clean; it is under the temp folder.
+        }
+    }
+
+    private int? ProcessStatsAzurite() =>
+        Measure.ProcessStats.FindByCommandLine("azurite", "--queuePort", $" {_azuriteQueuePort} ");
+}

@@ -1,0 +1,53 @@
+using System.Globalization;
+
+namespace Qlaw.Bench.Stack;
+
+/// <summary>
+/// How one Qlaw.Server start is configured for a group of scenarios: the scripted model's pacing, the delta batching
+/// window and the hub. Rate limits are off and the stream cap is out of reach: the bench is one client address.
+/// </summary>
+internal sealed record ServerProfile(string Name, HubSettings Hub)
+{
+    public int TurnDelayMs { get; init; }
+
+    public int TokenDelayMs { get; init; }
+
+    /// <summary>Null keeps the server's default window (Streaming:DeltaWindowMs, 15 ms).</summary>
+    public int? DeltaWindowMs { get; init; }
+
+    /// <summary>Zero-latency model, default batching: run latency and job throughput.</summary>
+    public static ServerProfile ZeroLatency() => new("zero-latency", HubSettings.Fresh("bz"));
+
+    /// <summary>A model streaming a token every 20 ms (about 50 tokens/s, a fast LLM): SSE fan-out.</summary>
+    public static ServerProfile PacedStream() =>
+        new("paced-stream", HubSettings.Fresh("bp") with { MaxConcurrentActivities = 256, MaxConcurrentOrchestrations = 256 }) { TokenDelayMs = 20 };
+
+    /// <summary>Zero-latency model with every token its own row (no batching window): the write path's ceiling.</summary>
+    public static ServerProfile Unbatched() =>
+        new("unbatched", HubSettings.Fresh("bw") with { MaxConcurrentActivities = 64, MaxConcurrentOrchestrations = 64 }) { DeltaWindowMs = 0 };
+
+    /// <summary>Turns that take a while, so that runs are in flight when the server is killed.</summary>
+    public static ServerProfile Paced(HubSettings hub) => new("paced-turns", hub) { TurnDelayMs = 300, TokenDelayMs = 5 };
+
+    public Dictionary<string, string?> Settings(string postgres, string storage, string workflows)
+    {
+        var settings = new Dictionary<string, string?>(Hub.ToServerSettings())
+        {
+            ["ConnectionStrings:Postgres"] = postgres,
+            ["ConnectionStrings:DurableStorage"] = storage,
+            ["Database:MigrateOnStartup"] = "true",
+            ["Database:SeedWorkflowsPath"] = workflows,
+            ["Models:Scripted:TurnDelayMs"] = TurnDelayMs.ToString(CultureInfo.InvariantCulture),
+            ["Models:Scripted:TokenDelayMs"] = TokenDelayMs.ToString(CultureInfo.InvariantCulture),
+            ["RateLimits:Enabled"] = "false",
+            ["RateLimits:MaxOpenStreamsPerClient"] = "100000",
+            ["ASPNETCORE_ENVIRONMENT"] = "Production",
+        };
+        if (DeltaWindowMs is { } window)
+        {
+            settings["Streaming:DeltaWindowMs"] = window.ToString(CultureInfo.InvariantCulture);
+        }
+
+        return settings;
+    }
+}
