@@ -16,7 +16,7 @@ namespace Qlaw.Bench;
 internal static class BenchProgram
 {
     private static readonly string[] Scenarios = ["latency", "throughput", "fanout", "writes", "recovery"];
-    private static readonly TimeSpan HardLimit = TimeSpan.FromMinutes(25);
+    private static readonly TimeSpan HardLimit = TimeSpan.FromMinutes(15);
 
     public static async Task<int> Main(string[] args)
     {
@@ -95,7 +95,7 @@ internal static class BenchProgram
 
             return 0;
         }
-        catch (Exception ex) when (ex is BenchException or LocalStackException)
+        catch (Exception ex) when (ex is BenchException or LocalStackException or TimeoutException)
         {
             Console.Error.WriteLine($"bench: {ex.Message}");
             return 1;

@@ -41,7 +41,7 @@ internal static class SseFanOut
                 ["clients", "connect s", "events in window", "frames delivered", "missed", "lag p50 ms", "p99 ms", "max ms", "RSS per client KiB", "server RSS MiB", "CPU"],
                 results.Select(r => new[]
                 {
-                    r.Runs == 1 ? $"{r.Clients} on 1 run" : $"{r.Runs} runs × {r.Clients / r.Runs}",
+                    (r.Runs == 1 ? $"{r.Clients} on 1 run" : $"{r.Runs} runs × {r.Clients / r.Runs}") + (r.Connected < r.Clients ? $" ({r.Connected} connected)" : ""),
                     Number(r.ConnectSeconds), r.EventsInWindow.ToString(), r.FramesInWindow.ToString(), r.Missing.ToString(),
                     Ms(r.Lag.P50), Ms(r.Lag.P99), Ms(r.Lag.Max), Number(r.RssPerClientKiB, "0"), Number(r.PeakRss / 1024.0 / 1024, "0"), r.Cpu.ToString(),
                 }));

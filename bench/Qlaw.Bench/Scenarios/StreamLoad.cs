@@ -41,25 +41,34 @@ internal static class StreamLoad
         var ids = await Task.WhenAll(Enumerable.Range(0, runs).Select(_ => api.StartRunAsync(workflow, cancellationToken)));
 
         var total = runs * clientsPerRun;
-        var connected = 0;
-        var allConnected = new TaskCompletionSource(TaskCreationOptions.RunContinuationsAsynchronously);
+        var (connected, settled) = (0, 0);
+        var allSettled = new TaskCompletionSource(TaskCreationOptions.RunContinuationsAsynchronously);
         using var gate = new SemaphoreSlim(ConnectingAtOnce);
         using var stopClients = CancellationTokenSource.CreateLinkedTokenSource(cancellationToken);
         var connectStartedAt = BenchClock.Now;
         var clients = new List<(Guid RunId, Task<SseReading> Reading)>(total);
+
+        // Every client settles once: connected, or failed before its headers (then it counts as not connected).
+        void Settle(bool ok)
+        {
+            if (ok)
+            {
+                Interlocked.Increment(ref connected);
+            }
+
+            if (Interlocked.Increment(ref settled) == total)
+            {
+                allSettled.TrySetResult();
+            }
+        }
+
         foreach (var runId in ids)
         {
             var after = await EventLog.LastIdAsync(stack.Database, runId);
             for (var c = 0; c < clientsPerRun; c++)
             {
                 await gate.WaitAsync(cancellationToken);
-                clients.Add((runId, FollowAsync(server.Http, runId, after, gate, () =>
-                {
-                    if (Interlocked.Increment(ref connected) == total)
-                    {
-                        allConnected.TrySetResult();
-                    }
-                }, stopClients.Token)));
+                clients.Add((runId, FollowAsync(server.Http, runId, after, gate, Settle, stopClients.Token)));
             }
         }
 
@@ -68,7 +77,7 @@ internal static class StreamLoad
         SseReading[] readings;
         try
         {
-            await allConnected.Task.WaitAsync(TimeSpan.FromSeconds(120), cancellationToken);
+            await allSettled.Task.WaitAsync(TimeSpan.FromSeconds(120), cancellationToken);
             windowStart = BenchClock.Now;
             var cpu = CpuWindow.Start(processes);
             windowEnd = windowStart + (long)(window.TotalSeconds * System.Diagnostics.Stopwatch.Frequency);
@@ -122,29 +131,26 @@ internal static class StreamLoad
     /// <summary>Waits until quiet: cancelled runs finish the turn they are in before they stop.</summary>
     public static Task SettleAsync(CancellationToken cancellationToken) => Task.Delay(TimeSpan.FromSeconds(3), cancellationToken);
 
-    private static async Task<SseReading> FollowAsync(HttpClient http, Guid runId, long after, SemaphoreSlim gate, Action connected, CancellationToken cancellationToken)
+    private static async Task<SseReading> FollowAsync(HttpClient http, Guid runId, long after, SemaphoreSlim gate, Action<bool> settle, CancellationToken cancellationToken)
     {
-        var released = 0;
-        void Release()
+        var settled = 0;
+        void Settle(bool ok)
         {
-            if (Interlocked.Exchange(ref released, 1) == 0)
+            if (Interlocked.Exchange(ref settled, 1) == 0)
             {
                 gate.Release();
+                settle(ok);
             }
         }
 
         await Task.Yield();
         try
         {
-            return await SseReader.ReadAsync(http, $"/v1/runs/{runId}/responses?starting_after={after}", cancellationToken, () =>
-            {
-                Release();
-                connected();
-            });
+            return await SseReader.ReadAsync(http, $"/v1/runs/{runId}/responses?starting_after={after}", cancellationToken, () => Settle(true));
         }
         finally
         {
-            Release();
+            Settle(false);
         }
     }
 }
