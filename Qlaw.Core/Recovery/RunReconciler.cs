@@ -33,16 +33,23 @@ public sealed partial class RunReconciler(
         List<QuietRun> quiet;
         await using (var scope = scopes.CreateAsyncScope())
         {
-            quiet = await QuietRunsAsync(scope.ServiceProvider.GetRequiredService<QlawDbContext>(), now - TimeSpan.FromSeconds(settings.ProbeAfterSeconds), settings.BatchSize, cancellationToken);
+            var db = scope.ServiceProvider.GetRequiredService<QlawDbContext>();
+            var candidates = await RunQueries.QuietSince(db, now - TimeSpan.FromSeconds(settings.ProbeAfterSeconds))
+                .Where(r => r.EntityId != null).OrderBy(r => r.UpdatedAt).Take(settings.BatchSize)
+                .Select(r => new { r.Id, r.EntityId, r.UpdatedAt }).ToListAsync(cancellationToken);
+            var ids = candidates.Select(r => r.Id).ToList();
+            var stale = await RunQueries.QuietSince(db, now - TimeSpan.FromSeconds(settings.StaleAfterSeconds))
+                .Where(r => ids.Contains(r.Id)).Select(r => r.Id).ToListAsync(cancellationToken);
+            quiet = [.. candidates.Select(r => new QuietRun(r.Id, r.EntityId!, r.UpdatedAt, stale.Contains(r.Id)))];
         }
 
-        QlawTelemetry.ReportStuckRuns(quiet.Count(r => r.LastSign < now - TimeSpan.FromSeconds(settings.StaleAfterSeconds)));
+        QlawTelemetry.ReportStuckRuns(quiet.Count(r => r.Stale));
         var recovered = 0;
         foreach (var run in quiet)
         {
             try
             {
-                recovered += await ReconcileAsync(run, now, settings, cancellationToken) ? 1 : 0;
+                recovered += await ReconcileAsync(run, settings, cancellationToken) ? 1 : 0;
             }
             catch (Exception exception) when (!cancellationToken.IsCancellationRequested)
             {
@@ -54,19 +61,18 @@ public sealed partial class RunReconciler(
         return recovered;
     }
 
-    private async Task<bool> ReconcileAsync(QuietRun run, DateTimeOffset now, RecoveryOptions settings, CancellationToken cancellationToken)
+    private async Task<bool> ReconcileAsync(QuietRun run, RecoveryOptions settings, CancellationToken cancellationToken)
     {
         await using var scope = scopes.CreateAsyncScope();
         var scheduler = scope.ServiceProvider.GetRequiredService<IRunScheduler>();
         var state = await scheduler.GetStateAsync(run.EntityId, cancellationToken);
-        var stale = run.LastSign < now - TimeSpan.FromSeconds(settings.StaleAfterSeconds);
         string? reason = state switch
         {
             InstanceState.Missing => "orchestration instance missing",
             InstanceState.Failed => "orchestration instance failed",
             InstanceState.Terminated => "orchestration instance terminated",
             InstanceState.Completed => "orchestration instance completed while the run was not",
-            _ when stale => $"no step, event or heartbeat for {(int)(now - run.LastSign).TotalSeconds} s",
+            _ when run.Stale => $"no step, event or heartbeat for over {settings.StaleAfterSeconds} s",
             _ => null,
         };
         return reason is not null && await RedriveAsync(scope.ServiceProvider, run, reason, state, cancellationToken);
@@ -103,19 +109,6 @@ public sealed partial class RunReconciler(
         return true;
     }
 
-    /// <summary>Queued or running runs with no sign of life (row change, step heartbeat or event) since <paramref name="cutoff"/>.</summary>
-    internal static Task<List<QuietRun>> QuietRunsAsync(QlawDbContext db, DateTimeOffset cutoff, int limit, CancellationToken cancellationToken) =>
-        db.Database.SqlQuery<QuietRun>($"""
-            SELECT r.id, r.entity_id, r.updated_at,
-                   GREATEST(r.updated_at,
-                            COALESCE((SELECT max(COALESCE(s.heartbeat_at, s.started_at)) FROM steps s WHERE s.run_id = r.id AND s.status = 'running'), r.updated_at),
-                            COALESCE((SELECT max(e.created_at) FROM run_events e WHERE e.run_id = r.id), r.updated_at)) AS last_sign
-            FROM runs r
-            WHERE r.status IN ('queued', 'running') AND r.updated_at < {cutoff} AND r.entity_id IS NOT NULL
-            ORDER BY r.updated_at
-            LIMIT {limit}
-            """).Where(r => r.LastSign < cutoff).ToListAsync(cancellationToken);
-
     [LoggerMessage(Level = LogLevel.Warning, Message = "Could not re-drive run {RunId} this pass")]
     private static partial void LogRunFailed(ILogger logger, Guid runId, Exception exception);
 
@@ -124,5 +117,5 @@ public sealed partial class RunReconciler(
 
 }
 
-/// <summary>A queued or running run and its last sign of life.</summary>
-public sealed record QuietRun(Guid Id, string EntityId, DateTimeOffset UpdatedAt, DateTimeOffset LastSign);
+/// <summary>A queued or running run quiet past the probe threshold, and whether it is quiet past the stale one too.</summary>
+public sealed record QuietRun(Guid Id, string EntityId, DateTimeOffset UpdatedAt, bool Stale);

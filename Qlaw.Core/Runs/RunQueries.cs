@@ -7,6 +7,7 @@ using Qlaw.Core.Caching;
 using Qlaw.Core.Recovery;
 using Qlaw.Core.Workflows;
 using Qlaw.Data;
+using Qlaw.Data.Runs;
 
 namespace Qlaw.Core.Runs;
 
@@ -20,18 +21,10 @@ public sealed class RunQueries(QlawDbContext db, IRunStatusCache cache, IOptions
     /// </summary>
     public async Task<ListPage<RunSummary>> ListAsync(RunStatus? status, bool stale, PageRequest page, CancellationToken cancellationToken)
     {
-        var query = db.Runs.AsNoTracking();
+        var query = (stale ? QuietSince(db, clock.GetUtcNow() - TimeSpan.FromSeconds(recovery.CurrentValue.StaleAfterSeconds)) : db.Runs).AsNoTracking();
         if (status is { } only)
         {
             query = query.Where(r => r.Status == only);
-        }
-
-        if (stale)
-        {
-            var cutoff = clock.GetUtcNow() - TimeSpan.FromSeconds(recovery.CurrentValue.StaleAfterSeconds);
-            query = query.Where(r => (r.Status == RunStatus.Queued || r.Status == RunStatus.Running) && r.UpdatedAt < cutoff
-                && !db.Steps.Any(s => s.RunId == r.Id && s.Status == StepStatus.Running && (s.HeartbeatAt ?? s.StartedAt) >= cutoff)
-                && !db.RunEvents.Any(e => e.RunId == r.Id && e.CreatedAt >= cutoff));
         }
 
         if (page.After is { } after)
@@ -44,6 +37,16 @@ public sealed class RunQueries(QlawDbContext db, IRunStatusCache cache, IOptions
     }
 
     /// <summary>The run's state and every step attempt; null when the run does not exist.</summary>
+    /// <summary>
+    /// Queued or running runs with no sign of life since <paramref name="cutoff"/>: no change to the run row, no
+    /// heartbeat or start of a running step, no event. The one definition of "quiet" the operator view and the
+    /// reconciler share.
+    /// </summary>
+    public static IQueryable<RunEntity> QuietSince(QlawDbContext db, DateTimeOffset cutoff) =>
+        db.Runs.Where(r => (r.Status == RunStatus.Queued || r.Status == RunStatus.Running) && r.UpdatedAt < cutoff
+            && !db.Steps.Any(s => s.RunId == r.Id && s.Status == StepStatus.Running && (s.HeartbeatAt ?? s.StartedAt) >= cutoff)
+            && !db.RunEvents.Any(e => e.RunId == r.Id && e.CreatedAt >= cutoff));
+
     public async Task<RunStatusResponse?> GetStatusAsync(Guid runId, CancellationToken cancellationToken)
     {
         if (await cache.GetAsync(runId, cancellationToken) is { } cached)

@@ -181,17 +181,7 @@ public sealed class ConfigurationTests(QlawStackFixture stack) : IDisposable
 
     private async Task<Dictionary<string, string?>> SettingsAsync(Dictionary<string, string?> extra)
     {
-        var settings = new Dictionary<string, string?>
-        {
-            ["ConnectionStrings:Postgres"] = await stack.CreateDatabaseAsync(),
-            ["ConnectionStrings:DurableStorage"] = stack.Azurite.ConnectionString,
-            ["Database:MigrateOnStartup"] = "true",
-        };
-        foreach (var (key, value) in QlawStackFixture.IsolatedHubSettings())
-        {
-            settings[key] = value;
-        }
-
+        var settings = await stack.ServerSettingsAsync();
         foreach (var (key, value) in extra)
         {
             settings[key] = value;

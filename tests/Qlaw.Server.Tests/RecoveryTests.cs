@@ -27,7 +27,9 @@ public sealed class RecoveryTests(QlawStackFixture stack)
     public async Task A_process_that_dies_between_committing_a_run_and_scheduling_it_loses_nothing()
     {
         var url = new Uri($"http://127.0.0.1:{Network.FreePort()}");
-        var settings = Settings(await stack.CreateDatabaseAsync(), stack.Azurite.ConnectionString);
+        var settings = With(
+            new Dictionary<string, string?>((await stack.ServerSettingsAsync()).Concat(FastRecovery)),
+            ("Database:SeedWorkflowsPath", Samples.WorkflowsFolder));
         using var http = new HttpClient { BaseAddress = url };
         await using (var doomed = await ServerProcess.StartAsync(url, With(settings, ("Recovery:CrashAfterRunCommitted", "true")), echo: false))
         {
@@ -159,15 +161,6 @@ public sealed class RecoveryTests(QlawStackFixture stack)
         Assert.Equal("planner", completed.MinBy(s => s!["index"]!.GetValue<int>())!["agent"]!.GetValue<string>());
         Assert.Equal("judge", completed.MaxBy(s => s!["index"]!.GetValue<int>())!["agent"]!.GetValue<string>());
     }
-
-    private static Dictionary<string, string?> Settings(string database, string storage) =>
-        new(QlawStackFixture.IsolatedHubSettings().Concat(FastRecovery))
-        {
-            ["ConnectionStrings:Postgres"] = database,
-            ["ConnectionStrings:DurableStorage"] = storage,
-            ["Database:MigrateOnStartup"] = "true",
-            ["Database:SeedWorkflowsPath"] = Samples.WorkflowsFolder,
-        };
 
     private static Dictionary<string, string?> With(IDictionary<string, string?> settings, params (string Key, string Value)[] extra)
     {

@@ -36,6 +36,17 @@ public sealed class QlawStackFixture : IAsyncLifetime
         ["Durable:MaxQueuePollingInterval"] = "00:00:00.500",
     };
 
+    /// <summary>
+    /// Settings of a server process on this stack: a new, empty database migrated at start, and its own task hub.
+    /// </summary>
+    public async Task<Dictionary<string, string?>> ServerSettingsAsync() =>
+        new(IsolatedHubSettings())
+        {
+            ["ConnectionStrings:Postgres"] = await CreateDatabaseAsync(),
+            ["ConnectionStrings:DurableStorage"] = Azurite.ConnectionString,
+            ["Database:MigrateOnStartup"] = "true",
+        };
+
     /// <summary>Creates an empty database and returns its connection string.</summary>
     public Task<string> CreateDatabaseAsync() => Postgres.EnsureDatabaseAsync($"t{Guid.NewGuid():N}");
 
