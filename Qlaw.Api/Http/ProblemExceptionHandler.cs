@@ -6,8 +6,8 @@ using Microsoft.AspNetCore.Mvc;
 namespace Qlaw.Api.Http;
 
 /// <summary>
-/// Turns every exception into problem+json: unreadable requests into a 4xx naming the bad field, anything else into a
-/// generic 500. Details stay in the log; no message, type name or stack trace reaches the client. Qlaw.Server runs it
+/// Turns every exception into problem+json: unreadable requests into a 4xx naming the bad field, PostgreSQL out of
+/// reach into a 503 with <c>Retry-After</c> (nothing was accepted; the client retries), anything else into a generic 500. Details stay in the log; no message, type name or stack trace reaches the client. Qlaw.Server runs it
 /// as ASP.NET Core's exception handler; Qlaw.Functions calls it around every HTTP trigger.
 /// </summary>
 public sealed partial class ProblemExceptionHandler(IProblemDetailsService problems, ILogger<ProblemExceptionHandler> logger) : IExceptionHandler
@@ -19,6 +19,17 @@ public sealed partial class ProblemExceptionHandler(IProblemDetailsService probl
         {
             LogBadRequest(logger, bad.StatusCode, httpContext.TraceIdentifier, exception);
             problem = Describe(bad);
+        }
+        else if (IsDatabaseUnavailable(exception))
+        {
+            LogDatabaseUnavailable(logger, httpContext.TraceIdentifier, exception);
+            httpContext.Response.Headers.RetryAfter = RetryAfterSeconds;
+            problem = new ProblemDetails
+            {
+                Status = StatusCodes.Status503ServiceUnavailable,
+                Title = "The service is briefly unavailable.",
+                Detail = "Its database cannot be reached; nothing was changed. Retry shortly.",
+            };
         }
         else
         {
@@ -33,6 +44,22 @@ public sealed partial class ProblemExceptionHandler(IProblemDetailsService probl
 
         httpContext.Response.StatusCode = problem.Status!.Value;
         return await problems.TryWriteAsync(new ProblemDetailsContext { HttpContext = httpContext, ProblemDetails = problem });
+    }
+
+    private const string RetryAfterSeconds = "2";
+
+    // A connection that cannot be opened or broke (the server restarting, the network) is transient; a query error is not.
+    private static bool IsDatabaseUnavailable(Exception exception)
+    {
+        for (Exception? e = exception; e is not null; e = e.InnerException)
+        {
+            if (e is Npgsql.NpgsqlException { IsTransient: true })
+            {
+                return true;
+            }
+        }
+
+        return false;
     }
 
     private static ProblemDetails Describe(BadHttpRequestException bad)
@@ -78,6 +105,9 @@ public sealed partial class ProblemExceptionHandler(IProblemDetailsService probl
 
     [LoggerMessage(Level = LogLevel.Information, Message = "Rejected request with {Status} (trace {TraceId})")]
     private static partial void LogBadRequest(ILogger logger, int status, string traceId, Exception exception);
+
+    [LoggerMessage(Level = LogLevel.Warning, Message = "Answered 503: the database is unreachable (trace {TraceId})")]
+    private static partial void LogDatabaseUnavailable(ILogger logger, string traceId, Exception exception);
 
     [LoggerMessage(Level = LogLevel.Error, Message = "Unhandled exception (trace {TraceId})")]
     private static partial void LogUnhandled(ILogger logger, string traceId, Exception exception);

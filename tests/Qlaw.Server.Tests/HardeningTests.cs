@@ -1,5 +1,6 @@
 using System.Net;
 using System.Net.Http.Headers;
+using System.Net.Http.Json;
 using System.Text;
 using System.Text.Json;
 using System.Text.Json.Nodes;
@@ -7,6 +8,7 @@ using Microsoft.AspNetCore.Authorization;
 using Microsoft.AspNetCore.RateLimiting;
 using Microsoft.AspNetCore.Routing;
 using Microsoft.Extensions.DependencyInjection;
+using Npgsql;
 using Qlaw.Api.Http;
 using Qlaw.Testing;
 
@@ -191,6 +193,53 @@ public sealed class HardeningTests(QlawStackFixture stack)
         again.Dispose();
         second.Dispose();
         await runs.PostAsync(runId, "cancel");
+    }
+
+    [Fact]
+    public async Task While_PostgreSQL_is_unreachable_requests_get_503_with_Retry_After_and_the_server_recovers_by_itself()
+    {
+        await using var relay = new TcpRelay(stack.Postgres.Port);
+        var database = new NpgsqlConnectionStringBuilder(await stack.CreateDatabaseAsync()) { Port = relay.Port }.ConnectionString;
+        await using var app = await QlawApplication.StartAsync(stack, database: database);
+        var runs = new RunsClient(app.CreateClient());
+        await runs.CreateWorkflowAsync(Samples.Workflow(newName: "outage"));
+        var before = await runs.StartAsync("outage");
+        await runs.WaitForAsync(before, "completed");
+
+        relay.Cut();
+        foreach (var request in new Func<Task<HttpResponseMessage>>[]
+        {
+            () => runs.StartRawAsync("outage", new JsonObject { ["input"] = "during the outage" }),
+            () => runs.Http.GetAsync(new Uri($"/v1/runs/{before}/status", UriKind.Relative)),
+            () => runs.Http.GetAsync(new Uri("/v1/runs", UriKind.Relative)),
+            () => runs.Http.GetAsync(new Uri($"/v1/runs/{before}/responses", UriKind.Relative)),
+        })
+        {
+            using var response = await request();
+            var problem = await ProblemAssert.IsProblem(response, HttpStatusCode.ServiceUnavailable);
+            Assert.Equal(TimeSpan.FromSeconds(2), response.Headers.RetryAfter?.Delta);
+            Assert.DoesNotContain(Internals, problem.GetRawText().Contains);
+        }
+
+        relay.Restore();
+        string? after = null;
+        for (var i = 0; i < 40 && after is null; i++)
+        {
+            using var response = await runs.StartRawAsync("outage", new JsonObject { ["input"] = "after the outage" });
+            if (response.StatusCode == HttpStatusCode.Accepted)
+            {
+                after = JsonNode.Parse(await response.Content.ReadAsStringAsync())!["id"]!.GetValue<string>();
+            }
+            else
+            {
+                await ProblemAssert.IsProblem(response, HttpStatusCode.ServiceUnavailable);
+                await Task.Delay(250);
+            }
+        }
+
+        Assert.NotNull(after);
+        await runs.WaitForAsync(after, "completed");
+        Assert.Equal(2, (await runs.Http.GetFromJsonAsync<JsonObject>(new Uri("/v1/runs?limit=10", UriKind.Relative)))!["data"]!.AsArray().Count);
     }
 
     [Fact]
