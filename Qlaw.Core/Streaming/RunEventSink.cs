@@ -8,7 +8,10 @@ namespace Qlaw.Core.Streaming;
 /// <summary>Options of the event stream (section <c>Streaming</c>).</summary>
 public sealed class StreamingOptions
 {
-    /// <summary>Text deltas are batched this long before they are written (and streamed); 0 writes each one.</summary>
+    /// <summary>
+    /// Text deltas are batched this long before they are written (and streamed); 0 writes each one. A turn's first
+    /// delta is always written at once, so that a reader sees the agent start without waiting a window.
+    /// </summary>
     [System.ComponentModel.DataAnnotations.Range(0, 1000)]
     public int DeltaWindowMs { get; set; } = 15;
 
@@ -18,13 +21,14 @@ public sealed class StreamingOptions
 }
 
 /// <summary>
-/// Appends one turn's text deltas to <c>run_events</c>, batched by a short time window so a fast model does not
-/// write a row per token. Only the run's active attempt writes, so ids within a run commit in order.
+/// Appends one turn's text deltas to <c>run_events</c>: the first at once, the rest batched by a short time window so a
+/// fast model does not write a row per token. Only the run's active attempt writes, so ids within a run commit in order.
 /// </summary>
 public sealed class RunEventSink(NpgsqlDataSource dataSource, TimeProvider clock, int windowMs, Guid runId, int step, int attempt, string agent)
 {
     private readonly StringBuilder _pending = new();
     private long _windowStart = -1;
+    private bool _started;
 
     /// <summary>All text appended so far (the turn's output).</summary>
     public StringBuilder Text { get; } = new();
@@ -38,6 +42,13 @@ public sealed class RunEventSink(NpgsqlDataSource dataSource, TimeProvider clock
 
         Text.Append(delta);
         _pending.Append(delta);
+        if (!_started)
+        {
+            _started = true;
+            await FlushAsync(cancellationToken);
+            return;
+        }
+
         var now = clock.GetTimestamp();
         if (_windowStart < 0)
         {
