@@ -9,21 +9,29 @@ using Qlaw.Bench.Stack;
 namespace Qlaw.Bench;
 
 /// <summary>
-/// <c>dotnet run -c Release --project bench/Qlaw.Bench -- [latency] [throughput] [fanout] [writes] [recovery] [--quick]</c>:
+/// <c>dotnet run -c Release --project bench/Qlaw.Bench -- [latency] [throughput] [fanout] [writes] [recovery] [chaos] [--quick] [--seed N]</c>:
 /// starts its own PostgreSQL, Azurite and Qlaw.Server on free ports, runs the scenarios (all by default), prints the
 /// report, saves it under .local/bench/ and, after a full run of every scenario, writes it into docs/benchmarks.md.
 /// </summary>
 internal static class BenchProgram
 {
-    private static readonly string[] Scenarios = ["latency", "throughput", "fanout", "writes", "recovery"];
-    private static readonly TimeSpan HardLimit = TimeSpan.FromMinutes(15);
+    private static readonly string[] Scenarios = ["latency", "throughput", "fanout", "writes", "recovery", "chaos"];
+    private static readonly TimeSpan HardLimit = TimeSpan.FromMinutes(25);
 
     public static async Task<int> Main(string[] args)
     {
-        var chosen = args.Where(a => !a.StartsWith("--", StringComparison.Ordinal)).ToHashSet(StringComparer.OrdinalIgnoreCase);
+        var seedAt = Array.IndexOf(args, "--seed");
+        if (seedAt >= 0 && (seedAt + 1 >= args.Length || !int.TryParse(args[seedAt + 1], out _)))
+        {
+            Console.Error.WriteLine("--seed takes a whole number (the chaos run's fault moments).");
+            return 2;
+        }
+
+        var seed = seedAt >= 0 ? int.Parse(args[seedAt + 1], System.Globalization.CultureInfo.InvariantCulture) : Random.Shared.Next(1, 100_000);
+        var chosen = args.Where((a, i) => !a.StartsWith("--", StringComparison.Ordinal) && (seedAt < 0 || i != seedAt + 1)).ToHashSet(StringComparer.OrdinalIgnoreCase);
         if (chosen.Except(Scenarios).FirstOrDefault() is { } unknown)
         {
-            Console.Error.WriteLine($"Unknown scenario '{unknown}'. Scenarios: {string.Join(", ", Scenarios)} (all when none is named); --quick for a short version.");
+            Console.Error.WriteLine($"Unknown scenario '{unknown}'. Scenarios: {string.Join(", ", Scenarios)} (all when none is named); --quick for a short version; --seed N for the chaos run's moments.");
             return 2;
         }
 
@@ -82,6 +90,12 @@ internal static class BenchProgram
             {
                 Log("Crash and restart recovery");
                 report.Sections.Add(await CrashRecovery.RunAsync(stack, scale, stop.Token));
+            }
+
+            if (Runs("chaos"))
+            {
+                Log($"Chaos (seed {seed})");
+                report.Sections.Add(await Chaos.RunAsync(stack, scale.IsFull ? ChaosPlan.Full(seed) : ChaosPlan.Quick(seed), stop.Token));
             }
 
             Console.WriteLine();

@@ -47,14 +47,21 @@ internal static class SseReader
     private static readonly byte[] ErrorType = "response.error"u8.ToArray();
     private static readonly byte[] DoneData = "data: [DONE]"u8.ToArray();
 
-    /// <summary>Streams <paramref name="path"/>; <paramref name="connected"/> runs once the response headers are in.</summary>
-    public static async Task<SseReading> ReadAsync(HttpClient http, string path, CancellationToken cancellationToken, Action? connected = null)
+    /// <summary>
+    /// Streams <paramref name="path"/>, from after <paramref name="lastEventId"/> when given (the <c>Last-Event-ID</c>
+    /// header of a reconnecting client); <paramref name="connected"/> runs once the response headers are in.
+    /// </summary>
+    public static async Task<SseReading> ReadAsync(HttpClient http, string path, CancellationToken cancellationToken, Action? connected = null, long? lastEventId = null)
     {
         var reading = new SseReading { RequestedAt = BenchClock.Now };
         try
         {
             using var request = new HttpRequestMessage(HttpMethod.Get, new Uri(path, UriKind.Relative));
             request.Headers.Accept.Add(new MediaTypeWithQualityHeaderValue("text/event-stream"));
+            if (lastEventId is { } after)
+            {
+                request.Headers.Add("Last-Event-ID", after.ToString(System.Globalization.CultureInfo.InvariantCulture));
+            }
             using var response = await http.SendAsync(request, HttpCompletionOption.ResponseHeadersRead, cancellationToken);
             reading.HeadersAt = BenchClock.Now;
             if (!response.IsSuccessStatusCode)

@@ -23,7 +23,7 @@ internal static class CrashRecovery
     {
         Round[] rounds =
         [
-            new("Qlaw.Server defaults (visibility timeouts 15 s)", HubSettings.Fresh("bk")),
+            new("Qlaw.Server defaults (visibility timeouts 10 s)", HubSettings.Fresh("bk")),
             new("visibility timeouts 5 s", HubSettings.Fresh("bk") with
             {
                 ControlQueueVisibilityTimeout = TimeSpan.FromSeconds(5),
@@ -40,7 +40,7 @@ internal static class CrashRecovery
             "Crash and restart recovery",
             $"{scale.CrashRuns} runs of `{RunLatency.Workflow}` with turns paced at 300 ms (+5 ms a token) so that all are mid-run; once each has a completed " +
             "step the server is SIGKILLed and started again at once (same hub, same `Durable:WorkerId`). *Moving again* = kill → the commit of the " +
-            "run's first event after the kill. Then every run must complete with no step completed twice and one `step.completed` audit entry per completed step.")
+            "run's first event after the kill. Then every run must complete with no step completed twice and an audit trail that matches the committed steps (one `step.completed` per completed step, one `handoff`/`return` per transition, one `run.started` and `run.completed`).")
             .Table(
                 ["hub settings", "in flight", "restart s", "moving again p50 s", "max s", "moved", "completed", "duplicate steps", "audit mismatches", "superseded attempts"],
                 outcomes.Select(o => new[]
@@ -91,10 +91,10 @@ internal static class CrashRecovery
             // Reported below as runs that did not complete.
         }
 
-        var (completed, duplicates, mismatches, superseded) = await IntegrityAsync(stack.Database, inFlight);
+        var integrity = await RunIntegrity.ReadAsync(stack.Database, inFlight);
         return new Outcome(
             round.Name, inFlight.Length, restartSeconds, new Distribution(moved.Values.Select(at => (at - killedUtc).TotalMilliseconds)),
-            moved.Count, completed, duplicates, mismatches, superseded);
+            moved.Count, integrity.Completed, integrity.DuplicateSteps, integrity.AuditMismatches, integrity.Superseded);
     }
 
     private static async Task WaitForFirstStepsAsync(NpgsqlDataSource database, Guid[] ids, CancellationToken cancellationToken)
@@ -158,25 +158,5 @@ internal static class CrashRecovery
         }
 
         return moved;
-    }
-
-    private static async Task<(int Completed, long DuplicateSteps, long AuditMismatches, long Superseded)> IntegrityAsync(NpgsqlDataSource database, Guid[] runs)
-    {
-        await using var command = database.CreateCommand(
-            """
-            SELECT
-              (SELECT count(*) FROM runs WHERE id = ANY($1) AND status = 'completed'),
-              (SELECT count(*) FROM (SELECT 1 FROM steps WHERE run_id = ANY($1) AND status = 'completed' GROUP BY run_id, "index" HAVING count(*) > 1) d),
-              (SELECT count(*) FROM (
-                 SELECT r.id FROM unnest($1::uuid[]) AS r(id)
-                 WHERE (SELECT count(*) FROM steps s WHERE s.run_id = r.id AND s.status = 'completed')
-                    <> (SELECT count(*) FROM audit_logs a WHERE a.run_id = r.id AND a.type = 'step.completed')
-                    OR (SELECT count(*) FROM audit_logs a WHERE a.run_id = r.id AND a.type = 'run.completed') <> 1) m),
-              (SELECT count(*) FROM steps WHERE run_id = ANY($1) AND status = 'superseded')
-            """);
-        command.Parameters.Add(new() { Value = runs });
-        await using var reader = await command.ExecuteReaderAsync();
-        await reader.ReadAsync();
-        return ((int)reader.GetInt64(0), reader.GetInt64(1), reader.GetInt64(2), reader.GetInt64(3));
     }
 }

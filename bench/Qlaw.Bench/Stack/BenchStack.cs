@@ -11,8 +11,8 @@ namespace Qlaw.Bench.Stack;
 internal sealed class BenchStack : IAsyncDisposable
 {
     private readonly string _root;
-    private readonly LocalPostgres _postgres;
-    private readonly LocalAzurite _azurite;
+    private LocalPostgres _postgres;
+    private LocalAzurite _azurite;
     private readonly int _azuriteQueuePort;
 
     private BenchStack(string root, string repository, LocalPostgres postgres, LocalAzurite azurite, int azuriteQueuePort, NpgsqlDataSource database, string postgresConnection)
@@ -85,6 +85,43 @@ internal sealed class BenchStack : IAsyncDisposable
         catch (Exception ex) when (ex is IOException or UnauthorizedAccessException)
         {
             // Left for the OS to clean; it is under the temp folder.
+        }
+    }
+
+    /// <summary>
+    /// SIGKILLs PostgreSQL, as a crash would, and starts it again at once on the same port and data (crash recovery
+    /// replays its log). The bench's own pooled connections are dropped.
+    /// </summary>
+    public async Task KillAndRestartPostgresAsync()
+    {
+        _postgres.Kill();
+        await _postgres.DisposeAsync();
+        _postgres = await RetryStartAsync(() => LocalPostgres.StartAsync(_postgres.DataDirectory, _postgres.Port, durable: true, echo: false));
+        Database.Clear();
+    }
+
+    /// <summary>SIGKILLs Azurite and starts it again at once on the same ports and (disk) data.</summary>
+    public async Task KillAndRestartAzuriteAsync()
+    {
+        _azurite.Kill();
+        await _azurite.DisposeAsync();
+        var location = AzuriteOnDisk ? Path.Combine(_root, "azurite") : null;
+        _azurite = await RetryStartAsync(() => LocalAzurite.StartAsync(Repository, location, _azurite.BlobPort, _azurite.QueuePort, _azurite.TablePort, echo: false));
+    }
+
+    // The killed process's children (PostgreSQL's backends) may hold its resources for a moment after it is gone.
+    private static async Task<T> RetryStartAsync<T>(Func<Task<T>> start)
+    {
+        for (var attempt = 1; ; attempt++)
+        {
+            try
+            {
+                return await start();
+            }
+            catch (LocalStackException) when (attempt < 10)
+            {
+                await Task.Delay(500);
+            }
         }
     }
 

@@ -26,6 +26,13 @@ internal sealed record ServerProfile(string Name, HubSettings Hub)
     public static ServerProfile Unbatched() =>
         new("unbatched", HubSettings.Fresh("bw") with { MaxConcurrentActivities = 64, MaxConcurrentOrchestrations = 64 }) { DeltaWindowMs = 0 };
 
+    /// <summary>Server settings added last (they win).</summary>
+    public IReadOnlyDictionary<string, string?> Extra { get; init; } = new Dictionary<string, string?>();
+
+    /// <summary>Paced turns on the server's default hub settings, plus <paramref name="extra"/>: the chaos run.</summary>
+    public static ServerProfile Chaos(IReadOnlyDictionary<string, string?> extra) =>
+        new("chaos", HubSettings.Fresh("bc")) { TurnDelayMs = 250, TokenDelayMs = 5, Extra = extra };
+
     /// <summary>Turns that take a while, so that runs are in flight when the server is killed.</summary>
     public static ServerProfile Paced(HubSettings hub) => new("paced-turns", hub) { TurnDelayMs = 300, TokenDelayMs = 5 };
 
@@ -46,6 +53,11 @@ internal sealed record ServerProfile(string Name, HubSettings Hub)
         if (DeltaWindowMs is { } window)
         {
             settings["Streaming:DeltaWindowMs"] = window.ToString(CultureInfo.InvariantCulture);
+        }
+
+        foreach (var (key, value) in Extra)
+        {
+            settings[key] = value;
         }
 
         return settings;
