@@ -42,8 +42,13 @@ public sealed partial class AgentTurnActivity(
                 output = await runner.RunAsync(started.Context, CancellationToken.None);
             }
 
-            var handoff = await journal.CompleteTurnAsync(started.StepId, started.Context, output, CancellationToken.None);
-            return new TurnResult(output.Decision, false, null, handoff);
+            // The orchestrator routes the decision the same way (a pure function of the plan, the state and the decision);
+            // when it ends the run, the run is finished with the step, unless an API handoff takes over.
+            var finish = input.Plan is { } plan && RunRouter.Route(plan, input.State, output.Decision) is RouteOutcome.Completed completed
+                ? new FinishRunRequest(input.RunId, completed.State, true, null, completed.Warning)
+                : null;
+            var (handoff, finished) = await journal.CompleteTurnAsync(started.StepId, started.Context, output, finish, CancellationToken.None);
+            return new TurnResult(output.Decision, false, null, handoff, finished);
         }
         catch (PermanentAgentException ex)
         {

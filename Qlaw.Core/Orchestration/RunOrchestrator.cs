@@ -25,7 +25,7 @@ public sealed partial class RunOrchestrator : TaskOrchestrator<RunOrchestrationI
 
         while (true)
         {
-            var request = new TurnRequest(input.RunId, context.InstanceId, state, transition, userInput, warning);
+            var request = new TurnRequest(input.RunId, context.InstanceId, state, transition, userInput, warning, plan);
             TurnResult result;
             try
             {
@@ -64,7 +64,12 @@ public sealed partial class RunOrchestrator : TaskOrchestrator<RunOrchestrationI
                     (state, transition, userInput, warning) = (wait.State, null, signal.Input, null);
                     break;
                 case RouteOutcome.Completed completed:
-                    await context.CallActivityAsync(FinishRunActivity.Name, new FinishRunRequest(input.RunId, completed.State, true, null, completed.Warning));
+                    // The turn's activity finished the run itself unless a replayed turn was already done.
+                    if (!result.Finished)
+                    {
+                        await context.CallActivityAsync(FinishRunActivity.Name, new FinishRunRequest(input.RunId, completed.State, true, null, completed.Warning));
+                    }
+
                     return "completed";
                 case RouteOutcome.Failed failed:
                     await context.CallActivityAsync(FinishRunActivity.Name, new FinishRunRequest(input.RunId, failed.State, false, failed.Reason, null));

@@ -127,8 +127,13 @@ public sealed class RunJournal(QlawDbContext db, TimeProvider clock)
         return new TurnStart.Started(step.Id, new AgentTurnContext(runId, state.Step, attempt, agentTurns, agent, workflow, history));
     }
 
-    /// <summary>Records a completed turn; returns a handoff requested through the API meanwhile, if any.</summary>
-    public async Task<PendingHandoff?> CompleteTurnAsync(long stepId, AgentTurnContext context, AgentTurnOutput output, CancellationToken cancellationToken)
+    /// <summary>
+    /// Records a completed turn; returns a handoff requested through the API meanwhile, if any. When no handoff is
+    /// pending and <paramref name="finish"/> is given (the decision ends the run), the run is finished in the same
+    /// transaction and <c>Finished</c> is true.
+    /// </summary>
+    public async Task<(PendingHandoff? Handoff, bool Finished)> CompleteTurnAsync(
+        long stepId, AgentTurnContext context, AgentTurnOutput output, FinishRunRequest? finish, CancellationToken cancellationToken)
     {
         var now = clock.GetUtcNow();
         await using var tx = await db.Database.BeginTransactionAsync(cancellationToken);
@@ -170,11 +175,18 @@ public sealed class RunJournal(QlawDbContext db, TimeProvider clock)
             db.RunEvents.Add(RunEvents.Completed(context.RunId, RunStatus.AwaitingInput, null, now));
         }
 
+        // Staged after the step's rows so that the run's last events follow the step's.
         await db.SaveChangesAsync(cancellationToken);
+        var finished = handoff is null && finish is not null && await StageFinishAsync(finish, now, (step.Agent, step.Output), cancellationToken);
         await RunEventNotifications.NotifyAsync(db, context.RunId, cancellationToken);
         await tx.CommitAsync(cancellationToken);
         CountStep(step.Agent, "completed");
-        return handoff;
+        if (finished)
+        {
+            CountFinished(finish!);
+        }
+
+        return (handoff, finished);
     }
 
     /// <summary>Records a failed attempt.</summary>
@@ -233,9 +245,25 @@ public sealed class RunJournal(QlawDbContext db, TimeProvider clock)
     /// <summary>Ends the run as completed or failed, unless it already ended.</summary>
     public async Task FinishAsync(FinishRunRequest request, CancellationToken cancellationToken)
     {
-        var now = clock.GetUtcNow();
-        var status = request.Succeeded ? RunStatus.Completed : RunStatus.Failed;
         await using var tx = await db.Database.BeginTransactionAsync(cancellationToken);
+        var changed = await StageFinishAsync(request, clock.GetUtcNow(), null, cancellationToken);
+        if (changed)
+        {
+            await RunEventNotifications.NotifyAsync(db, request.RunId, cancellationToken);
+        }
+
+        await tx.CommitAsync(cancellationToken);
+        if (changed)
+        {
+            CountFinished(request);
+        }
+    }
+
+    // Ends the run in the caller's transaction unless it already ended; false when it had. The last completed step
+    // (its agent and output) is the run's output; the caller passes it when it has just written it.
+    private async Task<bool> StageFinishAsync(FinishRunRequest request, DateTimeOffset now, (string? Agent, string? Output)? lastStep, CancellationToken cancellationToken)
+    {
+        var status = request.Succeeded ? RunStatus.Completed : RunStatus.Failed;
         var changed = await db.Runs
             .Where(r => r.Id == request.RunId && r.Status != RunStatus.Completed && r.Status != RunStatus.Cancelled && r.Status != RunStatus.Failed)
             .ExecuteUpdateAsync(
@@ -246,37 +274,41 @@ public sealed class RunJournal(QlawDbContext db, TimeProvider clock)
                     .SetProperty(r => r.CurrentStep, request.State.Step)
                     .SetProperty(r => r.OriginStack, JsonSerializer.Serialize(request.State.Stack, QlawJson.Options)),
                 cancellationToken);
-        if (changed > 0)
+        if (changed == 0)
         {
-            if (request.Warning is not null)
-            {
-                AuditTypes.Add(db, request.RunId, AuditTypes.RouteRejected, new { reason = request.Warning }, now);
-            }
-
-            AuditTypes.Add(db, request.RunId, request.Succeeded ? AuditTypes.RunCompleted : AuditTypes.RunFailed, new { steps = request.State.Step, reason = request.Reason }, now);
-            if (request.Succeeded)
-            {
-                var last = await db.Steps.Where(s => s.RunId == request.RunId && s.Status == StepStatus.Completed)
-                    .OrderByDescending(s => s.Index).Select(s => new { s.Agent, s.Output }).FirstOrDefaultAsync(cancellationToken);
-                db.RunEvents.Add(RunEvents.Trace(request.RunId, RunEvents.WorkflowOutput, last?.Agent, new { steps = request.State.Step, output = last?.Output }, now));
-                db.RunEvents.Add(RunEvents.Completed(request.RunId, RunStatus.Completed, last?.Output, now));
-            }
-            else
-            {
-                db.RunEvents.Add(RunEvents.Trace(request.RunId, RunEvents.WorkflowError, request.State.Agent, new { error = request.Reason, step = request.State.Step }, now));
-                db.RunEvents.Add(RunEvents.Error(request.RunId, request.Reason ?? "The run failed.", now));
-            }
-
-            await RunEventNotifications.NotifyAsync(db, request.RunId, cancellationToken);
-            await db.SaveChangesAsync(cancellationToken);
+            return false;
         }
 
-        await tx.CommitAsync(cancellationToken);
-        if (changed > 0 && request.Succeeded)
+        if (request.Warning is not null)
+        {
+            AuditTypes.Add(db, request.RunId, AuditTypes.RouteRejected, new { reason = request.Warning }, now);
+        }
+
+        AuditTypes.Add(db, request.RunId, request.Succeeded ? AuditTypes.RunCompleted : AuditTypes.RunFailed, new { steps = request.State.Step, reason = request.Reason }, now);
+        if (request.Succeeded)
+        {
+            var (agent, output) = lastStep ?? await db.Steps.Where(s => s.RunId == request.RunId && s.Status == StepStatus.Completed)
+                .OrderByDescending(s => s.Index).Select(s => new ValueTuple<string?, string?>(s.Agent, s.Output)).FirstOrDefaultAsync(cancellationToken);
+            db.RunEvents.Add(RunEvents.Trace(request.RunId, RunEvents.WorkflowOutput, agent, new { steps = request.State.Step, output }, now));
+            db.RunEvents.Add(RunEvents.Completed(request.RunId, RunStatus.Completed, output, now));
+        }
+        else
+        {
+            db.RunEvents.Add(RunEvents.Trace(request.RunId, RunEvents.WorkflowError, request.State.Agent, new { error = request.Reason, step = request.State.Step }, now));
+            db.RunEvents.Add(RunEvents.Error(request.RunId, request.Reason ?? "The run failed.", now));
+        }
+
+        await db.SaveChangesAsync(cancellationToken);
+        return true;
+    }
+
+    private static void CountFinished(FinishRunRequest request)
+    {
+        if (request.Succeeded)
         {
             QlawTelemetry.RunsCompleted.Add(1);
         }
-        else if (changed > 0)
+        else
         {
             QlawTelemetry.RunsFailed.Add(1, new KeyValuePair<string, object?>(QlawTelemetry.DeadLetteredTag, false));
         }
