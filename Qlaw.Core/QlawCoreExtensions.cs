@@ -50,6 +50,7 @@ public static class QlawCoreExtensions
         services.TryAddScoped<RunQueries>();
         builder.AddQlawRunStatusCache();
         services.TryAddScoped<RunJournal>();
+        services.TryAddSingleton<DatabaseOutage>();
         services.AddQlawOptions<RecoveryOptions>("Recovery", SettingReload.Live);
         services.TryAddSingleton<RunSignals>();
         services.TryAddScoped<RunRedriver>();

@@ -2,6 +2,7 @@ using System.Text.Json;
 using System.Text.RegularExpressions;
 using Microsoft.AspNetCore.Diagnostics;
 using Microsoft.AspNetCore.Mvc;
+using Qlaw.Core.Database;
 
 namespace Qlaw.Api.Http;
 
@@ -20,7 +21,7 @@ public sealed partial class ProblemExceptionHandler(IProblemDetailsService probl
             LogBadRequest(logger, bad.StatusCode, httpContext.TraceIdentifier, exception);
             problem = Describe(bad);
         }
-        else if (IsDatabaseUnavailable(exception))
+        else if (DatabaseOutage.IsOutage(exception))
         {
             LogDatabaseUnavailable(logger, httpContext.TraceIdentifier, exception);
             httpContext.Response.Headers.RetryAfter = RetryAfterSeconds;
@@ -47,20 +48,6 @@ public sealed partial class ProblemExceptionHandler(IProblemDetailsService probl
     }
 
     private const string RetryAfterSeconds = "2";
-
-    // A connection that cannot be opened or broke (the server restarting, the network) is transient; a query error is not.
-    private static bool IsDatabaseUnavailable(Exception exception)
-    {
-        for (Exception? e = exception; e is not null; e = e.InnerException)
-        {
-            if (e is Npgsql.NpgsqlException { IsTransient: true })
-            {
-                return true;
-            }
-        }
-
-        return false;
-    }
 
     private static ProblemDetails Describe(BadHttpRequestException bad)
     {

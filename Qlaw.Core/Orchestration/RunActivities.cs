@@ -5,6 +5,7 @@ using Microsoft.Extensions.Logging;
 using Microsoft.Extensions.Options;
 using Npgsql;
 using Qlaw.Core.Agents;
+using Qlaw.Core.Database;
 using Qlaw.Core.Recovery;
 using Qlaw.Core.Runs;
 using Qlaw.Core.Telemetry;
@@ -13,12 +14,29 @@ namespace Qlaw.Core.Orchestration;
 
 /// <summary>One agent turn: records the transition and attempt, runs the agent, records the outcome.</summary>
 public sealed partial class AgentTurnActivity(
-    IServiceScopeFactory scopes, IAgentTurnRunner runner, NpgsqlDataSource dataSource, IOptionsMonitor<RecoveryOptions> recovery, ILogger<AgentTurnActivity> logger)
+    IServiceScopeFactory scopes, IAgentTurnRunner runner, NpgsqlDataSource dataSource, DatabaseOutage outage,
+    IOptionsMonitor<RecoveryOptions> recovery, ILogger<AgentTurnActivity> logger)
     : TaskActivity<TurnRequest, TurnResult>
 {
     public const string Name = nameof(AgentTurnActivity);
 
     public override async Task<TurnResult> RunAsync(TaskActivityContext context, TurnRequest input)
+    {
+        try
+        {
+            return await RunTurnAsync(input);
+        }
+        catch (Exception ex) when (DatabaseOutage.IsOutage(ex))
+        {
+            // Nothing the turn writes can succeed now: wait for the database, then the retry policy runs the turn again
+            // (the attempt left running is superseded by the next one).
+            LogDatabaseOutage(logger, input.State.Agent, input.State.Step, ex);
+            await outage.WaitAsync(CancellationToken.None);
+            throw;
+        }
+    }
+
+    private async Task<TurnResult> RunTurnAsync(TurnRequest input)
     {
         using var span = QlawTelemetry.Source.StartActivity(QlawTelemetry.AgentTurnSpan)?
             .SetTag(QlawTelemetry.RunIdTag, input.RunId.ToString())
@@ -66,32 +84,41 @@ public sealed partial class AgentTurnActivity(
         }
     }
 
+    [LoggerMessage(Level = LogLevel.Warning, Message = "Turn of {Agent} at step {Step} found PostgreSQL out of reach; it runs again once the database answers")]
+    private static partial void LogDatabaseOutage(ILogger logger, string agent, int step, Exception exception);
+
     [LoggerMessage(Level = LogLevel.Warning, Message = "Turn of {Agent} (attempt {Attempt}) failed {Consequence}")]
     private static partial void LogTurnFailed(ILogger logger, string agent, int attempt, string consequence, Exception exception);
 }
 
 /// <summary>Marks a run failed after its retries ran out (<c>run.dead_lettered</c>).</summary>
-public sealed class DeadLetterActivity(IServiceScopeFactory scopes) : TaskActivity<DeadLetterRequest, string>
+public sealed class DeadLetterActivity(IServiceScopeFactory scopes, DatabaseOutage outage) : TaskActivity<DeadLetterRequest, string>
 {
     public const string Name = nameof(DeadLetterActivity);
 
-    public override async Task<string> RunAsync(TaskActivityContext context, DeadLetterRequest input)
-    {
-        await using var scope = scopes.CreateAsyncScope();
-        await scope.ServiceProvider.GetRequiredService<RunJournal>().DeadLetterAsync(input, CancellationToken.None);
-        return "dead_lettered";
-    }
+    public override Task<string> RunAsync(TaskActivityContext context, DeadLetterRequest input) =>
+        outage.RetryAsync(
+            async () =>
+            {
+                await using var scope = scopes.CreateAsyncScope();
+                await scope.ServiceProvider.GetRequiredService<RunJournal>().DeadLetterAsync(input, CancellationToken.None);
+                return "dead_lettered";
+            },
+            CancellationToken.None);
 }
 
 /// <summary>Ends a run as completed or failed.</summary>
-public sealed class FinishRunActivity(IServiceScopeFactory scopes) : TaskActivity<FinishRunRequest, string>
+public sealed class FinishRunActivity(IServiceScopeFactory scopes, DatabaseOutage outage) : TaskActivity<FinishRunRequest, string>
 {
     public const string Name = nameof(FinishRunActivity);
 
-    public override async Task<string> RunAsync(TaskActivityContext context, FinishRunRequest input)
-    {
-        await using var scope = scopes.CreateAsyncScope();
-        await scope.ServiceProvider.GetRequiredService<RunJournal>().FinishAsync(input, CancellationToken.None);
-        return input.Succeeded ? "completed" : "failed";
-    }
+    public override Task<string> RunAsync(TaskActivityContext context, FinishRunRequest input) =>
+        outage.RetryAsync(
+            async () =>
+            {
+                await using var scope = scopes.CreateAsyncScope();
+                await scope.ServiceProvider.GetRequiredService<RunJournal>().FinishAsync(input, CancellationToken.None);
+                return input.Succeeded ? "completed" : "failed";
+            },
+            CancellationToken.None);
 }

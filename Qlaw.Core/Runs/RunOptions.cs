@@ -19,6 +19,13 @@ public sealed class RunOptions
     [Range(1, 3_600_000)]
     public int MaxRetryIntervalMs { get; set; } = 30_000;
 
+    /// <summary>
+    /// How long a turn (or the dead-letter and finish steps) that finds PostgreSQL out of reach waits for it to answer
+    /// again before failing, so that a database restart does not spend a turn's retries.
+    /// </summary>
+    [Range(0, 3600)]
+    public int DatabaseWaitSeconds { get; set; } = 60;
+
     /// <summary>The routing plan of <paramref name="workflow"/>, with these defaults filled in.</summary>
     public RoutingPlan PlanFor(WorkflowDefinition workflow) => new(
         workflow.Agents.ToDictionary(
