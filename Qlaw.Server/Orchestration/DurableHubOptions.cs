@@ -28,6 +28,14 @@ public sealed class DurableHubOptions
     /// <summary>Stable across restarts so that a restarted server takes its partitions back at once.</summary>
     public string WorkerId { get; set; } = Environment.MachineName;
 
+    /// <summary>
+    /// Keep an orchestration in memory between its episodes (for <see cref="ExtendedSessionIdleTimeout"/>) instead of
+    /// reading its history back from table storage at every step.
+    /// </summary>
+    public bool ExtendedSessions { get; set; } = true;
+
+    public TimeSpan ExtendedSessionIdleTimeout { get; set; } = TimeSpan.FromSeconds(30);
+
     [Range(1, 1000)]
     public int MaxConcurrentActivities { get; set; } = 32;
 

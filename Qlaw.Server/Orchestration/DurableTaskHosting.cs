@@ -32,6 +32,8 @@ public static class DurableTaskHosting
                 LeaseInterval = hub.LeaseInterval,
                 MaxConcurrentTaskActivityWorkItems = hub.MaxConcurrentActivities,
                 MaxConcurrentTaskOrchestrationWorkItems = hub.MaxConcurrentOrchestrations,
+                ExtendedSessionsEnabled = hub.ExtendedSessions,
+                ExtendedSessionIdleTimeout = hub.ExtendedSessionIdleTimeout,
                 LoggerFactory = sp.GetRequiredService<ILoggerFactory>(),
             };
         });

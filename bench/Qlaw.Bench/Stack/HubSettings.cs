@@ -22,6 +22,10 @@ internal sealed record HubSettings(string HubName)
 
     public string WorkerId { get; init; } = "bench";
 
+    public bool ExtendedSessions { get; init; } = true;
+
+    public TimeSpan ExtendedSessionIdleTimeout { get; init; } = TimeSpan.FromSeconds(30);
+
     public int MaxConcurrentActivities { get; init; } = 32;
 
     public int MaxConcurrentOrchestrations { get; init; } = 32;
@@ -39,6 +43,8 @@ internal sealed record HubSettings(string HubName)
         ["Durable:WorkItemQueueVisibilityTimeout"] = WorkItemQueueVisibilityTimeout.ToString("c"),
         ["Durable:LeaseInterval"] = LeaseInterval.ToString("c"),
         ["Durable:WorkerId"] = WorkerId,
+        ["Durable:ExtendedSessions"] = ExtendedSessions ? "true" : "false",
+        ["Durable:ExtendedSessionIdleTimeout"] = ExtendedSessionIdleTimeout.ToString("c"),
         ["Durable:MaxConcurrentActivities"] = MaxConcurrentActivities.ToString(CultureInfo.InvariantCulture),
         ["Durable:MaxConcurrentOrchestrations"] = MaxConcurrentOrchestrations.ToString(CultureInfo.InvariantCulture),
     };
@@ -56,6 +62,8 @@ internal sealed record HubSettings(string HubName)
         LeaseInterval = LeaseInterval,
         MaxConcurrentTaskActivityWorkItems = MaxConcurrentActivities,
         MaxConcurrentTaskOrchestrationWorkItems = MaxConcurrentOrchestrations,
+        ExtendedSessionsEnabled = ExtendedSessions,
+        ExtendedSessionIdleTimeout = ExtendedSessionIdleTimeout,
         LoggerFactory = NullLoggerFactory.Instance,
     };
 }
