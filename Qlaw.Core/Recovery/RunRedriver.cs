@@ -2,9 +2,9 @@ using System.Text.Json;
 using Microsoft.EntityFrameworkCore;
 using Microsoft.Extensions.Options;
 using Qlaw.Contracts;
-using Qlaw.Contracts.Workflows;
 using Qlaw.Core.Orchestration;
 using Qlaw.Core.Runs;
+using Qlaw.Core.Workflows;
 using Qlaw.Data;
 
 namespace Qlaw.Core.Recovery;
@@ -20,8 +20,7 @@ public sealed class RunRedriver(QlawDbContext db, IRunScheduler scheduler, IOpti
     public async Task<string> ReseedAsync(Guid runId, int stepOffset, string? input, CancellationToken cancellationToken)
     {
         var run = await db.Runs.SingleAsync(r => r.Id == runId, cancellationToken);
-        var definition = JsonSerializer.Deserialize<WorkflowDefinition>(
-            await db.Workflows.Where(w => w.Id == run.WorkflowId).Select(w => w.Config).SingleAsync(cancellationToken), QlawJson.Options)!;
+        var definition = await WorkflowCatalog.DefinitionOfAsync(db, run.WorkflowId, cancellationToken);
         var stack = JsonSerializer.Deserialize<List<string>>(run.OriginStack, QlawJson.Options)!;
         var returns = JsonSerializer.Deserialize<Dictionary<string, int>>(run.ReturnCounts, QlawJson.Options)!;
         var state = new RouteState(run.CurrentAgent ?? definition.StartAgent, run.CurrentStep + stepOffset, stack, returns);

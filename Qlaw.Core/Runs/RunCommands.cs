@@ -10,6 +10,7 @@ using Qlaw.Core.Recovery;
 using Qlaw.Core.Streaming;
 using Qlaw.Core.Telemetry;
 using Qlaw.Core.Validation;
+using Qlaw.Core.Workflows;
 using Qlaw.Data;
 using Qlaw.Data.Runs;
 
@@ -144,7 +145,7 @@ public sealed class RunCommands(
             return new RunCommandResult.Conflict(run.Status, $"The run is {QlawJson.EnumName(run.Status)}; it takes no more handoffs.");
         }
 
-        var definition = await DefinitionOfAsync(run.WorkflowId, cancellationToken);
+        var definition = await WorkflowCatalog.DefinitionOfAsync(db, run.WorkflowId, cancellationToken);
         if (definition.Agents.All(a => a.Name != request.ToAgent))
         {
             return new RunCommandResult.Invalid(new Dictionary<string, string[]>
@@ -220,9 +221,6 @@ public sealed class RunCommands(
     internal static bool IsTerminal(RunEntity run) =>
         run.Status is RunStatus.Completed or RunStatus.Cancelled || (run.Status == RunStatus.Failed && run.CompletedAt is not null);
 
-    private async Task<WorkflowDefinition> DefinitionOfAsync(Guid workflowId, CancellationToken cancellationToken) =>
-        JsonSerializer.Deserialize<WorkflowDefinition>(
-            await db.Workflows.Where(w => w.Id == workflowId).Select(w => w.Config).SingleAsync(cancellationToken), QlawJson.Options)!;
 
     private Task<RunEntity?> FindByKeyAsync(Guid workflowId, string key, CancellationToken cancellationToken) =>
         db.Runs.AsNoTracking().FirstOrDefaultAsync(r => r.WorkflowId == workflowId && r.IdempotencyKey == key, cancellationToken);

@@ -1,7 +1,7 @@
 using System.Text.Json;
 using Microsoft.EntityFrameworkCore;
 using Qlaw.Contracts;
-using Qlaw.Contracts.Workflows;
+using Qlaw.Core.Workflows;
 using Qlaw.Core.Agents;
 using Qlaw.Core.Orchestration;
 using Qlaw.Core.Streaming;
@@ -113,7 +113,7 @@ public sealed class RunJournal(QlawDbContext db, TimeProvider clock)
             QlawTelemetry.StepRetries.Add(1, new KeyValuePair<string, object?>(QlawTelemetry.AgentTag, state.Agent));
         }
 
-        var workflow = await WorkflowOfAsync(run.WorkflowId, cancellationToken);
+        var workflow = await WorkflowCatalog.DefinitionOfAsync(db, run.WorkflowId, cancellationToken);
         var history = await HistoryAsync(run, state.Step, cancellationToken);
 
         // The agent's completed turns before this one are its entries in the history (one per completed step).
@@ -368,12 +368,6 @@ public sealed class RunJournal(QlawDbContext db, TimeProvider clock)
         await db.Handoffs.Where(h => h.RunId == runId && h.ResolvedAt == null).OrderBy(h => h.Id)
             .Select(h => new PendingHandoff(h.Id, h.ToAgent, h.WithReturn, h.Reason))
             .FirstOrDefaultAsync(cancellationToken);
-
-    private async Task<WorkflowDefinition> WorkflowOfAsync(Guid workflowId, CancellationToken cancellationToken)
-    {
-        var config = await db.Workflows.Where(w => w.Id == workflowId).Select(w => w.Config).SingleAsync(cancellationToken);
-        return JsonSerializer.Deserialize<WorkflowDefinition>(config, QlawJson.Options)!;
-    }
 
     private async Task<List<ConversationEntry>> HistoryAsync(RunEntity run, int beforeStep, CancellationToken cancellationToken)
     {

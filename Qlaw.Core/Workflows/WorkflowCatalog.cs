@@ -89,6 +89,11 @@ public sealed class WorkflowCatalog(QlawDbContext db, TimeProvider clock)
         return page.ToPage(rows.Select(ToSummary).ToList(), r => r.Id);
     }
 
+    /// <summary>The stored definition of workflow <paramref name="workflowId"/>, which must exist (a run's workflow).</summary>
+    public static async Task<WorkflowDefinition> DefinitionOfAsync(QlawDbContext db, Guid workflowId, CancellationToken cancellationToken) =>
+        JsonSerializer.Deserialize<WorkflowDefinition>(
+            await db.Workflows.Where(w => w.Id == workflowId).Select(w => w.Config).SingleAsync(cancellationToken), QlawJson.Options)!;
+
     private IQueryable<WorkflowEntity> FindEntity(string idOrName) =>
         Guid.TryParse(idOrName, out var id)
             ? db.Workflows.Where(w => w.Id == id)
