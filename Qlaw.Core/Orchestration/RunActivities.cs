@@ -97,14 +97,7 @@ public sealed class DeadLetterActivity(IServiceScopeFactory scopes, DatabaseOuta
     public const string Name = nameof(DeadLetterActivity);
 
     public override Task<string> RunAsync(TaskActivityContext context, DeadLetterRequest input) =>
-        outage.RetryAsync(
-            async () =>
-            {
-                await using var scope = scopes.CreateAsyncScope();
-                await scope.ServiceProvider.GetRequiredService<RunJournal>().DeadLetterAsync(input, CancellationToken.None);
-                return "dead_lettered";
-            },
-            CancellationToken.None);
+        JournalWrite.RunAsync(scopes, outage, journal => journal.DeadLetterAsync(input, CancellationToken.None), "dead_lettered");
 }
 
 /// <summary>Ends a run as completed or failed.</summary>
@@ -113,12 +106,19 @@ public sealed class FinishRunActivity(IServiceScopeFactory scopes, DatabaseOutag
     public const string Name = nameof(FinishRunActivity);
 
     public override Task<string> RunAsync(TaskActivityContext context, FinishRunRequest input) =>
+        JournalWrite.RunAsync(scopes, outage, journal => journal.FinishAsync(input, CancellationToken.None), input.Succeeded ? "completed" : "failed");
+}
+
+/// <summary>One idempotent <see cref="RunJournal"/> write in a scope of its own, run again once a database outage is over.</summary>
+internal static class JournalWrite
+{
+    public static Task<string> RunAsync(IServiceScopeFactory scopes, DatabaseOutage outage, Func<RunJournal, Task> write, string result) =>
         outage.RetryAsync(
             async () =>
             {
                 await using var scope = scopes.CreateAsyncScope();
-                await scope.ServiceProvider.GetRequiredService<RunJournal>().FinishAsync(input, CancellationToken.None);
-                return input.Succeeded ? "completed" : "failed";
+                await write(scope.ServiceProvider.GetRequiredService<RunJournal>());
+                return result;
             },
             CancellationToken.None);
 }
