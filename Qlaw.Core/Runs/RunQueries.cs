@@ -1,8 +1,8 @@
 using System.Text.Json;
 using Microsoft.EntityFrameworkCore;
+using Microsoft.Extensions.Options;
 using Qlaw.Contracts;
 using Qlaw.Contracts.Runs;
-using Microsoft.Extensions.Options;
 using Qlaw.Core.Caching;
 using Qlaw.Core.Recovery;
 using Qlaw.Core.Workflows;
@@ -36,7 +36,6 @@ public sealed class RunQueries(QlawDbContext db, IRunStatusCache cache, IOptions
         return page.ToPage(rows.Select(WorkflowCatalog.ToSummary).ToList(), r => r.Id);
     }
 
-    /// <summary>The run's state and every step attempt; null when the run does not exist.</summary>
     /// <summary>
     /// Queued or running runs with no sign of life since <paramref name="cutoff"/>: no change to the run row, no
     /// heartbeat or start of a running step, no event. The one definition of "quiet" the operator view and the
@@ -47,6 +46,7 @@ public sealed class RunQueries(QlawDbContext db, IRunStatusCache cache, IOptions
             && !db.Steps.Any(s => s.RunId == r.Id && s.Status == StepStatus.Running && (s.HeartbeatAt ?? s.StartedAt) >= cutoff)
             && !db.RunEvents.Any(e => e.RunId == r.Id && e.CreatedAt >= cutoff));
 
+    /// <summary>The run's state and every step attempt; null when the run does not exist.</summary>
     public async Task<RunStatusResponse?> GetStatusAsync(Guid runId, CancellationToken cancellationToken)
     {
         if (await cache.GetAsync(runId, cancellationToken) is { } cached)

@@ -28,7 +28,6 @@ public sealed class RunEventSink(NpgsqlDataSource dataSource, TimeProvider clock
 {
     private readonly StringBuilder _pending = new();
     private long _windowStart = -1;
-    private bool _started;
 
     /// <summary>All text appended so far (the turn's output).</summary>
     public StringBuilder Text { get; } = new();
@@ -40,11 +39,11 @@ public sealed class RunEventSink(NpgsqlDataSource dataSource, TimeProvider clock
             return;
         }
 
+        var first = Text.Length == 0;
         Text.Append(delta);
         _pending.Append(delta);
-        if (!_started)
+        if (first)
         {
-            _started = true;
             await FlushAsync(cancellationToken);
             return;
         }
