@@ -22,15 +22,26 @@ internal sealed class QlawApi(HttpClient http)
     /// <summary>Starts a run (202) and returns its id.</summary>
     public async Task<Guid> StartRunAsync(string workflow, CancellationToken cancellationToken, string input = "add two numbers")
     {
-        using var response = await http.PostAsync(
-            new Uri($"/v1/workflows/{workflow}/runs", UriKind.Relative), Json(new JsonObject { ["input"] = input }), cancellationToken);
-        var body = await response.Content.ReadAsStringAsync(cancellationToken);
-        if (response.StatusCode != HttpStatusCode.Accepted)
+        var (status, runId, body) = await PostRunAsync(workflow, input, null, cancellationToken);
+        return runId ?? throw new BenchException($"Starting a run of {workflow} answered {(int)status}: {body}");
+    }
+
+    /// <summary>POSTs a run, with an <c>Idempotency-Key</c> when given: the answer's status, body, and the run's id when accepted (202).</summary>
+    public async Task<(HttpStatusCode Status, Guid? RunId, string Body)> PostRunAsync(
+        string workflow, string input, string? idempotencyKey, CancellationToken cancellationToken)
+    {
+        using var request = new HttpRequestMessage(HttpMethod.Post, new Uri($"/v1/workflows/{workflow}/runs", UriKind.Relative))
         {
-            throw new BenchException($"Starting a run of {workflow} answered {(int)response.StatusCode}: {body}");
+            Content = Json(new JsonObject { ["input"] = input }),
+        };
+        if (idempotencyKey is not null)
+        {
+            request.Headers.Add("Idempotency-Key", idempotencyKey);
         }
 
-        return Guid.Parse(JsonNode.Parse(body)!["id"]!.GetValue<string>());
+        using var response = await http.SendAsync(request, cancellationToken);
+        var body = await response.Content.ReadAsStringAsync(cancellationToken);
+        return (response.StatusCode, response.StatusCode == HttpStatusCode.Accepted ? Guid.Parse(JsonNode.Parse(body)!["id"]!.GetValue<string>()) : null, body);
     }
 
     public async Task CancelAsync(Guid runId, CancellationToken cancellationToken)

@@ -1,7 +1,5 @@
 using System.Diagnostics;
-using System.Net;
 using System.Text;
-using System.Text.Json.Nodes;
 using Npgsql;
 using Qlaw.Bench.Clients;
 using Qlaw.Bench.Measure;
@@ -230,24 +228,15 @@ internal static class Chaos
         timeout.CancelAfter(TimeSpan.FromSeconds(10));
         try
         {
-            using var request = new HttpRequestMessage(HttpMethod.Post, new Uri($"/v1/workflows/{RunLatency.Workflow}/runs", UriKind.Relative))
+            var (status, runId, body) = await new QlawApi(http).PostRunAsync(RunLatency.Workflow, "add two numbers", key, timeout.Token);
+
+            // A 5xx (a 503 while PostgreSQL is away) is retried; anything else is the bench's mistake.
+            if (runId is null && (int)status < 500)
             {
-                Content = new StringContent(new JsonObject { ["input"] = "add two numbers" }.ToJsonString(), Encoding.UTF8, "application/json"),
-            };
-            request.Headers.Add("Idempotency-Key", key);
-            using var response = await http.SendAsync(request, timeout.Token);
-            if (response.StatusCode == HttpStatusCode.Accepted)
-            {
-                return Guid.Parse(JsonNode.Parse(await response.Content.ReadAsStringAsync(timeout.Token))!["id"]!.GetValue<string>());
+                throw new BenchException($"Starting a run answered {(int)status}: {body}");
             }
 
-            // A 5xx or 503 while PostgreSQL is away is retried; anything else is the bench's mistake.
-            if ((int)response.StatusCode < 500)
-            {
-                throw new BenchException($"Starting a run answered {(int)response.StatusCode}: {await response.Content.ReadAsStringAsync(timeout.Token)}");
-            }
-
-            return null;
+            return runId;
         }
         catch (Exception ex) when (ex is HttpRequestException or IOException || (ex is OperationCanceledException && !cancellationToken.IsCancellationRequested))
         {
