@@ -18,9 +18,13 @@ public sealed record StepView(
     DateTimeOffset? CompletedAt,
     double? DurationMs,
     string? Output,
-    string? Error);
+    string? Error,
+    string? ErrorCode = null);
 
-/// <summary>Snapshot of a run: state, position, origin stack and every step attempt.</summary>
+/// <summary>
+/// Snapshot of a run: state, position, origin stack, the chain of control (<c>return_to_previous</c> goes back along it
+/// when the stack is empty) and every step attempt. <c>last_error_code</c> is one of <see cref="RunErrorCodes"/>.
+/// </summary>
 public sealed record RunStatusResponse(
     Guid Id,
     Guid WorkflowId,
@@ -34,7 +38,9 @@ public sealed record RunStatusResponse(
     DateTimeOffset? StartedAt,
     DateTimeOffset? CompletedAt,
     string? EntityId,
-    RunLinks Links);
+    RunLinks Links,
+    IReadOnlyList<string>? Chain = null,
+    string? LastErrorCode = null);
 
 /// <summary>One audit entry of a run.</summary>
 public sealed record AuditEntry(long Id, Guid? RunId, string Type, JsonElement Detail, DateTimeOffset CreatedAt);

@@ -1,25 +1,20 @@
 using System.ClientModel;
 using System.Diagnostics;
 using Microsoft.Extensions.AI;
-using Microsoft.Extensions.Options;
-using Npgsql;
 using Qlaw.Contracts;
 using Qlaw.Contracts.Workflows;
-using Qlaw.Core.Orchestration;
-using Qlaw.Core.Streaming;
+using Qlaw.Core.Routing;
 using Qlaw.Core.Telemetry;
 
 namespace Qlaw.Core.Agents;
 
 /// <summary>
 /// Runs a turn on Microsoft Agent Framework: builds the agent, replays the conversation so far (author names kept),
-/// streams its updates into the run's event log in small batches, and reads its routing tool call.
+/// streams its updates into the turn's text sink, and reads its routing tool call.
 /// </summary>
-public sealed class AgentFrameworkTurnRunner(
-    ChatClientProvider clients, AgentFactory agents, NpgsqlDataSource dataSource, TimeProvider clock, IOptionsMonitor<StreamingOptions> streaming)
-    : IAgentTurnRunner
+public sealed class AgentFrameworkTurnRunner(ChatClientProvider clients, AgentFactory agents) : IAgentTurnRunner
 {
-    public async Task<AgentTurnOutput> RunAsync(AgentTurnContext context, CancellationToken cancellationToken)
+    public async Task<AgentTurnOutput> RunAsync(AgentTurnContext context, ITurnTextSink text, CancellationToken cancellationToken)
     {
         var model = ChatClientProvider.Resolve(context.Workflow, context.Agent);
         var (provider, modelName) = (QlawJson.EnumName(model.Provider ?? ModelProvider.Scripted), model.Model ?? "default");
@@ -33,15 +28,21 @@ public sealed class AgentFrameworkTurnRunner(
         var outcome = "error";
         try
         {
-            var output = await CallAsync(context, model, cancellationToken);
+            var output = await CallAsync(context, model, text, cancellationToken);
             span?.SetTag("gen_ai.usage.input_tokens", output.InputTokens).SetTag("gen_ai.usage.output_tokens", output.OutputTokens);
             outcome = "ok";
             return output;
         }
         catch (Exception ex)
         {
-            outcome = ex switch { TransientAgentException => "transient_error", PermanentAgentException => "permanent_error", _ => outcome };
-            span?.SetStatus(ActivityStatusCode.Error, ex.Message);
+            outcome = ex switch
+            {
+                TransientAgentException => "transient_error",
+                PermanentAgentException => "permanent_error",
+                OperationCanceledException => "cancelled",
+                _ => outcome,
+            };
+            span?.SetStatus(ActivityStatusCode.Error, outcome);
             throw;
         }
         finally
@@ -52,25 +53,30 @@ public sealed class AgentFrameworkTurnRunner(
         }
     }
 
-    // Streams the agent's answer into the event log; provider failures become transient or permanent turn failures.
-    private async Task<AgentTurnOutput> CallAsync(AgentTurnContext context, ModelOptions model, CancellationToken cancellationToken)
+    // Streams the agent's answer into the sink; provider failures become transient or permanent turn failures whose
+    // messages are ours (the provider's exception stays inside, for the log).
+    private async Task<AgentTurnOutput> CallAsync(AgentTurnContext context, ModelOptions model, ITurnTextSink text, CancellationToken cancellationToken)
     {
         var agent = agents.Create(context.Workflow, context.Agent, model, clients.For(model, context));
-        var sink = new RunEventSink(dataSource, clock, streaming.CurrentValue.DeltaWindowMs, context.RunId, context.Step, context.Attempt, context.Agent.Name);
-        var decision = new RouteDecision(RouteAction.EndTurn);
+        var offered = RoutingTools.For(context.Agent).Select(t => t.Name).ToHashSet(StringComparer.Ordinal);
+        RouteDecision? decision = null;
         string? prompt = null;
         long? inputTokens = null, outputTokens = null;
         try
         {
             await foreach (var update in agent.RunStreamingAsync(ToMessages(context), cancellationToken: cancellationToken))
             {
-                await sink.AppendAsync(update.Text, cancellationToken);
+                await text.AppendAsync(update.Text, cancellationToken);
                 foreach (var content in update.Contents)
                 {
                     switch (content)
                     {
-                        case FunctionCallContent call:
-                            (decision, prompt) = RoutingTools.Read(call);
+                        // The first routing call decides; a call of a tool that was not offered, or whose arguments do
+                        // not parse, is an invalid decision the router reports and falls back from.
+                        case FunctionCallContent call when decision is null:
+                            (decision, prompt) = offered.Contains(call.Name) && call.Exception is null
+                                ? RoutingTools.Read(call)
+                                : (new RouteDecision(RouteAction.Invalid, call.Name), null);
                             break;
                         case UsageContent usage:
                             (inputTokens, outputTokens) = (usage.Details.InputTokenCount, usage.Details.OutputTokenCount);
@@ -86,16 +92,16 @@ public sealed class AgentFrameworkTurnRunner(
         catch (ClientResultException ex)
         {
             throw new PermanentAgentException(
-                ex.Status == 0 ? "The model provider could not be reached." : $"The model provider rejected the request ({ex.Status}): check the model name, base URL and API key.", ex);
+                ex.Status == 0 ? "The model provider could not be reached." : $"The model provider rejected the request ({ex.Status}): check the model name and the endpoint's key.", ex);
         }
         catch (Exception ex) when (ex is HttpRequestException or TimeoutException or IOException
-            || (ex is OperationCanceledException && !cancellationToken.IsCancellationRequested))
+            || (ex is OperationCanceledException and not AttemptStoppedException && !cancellationToken.IsCancellationRequested))
         {
             throw new TransientAgentException("The model provider did not answer in time; the turn will be retried.", ex);
         }
 
-        await sink.FlushAsync(cancellationToken);
-        return new AgentTurnOutput(sink.Text.ToString(), decision, prompt, inputTokens, outputTokens);
+        await text.FlushAsync(cancellationToken);
+        return new AgentTurnOutput(text.Text, decision ?? new RouteDecision(RouteAction.EndTurn), prompt, inputTokens, outputTokens);
     }
 
     private static List<ChatMessage> ToMessages(AgentTurnContext context) =>

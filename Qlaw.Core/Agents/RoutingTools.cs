@@ -1,7 +1,7 @@
 using System.Text.Json;
 using Microsoft.Extensions.AI;
 using Qlaw.Contracts.Workflows;
-using Qlaw.Core.Orchestration;
+using Qlaw.Core.Routing;
 
 namespace Qlaw.Core.Agents;
 

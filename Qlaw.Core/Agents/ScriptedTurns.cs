@@ -1,6 +1,6 @@
 using Qlaw.Contracts;
 using Qlaw.Contracts.Workflows;
-using Qlaw.Core.Orchestration;
+using Qlaw.Core.Routing;
 
 namespace Qlaw.Core.Agents;
 

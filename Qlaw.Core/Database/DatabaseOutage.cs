@@ -1,16 +1,15 @@
 using Microsoft.Extensions.Logging;
 using Microsoft.Extensions.Options;
 using Npgsql;
-using Qlaw.Core.Runs;
 
 namespace Qlaw.Core.Database;
 
 /// <summary>
 /// PostgreSQL out of reach (restarting, a network cut): an activity that hits it waits until the database answers
-/// again (at most <see cref="RunOptions.DatabaseWaitSeconds"/>) instead of spending its retries while nothing can
+/// again (at most <see cref="DatabaseOptions.OutageWaitSeconds"/>) instead of spending its retries while nothing can
 /// succeed — so a database restart costs a turn at most one attempt and dead-letters no run.
 /// </summary>
-public sealed partial class DatabaseOutage(NpgsqlDataSource dataSource, IOptionsMonitor<RunOptions> options, TimeProvider clock, ILogger<DatabaseOutage> logger)
+public sealed partial class DatabaseOutage(NpgsqlDataSource dataSource, IOptionsMonitor<DatabaseOptions> options, TimeProvider clock, ILogger<DatabaseOutage> logger)
 {
     private static readonly TimeSpan Poll = TimeSpan.FromMilliseconds(250);
 
@@ -35,7 +34,7 @@ public sealed partial class DatabaseOutage(NpgsqlDataSource dataSource, IOptions
     public async Task<bool> WaitAsync(CancellationToken cancellationToken)
     {
         var started = clock.GetTimestamp();
-        var limit = TimeSpan.FromSeconds(options.CurrentValue.DatabaseWaitSeconds);
+        var limit = TimeSpan.FromSeconds(options.CurrentValue.OutageWaitSeconds);
         LogWaiting(logger, limit.TotalSeconds);
         while (true)
         {

@@ -22,4 +22,11 @@ public sealed class DatabaseOptions
 
     /// <summary>Folder of workflow JSON files created at start when no workflow of that name exists.</summary>
     public string? SeedWorkflowsPath { get; set; }
+
+    /// <summary>
+    /// How long a turn (or the dead-letter and finish steps) that finds PostgreSQL out of reach waits for it to answer
+    /// again before failing, so that a database restart does not spend a turn's retries.
+    /// </summary>
+    [Range(0, 3600)]
+    public int OutageWaitSeconds { get; set; } = 60;
 }

@@ -1,15 +1,21 @@
 using Microsoft.DurableTask;
 using Microsoft.Extensions.Logging;
+using Qlaw.Core.Routing;
 
 namespace Qlaw.Core.Orchestration;
 
 /// <summary>
-/// Sequences a run's agent turns. Deterministic and replay-safe: the routing state (agent, step, origin stack, return
-/// counts) lives in local variables rebuilt by replay; every read and write happens in activities.
+/// Sequences a run's agent turns. Deterministic and replay-safe: the routing state (agent, step, origin stack, chain,
+/// return counts) lives in local variables rebuilt by replay; every read and write happens in activities.
 /// </summary>
 public sealed partial class RunOrchestrator : TaskOrchestrator<RunOrchestrationInput, string>
 {
     public const string Name = nameof(RunOrchestrator);
+
+    /// <summary>The activities it calls, by name (registered by each host, see <c>QlawOrchestration</c>).</summary>
+    public const string AgentTurn = "AgentTurnActivity";
+    public const string DeadLetter = "DeadLetterActivity";
+    public const string FinishRun = "FinishRunActivity";
 
     public override async Task<string> RunAsync(TaskOrchestrationContext context, RunOrchestrationInput input)
     {
@@ -21,6 +27,7 @@ public sealed partial class RunOrchestrator : TaskOrchestrator<RunOrchestrationI
             plan.Retry.BackoffCoefficient,
             TimeSpan.FromMilliseconds(plan.Retry.MaxIntervalMs)));
         var (state, transition, userInput) = (input.State, input.Transition, input.Input);
+        var signals = new ContinueSignals(context);
         string? warning = null;
 
         while (true)
@@ -29,11 +36,11 @@ public sealed partial class RunOrchestrator : TaskOrchestrator<RunOrchestrationI
             TurnResult result;
             try
             {
-                result = await context.CallActivityAsync<TurnResult>(AgentTurnActivity.Name, request, retry);
+                result = await context.CallActivityAsync<TurnResult>(AgentTurn, request, retry);
             }
             catch (TaskFailedException failed)
             {
-                await DeadLetterAndWaitAsync(context, new DeadLetterRequest(input.RunId, state, failed.FailureDetails.ErrorMessage, Permanent: false));
+                await DeadLetterAndWaitAsync(context, signals, new DeadLetterRequest(input.RunId, state, RunError.FromFailure(failed.FailureDetails), Permanent: false));
                 (transition, warning) = (null, null);
                 continue;
             }
@@ -46,7 +53,7 @@ public sealed partial class RunOrchestrator : TaskOrchestrator<RunOrchestrationI
 
             if (result.PermanentError is { } error)
             {
-                await DeadLetterAndWaitAsync(context, new DeadLetterRequest(input.RunId, state, error, Permanent: true));
+                await DeadLetterAndWaitAsync(context, signals, new DeadLetterRequest(input.RunId, state, error, Permanent: true));
                 (transition, warning) = (null, null);
                 continue;
             }
@@ -60,31 +67,52 @@ public sealed partial class RunOrchestrator : TaskOrchestrator<RunOrchestrationI
                     (state, transition, userInput, warning) = (next.State, next.Transition, null, next.Warning);
                     break;
                 case RouteOutcome.AwaitInput wait:
-                    var signal = await context.WaitForExternalEvent<ContinueSignal>(ContinueSignal.EventName);
+                    var signal = await signals.NextAsync();
                     (state, transition, userInput, warning) = (wait.State, null, signal.Input, null);
                     break;
                 case RouteOutcome.Completed completed:
                     // The turn's activity finished the run itself unless a replayed turn was already done.
                     if (!result.Finished)
                     {
-                        await context.CallActivityAsync(FinishRunActivity.Name, new FinishRunRequest(input.RunId, completed.State, true, null, completed.Warning));
+                        await context.CallActivityAsync(FinishRun, new FinishRunRequest(input.RunId, completed.State, true, null, completed.Warning));
                     }
 
                     return "completed";
                 case RouteOutcome.Failed failed:
-                    await context.CallActivityAsync(FinishRunActivity.Name, new FinishRunRequest(input.RunId, failed.State, false, failed.Reason, null));
+                    await context.CallActivityAsync(FinishRun, new FinishRunRequest(input.RunId, failed.State, false, new RunError(failed.Code, failed.Reason), null));
                     return "failed";
             }
         }
     }
 
     // Dead-lettered runs do not end: they wait for POST /v1/runs/{id}/continue and retry the same turn.
-    private static async Task DeadLetterAndWaitAsync(TaskOrchestrationContext context, DeadLetterRequest request)
+    private static async Task DeadLetterAndWaitAsync(TaskOrchestrationContext context, ContinueSignals signals, DeadLetterRequest request)
     {
-        await context.CallActivityAsync(DeadLetterActivity.Name, request);
-        await context.WaitForExternalEvent<ContinueSignal>(ContinueSignal.EventName);
+        await context.CallActivityAsync(DeadLetter, request);
+        await signals.NextAsync();
     }
 
     [LoggerMessage(Level = LogLevel.Information, Message = "Run {RunId} stopped: it was cancelled or ended elsewhere")]
     private static partial void LogStopped(ILogger logger, Guid runId);
+
+    /// <summary>
+    /// The <c>continue</c> events of one orchestration, each applied once: the outbox delivers at least once, so a
+    /// signal raised again after a crash arrives twice, and the copy must not answer the next pause.
+    /// </summary>
+    private sealed class ContinueSignals(TaskOrchestrationContext context)
+    {
+        private readonly HashSet<long> _applied = [];
+
+        public async Task<ContinueSignal> NextAsync()
+        {
+            while (true)
+            {
+                var signal = await context.WaitForExternalEvent<ContinueSignal>(ContinueSignal.EventName);
+                if (signal.Id == 0 || _applied.Add(signal.Id))
+                {
+                    return signal;
+                }
+            }
+        }
+    }
 }

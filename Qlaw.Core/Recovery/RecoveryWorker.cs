@@ -2,6 +2,8 @@ using Microsoft.Extensions.Hosting;
 using Microsoft.Extensions.Logging;
 using Microsoft.Extensions.Options;
 using Npgsql;
+using Qlaw.Core.Orchestration;
+using Qlaw.Core.Signals;
 
 namespace Qlaw.Core.Recovery;
 

@@ -3,8 +3,10 @@ using Microsoft.Extensions.DependencyInjection;
 using Microsoft.Extensions.Logging;
 using Microsoft.Extensions.Options;
 using Qlaw.Contracts;
+using Qlaw.Core.Journal;
 using Qlaw.Core.Orchestration;
 using Qlaw.Core.Runs;
+using Qlaw.Core.Signals;
 using Qlaw.Core.Telemetry;
 using Qlaw.Data;
 
@@ -81,8 +83,7 @@ public sealed partial class RunReconciler(
     private async Task<bool> RedriveAsync(IServiceProvider services, QuietRun quiet, string reason, InstanceState state, CancellationToken cancellationToken)
     {
         var db = services.GetRequiredService<QlawDbContext>();
-        await using var tx = await db.Database.BeginTransactionAsync(cancellationToken);
-        await db.Database.ExecuteSqlAsync($"SELECT pg_advisory_xact_lock(hashtextextended({quiet.Id.ToString()}, 0))", cancellationToken);
+        await using var write = await services.GetRequiredService<RunLog>().OpenAsync(quiet.Id, cancellationToken);
 
         // Still the same run, still quiet, still on the same instance: nothing happened since it was picked.
         var run = await db.Runs.SingleAsync(r => r.Id == quiet.Id, cancellationToken);
@@ -91,12 +92,11 @@ public sealed partial class RunReconciler(
             return false;
         }
 
-        var now = clock.GetUtcNow();
-        AuditTypes.Add(db, run.Id, AuditTypes.RunRecovered, new { reason, previous_instance = quiet.EntityId, instance_state = state, step = run.CurrentStep, agent = run.CurrentAgent }, now);
-        run.UpdatedAt = now;
-        await db.SaveChangesAsync(cancellationToken);
+        write.Audit(AuditTypes.RunRecovered, new { reason, previous_instance = quiet.EntityId, instance_state = state, step = run.CurrentStep, agent = run.CurrentAgent });
+        run.UpdatedAt = write.Now;
+        await write.SaveAsync(cancellationToken);
         var instance = await services.GetRequiredService<RunRedriver>().ReseedAsync(run.Id, 0, null, cancellationToken);
-        await tx.CommitAsync(cancellationToken);
+        await write.CommitAsync(cancellationToken);
 
         if (state is InstanceState.Running or InstanceState.Pending)
         {

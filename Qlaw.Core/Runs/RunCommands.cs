@@ -6,8 +6,9 @@ using Qlaw.Contracts;
 using Qlaw.Contracts.Runs;
 using Qlaw.Contracts.Workflows;
 using Qlaw.Core.Orchestration;
-using Qlaw.Core.Recovery;
-using Qlaw.Core.Streaming;
+using Qlaw.Core.Journal;
+using Qlaw.Core.Routing;
+using Qlaw.Core.Signals;
 using Qlaw.Core.Telemetry;
 using Qlaw.Core.Validation;
 using Qlaw.Core.Workflows;
@@ -21,7 +22,7 @@ namespace Qlaw.Core.Runs;
 /// together (the outbox), then the signal is delivered; whatever a crash leaves undelivered, the dispatcher delivers.
 /// </summary>
 public sealed class RunCommands(
-    QlawDbContext db, RunSignals signals, IOptionsMonitor<RunOptions> options, IOptionsMonitor<RecoveryOptions> recovery, TimeProvider clock)
+    QlawDbContext db, RunLog log, RunEndings endings, RunSignals signals, IOptionsMonitor<RunOptions> options, IOptionsMonitor<RecoveryOptions> recovery, TimeProvider clock)
 {
     public const int MaxIdempotencyKeyLength = 200;
 
@@ -109,23 +110,25 @@ public sealed class RunCommands(
             return error!;
         }
 
+        await using var write = await log.OpenAsync(run.Id, cancellationToken);
+        await db.Entry(run).ReloadAsync(cancellationToken);
         var deadLettered = run.Status == RunStatus.Failed && run.CompletedAt is null;
         if (!deadLettered && run.Status != RunStatus.AwaitingInput)
         {
             return new RunCommandResult.Conflict(run.Status, $"Only a dead-lettered run or a run awaiting input can be continued; this run is {QlawJson.EnumName(run.Status)}.");
         }
 
-        var now = clock.GetUtcNow();
         var from = run.Status;
         run.Status = RunStatus.Running;
         run.LastError = null;
-        run.UpdatedAt = now;
-        AuditTypes.Add(db, run.Id, AuditTypes.RunResumed, new { from, input = request.Input }, now);
+        run.LastErrorCode = null;
+        run.UpdatedAt = write.Now;
+        write.Audit(AuditTypes.RunResumed, new { from, input = request.Input });
 
         // After a pause for input the next step follows; a dead-lettered step is retried.
         var signal = RunSignals.Enqueue(db, run.Id, RunSignal.ContinueKind, new RunSignal(
-            run.EntityId!, Continue: new ContinueSignal(request.Input), StepOffset: from == RunStatus.AwaitingInput ? 1 : 0), now);
-        await db.SaveChangesAsync(cancellationToken);
+            run.EntityId!, Continue: new ContinueSignal(request.Input), StepOffset: from == RunStatus.AwaitingInput ? 1 : 0), write.Now);
+        await write.CommitAsync(cancellationToken);
         await signals.DispatchAsync(signal.Id, cancellationToken);
         await db.Entry(run).ReloadAsync(cancellationToken);
         return Accepted(run);
@@ -154,7 +157,7 @@ public sealed class RunCommands(
             });
         }
 
-        var now = clock.GetUtcNow();
+        await using var write = await log.OpenAsync(run.Id, cancellationToken);
         var handoff = new HandoffEntity
         {
             RunId = run.Id,
@@ -162,44 +165,33 @@ public sealed class RunCommands(
             ToAgent = request.ToAgent,
             Reason = request.Reason,
             WithReturn = request.WithReturn ?? false,
-            CreatedAt = now,
+            CreatedAt = write.Now,
         };
         db.Handoffs.Add(handoff);
-        await db.SaveChangesAsync(cancellationToken);
-        AuditTypes.Add(db, run.Id, AuditTypes.HandoffRequested, new { handoff_id = handoff.Id, from = run.CurrentAgent, to = request.ToAgent, request.Reason, with_return = handoff.WithReturn }, now);
-        await db.SaveChangesAsync(cancellationToken);
+        await write.SaveAsync(cancellationToken);
+        write.Audit(AuditTypes.HandoffRequested, new { handoff_id = handoff.Id, from = run.CurrentAgent, to = request.ToAgent, request.Reason, with_return = handoff.WithReturn });
+        await write.CommitAsync(cancellationToken);
         return new RunCommandResult.HandoffRecorded(new HandoffAccepted(run.Id, handoff.Id, "accepted"));
     }
 
     /// <summary>Cancels a run that has not ended and ends its orchestration.</summary>
     public async Task<RunCommandResult> CancelAsync(Guid runId, CancellationToken cancellationToken)
     {
-        var run = await db.Runs.FirstOrDefaultAsync(r => r.Id == runId, cancellationToken);
-        if (run is null)
+        if (!await db.Runs.AnyAsync(r => r.Id == runId, cancellationToken))
         {
             return RunNotFound(runId);
         }
 
-        if (IsTerminal(run))
+        // Under the run's lock: the cancel is the run's last event, after whatever the running attempt wrote before.
+        await using var write = await log.OpenAsync(runId, cancellationToken);
+        var (cancelled, run) = await endings.CancelAsync(write, cancellationToken);
+        if (!cancelled)
         {
             return new RunCommandResult.Conflict(run.Status, $"The run is {QlawJson.EnumName(run.Status)}; it cannot be cancelled.");
         }
 
-        var now = clock.GetUtcNow();
-        var from = run.Status;
-        run.Status = RunStatus.Cancelled;
-        run.CompletedAt = now;
-        run.UpdatedAt = now;
-        AuditTypes.Add(db, run.Id, AuditTypes.RunCancelled, new { from }, now);
-        db.RunEvents.Add(RunEvents.Completed(run.Id, RunStatus.Cancelled, null, now));
-        var signal = RunSignals.Enqueue(db, run.Id, RunSignal.TerminateKind, new RunSignal(run.EntityId!, Reason: "cancelled"), now);
-        await using (var tx = await db.Database.BeginTransactionAsync(cancellationToken))
-        {
-            await db.SaveChangesAsync(cancellationToken);
-            await RunEventNotifications.NotifyAsync(db, run.Id, cancellationToken);
-            await tx.CommitAsync(cancellationToken);
-        }
-
+        var signal = RunSignals.Enqueue(db, run.Id, RunSignal.TerminateKind, new RunSignal(run.EntityId!, Reason: "cancelled"), write.Now);
+        await write.CommitAsync(cancellationToken);
         QlawTelemetry.RunsCancelled.Add(1);
         await signals.DispatchAsync(signal.Id, cancellationToken);
         return Accepted(run);

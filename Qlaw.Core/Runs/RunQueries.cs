@@ -4,7 +4,7 @@ using Microsoft.Extensions.Options;
 using Qlaw.Contracts;
 using Qlaw.Contracts.Runs;
 using Qlaw.Core.Caching;
-using Qlaw.Core.Recovery;
+using Qlaw.Core.Orchestration;
 using Qlaw.Core.Workflows;
 using Qlaw.Data;
 using Qlaw.Data.Runs;
@@ -65,14 +65,14 @@ public sealed class RunQueries(QlawDbContext db, IRunStatusCache cache, IOptions
             .ToListAsync(cancellationToken);
         var steps = rows.Select(s => new StepView(
             s.Index, s.Attempt, s.Agent, s.Status, s.StartedAt, s.CompletedAt,
-            (s.CompletedAt - s.StartedAt)?.TotalMilliseconds, s.Output, s.Error)).ToList();
+            (s.CompletedAt - s.StartedAt)?.TotalMilliseconds, s.Output, s.Error, s.ErrorCode)).ToList();
         var status = new RunStatusResponse(
             run.Id, run.WorkflowId, run.Status, run.CurrentStep, run.CurrentAgent,
             JsonSerializer.Deserialize<List<string>>(run.OriginStack, QlawJson.Options)!, steps, run.LastError,
-            run.CreatedAt, run.StartedAt, run.CompletedAt, run.EntityId, RunLinksFactory.For(run.Id));
+            run.CreatedAt, run.StartedAt, run.CompletedAt, run.EntityId, RunLinksFactory.For(run.Id),
+            JsonSerializer.Deserialize<List<string>>(run.Chain, QlawJson.Options)!, run.LastErrorCode);
 
-        // Only a snapshot that can no longer change is cached: the run has ended and no attempt is still running
-        // (the attempt in flight when a run is cancelled records its outcome afterwards).
+        // Only a snapshot that can no longer change is cached: the run has ended and no attempt is still running.
         if (RunCommands.IsTerminal(run) && rows.All(s => s.Status != StepStatus.Running))
         {
             await cache.SetAsync(status, cancellationToken);

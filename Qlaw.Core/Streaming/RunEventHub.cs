@@ -1,4 +1,5 @@
 using System.Collections.Concurrent;
+using System.Collections.Immutable;
 using System.Threading.Channels;
 using Microsoft.Extensions.Hosting;
 using Microsoft.Extensions.Logging;
@@ -17,6 +18,23 @@ public sealed record RunEventRow(long Id, string Type, string Data);
 public sealed partial class RunEventHub(NpgsqlDataSource dataSource, ILogger<RunEventHub> logger) : BackgroundService
 {
     private readonly ConcurrentDictionary<Guid, RunFeed> _feeds = new();
+    private readonly ConcurrentDictionary<Guid, ImmutableList<Action>> _stopWatchers = new();
+
+    /// <summary>
+    /// Calls <paramref name="stopped"/> whenever a stop of the run is announced (<see cref="RunEventNotifications.StopChannel"/>)
+    /// until the result is disposed. The callback runs on the listener's thread: keep it short.
+    /// </summary>
+    public IDisposable OnStop(Guid runId, Action stopped)
+    {
+        _stopWatchers.AddOrUpdate(runId, _ => [stopped], (_, list) => list.Add(stopped));
+        return new StopWatch(() =>
+        {
+            if (_stopWatchers.AddOrUpdate(runId, _ => [], (_, list) => list.Remove(stopped)).IsEmpty)
+            {
+                _stopWatchers.TryRemove(new KeyValuePair<Guid, ImmutableList<Action>>(runId, []));
+            }
+        });
+    }
 
     /// <summary>Follows a run: rows committed after the call (and possibly a few before) arrive on the subscription.</summary>
     public async Task<RunSubscription> SubscribeAsync(Guid runId, CancellationToken cancellationToken)
@@ -45,12 +63,24 @@ public sealed partial class RunEventHub(NpgsqlDataSource dataSource, ILogger<Run
                 await using var connection = await dataSource.OpenConnectionAsync(stoppingToken);
                 connection.Notification += (_, e) =>
                 {
-                    if (Guid.TryParseExact(e.Payload, "N", out var runId) && _feeds.TryGetValue(runId, out var feed))
+                    if (!Guid.TryParseExact(e.Payload, "N", out var runId))
+                    {
+                        return;
+                    }
+
+                    if (e.Channel == RunEventNotifications.StopChannel)
+                    {
+                        foreach (var stopped in _stopWatchers.GetValueOrDefault(runId, []))
+                        {
+                            stopped();
+                        }
+                    }
+                    else if (_feeds.TryGetValue(runId, out var feed))
                     {
                         feed.Pull(dataSource, logger);
                     }
                 };
-                await using (var listen = new NpgsqlCommand($"LISTEN {RunEventNotifications.Channel}", connection))
+                await using (var listen = new NpgsqlCommand($"LISTEN {RunEventNotifications.Channel}; LISTEN {RunEventNotifications.StopChannel}", connection))
                 {
                     await listen.ExecuteNonQueryAsync(stoppingToken);
                 }
@@ -71,6 +101,19 @@ public sealed partial class RunEventHub(NpgsqlDataSource dataSource, ILogger<Run
             {
                 LogListenFailed(logger, ex);
                 await Task.Delay(TimeSpan.FromSeconds(1), stoppingToken);
+            }
+        }
+    }
+
+    private sealed class StopWatch(Action dispose) : IDisposable
+    {
+        private int _disposed;
+
+        public void Dispose()
+        {
+            if (Interlocked.Exchange(ref _disposed, 1) == 0)
+            {
+                dispose();
             }
         }
     }

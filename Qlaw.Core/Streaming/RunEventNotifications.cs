@@ -11,7 +11,14 @@ public static class RunEventNotifications
 {
     public const string Channel = "qlaw_run_events";
 
+    /// <summary>Announces that a run's running attempt must stop (the run was cancelled, or the attempt superseded).</summary>
+    public const string StopChannel = "qlaw_run_stops";
+
     /// <summary>Queues the notification in <paramref name="db"/>'s current transaction (sent when it commits).</summary>
     public static Task NotifyAsync(QlawDbContext db, Guid runId, CancellationToken cancellationToken) =>
         db.Database.ExecuteSqlAsync($"SELECT pg_notify('qlaw_run_events', {runId.ToString("N")})", cancellationToken);
+
+    /// <summary>Queues a stop notification in <paramref name="db"/>'s current transaction (sent when it commits).</summary>
+    public static Task NotifyStopAsync(QlawDbContext db, Guid runId, CancellationToken cancellationToken) =>
+        db.Database.ExecuteSqlAsync($"SELECT pg_notify('qlaw_run_stops', {runId.ToString("N")})", cancellationToken);
 }

@@ -27,6 +27,7 @@ public static class RunEvents
     public const string RequestInfo = "RequestInfoEvent";
     public const string WorkflowOutput = "WorkflowOutputEvent";
     public const string WorkflowError = "WorkflowErrorEvent";
+    public const string WorkflowWarning = "WorkflowWarningEvent";
 
     /// <summary>A chunk of an agent's streamed text.</summary>
     public static RunEventEntity Delta(Guid runId, int step, int attempt, string agent, string text, DateTimeOffset at) =>
@@ -70,9 +71,11 @@ public static class RunEvents
             response = new { id = ResponseId(runId), @object = "response", status = QlawJson.EnumName(status), output_text = outputText },
         });
 
-    /// <summary>The run failed: the message is safe to show (no internals), in both shapes the QLAW CLI reads.</summary>
-    public static RunEventEntity Error(Guid runId, string message, DateTimeOffset at) =>
-        Row(runId, ResponseError, null, null, at, new { type = ResponseError, message, error = new { message } });
+    /// <summary>
+    /// The run failed: a stable code and a message of Qlaw's own (no internals), in both shapes the QLAW CLI reads.
+    /// </summary>
+    public static RunEventEntity Error(Guid runId, string code, string message, DateTimeOffset at) =>
+        Row(runId, ResponseError, null, null, at, new { type = ResponseError, code, message, error = new { code, message } });
 
     /// <summary>The OpenAI-style response id of a run.</summary>
     public static string ResponseId(Guid runId) => $"resp_{runId:N}";

@@ -17,6 +17,8 @@ internal sealed class RunConfiguration : IEntityTypeConfiguration<RunEntity>
         builder.Property(r => r.Metadata).HasColumnType("jsonb");
         builder.Property(r => r.OriginStack).HasColumnType("jsonb");
         builder.Property(r => r.ReturnCounts).HasColumnType("jsonb");
+        builder.Property(r => r.Chain).HasColumnType("jsonb").HasDefaultValueSql("'[]'::jsonb");
+        builder.Property(r => r.LastErrorCode).HasMaxLength(40);
         builder.Property(r => r.IdempotencyKey).HasMaxLength(200);
         builder.Property(r => r.CurrentAgent).HasMaxLength(32);
         builder.Property(r => r.EntityId).HasMaxLength(100);
@@ -42,6 +44,8 @@ internal sealed class StepConfiguration : IEntityTypeConfiguration<StepEntity>
         builder.Property(s => s.Status).HasConversion<EnumTextConverter<StepStatus>>().HasMaxLength(20);
         builder.Property(s => s.CheckpointRef).HasMaxLength(200);
         builder.Property(s => s.Decision).HasColumnType("jsonb");
+        builder.Property(s => s.ErrorCode).HasMaxLength(40);
+        builder.Property(s => s.Version).IsRowVersion();
         // An activity runs at least once: (run, index, attempt) is the idempotency key of a step row.
         builder.HasIndex(s => new { s.RunId, s.Index, s.Attempt }).IsUnique();
     }

@@ -39,8 +39,14 @@ public sealed class RunEntity
     /// <summary>Times work was returned to each agent, as a JSON object (<c>jsonb</c>).</summary>
     public string ReturnCounts { get; set; } = "{}";
 
+    /// <summary>The chain of control (JSON array, bottom first): agents that passed control on and have not had it back.</summary>
+    public string Chain { get; set; } = "[]";
+
     /// <summary>Durable orchestration instance id driving the run (<c>run-{id}</c>).</summary>
     public string? EntityId { get; set; }
 
     public string? LastError { get; set; }
+
+    /// <summary>Stable code of <see cref="LastError"/> (<c>RunErrorCodes</c>).</summary>
+    public string? LastErrorCode { get; set; }
 }

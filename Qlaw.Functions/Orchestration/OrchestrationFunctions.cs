@@ -1,6 +1,7 @@
 using Microsoft.Azure.Functions.Worker;
 using Microsoft.DurableTask;
 using Microsoft.Extensions.DependencyInjection;
+using Qlaw.Core.Journal;
 using Qlaw.Core.Orchestration;
 
 namespace Qlaw.Functions.Orchestration;
@@ -16,17 +17,17 @@ public static class OrchestrationFunctions
         new RunOrchestrator().RunAsync(context, context.GetInput<RunOrchestrationInput>()
             ?? throw new InvalidOperationException("The run orchestration was started without its input."));
 
-    [Function(AgentTurnActivity.Name)]
+    [Function(RunOrchestrator.AgentTurn)]
     public static Task<TurnResult> AgentTurn([ActivityTrigger] TurnRequest input, FunctionContext context) =>
-        Activity<AgentTurnActivity>(context).RunAsync(new FunctionActivityContext(AgentTurnActivity.Name, context), input);
+        Activity<AgentTurnActivity>(context).RunAsync(new FunctionActivityContext(RunOrchestrator.AgentTurn, context), input);
 
-    [Function(DeadLetterActivity.Name)]
+    [Function(RunOrchestrator.DeadLetter)]
     public static Task<string> DeadLetter([ActivityTrigger] DeadLetterRequest input, FunctionContext context) =>
-        Activity<DeadLetterActivity>(context).RunAsync(new FunctionActivityContext(DeadLetterActivity.Name, context), input);
+        Activity<DeadLetterActivity>(context).RunAsync(new FunctionActivityContext(RunOrchestrator.DeadLetter, context), input);
 
-    [Function(FinishRunActivity.Name)]
+    [Function(RunOrchestrator.FinishRun)]
     public static Task<string> FinishRun([ActivityTrigger] FinishRunRequest input, FunctionContext context) =>
-        Activity<FinishRunActivity>(context).RunAsync(new FunctionActivityContext(FinishRunActivity.Name, context), input);
+        Activity<FinishRunActivity>(context).RunAsync(new FunctionActivityContext(RunOrchestrator.FinishRun, context), input);
 
     private static T Activity<T>(FunctionContext context)
         where T : ITaskActivity => ActivatorUtilities.GetServiceOrCreateInstance<T>(context.InstanceServices);

@@ -2,6 +2,7 @@ using Microsoft.Azure.Functions.Worker;
 using Microsoft.DurableTask.Client;
 using Microsoft.Extensions.DependencyInjection;
 using Qlaw.Core.Recovery;
+using Qlaw.Core.Signals;
 
 namespace Qlaw.Functions.Orchestration;
 

@@ -2,7 +2,7 @@ using DurableTask.AzureStorage;
 using DurableTask.Core;
 using Microsoft.DurableTask;
 using Microsoft.DurableTask.Worker.Shims;
-using Qlaw.Core.Orchestration;
+using Qlaw.Core;
 
 namespace Qlaw.Server.Orchestration;
 

@@ -1,6 +1,7 @@
 using Microsoft.DurableTask;
 using Moq;
 using Qlaw.Core.Orchestration;
+using Qlaw.Core.Routing;
 
 namespace Qlaw.Core.Tests;
 
@@ -60,7 +61,7 @@ public sealed class RunOrchestratorTests
         _context.Setup(c => c.CallActivityAsync<TurnResult>(It.IsAny<TaskName>(), It.IsAny<object?>(), It.IsAny<TaskOptions?>()))
             .Callback<TaskName, object?, TaskOptions?>((_, input, _) => _turns.Add((TurnRequest)input!))
             .Returns(() => ++calls == 1
-                ? Task.FromException<TurnResult>(new TaskFailedException(AgentTurnActivity.Name, 1, new TaskFailureDetails("TransientAgentException", "model timed out", null, null, null)))
+                ? Task.FromException<TurnResult>(new TaskFailedException(RunOrchestrator.AgentTurn, 1, new TaskFailureDetails(typeof(TurnFailedException).FullName!, "model_unavailable: model timed out", null, null, null)))
                 : Task.FromResult(new TurnResult(new RouteDecision(RouteAction.Complete), false, null, null)));
         _context.Setup(c => c.WaitForExternalEvent<ContinueSignal>(ContinueSignal.EventName, It.IsAny<CancellationToken>()))
             .ReturnsAsync(new ContinueSignal(null));
@@ -69,7 +70,7 @@ public sealed class RunOrchestratorTests
 
         Assert.Equal("completed", result);
         var deadLetter = Assert.IsType<DeadLetterRequest>(_finished[0]);
-        Assert.Equal("model timed out", deadLetter.Error);
+        Assert.Equal(new RunError("model_unavailable", "model timed out"), deadLetter.Error);
         Assert.False(deadLetter.Permanent);
         Assert.Equal([0, 0], _turns.Select(t => t.State.Step));
         _context.Verify(c => c.WaitForExternalEvent<ContinueSignal>(ContinueSignal.EventName, It.IsAny<CancellationToken>()), Times.Once);

@@ -1,4 +1,5 @@
-using Qlaw.Core.Orchestration;
+using Qlaw.Contracts.Runs;
+using Qlaw.Core.Routing;
 
 namespace Qlaw.Core.Tests;
 
@@ -57,17 +58,63 @@ public sealed class RunRouterTests
     }
 
     [Fact]
-    public void Return_on_an_empty_stack_is_reported_and_follows_the_default_edge_instead_of_crashing()
+    public void A_judge_reached_by_straight_handoffs_sends_work_back_to_the_agent_that_handed_it_over()
+    {
+        var state = At("planner");
+        var visited = new List<string>();
+        foreach (var decision in new RouteDecision[]
+        {
+            new(RouteAction.Handoff, "coder"),          // planner → coder
+            new(RouteAction.Consult, "reviewer"),       // coder → reviewer, stack [coder]
+            new(RouteAction.ReturnToPrevious),          // → coder (stack popped)
+            new(RouteAction.Handoff, "judge"),          // coder → judge, stack empty
+            new(RouteAction.ReturnToPrevious),          // → coder: the judge rejects
+            new(RouteAction.Handoff, "judge"),          // coder → judge again
+        })
+        {
+            var next = Assert.IsType<RouteOutcome.Proceed>(RunRouter.Route(Plan, state, decision));
+            Assert.Null(next.Warning);
+            state = next.State;
+            visited.Add($"{next.Transition!.Kind}:{state.Agent}:{string.Join('/', state.PreviousAgents)}");
+        }
+
+        Assert.Equal(
+            ["handoff:coder:planner", "consult:reviewer:planner/coder", "return:coder:planner", "handoff:judge:planner/coder", "return:coder:planner", "handoff:judge:planner/coder"],
+            visited);
+        Assert.Equal(2, state.Returns["coder"]);
+    }
+
+    [Fact]
+    public void Returns_along_the_chain_walk_back_to_the_first_agent_and_count_against_max_returns()
+    {
+        var state = At("planner");
+        state = Assert.IsType<RouteOutcome.Proceed>(RunRouter.Route(Plan, state, new(RouteAction.Handoff, "coder"))).State;
+        state = Assert.IsType<RouteOutcome.Proceed>(RunRouter.Route(Plan, state, new(RouteAction.Handoff, "judge"))).State;
+
+        var toCoder = Assert.IsType<RouteOutcome.Proceed>(RunRouter.Route(Plan, state, new(RouteAction.ReturnToPrevious)));
+        var toPlanner = Assert.IsType<RouteOutcome.Proceed>(RunRouter.Route(Plan, toCoder.State, new(RouteAction.ReturnToPrevious)));
+
+        Assert.Equal(("coder", "planner"), (toCoder.State.Agent, toPlanner.State.Agent));
+        Assert.Equal(Transition.ReturnKind, toPlanner.Transition!.Kind);
+        Assert.Empty(toPlanner.State.PreviousAgents);
+
+        var judge = At("judge") with { Chain = ["coder"], Returns = new Dictionary<string, int> { ["coder"] = Plan.MaxReturns } };
+        var failed = Assert.IsType<RouteOutcome.Failed>(RunRouter.Route(Plan, judge, new(RouteAction.ReturnToPrevious)));
+        Assert.Equal(RunErrorCodes.MaxReturns, failed.Code);
+    }
+
+    [Fact]
+    public void Only_an_agent_with_nobody_before_it_gets_a_warning_for_return_and_follows_the_default_edge()
     {
         var outcome = RunRouter.Route(Plan, At("planner"), new(RouteAction.ReturnToPrevious));
 
         var next = Assert.IsType<RouteOutcome.Proceed>(outcome);
         Assert.Equal("coder", next.State.Agent);
-        Assert.Contains("empty origin stack", next.Warning, StringComparison.Ordinal);
+        Assert.Contains("no agent is before it", next.Warning, StringComparison.Ordinal);
     }
 
     [Fact]
-    public void Return_on_an_empty_stack_without_a_default_edge_completes_with_a_warning()
+    public void Return_with_nobody_before_and_no_default_edge_completes_with_a_warning()
     {
         var outcome = RunRouter.Route(Plan, At("judge"), new(RouteAction.ReturnToPrevious));
 
@@ -83,6 +130,21 @@ public sealed class RunRouterTests
         var next = Assert.IsType<RouteOutcome.Proceed>(outcome);
         Assert.Equal("coder", next.State.Agent);
         Assert.Contains("judge", next.Warning, StringComparison.Ordinal);
+    }
+
+    [Fact]
+    public void A_tool_the_agent_was_not_offered_follows_the_default_edge_else_fails_the_run_with_a_code()
+    {
+        var followed = Assert.IsType<RouteOutcome.Proceed>(RunRouter.Route(Plan, At("planner"), RouteCall.Parse("delete_everything")));
+        Assert.Equal("coder", followed.State.Agent);
+        Assert.Contains("delete_everything", followed.Warning, StringComparison.Ordinal);
+
+        var failed = Assert.IsType<RouteOutcome.Failed>(RunRouter.Route(Plan, At("coder"), RouteCall.Parse("delete_everything")));
+        Assert.Equal(RunErrorCodes.InvalidToolCall, failed.Code);
+        Assert.Contains("delete_everything", failed.Reason, StringComparison.Ordinal);
+
+        var refused = Assert.IsType<RouteOutcome.Failed>(RunRouter.Route(Plan, At("judge"), new(RouteAction.Handoff, "planner")));
+        Assert.Equal(RunErrorCodes.InvalidToolCall, refused.Code);
     }
 
     [Fact]
@@ -143,7 +205,7 @@ public sealed class RunRouterTests
     [InlineData("request_input", RouteAction.RequestInput, null)]
     [InlineData("complete", RouteAction.Complete, null)]
     [InlineData(null, RouteAction.EndTurn, null)]
-    [InlineData("dance", RouteAction.EndTurn, null)]
+    [InlineData("dance", RouteAction.Invalid, "dance")]
     public void Routing_tool_names_map_to_decisions(string? call, RouteAction action, string? target)
     {
         Assert.Equal(new RouteDecision(action, target), RouteCall.Parse(call));

@@ -1,4 +1,4 @@
-namespace Qlaw.Core.Orchestration;
+namespace Qlaw.Core.Routing;
 
 /// <summary>What an agent asked for at the end of its turn (a routing tool call, or none).</summary>
 public enum RouteAction
@@ -12,7 +12,7 @@ public enum RouteAction
     /// <summary><c>consult_&lt;agent&gt;</c>: the current agent is pushed as origin, control moves.</summary>
     Consult,
 
-    /// <summary><c>return_to_previous</c>: pop the origin and resume it.</summary>
+    /// <summary><c>return_to_previous</c>: back to the previous agent in the chain (the origin stack first).</summary>
     ReturnToPrevious,
 
     /// <summary><c>request_input</c>: pause until <c>continue</c> brings the user's input.</summary>
@@ -20,6 +20,9 @@ public enum RouteAction
 
     /// <summary><c>complete</c>: the run ends.</summary>
     Complete,
+
+    /// <summary>A call of a tool the agent was not offered, or with arguments that do not parse (the name is the target).</summary>
+    Invalid,
 }
 
 /// <summary>An agent's routing decision.</summary>
@@ -45,9 +48,16 @@ public sealed record RetrySettings(int MaxAttempts, int FirstIntervalMs, double 
 /// <summary>The routing state the orchestrator carries from turn to turn (and Postgres snapshots).</summary>
 /// <param name="Agent">Agent that takes the next turn.</param>
 /// <param name="Step">Index of the next turn.</param>
-/// <param name="Stack">Origin stack, bottom first (a list: Stack&lt;T&gt; reverses when serialized).</param>
+/// <param name="Stack">Origin stack of consults, bottom first (a list: Stack&lt;T&gt; reverses when serialized).</param>
 /// <param name="Returns">Times work was returned to each agent.</param>
-public sealed record RouteState(string Agent, int Step, IReadOnlyList<string> Stack, IReadOnlyDictionary<string, int> Returns)
+/// <param name="Chain">
+/// The chain of control, bottom first: every agent that passed control on and has not had it back; the last entry
+/// handed control to <paramref name="Agent"/>. <c>return_to_previous</c> goes back along it when the stack is empty.
+/// </param>
+public sealed record RouteState(string Agent, int Step, IReadOnlyList<string> Stack, IReadOnlyDictionary<string, int> Returns, IReadOnlyList<string>? Chain = null)
 {
-    public static RouteState Start(string agent) => new(agent, 0, [], new Dictionary<string, int>());
+    /// <summary>The chain of control (empty for a state stored before the chain was kept).</summary>
+    public IReadOnlyList<string> PreviousAgents => Chain ?? [];
+
+    public static RouteState Start(string agent) => new(agent, 0, [], new Dictionary<string, int>(), []);
 }

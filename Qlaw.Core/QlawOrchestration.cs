@@ -1,4 +1,7 @@
-namespace Qlaw.Core.Orchestration;
+using Qlaw.Core.Journal;
+using Qlaw.Core.Orchestration;
+
+namespace Qlaw.Core;
 
 /// <summary>The orchestrator and activities every host registers, by name.</summary>
 public static class QlawOrchestration
@@ -10,8 +13,8 @@ public static class QlawOrchestration
 
     public static IReadOnlyList<(string Name, Type Type)> Activities { get; } =
     [
-        (AgentTurnActivity.Name, typeof(AgentTurnActivity)),
-        (DeadLetterActivity.Name, typeof(DeadLetterActivity)),
-        (FinishRunActivity.Name, typeof(FinishRunActivity)),
+        (RunOrchestrator.AgentTurn, typeof(AgentTurnActivity)),
+        (RunOrchestrator.DeadLetter, typeof(DeadLetterActivity)),
+        (RunOrchestrator.FinishRun, typeof(FinishRunActivity)),
     ];
 }

@@ -1,4 +1,4 @@
-namespace Qlaw.Core.Orchestration;
+namespace Qlaw.Core.Routing;
 
 /// <summary>The names of the routing tools an agent calls, and their meaning.</summary>
 public static class RouteCall
@@ -9,7 +9,7 @@ public static class RouteCall
     public const string RequestInput = "request_input";
     public const string Complete = "complete";
 
-    /// <summary>The decision a tool call stands for; <see cref="RouteAction.EndTurn"/> for an unknown or missing name.</summary>
+    /// <summary>The decision a tool call stands for: <see cref="RouteAction.EndTurn"/> for none, <see cref="RouteAction.Invalid"/> for an unknown name.</summary>
     public static RouteDecision Parse(string? call, string? reason = null) => call switch
     {
         null or "" => new(RouteAction.EndTurn, null, reason),
@@ -18,6 +18,6 @@ public static class RouteCall
         Complete => new(RouteAction.Complete, null, reason),
         _ when call.StartsWith(HandoffPrefix, StringComparison.Ordinal) => new(RouteAction.Handoff, call[HandoffPrefix.Length..], reason),
         _ when call.StartsWith(ConsultPrefix, StringComparison.Ordinal) => new(RouteAction.Consult, call[ConsultPrefix.Length..], reason),
-        _ => new(RouteAction.EndTurn, null, reason),
+        _ => new(RouteAction.Invalid, call, reason),
     };
 }

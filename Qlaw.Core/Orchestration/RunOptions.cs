@@ -1,8 +1,8 @@
 using System.ComponentModel.DataAnnotations;
 using Qlaw.Contracts.Workflows;
-using Qlaw.Core.Orchestration;
+using Qlaw.Core.Routing;
 
-namespace Qlaw.Core.Runs;
+namespace Qlaw.Core.Orchestration;
 
 /// <summary>Defaults for runs whose workflow leaves them out (section <c>Runs</c>); read when a run is scheduled.</summary>
 public sealed class RunOptions
@@ -18,13 +18,6 @@ public sealed class RunOptions
 
     [Range(1, 3_600_000)]
     public int MaxRetryIntervalMs { get; set; } = 30_000;
-
-    /// <summary>
-    /// How long a turn (or the dead-letter and finish steps) that finds PostgreSQL out of reach waits for it to answer
-    /// again before failing, so that a database restart does not spend a turn's retries.
-    /// </summary>
-    [Range(0, 3600)]
-    public int DatabaseWaitSeconds { get; set; } = 60;
 
     /// <summary>The routing plan of <paramref name="workflow"/>, with these defaults filled in.</summary>
     public RoutingPlan PlanFor(WorkflowDefinition workflow) => new(

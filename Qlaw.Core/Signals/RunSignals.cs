@@ -2,11 +2,12 @@ using System.Text.Json;
 using Microsoft.EntityFrameworkCore;
 using Microsoft.Extensions.DependencyInjection;
 using Qlaw.Contracts;
+using Microsoft.Extensions.Options;
 using Qlaw.Core.Orchestration;
 using Qlaw.Data;
 using Qlaw.Data.Runs;
 
-namespace Qlaw.Core.Recovery;
+namespace Qlaw.Core.Signals;
 
 /// <summary>What an outbox signal asks of the hub.</summary>
 public sealed record RunSignal(
@@ -19,10 +20,10 @@ public sealed record RunSignal(
 
 /// <summary>
 /// The outbox of run signals: <see cref="Enqueue"/> adds a signal to the caller's unit of work (committed with the run
-/// change); <see cref="DispatchAsync"/> delivers it right after the commit; <see cref="DeliverPendingAsync"/> (run by <see cref="RecoveryWorker"/>) delivers
+/// change); <see cref="DispatchAsync"/> delivers it right after the commit; <see cref="DeliverPendingAsync"/> (run by <c>RecoveryWorker</c>) delivers
 /// whatever a crash left behind. Delivery takes the row lock, so a signal is delivered by one process at a time.
 /// </summary>
-public sealed class RunSignals(IServiceScopeFactory scopes, TimeProvider clock)
+public sealed class RunSignals(IServiceScopeFactory scopes, IOptionsMonitor<RecoveryOptions> recovery, TimeProvider clock)
 {
     /// <summary>Adds a signal to <paramref name="db"/>'s pending changes.</summary>
     public static RunSignalEntity Enqueue(QlawDbContext db, Guid runId, string kind, RunSignal signal, DateTimeOffset now)
@@ -49,11 +50,17 @@ public sealed class RunSignals(IServiceScopeFactory scopes, TimeProvider clock)
         try
         {
             await DeliverAsync(scope.ServiceProvider, row, cancellationToken);
+            if (recovery.CurrentValue.CrashAfterSignalRaised)
+            {
+                Environment.FailFast("Fault injection (Recovery:CrashAfterSignalRaised): the signal is raised, its delivery not recorded.");
+            }
+
             row.DispatchedAt = clock.GetUtcNow();
             row.LastError = null;
         }
         catch (Exception exception) when (exception is not OperationCanceledException)
         {
+            // Operators read it in run_signals; clients never see it.
             row.LastError = exception.Message.Length > 2000 ? exception.Message[..2000] : exception.Message;
         }
 
@@ -103,7 +110,8 @@ public sealed class RunSignals(IServiceScopeFactory scopes, TimeProvider clock)
                 // A waiting orchestration takes the event; a lost one is seeded again from PostgreSQL.
                 if (await scheduler.GetStateAsync(signal.InstanceId, cancellationToken) is InstanceState.Running or InstanceState.Pending)
                 {
-                    await scheduler.RaiseContinueAsync(signal.InstanceId, signal.Continue!, cancellationToken);
+                    // The row id travels with the event: raised again after a crash, the orchestrator applies it once.
+                    await scheduler.RaiseContinueAsync(signal.InstanceId, signal.Continue! with { Id = row.Id }, cancellationToken);
                 }
                 else
                 {

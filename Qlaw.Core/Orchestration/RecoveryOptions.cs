@@ -1,6 +1,6 @@
 using System.ComponentModel.DataAnnotations;
 
-namespace Qlaw.Core.Recovery;
+namespace Qlaw.Core.Orchestration;
 
 /// <summary>Self-healing of runs (section <c>Recovery</c>), applied live.</summary>
 public sealed class RecoveryOptions
@@ -37,4 +37,10 @@ public sealed class RecoveryOptions
     /// scheduled. Never set it in production.
     /// </summary>
     public bool CrashAfterRunCommitted { get; set; }
+
+    /// <summary>
+    /// Test-only fault hook: the process dies right after an outbox signal is raised on the hub and before its
+    /// delivery is recorded, so it is raised again after the restart. Never set it in production.
+    /// </summary>
+    public bool CrashAfterSignalRaised { get; set; }
 }

@@ -2,12 +2,13 @@ using System.Text.Json;
 using Microsoft.EntityFrameworkCore;
 using Microsoft.Extensions.Options;
 using Qlaw.Contracts;
+using Qlaw.Core.Journal;
 using Qlaw.Core.Orchestration;
-using Qlaw.Core.Runs;
+using Qlaw.Core.Routing;
 using Qlaw.Core.Workflows;
 using Qlaw.Data;
 
-namespace Qlaw.Core.Recovery;
+namespace Qlaw.Core.Signals;
 
 /// <summary>
 /// Seeds a new orchestration instance for a run from its PostgreSQL row: the run's current step is run again — a step
@@ -23,7 +24,8 @@ public sealed class RunRedriver(QlawDbContext db, IRunScheduler scheduler, IOpti
         var definition = await WorkflowCatalog.DefinitionOfAsync(db, run.WorkflowId, cancellationToken);
         var stack = JsonSerializer.Deserialize<List<string>>(run.OriginStack, QlawJson.Options)!;
         var returns = JsonSerializer.Deserialize<Dictionary<string, int>>(run.ReturnCounts, QlawJson.Options)!;
-        var state = new RouteState(run.CurrentAgent ?? definition.StartAgent, run.CurrentStep + stepOffset, stack, returns);
+        var chain = JsonSerializer.Deserialize<List<string>>(run.Chain, QlawJson.Options)!;
+        var state = new RouteState(run.CurrentAgent ?? definition.StartAgent, run.CurrentStep + stepOffset, stack, returns, chain);
 
         // A new instance id per seeding; the old instance, should it wake, is fenced off by the id (RunJournal).
         var generation = await db.AuditLogs.CountAsync(

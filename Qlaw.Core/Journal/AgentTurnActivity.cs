@@ -1,0 +1,125 @@
+using System.Diagnostics;
+using Microsoft.DurableTask;
+using Microsoft.Extensions.DependencyInjection;
+using Microsoft.Extensions.Logging;
+using Microsoft.Extensions.Options;
+using Npgsql;
+using Qlaw.Contracts.Runs;
+using Qlaw.Core.Agents;
+using Qlaw.Core.Database;
+using Qlaw.Core.Orchestration;
+using Qlaw.Core.Routing;
+using Qlaw.Core.Streaming;
+using Qlaw.Core.Telemetry;
+
+namespace Qlaw.Core.Journal;
+
+/// <summary>
+/// One agent turn: records the transition and attempt, runs the agent — stopped as soon as the run is cancelled or the
+/// attempt superseded — and records the outcome. Everything it throws is a <see cref="TurnFailedException"/> whose
+/// message is safe to show; the exception behind it goes to the log with the trace id.
+/// </summary>
+public sealed partial class AgentTurnActivity(
+    IServiceScopeFactory scopes, IAgentTurnRunner runner, NpgsqlDataSource dataSource, RunEventHub hub, DatabaseOutage outage, TimeProvider clock,
+    IOptionsMonitor<RecoveryOptions> recovery, IOptionsMonitor<StreamingOptions> streaming, ILogger<AgentTurnActivity> logger)
+    : TaskActivity<TurnRequest, TurnResult>
+{
+    public override async Task<TurnResult> RunAsync(TaskActivityContext context, TurnRequest input)
+    {
+        using var span = QlawTelemetry.Source.StartActivity(QlawTelemetry.AgentTurnSpan)?
+            .SetTag(QlawTelemetry.RunIdTag, input.RunId.ToString())
+            .SetTag(QlawTelemetry.StepTag, input.State.Step)
+            .SetTag(QlawTelemetry.AgentTag, input.State.Agent);
+        using var logScope = logger.BeginScope(QlawTelemetry.StepScope(input.RunId, input.State.Step));
+        try
+        {
+            return await RunTurnAsync(input, span);
+        }
+        catch (TurnFailedException)
+        {
+            throw;
+        }
+        catch (Exception ex) when (DatabaseOutage.IsOutage(ex))
+        {
+            // Nothing the turn writes can succeed now: wait for the database, then the retry policy runs the turn again
+            // (the attempt left running is superseded by the next one).
+            LogDatabaseOutage(logger, input.State.Agent, input.State.Step, ex);
+            await outage.WaitAsync(CancellationToken.None);
+            throw new TurnFailedException(new(RunErrorCodes.DatabaseUnavailable, "PostgreSQL was out of reach; the turn will be retried."));
+        }
+        catch (Exception ex)
+        {
+            var trace = Activity.Current?.TraceId.ToString() ?? "none";
+            LogTurnCrashed(logger, input.State.Agent, trace, ex);
+            span?.SetStatus(ActivityStatusCode.Error, RunErrorCodes.Internal);
+            throw new TurnFailedException(new(RunErrorCodes.Internal, $"The turn failed unexpectedly; the server log has the details (trace {trace})."));
+        }
+    }
+
+    private async Task<TurnResult> RunTurnAsync(TurnRequest input, Activity? span)
+    {
+        await using var scope = scopes.CreateAsyncScope();
+        var journal = scope.ServiceProvider.GetRequiredService<TurnJournal>();
+        var start = await journal.BeginTurnAsync(input, CancellationToken.None);
+        if (start is not TurnStart.Started started)
+        {
+            return ((TurnStart.Finished)start).Result;
+        }
+
+        var turn = started.Context;
+        span?.SetTag(QlawTelemetry.AttemptTag, turn.Attempt);
+        var sink = new TurnTextSink(dataSource, clock, streaming.CurrentValue.DeltaWindowMs, started.StepId, turn);
+        try
+        {
+            AgentTurnOutput output;
+            await using (var watch = await AttemptWatch.StartAsync(hub, dataSource, input.RunId, started.StepId, TimeSpan.FromSeconds(recovery.CurrentValue.HeartbeatSeconds)))
+            {
+                output = await runner.RunAsync(turn, sink, watch.Stopped);
+            }
+
+            // The orchestrator routes the decision the same way (a pure function of the plan, the state and the decision);
+            // when it ends the run, the run is finished with the step, unless an API handoff takes over.
+            var finish = input.Plan is { } plan && RunRouter.Route(plan, input.State, output.Decision) is RouteOutcome.Completed completed
+                ? new FinishRunRequest(input.RunId, completed.State, true, null, completed.Warning)
+                : null;
+            return await journal.CompleteTurnAsync(started.StepId, input, turn, output, finish, CancellationToken.None);
+        }
+        catch (OperationCanceledException)
+        {
+            // Cancelled or superseded while the model ran: the attempt writes nothing more; the run log says what's next.
+            LogAttemptStopped(logger, input.State.Agent, turn.Attempt);
+            return await journal.AfterStopAsync(started.StepId, input, CancellationToken.None)
+                ?? throw new TurnFailedException(new(RunErrorCodes.Internal, "The attempt stopped before it completed."));
+        }
+        catch (PermanentAgentException ex)
+        {
+            LogTurnFailed(logger, input.State.Agent, turn.Attempt, "permanently: the run is dead-lettered", ex);
+            span?.SetStatus(ActivityStatusCode.Error, ex.Code);
+            var error = new RunError(ex.Code, ex.Message);
+            await journal.FailTurnAsync(started.StepId, input, error, permanent: true, CancellationToken.None);
+            return new TurnResult(null, false, error, null);
+        }
+        catch (Exception ex) when (ex is TransientAgentException or TimeoutException or HttpRequestException)
+        {
+            LogTurnFailed(logger, input.State.Agent, turn.Attempt, "transiently: the retry policy takes over", ex);
+            var error = ex is TransientAgentException transient
+                ? new RunError(transient.Code, transient.Message)
+                : new RunError(RunErrorCodes.ModelUnavailable, "The model provider did not answer; the turn will be retried.");
+            span?.SetStatus(ActivityStatusCode.Error, error.Code);
+            await journal.FailTurnAsync(started.StepId, input, error, permanent: false, CancellationToken.None);
+            throw new TurnFailedException(error, ex);
+        }
+    }
+
+    [LoggerMessage(Level = LogLevel.Warning, Message = "Turn of {Agent} at step {Step} found PostgreSQL out of reach; it runs again once the database answers")]
+    private static partial void LogDatabaseOutage(ILogger logger, string agent, int step, Exception exception);
+
+    [LoggerMessage(Level = LogLevel.Warning, Message = "Turn of {Agent} (attempt {Attempt}) failed {Consequence}")]
+    private static partial void LogTurnFailed(ILogger logger, string agent, int attempt, string consequence, Exception exception);
+
+    [LoggerMessage(Level = LogLevel.Error, Message = "Turn of {Agent} failed unexpectedly (trace {TraceId}); the retry policy takes over")]
+    private static partial void LogTurnCrashed(ILogger logger, string agent, string traceId, Exception exception);
+
+    [LoggerMessage(Level = LogLevel.Information, Message = "Turn of {Agent} (attempt {Attempt}) stopped: the run was cancelled or the attempt superseded")]
+    private static partial void LogAttemptStopped(ILogger logger, string agent, int attempt);
+}

@@ -1,0 +1,17 @@
+using Qlaw.Core.Streaming;
+
+namespace Qlaw.Core.Journal;
+
+/// <summary>
+/// A routing call the router could not follow (a tool that was not offered, arguments that do not parse, a return
+/// with nobody before): an audit row and a <c>WorkflowWarningEvent</c> trace naming it.
+/// </summary>
+public static class RouteWarnings
+{
+    public static void Record(RunLogWrite write, int step, string? agent, string warning)
+    {
+        var detail = new { step, agent, reason = warning };
+        write.Audit(AuditTypes.RouteRejected, detail);
+        write.Event(RunEvents.Trace(write.RunId, RunEvents.WorkflowWarning, agent, detail, write.Now, step));
+    }
+}

@@ -1,0 +1,141 @@
+using System.Text.Json;
+using Microsoft.EntityFrameworkCore;
+using Qlaw.Contracts;
+using Qlaw.Contracts.Runs;
+using Qlaw.Core.Orchestration;
+using Qlaw.Core.Streaming;
+using Qlaw.Core.Telemetry;
+using Qlaw.Data;
+using Qlaw.Data.Runs;
+
+namespace Qlaw.Core.Journal;
+
+/// <summary>
+/// How a run stops in the run log: dead-lettered (failed, waiting for <c>continue</c>), finished (completed or failed)
+/// or cancelled. Each is conditional on the run not having ended already, so running one twice changes nothing.
+/// </summary>
+public sealed class RunEndings(QlawDbContext db, RunLog log)
+{
+    /// <summary>Retries are exhausted: the run fails with the error and waits for <c>continue</c>.</summary>
+    public async Task DeadLetterAsync(DeadLetterRequest request, CancellationToken cancellationToken)
+    {
+        await using var write = await log.OpenAsync(request.RunId, cancellationToken);
+        var changed = await db.Runs.Where(r => r.Id == request.RunId && (r.Status == RunStatus.Running || r.Status == RunStatus.Queued)).ExecuteUpdateAsync(
+            u => u.SetProperty(r => r.Status, RunStatus.Failed)
+                .SetProperty(r => r.LastError, request.Error.Message)
+                .SetProperty(r => r.LastErrorCode, request.Error.Code)
+                .SetProperty(r => r.UpdatedAt, write.Now),
+            cancellationToken);
+        if (changed == 0)
+        {
+            return;
+        }
+
+        var attempts = await db.Steps.CountAsync(s => s.RunId == request.RunId && s.Index == request.State.Step && s.Status == StepStatus.Failed, cancellationToken);
+        var lastGood = await db.Steps.Where(s => s.RunId == request.RunId && s.Status == StepStatus.Completed).MaxAsync(s => (int?)s.Index, cancellationToken);
+        var detail = new
+        {
+            error = request.Error.Message,
+            code = request.Error.Code,
+            attempts,
+            permanent = request.Permanent,
+            step = request.State.Step,
+            agent = request.State.Agent,
+            last_good_step = lastGood,
+        };
+        write.Audit(AuditTypes.RunDeadLettered, detail);
+        write.Event(RunEvents.Trace(request.RunId, RunEvents.WorkflowError, request.State.Agent, detail, write.Now));
+        write.Event(RunEvents.Error(request.RunId, request.Error.Code, request.Error.Message, write.Now));
+        await write.CommitAsync(cancellationToken);
+        QlawTelemetry.RunsFailed.Add(1, new KeyValuePair<string, object?>(QlawTelemetry.DeadLetteredTag, true));
+    }
+
+    /// <summary>Ends the run as completed or failed, unless it already ended.</summary>
+    public async Task FinishAsync(FinishRunRequest request, CancellationToken cancellationToken)
+    {
+        await using var write = await log.OpenAsync(request.RunId, cancellationToken);
+        if (await StageFinishAsync(write, request, null, cancellationToken))
+        {
+            await write.CommitAsync(cancellationToken);
+            TurnCounters.Finished(request);
+        }
+    }
+
+    /// <summary>
+    /// Cancels a run that has not ended: its running attempt stops (the step fails as cancelled, so the attempt writes
+    /// nothing more), and <c>response.completed</c> (cancelled) is the run's last event. Returns the run as it is now,
+    /// and false when it had ended.
+    /// </summary>
+    public async Task<(bool Cancelled, RunEntity Run)> CancelAsync(RunLogWrite write, CancellationToken cancellationToken)
+    {
+        var run = await db.Runs.SingleAsync(r => r.Id == write.RunId, cancellationToken);
+        if (run.Status is RunStatus.Completed or RunStatus.Cancelled || (run.Status == RunStatus.Failed && run.CompletedAt is not null))
+        {
+            return (false, run);
+        }
+
+        var from = run.Status;
+        run.Status = RunStatus.Cancelled;
+        run.CompletedAt = write.Now;
+        run.UpdatedAt = write.Now;
+        await db.Steps.Where(s => s.RunId == run.Id && s.Status == StepStatus.Running).ExecuteUpdateAsync(
+            u => u.SetProperty(s => s.Status, StepStatus.Failed)
+                .SetProperty(s => s.ErrorCode, RunErrorCodes.Cancelled)
+                .SetProperty(s => s.Error, "The run was cancelled.")
+                .SetProperty(s => s.CompletedAt, write.Now),
+            cancellationToken);
+        write.StopRunningAttempt();
+        write.Audit(AuditTypes.RunCancelled, new { from });
+        write.Event(RunEvents.Completed(run.Id, RunStatus.Cancelled, null, write.Now));
+        return (true, run);
+    }
+
+    /// <summary>
+    /// Ends the run in <paramref name="write"/> unless it already ended; false when it had. The last completed step (its
+    /// agent and output) is the run's output; the caller passes it when it has just written it.
+    /// </summary>
+    public async Task<bool> StageFinishAsync(RunLogWrite write, FinishRunRequest request, (string? Agent, string? Output)? lastStep, CancellationToken cancellationToken)
+    {
+        var status = request.Succeeded ? RunStatus.Completed : RunStatus.Failed;
+        var changed = await db.Runs
+            .Where(r => r.Id == request.RunId && r.Status != RunStatus.Completed && r.Status != RunStatus.Cancelled && r.Status != RunStatus.Failed)
+            .ExecuteUpdateAsync(
+                u => u.SetProperty(r => r.Status, status)
+                    .SetProperty(r => r.CompletedAt, write.Now)
+                    .SetProperty(r => r.UpdatedAt, write.Now)
+                    .SetProperty(r => r.LastError, request.Failure == null ? null : request.Failure.Message)
+                    .SetProperty(r => r.LastErrorCode, request.Failure == null ? null : request.Failure.Code)
+                    .SetProperty(r => r.CurrentStep, request.State.Step)
+                    .SetProperty(r => r.OriginStack, JsonSerializer.Serialize(request.State.Stack, QlawJson.Options))
+                    .SetProperty(r => r.Chain, JsonSerializer.Serialize(request.State.PreviousAgents, QlawJson.Options)),
+                cancellationToken);
+        if (changed == 0)
+        {
+            return false;
+        }
+
+        if (request.Warning is not null)
+        {
+            RouteWarnings.Record(write, request.State.Step - 1, null, request.Warning);
+        }
+
+        write.Audit(
+            request.Succeeded ? AuditTypes.RunCompleted : AuditTypes.RunFailed,
+            new { steps = request.State.Step, reason = request.Failure?.Message, code = request.Failure?.Code });
+        if (request.Succeeded)
+        {
+            var (agent, output) = lastStep ?? await db.Steps.Where(s => s.RunId == request.RunId && s.Status == StepStatus.Completed)
+                .OrderByDescending(s => s.Index).Select(s => new ValueTuple<string?, string?>(s.Agent, s.Output)).FirstOrDefaultAsync(cancellationToken);
+            write.Event(RunEvents.Trace(request.RunId, RunEvents.WorkflowOutput, agent, new { steps = request.State.Step, output }, write.Now));
+            write.Event(RunEvents.Completed(request.RunId, RunStatus.Completed, output, write.Now));
+        }
+        else
+        {
+            var failure = request.Failure ?? new RunError(RunErrorCodes.Internal, "The run failed.");
+            write.Event(RunEvents.Trace(request.RunId, RunEvents.WorkflowError, request.State.Agent, new { error = failure.Message, code = failure.Code, step = request.State.Step }, write.Now));
+            write.Event(RunEvents.Error(request.RunId, failure.Code, failure.Message, write.Now));
+        }
+
+        return true;
+    }
+}

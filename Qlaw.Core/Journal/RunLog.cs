@@ -1,0 +1,105 @@
+using Microsoft.EntityFrameworkCore;
+using Microsoft.EntityFrameworkCore.Storage;
+using Npgsql;
+using NpgsqlTypes;
+using Qlaw.Core.Streaming;
+using Qlaw.Data;
+using Qlaw.Data.Runs;
+
+namespace Qlaw.Core.Journal;
+
+/// <summary>
+/// The one way a run's rows are written. Every write of a run — step rows, handoffs, audit, <c>run_events</c>, the
+/// run's status — happens in a <see cref="RunLogWrite"/> that holds the run's advisory lock from before its first row
+/// until it commits, and announces new events with <c>NOTIFY</c> on commit. So one writer per run at a time, and a
+/// run's event ids (the SSE ids, which readers tail with <c>id &gt; last</c>) commit in id order.
+/// </summary>
+public sealed class RunLog(QlawDbContext db, TimeProvider clock)
+{
+    /// <summary>Begins a write of <paramref name="runId"/>'s rows: a transaction holding the run's lock.</summary>
+    public async Task<RunLogWrite> OpenAsync(Guid runId, CancellationToken cancellationToken)
+    {
+        var transaction = await db.Database.BeginTransactionAsync(cancellationToken);
+        await db.Database.ExecuteSqlAsync($"SELECT pg_advisory_xact_lock(hashtextextended({runId.ToString()}, 0))", cancellationToken);
+        return new RunLogWrite(db, transaction, runId, clock.GetUtcNow());
+    }
+
+    /// <summary>
+    /// Appends one event of a running attempt in a transaction of its own, under the run's lock, only while the step
+    /// row <paramref name="stepId"/> is still running: a cancelled or superseded attempt writes nothing more. One round
+    /// trip. False when the attempt is no longer running.
+    /// </summary>
+    public static async Task<bool> AppendWhileRunningAsync(NpgsqlDataSource dataSource, long stepId, RunEventEntity row, CancellationToken cancellationToken)
+    {
+        // Two statements of one implicit transaction: the second takes its snapshot after the lock is held, so it sees
+        // a cancel that committed while this write waited.
+        await using var batch = dataSource.CreateBatch();
+        var lockRun = new NpgsqlBatchCommand("SELECT pg_advisory_xact_lock(hashtextextended($1::text, 0))");
+        lockRun.Parameters.Add(new() { Value = row.RunId });
+        var insert = new NpgsqlBatchCommand(
+            "WITH row AS (INSERT INTO run_events (run_id, type, data, step_index, attempt, created_at) " +
+            "SELECT $1, $2, $3, $4, $5, $6 WHERE EXISTS (SELECT 1 FROM steps WHERE id = $7 AND status = 'running') RETURNING run_id) " +
+            $"SELECT pg_notify('{RunEventNotifications.Channel}', replace(run_id::text, '-', '')) FROM row");
+        insert.Parameters.Add(new() { Value = row.RunId });
+        insert.Parameters.Add(new() { Value = row.Type });
+        insert.Parameters.Add(new() { Value = row.Data, NpgsqlDbType = NpgsqlDbType.Jsonb });
+        insert.Parameters.Add(new() { Value = (object?)row.StepIndex ?? DBNull.Value, NpgsqlDbType = NpgsqlDbType.Integer });
+        insert.Parameters.Add(new() { Value = (object?)row.Attempt ?? DBNull.Value, NpgsqlDbType = NpgsqlDbType.Integer });
+        insert.Parameters.Add(new() { Value = row.CreatedAt });
+        insert.Parameters.Add(new() { Value = stepId });
+        batch.BatchCommands.Add(lockRun);
+        batch.BatchCommands.Add(insert);
+        await using var reader = await batch.ExecuteReaderAsync(cancellationToken);
+        await reader.NextResultAsync(cancellationToken);
+        return await reader.ReadAsync(cancellationToken);
+    }
+}
+
+/// <summary>One unit of work on a run's rows, under the run's lock (see <see cref="RunLog"/>). Dispose without commit to drop it.</summary>
+public sealed class RunLogWrite(QlawDbContext db, IDbContextTransaction transaction, Guid runId, DateTimeOffset now) : IAsyncDisposable
+{
+    private bool _events;
+    private bool _stop;
+
+    public QlawDbContext Db => db;
+
+    public Guid RunId => runId;
+
+    /// <summary>The time of every row this write stages.</summary>
+    public DateTimeOffset Now => now;
+
+    /// <summary>Stages an audit row.</summary>
+    public void Audit(string type, object detail) => AuditTypes.Add(db, runId, type, detail, now);
+
+    /// <summary>Stages an event; readers hear of it when the write commits.</summary>
+    public void Event(RunEventEntity row)
+    {
+        db.RunEvents.Add(row);
+        _events = true;
+    }
+
+    /// <summary>On commit, tells the run's running attempt, wherever it runs, to stop (it no longer runs in the log).</summary>
+    public void StopRunningAttempt() => _stop = true;
+
+    /// <summary>Writes what is staged so far (still uncommitted), so that later rows get later ids.</summary>
+    public Task SaveAsync(CancellationToken cancellationToken) => db.SaveChangesAsync(cancellationToken);
+
+    /// <summary>Writes what is staged, announces new events, commits and releases the run's lock.</summary>
+    public async Task CommitAsync(CancellationToken cancellationToken)
+    {
+        await db.SaveChangesAsync(cancellationToken);
+        if (_events)
+        {
+            await RunEventNotifications.NotifyAsync(db, runId, cancellationToken);
+        }
+
+        if (_stop)
+        {
+            await RunEventNotifications.NotifyStopAsync(db, runId, cancellationToken);
+        }
+
+        await transaction.CommitAsync(cancellationToken);
+    }
+
+    public ValueTask DisposeAsync() => transaction.DisposeAsync();
+}

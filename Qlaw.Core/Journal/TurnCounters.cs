@@ -1,0 +1,23 @@
+using Qlaw.Core.Orchestration;
+using Qlaw.Core.Telemetry;
+
+namespace Qlaw.Core.Journal;
+
+/// <summary>The run log's counters, added after a write commits.</summary>
+internal static class TurnCounters
+{
+    public static void Step(string agent, string outcome) =>
+        QlawTelemetry.Steps.Add(1, new(QlawTelemetry.AgentTag, agent), new(QlawTelemetry.OutcomeTag, outcome));
+
+    public static void Finished(FinishRunRequest request)
+    {
+        if (request.Succeeded)
+        {
+            QlawTelemetry.RunsCompleted.Add(1);
+        }
+        else
+        {
+            QlawTelemetry.RunsFailed.Add(1, new KeyValuePair<string, object?>(QlawTelemetry.DeadLetteredTag, false));
+        }
+    }
+}

@@ -1,0 +1,286 @@
+using System.Text.Json;
+using Microsoft.EntityFrameworkCore;
+using Qlaw.Contracts;
+using Qlaw.Core.Agents;
+using Qlaw.Core.Orchestration;
+using Qlaw.Core.Routing;
+using Qlaw.Core.Streaming;
+using Qlaw.Core.Telemetry;
+using Qlaw.Core.Workflows;
+using Qlaw.Data;
+using Qlaw.Data.Runs;
+
+namespace Qlaw.Core.Journal;
+
+/// <summary>How a turn begins: already done (a re-run of a completed activity), not at all, or as a new attempt.</summary>
+public abstract record TurnStart
+{
+    private TurnStart()
+    {
+    }
+
+    public sealed record Finished(TurnResult Result) : TurnStart;
+
+    public sealed record Started(long StepId, AgentTurnContext Context) : TurnStart;
+}
+
+/// <summary>
+/// The life of a turn's attempts in the run log: begun, completed or failed. Activities run at least once and a crashed
+/// worker's attempt may still be running, so every write is under the run's lock (<see cref="RunLog"/>) and keyed by
+/// (run, step, attempt), and only the attempt whose step row is still <c>running</c> may complete or fail it.
+/// </summary>
+public sealed class TurnJournal(QlawDbContext db, RunLog log, RunEndings endings)
+{
+    /// <summary>Records the transition into the turn (once per step) and a new attempt of it.</summary>
+    public async Task<TurnStart> BeginTurnAsync(TurnRequest request, CancellationToken cancellationToken)
+    {
+        var (runId, state) = (request.RunId, request.State);
+        await using var write = await log.OpenAsync(runId, cancellationToken);
+        var attempts = await db.Steps.Where(s => s.RunId == runId && s.Index == state.Step).ToListAsync(cancellationToken);
+        if (await SettledAsync(request, attempts, cancellationToken) is { } settled)
+        {
+            return new TurnStart.Finished(settled);
+        }
+
+        var run = await db.Runs.SingleAsync(r => r.Id == runId, cancellationToken);
+        var now = write.Now;
+        foreach (var crashed in attempts.Where(s => s.Status == StepStatus.Running))
+        {
+            crashed.Status = StepStatus.Superseded;
+            crashed.CompletedAt = now;
+            write.Audit(AuditTypes.StepSuperseded, new { step = state.Step, crashed.Agent, crashed.Attempt });
+            write.StopRunningAttempt();
+        }
+
+        var attempt = attempts.Count == 0 ? 1 : attempts.Max(s => s.Attempt) + 1;
+        if (attempts.Count == 0)
+        {
+            await RecordTransitionAsync(write, state, request, cancellationToken);
+        }
+
+        var firstTurn = run.Status == RunStatus.Queued;
+        if (firstTurn)
+        {
+            run.StartedAt = now;
+            write.Audit(AuditTypes.RunStarted, new { agent = state.Agent });
+        }
+
+        run.Status = RunStatus.Running;
+        run.CurrentStep = state.Step;
+        run.CurrentAgent = state.Agent;
+        run.OriginStack = JsonSerializer.Serialize(state.Stack, QlawJson.Options);
+        run.Chain = JsonSerializer.Serialize(state.PreviousAgents, QlawJson.Options);
+        run.ReturnCounts = JsonSerializer.Serialize(state.Returns, QlawJson.Options);
+        run.UpdatedAt = now;
+
+        var step = new StepEntity
+        {
+            RunId = runId,
+            Index = state.Step,
+            Attempt = attempt,
+            Agent = state.Agent,
+            Input = state.Step == 0 ? run.Input : request.Input,
+            Status = StepStatus.Running,
+            StartedAt = now,
+            CheckpointRef = $"{request.InstanceId}#{state.Step}",
+        };
+        db.Steps.Add(step);
+        write.Event(RunEvents.Trace(runId, RunEvents.ExecutorInvoked, state.Agent, new { step = state.Step, attempt, agent = state.Agent }, now, state.Step, attempt));
+        var previousError = attempts.OrderByDescending(s => s.Attempt).FirstOrDefault()?.Error;
+        write.Audit(attempt == 1 ? AuditTypes.StepStarted : AuditTypes.StepRetrying, new { step = state.Step, agent = state.Agent, attempt, previous_error = previousError });
+        await write.CommitAsync(cancellationToken);
+        if (firstTurn)
+        {
+            QlawTelemetry.RunsStarted.Add(1);
+        }
+
+        if (attempt > 1)
+        {
+            QlawTelemetry.StepRetries.Add(1, new KeyValuePair<string, object?>(QlawTelemetry.AgentTag, state.Agent));
+        }
+
+        var workflow = await WorkflowCatalog.DefinitionOfAsync(db, run.WorkflowId, cancellationToken);
+        var history = await RunConversation.BeforeAsync(db, run, state.Step, cancellationToken);
+
+        // The agent's completed turns before this one are its entries in the history (one per completed step).
+        var agentTurns = history.Count(e => e.Role == "assistant" && e.AuthorName == state.Agent);
+        if (state.Step > 0 && request.Input is { } input)
+        {
+            history.Add(new("user", null, input));
+        }
+
+        var agent = workflow.Agents.Single(a => a.Name == state.Agent);
+        return new TurnStart.Started(step.Id, new AgentTurnContext(runId, state.Step, attempt, agentTurns, agent, workflow, history));
+    }
+
+    /// <summary>
+    /// Records a completed attempt, unless it no longer runs (cancelled, superseded): then the result is what the run
+    /// log says instead (another attempt's decision, or stop). A handoff requested through the API meanwhile comes back
+    /// with the result; when none is pending and <paramref name="finish"/> is given (the decision ends the run), the run
+    /// is finished in the same write.
+    /// </summary>
+    public async Task<TurnResult> CompleteTurnAsync(
+        long stepId, TurnRequest request, AgentTurnContext context, AgentTurnOutput output, FinishRunRequest? finish, CancellationToken cancellationToken)
+    {
+        await using var write = await log.OpenAsync(context.RunId, cancellationToken);
+        var step = await db.Steps.SingleAsync(s => s.Id == stepId, cancellationToken);
+        if (step.Status != StepStatus.Running)
+        {
+            var attempts = await db.Steps.Where(s => s.RunId == context.RunId && s.Index == step.Index).ToListAsync(cancellationToken);
+            return await SettledAsync(request, attempts, cancellationToken)
+                ?? throw new TurnFailedException(new(Contracts.Runs.RunErrorCodes.Internal, $"Attempt {step.Attempt} of step {step.Index} was superseded by another attempt."));
+        }
+
+        var now = write.Now;
+        step.Status = StepStatus.Completed;
+        step.Output = output.Text;
+        step.Decision = JsonSerializer.Serialize(output.Decision, QlawJson.Options);
+        step.CompletedAt = now;
+        var completed = new
+        {
+            step = step.Index,
+            agent = step.Agent,
+            attempt = step.Attempt,
+            duration_ms = (now - step.StartedAt).TotalMilliseconds,
+            decision = output.Decision.Action,
+            target = output.Decision.Target,
+            input_tokens = output.InputTokens,
+            output_tokens = output.OutputTokens,
+        };
+        write.Audit(AuditTypes.StepCompleted, completed);
+        write.Event(RunEvents.Trace(context.RunId, RunEvents.ExecutorCompleted, step.Agent, completed, now, step.Index, step.Attempt));
+
+        var handoff = await PendingHandoffAsync(context.RunId, cancellationToken);
+        if (handoff is null && output.Decision.Action == RouteAction.RequestInput)
+        {
+            var prompt = output.Prompt ?? output.Text;
+            await db.Runs.Where(r => r.Id == context.RunId && r.Status == RunStatus.Running).ExecuteUpdateAsync(
+                u => u.SetProperty(r => r.Status, RunStatus.AwaitingInput).SetProperty(r => r.UpdatedAt, now), cancellationToken);
+            write.Audit(AuditTypes.InputRequested, new { step = step.Index, agent = step.Agent, prompt });
+            var conversation = context.History
+                .Append(new ConversationEntry("assistant", step.Agent, output.Text))
+                .Select(e => (object)new { role = e.Role, author_name = e.AuthorName, text = e.Text });
+            write.Event(RunEvents.InputRequest(context.RunId, step.Index, step.Attempt, step.Agent, prompt, conversation, now));
+            write.Event(RunEvents.Completed(context.RunId, RunStatus.AwaitingInput, null, now));
+        }
+
+        // Saved before the run's end so that the run's last events follow the step's.
+        await write.SaveAsync(cancellationToken);
+        var finished = handoff is null && finish is not null && await endings.StageFinishAsync(write, finish, (step.Agent, step.Output), cancellationToken);
+        await write.CommitAsync(cancellationToken);
+        TurnCounters.Step(step.Agent, "completed");
+        if (finished)
+        {
+            TurnCounters.Finished(finish!);
+        }
+
+        return new TurnResult(output.Decision, false, null, handoff, finished);
+    }
+
+    /// <summary>Records a failed attempt with its error; nothing when the attempt no longer runs.</summary>
+    public async Task FailTurnAsync(long stepId, TurnRequest request, RunError error, bool permanent, CancellationToken cancellationToken)
+    {
+        await using var write = await log.OpenAsync(request.RunId, cancellationToken);
+        var step = await db.Steps.SingleAsync(s => s.Id == stepId, cancellationToken);
+        if (step.Status != StepStatus.Running)
+        {
+            return;
+        }
+
+        step.Status = StepStatus.Failed;
+        step.Error = error.Message;
+        step.ErrorCode = error.Code;
+        step.CompletedAt = write.Now;
+        var failed = new { step = step.Index, agent = step.Agent, attempt = step.Attempt, error = error.Message, code = error.Code, transient = !permanent };
+        write.Audit(AuditTypes.StepFailed, failed);
+        write.Event(RunEvents.Trace(request.RunId, RunEvents.ExecutorFailed, step.Agent, failed, write.Now, step.Index, step.Attempt));
+        await write.CommitAsync(cancellationToken);
+        TurnCounters.Step(step.Agent, permanent ? "failed_permanently" : "failed_transiently");
+    }
+
+    /// <summary>What the run log says of an attempt that stopped before it completed; null while it still runs.</summary>
+    public async Task<TurnResult?> AfterStopAsync(long stepId, TurnRequest request, CancellationToken cancellationToken)
+    {
+        var step = await db.Steps.AsNoTracking().SingleAsync(s => s.Id == stepId, cancellationToken);
+        if (step.Status == StepStatus.Running)
+        {
+            return null;
+        }
+
+        var attempts = await db.Steps.AsNoTracking().Where(s => s.RunId == request.RunId && s.Index == step.Index).ToListAsync(cancellationToken);
+        return await SettledAsync(request, attempts, cancellationToken) ?? TurnResult.Stop;
+    }
+
+    /// <summary>
+    /// What the run log says of a turn before any attempt of it runs: a completed attempt's decision (an activity run
+    /// again), or stop (the run ended, paused, or is driven by another orchestration instance now); null when the turn
+    /// is to run.
+    /// </summary>
+    private async Task<TurnResult?> SettledAsync(TurnRequest request, List<StepEntity> attempts, CancellationToken cancellationToken)
+    {
+        if (attempts.FirstOrDefault(s => s.Status == StepStatus.Completed) is { } done)
+        {
+            return new TurnResult(JsonSerializer.Deserialize<RouteDecision>(done.Decision!, QlawJson.Options), false, null, await PendingHandoffAsync(request.RunId, cancellationToken));
+        }
+
+        var run = await db.Runs.AsNoTracking().Where(r => r.Id == request.RunId).Select(r => new { r.Status, r.EntityId }).SingleAsync(cancellationToken);
+        var ended = run.Status is RunStatus.Completed or RunStatus.Cancelled or RunStatus.Failed or RunStatus.AwaitingInput;
+
+        // A run re-driven from PostgreSQL has a new orchestration instance; an old one that wakes up stops here.
+        var fenced = run.EntityId is not null && !string.Equals(run.EntityId, request.InstanceId, StringComparison.Ordinal);
+        return ended || fenced ? TurnResult.Stop : null;
+    }
+
+    private async Task RecordTransitionAsync(RunLogWrite write, RouteState state, TurnRequest request, CancellationToken cancellationToken)
+    {
+        if (request.Warning is not null)
+        {
+            RouteWarnings.Record(write, state.Step, request.Transition?.From, request.Warning);
+        }
+
+        if (request.Transition is not { } transition)
+        {
+            return;
+        }
+
+        var withReturn = transition.Kind == Transition.ConsultKind;
+        if (transition.HandoffId is { } handoffId)
+        {
+            await db.Handoffs.Where(h => h.Id == handoffId && h.ResolvedAt == null)
+                .ExecuteUpdateAsync(u => u.SetProperty(h => h.ResolvedAt, write.Now), cancellationToken);
+        }
+        else
+        {
+            db.Handoffs.Add(new HandoffEntity
+            {
+                RunId = write.RunId,
+                FromAgent = transition.From,
+                ToAgent = transition.To,
+                Reason = transition.Reason ?? (transition.Kind == Transition.ReturnKind ? RouteCall.ReturnToPrevious : null),
+                WithReturn = withReturn,
+                CreatedAt = write.Now,
+                ResolvedAt = write.Now,
+            });
+        }
+
+        var detail = new
+        {
+            step = state.Step,
+            from = transition.From,
+            to = transition.To,
+            kind = transition.Kind,
+            reason = transition.Reason,
+            stack_depth = transition.StackDepth,
+            stack = state.Stack,
+            chain = state.PreviousAgents,
+            handoff_id = transition.HandoffId,
+        };
+        write.Event(RunEvents.Trace(write.RunId, RunEvents.Handoff, transition.From, detail, write.Now, state.Step));
+        write.Audit(transition.Kind == Transition.ReturnKind ? AuditTypes.Return : AuditTypes.Handoff, detail);
+    }
+
+    private async Task<PendingHandoff?> PendingHandoffAsync(Guid runId, CancellationToken cancellationToken) =>
+        await db.Handoffs.Where(h => h.RunId == runId && h.ResolvedAt == null).OrderBy(h => h.Id)
+            .Select(h => new PendingHandoff(h.Id, h.ToAgent, h.WithReturn, h.Reason))
+            .FirstOrDefaultAsync(cancellationToken);
+}

@@ -1,0 +1,67 @@
+using System.Text;
+using Npgsql;
+using Qlaw.Core.Agents;
+using Qlaw.Core.Streaming;
+
+namespace Qlaw.Core.Journal;
+
+/// <summary>
+/// Appends one attempt's text deltas to the run log: the first at once, the rest batched by a short time window so a
+/// fast model does not write a row per token. Each batch goes through <see cref="RunLog.AppendWhileRunningAsync"/>:
+/// under the run's lock, and only while the attempt is still running — once it is cancelled or superseded the sink
+/// throws <see cref="AttemptStoppedException"/> and the model call ends.
+/// </summary>
+public sealed class TurnTextSink(NpgsqlDataSource dataSource, TimeProvider clock, int windowMs, long stepId, AgentTurnContext turn) : ITurnTextSink
+{
+    private readonly StringBuilder _pending = new();
+    private readonly StringBuilder _text = new();
+    private long _windowStart = -1;
+
+    public string Text => _text.ToString();
+
+    public int Length => _text.Length;
+
+    public async Task AppendAsync(string? delta, CancellationToken cancellationToken)
+    {
+        if (string.IsNullOrEmpty(delta))
+        {
+            return;
+        }
+
+        var first = _text.Length == 0;
+        _text.Append(delta);
+        _pending.Append(delta);
+        if (first)
+        {
+            await FlushAsync(cancellationToken);
+            return;
+        }
+
+        var now = clock.GetTimestamp();
+        if (_windowStart < 0)
+        {
+            _windowStart = now;
+        }
+
+        if (clock.GetElapsedTime(_windowStart, now).TotalMilliseconds >= windowMs)
+        {
+            await FlushAsync(cancellationToken);
+        }
+    }
+
+    public async Task FlushAsync(CancellationToken cancellationToken)
+    {
+        if (_pending.Length == 0)
+        {
+            return;
+        }
+
+        var row = RunEvents.Delta(turn.RunId, turn.Step, turn.Attempt, turn.Agent.Name, _pending.ToString(), clock.GetUtcNow());
+        _pending.Clear();
+        _windowStart = -1;
+        if (!await RunLog.AppendWhileRunningAsync(dataSource, stepId, row, cancellationToken))
+        {
+            throw new AttemptStoppedException();
+        }
+    }
+}
