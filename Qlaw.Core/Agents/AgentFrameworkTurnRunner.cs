@@ -85,14 +85,17 @@ public sealed class AgentFrameworkTurnRunner(ChatClientProvider clients, AgentFa
                 }
             }
         }
+        catch (ClientResultException ex) when (ex.Status is 0)
+        {
+            throw new TransientAgentException("The model provider could not be reached; the turn will be retried.", ex);
+        }
         catch (ClientResultException ex) when (ex.Status is 408 or 429 or >= 500)
         {
             throw new TransientAgentException($"The model provider answered {ex.Status}; the turn will be retried.", ex);
         }
         catch (ClientResultException ex)
         {
-            throw new PermanentAgentException(
-                ex.Status == 0 ? "The model provider could not be reached." : $"The model provider rejected the request ({ex.Status}): check the model name and the endpoint's key.", ex);
+            throw new PermanentAgentException($"The model provider rejected the request ({ex.Status}): check the model name and the endpoint's key.", ex);
         }
         catch (Exception ex) when (ex is HttpRequestException or TimeoutException or IOException
             || (ex is OperationCanceledException and not AttemptStoppedException && !cancellationToken.IsCancellationRequested))

@@ -89,7 +89,7 @@ public sealed partial class AgentTurnActivity(
             // Cancelled or superseded while the model ran: the attempt writes nothing more; the run log says what's next.
             LogAttemptStopped(logger, input.State.Agent, turn.Attempt);
             return await journal.AfterStopAsync(started.StepId, input, CancellationToken.None)
-                ?? throw new TurnFailedException(new(RunErrorCodes.Internal, "The attempt stopped before it completed."));
+                ?? throw new TurnFailedException(new(RunErrorCodes.Internal, "The model call stopped before the turn completed."));
         }
         catch (PermanentAgentException ex)
         {

@@ -1,6 +1,8 @@
 using System.Text.Json;
 using Microsoft.EntityFrameworkCore;
+using Microsoft.Extensions.Options;
 using Qlaw.Contracts;
+using Qlaw.Contracts.Runs;
 using Qlaw.Core.Agents;
 using Qlaw.Core.Orchestration;
 using Qlaw.Core.Routing;
@@ -29,7 +31,7 @@ public abstract record TurnStart
 /// worker's attempt may still be running, so every write is under the run's lock (<see cref="RunLog"/>) and keyed by
 /// (run, step, attempt), and only the attempt whose step row is still <c>running</c> may complete or fail it.
 /// </summary>
-public sealed class TurnJournal(QlawDbContext db, RunLog log, RunEndings endings)
+public sealed class TurnJournal(QlawDbContext db, RunLog log, RunEndings endings, IOptionsMonitor<RecoveryOptions> recovery, TimeProvider clock)
 {
     /// <summary>Records the transition into the turn (once per step) and a new attempt of it.</summary>
     public async Task<TurnStart> BeginTurnAsync(TurnRequest request, CancellationToken cancellationToken)
@@ -126,9 +128,8 @@ public sealed class TurnJournal(QlawDbContext db, RunLog log, RunEndings endings
         var step = await db.Steps.SingleAsync(s => s.Id == stepId, cancellationToken);
         if (step.Status != StepStatus.Running)
         {
-            var attempts = await db.Steps.Where(s => s.RunId == context.RunId && s.Index == step.Index).ToListAsync(cancellationToken);
-            return await SettledAsync(request, attempts, cancellationToken)
-                ?? throw new TurnFailedException(new(Contracts.Runs.RunErrorCodes.Internal, $"Attempt {step.Attempt} of step {step.Index} was superseded by another attempt."));
+            await write.DisposeAsync();
+            return await SettleAsync(request, step.Index, cancellationToken);
         }
 
         var now = write.Now;
@@ -198,17 +199,37 @@ public sealed class TurnJournal(QlawDbContext db, RunLog log, RunEndings endings
         TurnCounters.Step(step.Agent, permanent ? "failed_permanently" : "failed_transiently");
     }
 
-    /// <summary>What the run log says of an attempt that stopped before it completed; null while it still runs.</summary>
+    /// <summary>What the run log says of an attempt that stopped before it completed (see <see cref="SettleAsync"/>); null while it still runs.</summary>
     public async Task<TurnResult?> AfterStopAsync(long stepId, TurnRequest request, CancellationToken cancellationToken)
     {
         var step = await db.Steps.AsNoTracking().SingleAsync(s => s.Id == stepId, cancellationToken);
-        if (step.Status == StepStatus.Running)
-        {
-            return null;
-        }
+        return step.Status == StepStatus.Running ? null : await SettleAsync(request, step.Index, cancellationToken);
+    }
 
-        var attempts = await db.Steps.AsNoTracking().Where(s => s.RunId == request.RunId && s.Index == step.Index).ToListAsync(cancellationToken);
-        return await SettledAsync(request, attempts, cancellationToken) ?? TurnResult.Stop;
+    /// <summary>
+    /// The result of a turn whose attempt no longer runs (cancelled, or superseded by another execution of the same
+    /// activity after a crash): stop once the run ended or moved to another instance, else the decision of the attempt
+    /// that completes the step — waited for while it runs — so that both executions report the same thing. When no
+    /// attempt runs or completes in time, the retry policy takes over.
+    /// </summary>
+    private async Task<TurnResult> SettleAsync(TurnRequest request, int index, CancellationToken cancellationToken)
+    {
+        var started = clock.GetTimestamp();
+        while (true)
+        {
+            var attempts = await db.Steps.AsNoTracking().Where(s => s.RunId == request.RunId && s.Index == index).ToListAsync(cancellationToken);
+            if (await SettledAsync(request, attempts, cancellationToken) is { } settled)
+            {
+                return settled;
+            }
+
+            if (attempts.All(s => s.Status != StepStatus.Running) || clock.GetElapsedTime(started).TotalSeconds > recovery.CurrentValue.StaleAfterSeconds)
+            {
+                throw new TurnFailedException(new(RunErrorCodes.Internal, $"An attempt of step {index} was superseded and no other attempt completed it."));
+            }
+
+            await Task.Delay(TimeSpan.FromMilliseconds(250), clock, cancellationToken);
+        }
     }
 
     /// <summary>

@@ -80,7 +80,7 @@ public sealed partial class RunEventHub(NpgsqlDataSource dataSource, ILogger<Run
                         feed.Pull(dataSource, logger);
                     }
                 };
-                await using (var listen = new NpgsqlCommand($"LISTEN {RunEventNotifications.Channel}; LISTEN {RunEventNotifications.StopChannel}", connection))
+                await using (var listen = new NpgsqlCommand($"LISTEN {RunEventNotifications.StopChannel}; LISTEN {RunEventNotifications.Channel}", connection))
                 {
                     await listen.ExecuteNonQueryAsync(stoppingToken);
                 }

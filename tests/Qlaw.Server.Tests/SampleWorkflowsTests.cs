@@ -50,6 +50,25 @@ public sealed class SampleWorkflowsTests(QlawStackFixture stack) : IAsyncLifetim
     }
 
     [Fact]
+    public async Task The_judge_sends_work_back_to_the_coder_that_handed_it_over_and_approves_the_revision()
+    {
+        await _runs.CreateWorkflowAsync(Samples.Workflow("judge-sends-back"));
+
+        var runId = await _runs.StartAsync("judge-sends-back", "parse a number");
+        var completed = await _runs.WaitForAsync(runId, "completed");
+
+        Assert.Equal(
+            ["planner:completed:1", "coder:completed:1", "judge:completed:1", "coder:completed:1", "judge:completed:1"],
+            RunsClient.Steps(completed));
+        Assert.Equal(["handoff coder", "handoff judge", "return coder", "handoff judge"], await TransitionsAsync(runId));
+        Assert.Contains("TryParse", completed["steps"]![3]!["output"]!.GetValue<string>(), StringComparison.Ordinal);
+        var audit = await _runs.AuditAsync(runId);
+        Assert.DoesNotContain(audit, e => e["type"]!.GetValue<string>() == "route.rejected");
+        var returned = Assert.Single(audit, e => e["type"]!.GetValue<string>() == "return");
+        Assert.Equal(("judge", "coder"), (returned["detail"]!["from"]!.GetValue<string>(), returned["detail"]!["to"]!.GetValue<string>()));
+    }
+
+    [Fact]
     public async Task The_human_in_the_loop_sample_waits_for_an_answer_then_codes_and_judges()
     {
         await _runs.CreateWorkflowAsync(Samples.Workflow("human-in-the-loop"));

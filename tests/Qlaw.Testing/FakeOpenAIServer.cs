@@ -13,6 +13,8 @@ public sealed class FakeOpenAIServer : IAsyncDisposable
 {
     private readonly WebApplication _app;
     private readonly ConcurrentQueue<Reply> _replies = new();
+    private int _aborted;
+    private int _finished;
 
     private FakeOpenAIServer(WebApplication app, Uri baseUrl)
     {
@@ -35,11 +37,21 @@ public sealed class FakeOpenAIServer : IAsyncDisposable
         return server;
     }
 
-    /// <summary>Queues a streamed reply: the text in chunks, then a call of <paramref name="tool"/> if given.</summary>
-    public void ReplyWith(string[] chunks, string? tool = null, string? toolArguments = "{}") => _replies.Enqueue(new(200, chunks, tool, toolArguments));
+    /// <summary>Requests whose client went away before the reply ended (a cancelled model call).</summary>
+    public int Aborted => _aborted;
+
+    /// <summary>Requests whose reply was sent to the end.</summary>
+    public int Finished => _finished;
+
+    /// <summary>
+    /// Queues a streamed reply: the text in chunks (<paramref name="chunkDelayMs"/> apart, to stream slowly), then a call
+    /// of <paramref name="tool"/> if given, with <paramref name="toolArguments"/> as they are (malformed JSON included).
+    /// </summary>
+    public void ReplyWith(string[] chunks, string? tool = null, string? toolArguments = "{}", int chunkDelayMs = 0) =>
+        _replies.Enqueue(new(200, chunks, tool, toolArguments, chunkDelayMs));
 
     /// <summary>Queues an HTTP error reply.</summary>
-    public void FailWith(int status) => _replies.Enqueue(new(status, [], null, null));
+    public void FailWith(int status) => _replies.Enqueue(new(status, [], null, null, 0));
 
     public async ValueTask DisposeAsync()
     {
@@ -53,7 +65,7 @@ public sealed class FakeOpenAIServer : IAsyncDisposable
         Requests.Enqueue((context.Request.Headers.Authorization.ToString(), body!));
         if (!_replies.TryDequeue(out var reply))
         {
-            reply = new(500, [], null, null);
+            reply = new(500, [], null, null, 0);
         }
 
         if (reply.Status != 200)
@@ -65,9 +77,22 @@ public sealed class FakeOpenAIServer : IAsyncDisposable
 
         context.Response.ContentType = "text/event-stream";
         var model = body!["model"]?.GetValue<string>() ?? "fake";
-        foreach (var chunk in reply.Chunks)
+        try
         {
-            await WriteChunkAsync(context, model, new JsonObject { ["content"] = chunk }, null);
+            foreach (var chunk in reply.Chunks)
+            {
+                if (reply.ChunkDelayMs > 0)
+                {
+                    await Task.Delay(reply.ChunkDelayMs, context.RequestAborted);
+                }
+
+                await WriteChunkAsync(context, model, new JsonObject { ["content"] = chunk }, null);
+            }
+        }
+        catch (Exception ex) when (ex is OperationCanceledException or IOException)
+        {
+            Interlocked.Increment(ref _aborted);
+            return;
         }
 
         if (reply.Tool is { } tool)
@@ -84,6 +109,7 @@ public sealed class FakeOpenAIServer : IAsyncDisposable
 
         await WriteChunkAsync(context, model, new JsonObject(), reply.Tool is null ? "stop" : "tool_calls");
         await context.Response.WriteAsync("data: [DONE]\n\n");
+        Interlocked.Increment(ref _finished);
     }
 
     private static async Task WriteChunkAsync(HttpContext context, string model, JsonObject delta, string? finishReason)
@@ -100,5 +126,5 @@ public sealed class FakeOpenAIServer : IAsyncDisposable
         await context.Response.Body.FlushAsync();
     }
 
-    private sealed record Reply(int Status, string[] Chunks, string? Tool, string? ToolArguments);
+    private sealed record Reply(int Status, string[] Chunks, string? Tool, string? ToolArguments, int ChunkDelayMs);
 }

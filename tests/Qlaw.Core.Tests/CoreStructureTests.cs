@@ -1,0 +1,67 @@
+using System.Text.RegularExpressions;
+
+namespace Qlaw.Core.Tests;
+
+/// <summary>The folders of Qlaw.Core depend on each other in one direction only: no folder reaches back to one that needs it.</summary>
+public sealed partial class CoreStructureTests
+{
+    [Fact]
+    public void Core_folders_form_no_cycle()
+    {
+        var root = new DirectoryInfo(AppContext.BaseDirectory);
+        while (!File.Exists(Path.Combine(root.FullName, "Qlaw.sln")))
+        {
+            root = root.Parent ?? throw new InvalidOperationException("Qlaw.sln not found above the test's folder.");
+        }
+
+        var core = Path.Combine(root.FullName, "Qlaw.Core");
+        var graph = Directory.GetDirectories(core)
+            .Select(Path.GetFileName)
+            .Where(folder => folder is not ("bin" or "obj"))
+            .ToDictionary(
+                folder => folder!,
+                folder => Directory.GetFiles(Path.Combine(core, folder!), "*.cs", SearchOption.AllDirectories)
+                    .SelectMany(file => CoreUsing().Matches(File.ReadAllText(file)).Select(m => m.Groups[1].Value))
+                    .Where(used => used != folder)
+                    .ToHashSet());
+
+        var cycle = FindCycle(graph);
+
+        Assert.True(cycle is null, $"Qlaw.Core folders depend on each other in a cycle: {string.Join(" → ", cycle ?? [])}");
+        Assert.Empty(graph["Routing"]);
+    }
+
+    // Depth-first search; returns the folders of the first cycle found.
+    private static List<string>? FindCycle(Dictionary<string, HashSet<string>> graph)
+    {
+        var state = new Dictionary<string, int>();
+        var path = new List<string>();
+
+        List<string>? Visit(string folder)
+        {
+            state[folder] = 1;
+            path.Add(folder);
+            foreach (var next in graph.GetValueOrDefault(folder, []))
+            {
+                if (state.GetValueOrDefault(next) == 1)
+                {
+                    return [.. path.Skip(path.IndexOf(next)), next];
+                }
+
+                if (state.GetValueOrDefault(next) == 0 && Visit(next) is { } found)
+                {
+                    return found;
+                }
+            }
+
+            state[folder] = 2;
+            path.RemoveAt(path.Count - 1);
+            return null;
+        }
+
+        return graph.Keys.Where(f => state.GetValueOrDefault(f) == 0).Select(Visit).FirstOrDefault(c => c is not null);
+    }
+
+    [GeneratedRegex(@"^using Qlaw\.Core\.(\w+);", RegexOptions.Multiline)]
+    private static partial Regex CoreUsing();
+}

@@ -1,0 +1,186 @@
+using System.Net;
+using System.Text.Json.Nodes;
+using Microsoft.EntityFrameworkCore;
+using Qlaw.Testing;
+
+namespace Qlaw.Server.Tests;
+
+/// <summary>
+/// Runs driven by an OpenAI-compatible model (a fake one on 127.0.0.1) that does what real models do and the scripted
+/// one never does: sends work back, streams slowly and gets cancelled, calls no tool or a wrong one, fails.
+/// </summary>
+[Collection(QlawStackCollectionDefinition.Name)]
+public sealed class RealModelRunTests(QlawStackFixture stack) : IAsyncLifetime
+{
+    private FakeOpenAIServer _model = null!;
+    private QlawApplication _app = null!;
+    private RunsClient _runs = null!;
+
+    public async Task InitializeAsync()
+    {
+        _model = await FakeOpenAIServer.StartAsync();
+        _app = await QlawApplication.StartAsync(stack, new Dictionary<string, string?>
+        {
+            ["Models:OpenAI:ApiKey"] = "sk-test",
+            ["Models:OpenAI:BaseUrl"] = _model.BaseUrl.ToString(),
+            ["Streaming:DeltaWindowMs"] = "0",
+        });
+        _runs = new RunsClient(_app.CreateClient());
+    }
+
+    public async Task DisposeAsync()
+    {
+        await _app.DisposeAsync();
+        await _model.DisposeAsync();
+    }
+
+    [Fact]
+    public async Task A_judge_on_a_real_model_sends_work_back_to_the_coder_that_handed_it_over()
+    {
+        await _runs.CreateWorkflowAsync(OnTheModel("judge-sends-back", "judge-model"));
+        _model.ReplyWith(["1. Parse the number."], "handoff_to_coder");
+        _model.ReplyWith(["int.Parse(s)"], "handoff_to_judge");
+        _model.ReplyWith(["Rejected: bad input throws."], "return_to_previous", """{"reason":"handle bad input"}""");
+        _model.ReplyWith(["int.TryParse(s, out var n)"], "handoff_to_judge");
+        _model.ReplyWith(["Approved."], "complete");
+
+        var runId = await _runs.StartAsync("judge-model", "parse a number");
+        var completed = await _runs.WaitForAsync(runId, "completed");
+
+        Assert.Equal(["planner", "coder", "judge", "coder", "judge"], completed["steps"]!.AsArray().Select(s => s!["agent"]!.GetValue<string>()));
+        var audit = await _runs.AuditAsync(runId);
+        var returned = Assert.Single(audit, e => e["type"]!.GetValue<string>() == "return");
+        Assert.Equal("judge>coder:handle bad input", $"{returned["detail"]!["from"]}>{returned["detail"]!["to"]}:{returned["detail"]!["reason"]}");
+        Assert.Equal("Approved.", completed["steps"]![4]!["output"]!.GetValue<string>());
+
+        // The coder's second turn sees the judge's verdict in its conversation.
+        var coderAgain = _model.Requests.ElementAt(3).Body["messages"]!.AsArray().Select(m => m!["content"]?.ToString()).ToList();
+        Assert.Contains(coderAgain, c => c is not null && c.Contains("Rejected: bad input throws.", StringComparison.Ordinal));
+    }
+
+    [Fact]
+    public async Task A_cancel_stops_a_slow_streaming_model_and_nothing_is_written_for_the_run_after_it()
+    {
+        await _runs.CreateWorkflowAsync(OnTheModel("code-review", "slow"));
+        _model.ReplyWith([.. Enumerable.Range(0, 600).Select(i => $"token{i} ")], "handoff_to_coder", chunkDelayMs: 100);
+        var runId = await _runs.StartAsync("slow", "write a long essay");
+        await WaitForDeltaAsync(runId);
+        var follower = SseClient.GetAsync(_runs.Http, $"/v1/runs/{runId}/responses", timeoutSeconds: 60);
+
+        var cancel = await _runs.PostAsync(runId, "cancel");
+
+        Assert.Equal(HttpStatusCode.Accepted, cancel.StatusCode);
+        var stream = await follower;
+        Assert.True(stream.SawDone);
+        Assert.Equal("cancelled", stream.Events[^1].Data!["response"]!["status"]!.GetValue<string>());
+        await WaitUntilAsync(() => _model.Aborted == 1, "the model call was not cancelled");
+        Assert.Equal(0, _model.Finished);
+
+        // The attempt that was streaming wrote nothing after the cancel, and never will: its step failed as cancelled.
+        var id = Guid.Parse(runId);
+        await using var db = _app.CreateDbContext();
+        var last = await db.RunEvents.Where(e => e.RunId == id).OrderByDescending(e => e.Id).FirstAsync();
+        Assert.Contains("\"cancelled\"", last.Data, StringComparison.Ordinal);
+        var step = await db.Steps.SingleAsync(s => s.RunId == id);
+        Assert.Equal(("failed", "cancelled"), (step.Status.ToString().ToLowerInvariant(), step.ErrorCode));
+        var audit = await _runs.AuditAsync(runId);
+        Assert.Equal("run.cancelled", audit[^1]["type"]!.GetValue<string>());
+        Assert.DoesNotContain(audit, e => e["type"]!.GetValue<string>() == "step.completed");
+    }
+
+    [Fact]
+    public async Task A_model_that_calls_no_tool_follows_the_default_edge_and_a_wrong_tool_is_traced_then_fails_where_no_edge_applies()
+    {
+        await _runs.CreateWorkflowAsync(OnTheModel("code-review", "wayward"));
+        _model.ReplyWith(["Here is a plan, and I will not call anything."]);
+        _model.ReplyWith(["// code"], "delete_repository", """{"path":"/"}""");
+        _model.ReplyWith(["Looks fine."], "handoff_to_judge", "{not json");
+
+        var runId = await _runs.StartAsync("wayward");
+        var failed = await _runs.WaitForAsync(runId, "failed");
+
+        Assert.Equal(["planner", "coder", "reviewer"], failed["steps"]!.AsArray().Select(s => s!["agent"]!.GetValue<string>()));
+        Assert.Equal("invalid_tool_call", failed["last_error_code"]!.GetValue<string>());
+        var transitions = (await _runs.AuditAsync(runId)).Where(e => e["type"]!.GetValue<string>() is "handoff" or "route.rejected")
+            .Select(e => e["type"]!.GetValue<string>() == "handoff" ? $"{e["detail"]!["from"]}>{e["detail"]!["to"]}" : $"rejected:{e["detail"]!["agent"]}").ToList();
+        Assert.Equal(["planner>coder", "rejected:coder", "coder>reviewer"], transitions);
+
+        var stream = await SseClient.GetAsync(_runs.Http, $"/v1/runs/{runId}/responses");
+        var warnings = stream.Events.Where(e => e.Data?["data"]?["event_type"]?.GetValue<string>() == "WorkflowWarningEvent").ToList();
+        Assert.Contains("delete_repository", warnings[0].Data!["data"]!["data"]!["reason"]!.GetValue<string>(), StringComparison.Ordinal);
+        Assert.Equal("response.error", stream.Events[^1].Event);
+        Assert.Equal("invalid_tool_call", stream.Events[^1].Data!["error"]!["code"]!.GetValue<string>());
+    }
+
+    [Fact]
+    public async Task A_provider_failure_reaches_clients_as_a_code_and_a_message_of_ours_without_internals()
+    {
+        var unreachable = $"http://127.0.0.1:{Qlaw.AppHost.LocalStack.Network.FreePort()}/v1";
+        await using var app = await QlawApplication.StartAsync(stack, new Dictionary<string, string?>
+        {
+            ["Models:OpenAI:ApiKey"] = "sk-test",
+            ["Models:OpenAI:BaseUrl"] = unreachable,
+        });
+        var runs = new RunsClient(app.CreateClient());
+        var workflow = OnTheModel("code-review", "unreachable");
+        workflow["retry"] = new JsonObject { ["max_attempts"] = 2, ["first_interval_ms"] = 50, ["backoff_coefficient"] = 1.0, ["max_interval_ms"] = 50 };
+        await runs.CreateWorkflowAsync(workflow);
+
+        var runId = await runs.StartAsync("unreachable");
+        var status = await runs.WaitForAsync(runId, "failed");
+
+        Assert.Equal("model_unavailable", status["last_error_code"]!.GetValue<string>());
+        var stream = await SseClient.GetAsync(runs.Http, $"/v1/runs/{runId}/responses");
+        var shown = new[] { status.ToJsonString(), stream.CliText, string.Concat((await runs.AuditAsync(runId)).Select(e => e.ToJsonString())) };
+        Assert.All(shown, text =>
+        {
+            Assert.DoesNotContain("127.0.0.1", text, StringComparison.Ordinal);
+            Assert.DoesNotContain("refused", text, StringComparison.OrdinalIgnoreCase);
+            Assert.DoesNotContain("Exception", text, StringComparison.Ordinal);
+        });
+        Assert.All(status["steps"]!.AsArray(), s => Assert.Equal("model_unavailable", s!["error_code"]!.GetValue<string>()));
+        Assert.Equal("model_unavailable", stream.Events[^1].Data!["error"]!["code"]!.GetValue<string>());
+    }
+
+    // A sample workflow with every agent on the OpenAI-compatible model configured for the server.
+    private static JsonObject OnTheModel(string sample, string name)
+    {
+        var workflow = Samples.Workflow(sample, name);
+        workflow["model"] = new JsonObject { ["provider"] = "openai", ["model"] = "fake-model" };
+        foreach (var agent in workflow["agents"]!.AsArray())
+        {
+            agent!.AsObject().Remove("script");
+        }
+
+        return workflow;
+    }
+
+    private async Task WaitForDeltaAsync(string runId)
+    {
+        var id = Guid.Parse(runId);
+        await WaitUntilAsync(
+            async () =>
+            {
+                await using var db = _app.CreateDbContext();
+                return await db.RunEvents.AnyAsync(e => e.RunId == id && e.Type == "response.output_text.delta");
+            },
+            "the model never started streaming");
+    }
+
+    private static Task WaitUntilAsync(Func<bool> condition, string because) => WaitUntilAsync(() => Task.FromResult(condition()), because);
+
+    // Polls a condition (a bound on waiting, not a timing assertion).
+    private static async Task WaitUntilAsync(Func<Task<bool>> condition, string because)
+    {
+        var deadline = DateTime.UtcNow.AddSeconds(30);
+        while (!await condition())
+        {
+            if (DateTime.UtcNow > deadline)
+            {
+                throw new Xunit.Sdk.XunitException(because);
+            }
+
+            await Task.Delay(50);
+        }
+    }
+}
