@@ -16,9 +16,14 @@ namespace Qlaw.Core.Journal;
 /// </summary>
 public sealed class RunLog(QlawDbContext db, TimeProvider clock)
 {
-    /// <summary>Begins a write of <paramref name="runId"/>'s rows: a transaction holding the run's lock.</summary>
+    /// <summary>
+    /// Begins a write of <paramref name="runId"/>'s rows: a transaction holding the run's lock, on a context that tracks
+    /// nothing yet (entities loaded before are detached).
+    /// </summary>
     public async Task<RunLogWrite> OpenAsync(Guid runId, CancellationToken cancellationToken)
     {
+        // Rows tracked by an earlier unit of work may be stale: what this one reads under the lock is read afresh.
+        db.ChangeTracker.Clear();
         var transaction = await db.Database.BeginTransactionAsync(cancellationToken);
         await db.Database.ExecuteSqlAsync($"SELECT pg_advisory_xact_lock(hashtextextended({runId.ToString()}, 0))", cancellationToken);
         return new RunLogWrite(db, transaction, runId, clock.GetUtcNow());

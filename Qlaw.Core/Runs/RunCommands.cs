@@ -111,7 +111,7 @@ public sealed class RunCommands(
         }
 
         await using var write = await log.OpenAsync(run.Id, cancellationToken);
-        await db.Entry(run).ReloadAsync(cancellationToken);
+        run = await db.Runs.SingleAsync(r => r.Id == runId, cancellationToken);
         var deadLettered = run.Status == RunStatus.Failed && run.CompletedAt is null;
         if (!deadLettered && run.Status != RunStatus.AwaitingInput)
         {

@@ -45,7 +45,9 @@ internal sealed class StepConfiguration : IEntityTypeConfiguration<StepEntity>
         builder.Property(s => s.CheckpointRef).HasMaxLength(200);
         builder.Property(s => s.Decision).HasColumnType("jsonb");
         builder.Property(s => s.ErrorCode).HasMaxLength(40);
-        builder.Property(s => s.Version).IsRowVersion();
+        // The status an attempt's writer read is its concurrency token: completing, failing or superseding an attempt
+        // that another writer moved on meanwhile fails instead of overwriting it (heartbeats do not count as a change).
+        builder.Property(s => s.Status).IsConcurrencyToken();
         // An activity runs at least once: (run, index, attempt) is the idempotency key of a step row.
         builder.HasIndex(s => new { s.RunId, s.Index, s.Attempt }).IsUnique();
     }

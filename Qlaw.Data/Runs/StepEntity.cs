@@ -38,9 +38,6 @@ public sealed class StepEntity
     /// <summary>Stable code of <see cref="Error"/> (<c>RunErrorCodes</c>).</summary>
     public string? ErrorCode { get; set; }
 
-    /// <summary>PostgreSQL's row version (xmin): a tracked change of a step that another attempt changed meanwhile fails.</summary>
-    public uint Version { get; set; }
-
     /// <summary>The agent's routing decision of a completed step (<c>jsonb</c>), replayed if the step is run again.</summary>
     public string? Decision { get; set; }
 }

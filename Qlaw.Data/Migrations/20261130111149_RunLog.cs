@@ -17,7 +17,6 @@ namespace Qlaw.Data.Migrations
                 maxLength: 40,
                 nullable: true);
 
-            // steps.xmin is PostgreSQL's system column (the row version of StepEntity.Version): nothing to add.
             migrationBuilder.AddColumn<string>(
                 name: "chain",
                 table: "runs",

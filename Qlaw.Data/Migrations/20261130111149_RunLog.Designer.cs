@@ -12,7 +12,7 @@ using Qlaw.Data;
 namespace Qlaw.Data.Migrations
 {
     [DbContext(typeof(QlawDbContext))]
-    [Migration("20261130102106_RunLog")]
+    [Migration("20261130111149_RunLog")]
     partial class RunLog
     {
         /// <inheritdoc />
@@ -385,16 +385,11 @@ namespace Qlaw.Data.Migrations
                         .HasColumnName("started_at");
 
                     b.Property<string>("Status")
+                        .IsConcurrencyToken()
                         .IsRequired()
                         .HasMaxLength(20)
                         .HasColumnType("character varying(20)")
                         .HasColumnName("status");
-
-                    b.Property<uint>("Version")
-                        .IsConcurrencyToken()
-                        .ValueGeneratedOnAddOrUpdate()
-                        .HasColumnType("xid")
-                        .HasColumnName("xmin");
 
                     b.HasKey("Id")
                         .HasName("pk_steps");
