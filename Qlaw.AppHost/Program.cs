@@ -49,6 +49,10 @@ internal static class Launcher
                 // run console and the QLAW CLI; QLAW__Models__Scripted__TurnDelayMs=0 (and TokenDelayMs) runs at full speed.
                 ["Models:Scripted:TurnDelayMs"] = "300",
                 ["Models:Scripted:TokenDelayMs"] = "15",
+
+                // Ctrl+C must not wait for a turn or a stream to end: after 2 s the host cancels what is left (open
+                // streams are cut and resumed by their clients, in-flight turns go back to the hub's queues).
+                ["DOTNET_shutdownTimeoutSeconds"] = "2",
             };
 
             // Telemetry goes to the Aspire dashboard unless QLAW_DASHBOARD=0 or an OTLP endpoint is set already.

@@ -117,6 +117,11 @@ public sealed partial class ManagedProcess : IAsyncDisposable
         }
         catch (OperationCanceledException)
         {
+            if (_echo)
+            {
+                Console.Error.WriteLine($"{_name} did not stop within {grace.TotalSeconds:0} s; killing it.");
+            }
+
             // The whole group: whatever the program started goes with it.
             Signal(-_process.Id, SigKill);
             Signal(_process.Id, SigKill);
