@@ -1,5 +1,6 @@
 using System.Diagnostics.Metrics;
 using System.Text.Json;
+using Azure.Storage.Queues;
 using Microsoft.Extensions.Configuration;
 using Microsoft.Extensions.DependencyInjection;
 using Microsoft.Extensions.Hosting;
@@ -66,6 +67,24 @@ public sealed class FunctionsSettingsTests
 
         Assert.True(ingestion.Received("qlaw.agent_turn"), "The agent-turn span was not exported.");
         Assert.True(ingestion.Received("qlaw.runs.started"), "The Qlaw meter's counter was not exported.");
+    }
+
+    [Fact]
+    public void A_queue_endpoint_as_durable_storage_is_reached_with_the_apps_identity_not_a_key()
+    {
+        var builder = Host.CreateApplicationBuilder();
+        builder.Configuration.AddInMemoryCollection(new Dictionary<string, string?>
+        {
+            ["ConnectionStrings:Postgres"] = "Host=127.0.0.1;Port=1",
+            ["ConnectionStrings:DurableStorage"] = "https://qlawstorage.queue.core.windows.net/",
+        });
+        builder.AddQlawFunctions();
+        using var host = builder.Build();
+
+        var queues = host.Services.GetRequiredService<QueueServiceClient>();
+
+        Assert.Equal(("qlawstorage", new Uri("https://qlawstorage.queue.core.windows.net/")), (queues.AccountName, queues.Uri));
+        Assert.False(queues.CanGenerateAccountSasUri);
     }
 
     [Fact]
