@@ -5,12 +5,27 @@ namespace Qlaw.AppHost;
 
 /// <summary>
 /// The whole local stack with one command: PostgreSQL and Azurite with their data under .local/, then Qlaw.Server.
-/// Ctrl+C stops all of it; the next start keeps the data.
+/// Ctrl+C stops the server first, then the rest; a server that exits by itself is restarted. The next start keeps the data.
 /// </summary>
 internal static class Launcher
 {
     public static async Task<int> Main()
     {
+        // Registered first: the children run in their own process groups, so a Ctrl+C that ended the launcher before it
+        // could stop them would leave them running.
+        using var stop = new CancellationTokenSource();
+        void Stop(PosixSignalContext context)
+        {
+            context.Cancel = true;
+            if (!stop.IsCancellationRequested)
+            {
+                Console.WriteLine("Stopping…");
+                stop.Cancel();
+            }
+        }
+
+        using var onInterrupt = PosixSignalRegistration.Create(PosixSignal.SIGINT, Stop);
+        using var onTerminate = PosixSignalRegistration.Create(PosixSignal.SIGTERM, Stop);
         try
         {
             var root = RepositoryRoot.Find();
@@ -34,6 +49,10 @@ internal static class Launcher
                 // run console and the QLAW CLI; QLAW__Models__Scripted__TurnDelayMs=0 (and TokenDelayMs) runs at full speed.
                 ["Models:Scripted:TurnDelayMs"] = "300",
                 ["Models:Scripted:TokenDelayMs"] = "15",
+
+                // Ctrl+C must not wait for a turn or a stream to end: after 2 s the host cancels what is left (open
+                // streams are cut and resumed by their clients, in-flight turns go back to the hub's queues).
+                ["DOTNET_shutdownTimeoutSeconds"] = "2",
             };
 
             // Telemetry goes to the Aspire dashboard unless QLAW_DASHBOARD=0 or an OTLP endpoint is set already.
@@ -50,29 +69,12 @@ internal static class Launcher
             }
 
             Console.WriteLine($"Starting Qlaw.Server on {url}");
-            await using var server = await ServerProcess.StartAsync(url, settings, contentRoot: Path.Combine(root, "Qlaw.Server"));
+            Task<ServerProcess> StartServer() => ServerProcess.StartAsync(url, settings, contentRoot: Path.Combine(root, "Qlaw.Server"));
+            var server = await StartServer();
             Console.WriteLine($"Qlaw is ready: run console {url}, API reference {new Uri(url, "/scalar")}. Press Ctrl+C to stop.");
 
-            using var stop = new CancellationTokenSource();
-            void Stop(PosixSignalContext context)
-            {
-                context.Cancel = true;
-                stop.Cancel();
-            }
-
-            using var onInterrupt = PosixSignalRegistration.Create(PosixSignal.SIGINT, Stop);
-            using var onTerminate = PosixSignalRegistration.Create(PosixSignal.SIGTERM, Stop);
-            try
-            {
-                await server.WaitForExitAsync(stop.Token);
-                Console.Error.WriteLine("Qlaw.Server stopped by itself; stopping the stack.");
-                return 1;
-            }
-            catch (OperationCanceledException)
-            {
-                Console.WriteLine("Stopping…");
-                return 0;
-            }
+            // The server stops first (the supervisor's own finally), then the dashboard, Azurite and PostgreSQL.
+            return await new SupervisedServer(StartServer, maxRestarts: 5, stableAfter: TimeSpan.FromMinutes(1)).RunAsync(server, stop.Token);
         }
         catch (LocalStackException ex)
         {

@@ -10,6 +10,7 @@ namespace Qlaw.AppHost.LocalStack;
 public sealed partial class ManagedProcess : IAsyncDisposable
 {
     private const int SigKill = 9;
+    private const string SetSid = "/usr/bin/setsid";
     private readonly Process _process;
     private readonly Queue<string> _tail = new();
     private readonly string _name;
@@ -54,13 +55,22 @@ public sealed partial class ManagedProcess : IAsyncDisposable
         string name, string fileName, IEnumerable<string> arguments, IDictionary<string, string?>? environment = null,
         string? workingDirectory = null, int stopSignal = SigTerm, bool echo = true)
     {
-        var info = new ProcessStartInfo(fileName)
+        // Each child leads its own session and process group: Ctrl+C in a terminal reaches the launcher only, which
+        // then stops the children in order (server first) instead of the terminal signalling all of them at once.
+        // setsid execs the program in place, so the pid is the program's own.
+        var ownGroup = OperatingSystem.IsLinux() && File.Exists(SetSid);
+        var info = new ProcessStartInfo(ownGroup ? SetSid : fileName)
         {
             RedirectStandardOutput = true,
             RedirectStandardError = true,
             UseShellExecute = false,
             WorkingDirectory = workingDirectory ?? Environment.CurrentDirectory,
         };
+        if (ownGroup)
+        {
+            info.ArgumentList.Add(fileName);
+        }
+
         foreach (var argument in arguments)
         {
             info.ArgumentList.Add(argument);
@@ -107,6 +117,13 @@ public sealed partial class ManagedProcess : IAsyncDisposable
         }
         catch (OperationCanceledException)
         {
+            if (_echo)
+            {
+                Console.Error.WriteLine($"{_name} did not stop within {grace.TotalSeconds:0} s; killing it.");
+            }
+
+            // The whole group: whatever the program started goes with it.
+            Signal(-_process.Id, SigKill);
             Signal(_process.Id, SigKill);
             await _process.WaitForExitAsync();
         }
@@ -114,7 +131,7 @@ public sealed partial class ManagedProcess : IAsyncDisposable
 
     public async ValueTask DisposeAsync()
     {
-        await StopAsync(TimeSpan.FromSeconds(15));
+        await StopAsync(TimeSpan.FromSeconds(3));
         _process.Dispose();
     }
 

@@ -15,6 +15,9 @@ public sealed class ServerProcess : IAsyncDisposable
 
     public int ProcessId => _process.Id;
 
+    /// <summary>The exit code, once the server has exited.</summary>
+    public int ExitCode => _process.ExitCode;
+
     /// <summary>The last lines the server printed.</summary>
     public string Output => _process.Tail;
 

@@ -31,10 +31,7 @@ public static class TelemetryExtensions
         builder.Services.AddOpenTelemetry()
             .ConfigureResource(resource => resource.AddService(export.ServiceName))
             .WithTracing(tracing => tracing
-                .AddSource(QlawTelemetry.Name, DurableTaskSource)
-                .AddAspNetCoreInstrumentation(options => options.Filter = context => !context.Request.Path.StartsWithSegments("/health"))
-                .AddHttpClientInstrumentation()
-                .AddNpgsql()
+                .AddQlawTracing()
                 .AddOtlpExporter(otlp =>
                 {
                     otlp.Endpoint = export.For("v1/traces");
@@ -45,11 +42,7 @@ public static class TelemetryExtensions
                     }
                 }))
             .WithMetrics(metrics => metrics
-                .AddMeter(QlawTelemetry.Name)
-                .AddAspNetCoreInstrumentation()
-                .AddHttpClientInstrumentation()
-                .AddNpgsqlInstrumentation()
-                .AddRuntimeInstrumentation()
+                .AddQlawMetrics()
                 .AddOtlpExporter((otlp, reader) =>
                 {
                     otlp.Endpoint = export.For("v1/metrics");
@@ -77,4 +70,23 @@ public static class TelemetryExtensions
                 });
         return builder;
     }
+
+    /// <summary>
+    /// The spans every host exports, whatever the exporter: Qlaw's source, Durable Task's, ASP.NET Core requests (not
+    /// health probes), HttpClient and Npgsql.
+    /// </summary>
+    public static TracerProviderBuilder AddQlawTracing(this TracerProviderBuilder tracing) => tracing
+        .AddSource(QlawTelemetry.Name, DurableTaskSource)
+        .AddAspNetCoreInstrumentation(options => options.Filter = context =>
+            !context.Request.Path.StartsWithSegments("/health") && !context.Request.Path.StartsWithSegments("/v1/health"))
+        .AddHttpClientInstrumentation()
+        .AddNpgsql();
+
+    /// <summary>The metrics every host exports: Qlaw's meter, ASP.NET Core, HttpClient, Npgsql and the runtime.</summary>
+    public static MeterProviderBuilder AddQlawMetrics(this MeterProviderBuilder metrics) => metrics
+        .AddMeter(QlawTelemetry.Name)
+        .AddAspNetCoreInstrumentation()
+        .AddHttpClientInstrumentation()
+        .AddNpgsqlInstrumentation()
+        .AddRuntimeInstrumentation();
 }

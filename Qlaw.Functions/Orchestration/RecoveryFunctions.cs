@@ -9,12 +9,17 @@ namespace Qlaw.Functions.Orchestration;
 /// <summary>
 /// Self-healing on Functions: the passes Qlaw.Server's RecoveryWorker runs, from a timer (timer triggers run on one
 /// instance at a time): deliver left-over outbox signals, then re-drive lost or stale runs from PostgreSQL.
+/// The cadence is the app setting <see cref="ScheduleSetting"/> (an NCRONTAB expression): every few minutes lets the app
+/// scale to zero between passes, at the price of a lost run or an undelivered signal waiting up to that long.
 /// </summary>
 public static class RecoveryFunctions
 {
+    /// <summary>The app setting that holds the timer's schedule; the host refuses to start the function without it.</summary>
+    public const string ScheduleSetting = "QLAW_RECOVERY_SCHEDULE";
+
     [Function(nameof(RecoverRuns))]
     public static async Task RecoverRuns(
-        [TimerTrigger("*/10 * * * * *")] TimerInfo timer, [DurableClient] DurableTaskClient client, FunctionContext context)
+        [TimerTrigger("%" + ScheduleSetting + "%")] TimerInfo timer, [DurableClient] DurableTaskClient client, FunctionContext context)
     {
         var services = context.InstanceServices;
         services.GetRequiredService<DurableClientAccessor>().Client = client;

@@ -1,8 +1,5 @@
-using System.Text.Json;
 using Microsoft.AspNetCore.Diagnostics.HealthChecks;
-using Microsoft.Extensions.Diagnostics.HealthChecks;
-using Qlaw.Contracts;
-using Qlaw.Core;
+using Qlaw.Api.Health;
 
 namespace Qlaw.Server.Health;
 
@@ -11,25 +8,12 @@ public static class HealthApi
 {
     public static WebApplication MapQlawHealth(this WebApplication app)
     {
-        app.MapHealthChecks("/health/live", new HealthCheckOptions { Predicate = _ => false, ResponseWriter = WriteReport });
+        app.MapHealthChecks("/health/live", new HealthCheckOptions { Predicate = _ => false, ResponseWriter = HealthReports.WriteAsync });
         app.MapHealthChecks("/health/ready", new HealthCheckOptions
         {
-            Predicate = check => check.Tags.Contains(QlawCoreExtensions.ReadyTag),
-            ResponseWriter = WriteReport,
+            Predicate = HealthReports.IsReadinessCheck,
+            ResponseWriter = HealthReports.WriteAsync,
         });
         return app;
-    }
-
-    private static Task WriteReport(HttpContext context, HealthReport report)
-    {
-        context.Response.ContentType = "application/json";
-        var body = new
-        {
-            Status = report.Status.ToString().ToLowerInvariant(),
-            Checks = report.Entries.ToDictionary(
-                e => e.Key,
-                e => new { Status = e.Value.Status.ToString().ToLowerInvariant(), e.Value.Description }),
-        };
-        return context.Response.WriteAsync(JsonSerializer.Serialize(body, QlawJson.Options));
     }
 }

@@ -1,4 +1,5 @@
 using Microsoft.Extensions.Options;
+using Npgsql;
 using Qlaw.Api.Http;
 using Qlaw.Core.Database;
 using Qlaw.Server.RunConsole;
@@ -68,7 +69,17 @@ public static class HttpExtensions
         return app;
     }
 
-    /// <summary>Applies pending database migrations with the application's own configuration.</summary>
-    public static Task MigrateDatabaseAsync(this WebApplication app) =>
-        DatabaseInitializer.MigrateAsync(app.Services.GetRequiredService<IServiceScopeFactory>(), CancellationToken.None);
+    /// <summary>
+    /// Applies pending database migrations with the application's own configuration, then, when
+    /// <see cref="AppRole.NameSetting"/> is set, creates or updates the application's own role and grants it the tables.
+    /// </summary>
+    public static async Task MigrateDatabaseAsync(this WebApplication app)
+    {
+        await DatabaseInitializer.MigrateAsync(app.Services.GetRequiredService<IServiceScopeFactory>(), CancellationToken.None);
+        if (app.Configuration[AppRole.NameSetting] is { Length: > 0 } role)
+        {
+            await AppRole.GrantAsync(
+                app.Services.GetRequiredService<NpgsqlDataSource>(), role, app.Configuration[AppRole.PasswordSetting], CancellationToken.None);
+        }
+    }
 }

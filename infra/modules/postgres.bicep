@@ -9,8 +9,10 @@ param skuName string
 param skuTier string
 param version string
 param storageSizeGB int
-@description('A public IPv4 address (an operator\'s machine) allowed to connect, e.g. to apply migrations; empty: none.')
-param clientIpAddress string
+@description('The Function App\'s outbound address (its NAT gateway\'s): the only Azure address let in.')
+param appOutboundIpAddress string
+@description('Further ranges let in, e.g. an operator\'s machine or a CI runner for the migrate step: [{ name, startIpAddress, endIpAddress }].')
+param allowedIpRanges array
 param tags object
 
 resource server 'Microsoft.DBforPostgreSQL/flexibleServers@2024-08-01' = {
@@ -54,27 +56,30 @@ resource database 'Microsoft.DBforPostgreSQL/flexibleServers/databases@2024-08-0
   }
 }
 
-// 0.0.0.0 – 0.0.0.0 is Azure's notation for "connections from Azure services": a consumption app has no fixed address.
+// Not 0.0.0.0 (all of Azure, any tenant's app included): the app's own outbound address and the ranges given.
 // The server takes one operation at a time, so its child resources are created one after another.
-resource allowAzureServices 'Microsoft.DBforPostgreSQL/flexibleServers/firewallRules@2024-08-01' = {
+resource allowApp 'Microsoft.DBforPostgreSQL/flexibleServers/firewallRules@2024-08-01' = {
   parent: server
   dependsOn: [database]
-  name: 'AllowAllAzureServicesAndResourcesWithinAzureIps'
+  name: 'AllowFunctionApp'
   properties: {
-    startIpAddress: '0.0.0.0'
-    endIpAddress: '0.0.0.0'
+    startIpAddress: appOutboundIpAddress
+    endIpAddress: appOutboundIpAddress
   }
 }
 
-resource allowClient 'Microsoft.DBforPostgreSQL/flexibleServers/firewallRules@2024-08-01' = if (!empty(clientIpAddress)) {
-  parent: server
-  dependsOn: [allowAzureServices]
-  name: 'AllowOperatorClient'
-  properties: {
-    startIpAddress: clientIpAddress
-    endIpAddress: clientIpAddress
+@batchSize(1)
+resource allowRanges 'Microsoft.DBforPostgreSQL/flexibleServers/firewallRules@2024-08-01' = [
+  for range in allowedIpRanges: {
+    parent: server
+    dependsOn: [allowApp]
+    name: range.name
+    properties: {
+      startIpAddress: range.startIpAddress
+      endIpAddress: range.endIpAddress
+    }
   }
-}
+]
 
 output serverName string = server.name
 output host string = server.properties.fullyQualifiedDomainName

@@ -1,5 +1,5 @@
 // The Function App's storage account: AzureWebJobsStorage, the Durable Task hub's queues, tables and blobs, and the
-// blob container Flex Consumption deploys the app package from.
+// blob container Flex Consumption deploys the app package from. No shared key: everything reaches it with an identity.
 
 param location string
 param accountName string
@@ -18,8 +18,9 @@ resource account 'Microsoft.Storage/storageAccounts@2024-01-01' = {
     minimumTlsVersion: 'TLS1_2'
     supportsHttpsTrafficOnly: true
     allowBlobPublicAccess: false
-    // Qlaw reaches the task hub with a connection string (ConnectionStrings:DurableStorage), which needs the keys.
-    allowSharedKeyAccess: true
+    // The app uses its managed identity (AzureWebJobsStorage__accountName); no key exists to leak or rotate.
+    allowSharedKeyAccess: false
+    defaultToOAuthAuthentication: true
   }
 }
 
@@ -35,3 +36,4 @@ resource deploymentContainer 'Microsoft.Storage/storageAccounts/blobServices/con
 
 output accountName string = account.name
 output deploymentContainerUrl string = '${account.properties.primaryEndpoints.blob}${deploymentContainer.name}'
+output queueEndpoint string = account.properties.primaryEndpoints.queue

@@ -7,12 +7,17 @@ using Qlaw.AppHost.LocalStack;
 using Qlaw.Api.Http;
 using Qlaw.Core;
 using Qlaw.Core.Orchestration;
+using Qlaw.Server.Health;
 
 namespace Qlaw.Functions.Tests;
 
 /// <summary>The two hosts cannot drift: the built functions.metadata declares exactly Qlaw.Server's routes.</summary>
 public sealed class RouteTableTests
 {
+    /// <summary>
+    /// Every route Qlaw.Server maps, its /v1 API and its health checks. host.json's route prefix applies to every HTTP
+    /// trigger, so the health checks are served under it on Functions: <c>/health/ready</c> is <c>/v1/health/ready</c>.
+    /// </summary>
     [Fact]
     public void The_http_triggers_in_functions_metadata_are_exactly_the_routes_qlaw_server_maps()
     {
@@ -55,9 +60,11 @@ public sealed class RouteTableTests
         builder.Services.AddSingleton<IRunScheduler>(new Moq.Mock<IRunScheduler>().Object);
         var app = builder.Build();
         app.MapQlawApi();
+        app.MapQlawHealth();
         return ((IEndpointRouteBuilder)app).DataSources.SelectMany(d => d.Endpoints).OfType<RouteEndpoint>()
-            .SelectMany(e => e.Metadata.GetMetadata<IHttpMethodMetadata>()!.HttpMethods
-                .Select(m => $"{m} {e.RoutePattern.RawText!.TrimEnd('/')}"))
+            // Health checks accept any method; their triggers, like every probe, use GET.
+            .SelectMany(e => (e.Metadata.GetMetadata<IHttpMethodMetadata>()?.HttpMethods ?? ["GET"])
+                .Select(m => $"{m} {Prefixed(e.RoutePattern.RawText!.TrimEnd('/'))}"))
             .Order(StringComparer.Ordinal)
             .ToList();
     }
@@ -72,7 +79,10 @@ public sealed class RouteTableTests
         }
     }
 
-    private static List<JsonElement> Metadata() =>
+    private static string Prefixed(string route) =>
+        route.StartsWith($"/{RoutePrefix()}/", StringComparison.Ordinal) ? route : $"/{RoutePrefix()}{route}";
+
+    internal static List<JsonElement> Metadata() =>
         [.. JsonDocument.Parse(File.ReadAllText(Path.Combine(FunctionsOutput, "functions.metadata"))).RootElement.EnumerateArray()];
 
     private static JsonElement TriggerOf(JsonElement function) =>

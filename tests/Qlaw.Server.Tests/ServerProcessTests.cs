@@ -59,6 +59,48 @@ public sealed class ServerProcessTests(QlawStackFixture stack)
     }
 
     [Fact]
+    public async Task The_migrate_command_creates_an_app_role_that_serves_the_api_but_cannot_change_the_schema()
+    {
+        var database = await stack.CreateDatabaseAsync();
+        var role = $"qlaw_app_{Guid.NewGuid():N}";
+        var info = new ProcessStartInfo("dotnet", [Path.Combine(AppContext.BaseDirectory, "Qlaw.Server.dll"), "migrate"])
+        {
+            RedirectStandardOutput = true,
+            RedirectStandardError = true,
+            Environment =
+            {
+                ["ConnectionStrings__Postgres"] = database,
+                ["ConnectionStrings__DurableStorage"] = stack.Azurite.ConnectionString,
+                ["QLAW_APP_ROLE"] = role,
+                ["QLAW_APP_ROLE_PASSWORD"] = "it's a \"secret\"",
+            },
+        };
+
+        using (var process = Process.Start(info)!)
+        {
+            var output = process.StandardOutput.ReadToEndAsync();
+            var errors = process.StandardError.ReadToEndAsync();
+            await process.WaitForExitAsync();
+            Assert.True(process.ExitCode == 0, await output + await errors);
+        }
+
+        var asApp = new NpgsqlConnectionStringBuilder(database) { Username = role }.ConnectionString;
+        await using (var app = await QlawApplication.StartAsync(stack, new Dictionary<string, string?> { ["Database:MigrateOnStartup"] = "false" }, database: asApp))
+        {
+            var runs = new RunsClient(app.CreateClient());
+            await runs.CreateWorkflowAsync(Samples.Workflow());
+            var runId = await runs.StartAsync("code-review");
+            await runs.WaitForAsync(runId, "completed");
+        }
+
+        await using var connection = new NpgsqlConnection(asApp);
+        await connection.OpenAsync();
+        await using var ddl = new NpgsqlCommand("CREATE TABLE intruder (id int)", connection);
+        var refused = await Assert.ThrowsAsync<PostgresException>(() => ddl.ExecuteNonQueryAsync());
+        Assert.Equal(PostgresErrorCodes.InsufficientPrivilege, refused.SqlState);
+    }
+
+    [Fact]
     public async Task A_config_yaml_and_QLAW_prefixed_variables_are_layered_over_appsettings()
     {
         var yaml = Path.Combine(Path.GetTempPath(), $"qlaw-{Guid.NewGuid():N}.yaml");

@@ -24,7 +24,8 @@ public sealed partial class InfraTemplateTests
                 "Microsoft.Web/sites", "Microsoft.Web/serverfarms", "Microsoft.Storage/storageAccounts",
                 "Microsoft.DBforPostgreSQL/flexibleServers", "Microsoft.DBforPostgreSQL/flexibleServers/databases",
                 "Microsoft.DBforPostgreSQL/flexibleServers/firewallRules", "Microsoft.Insights/components",
-                "Microsoft.OperationalInsights/workspaces",
+                "Microsoft.OperationalInsights/workspaces", "Microsoft.KeyVault/vaults", "Microsoft.KeyVault/vaults/secrets",
+                "Microsoft.Network/natGateways", "Microsoft.Network/virtualNetworks", "Microsoft.Authorization/roleAssignments",
             },
             types);
     }
@@ -45,9 +46,9 @@ public sealed partial class InfraTemplateTests
 
         foreach (var setting in new[]
         {
-            "AzureWebJobsStorage", "ConnectionStrings__DurableStorage", "ConnectionStrings__Postgres",
+            "AzureWebJobsStorage__accountName", "ConnectionStrings__DurableStorage", "ConnectionStrings__Postgres",
             "APPLICATIONINSIGHTS_CONNECTION_STRING", "Database__MigrateOnStartup", "Models__OpenAI__BaseUrl",
-            "Models__OpenAI__ApiKey",
+            "Models__OpenAI__ApiKey", "QLAW_RECOVERY_SCHEDULE",
         })
         {
             Assert.Contains($"'{setting}'", template, StringComparison.Ordinal);
@@ -65,24 +66,27 @@ public sealed partial class InfraTemplateTests
         var format = PostgresFormat().Match(template);
         Assert.True(format.Success, "main.bicep builds ConnectionStrings__Postgres with format('Host={0};…').");
 
-        // What the deployment makes of it: the host, database and login, and the password with each " doubled.
+        // What the deployment makes of it: the host, database and app login, the password with each " doubled, the pool size.
         const string password = "p;a\"s's=w{o}rd";
         var connectionString = JsonNode.Parse($"\"{format.Groups["format"].Value}\"")!.GetValue<string>()
             .Replace("{0}", "qlaw-pg.postgres.database.azure.com", StringComparison.Ordinal)
             .Replace("{1}", "qlaw", StringComparison.Ordinal)
-            .Replace("{2}", "qlawadmin", StringComparison.Ordinal)
-            .Replace("{3}", password.Replace("\"", "\"\"", StringComparison.Ordinal), StringComparison.Ordinal);
+            .Replace("{2}", "qlaw_app", StringComparison.Ordinal)
+            .Replace("{3}", password.Replace("\"", "\"\"", StringComparison.Ordinal), StringComparison.Ordinal)
+            .Replace("{4}", "10", StringComparison.Ordinal);
         var parsed = new NpgsqlConnectionStringBuilder(connectionString);
 
-        Assert.Equal(("qlaw-pg.postgres.database.azure.com", "qlaw", "qlawadmin", password, SslMode.Require),
+        Assert.Equal(("qlaw-pg.postgres.database.azure.com", "qlaw", "qlaw_app", password, SslMode.Require),
             (parsed.Host, parsed.Database, parsed.Username, parsed.Password, parsed.SslMode));
+        Assert.Equal((10, 30, "qlaw-functions"), (parsed.MaxPoolSize, parsed.KeepAlive, parsed.ApplicationName));
+        Assert.Contains("variables('maxPoolSize')", template, StringComparison.Ordinal);
     }
 
     [BicepFact]
     public async Task Example_parameters_build_with_the_password_from_the_environment()
     {
         var build = await Bicep.RunAsync("build-params", "main.bicepparam",
-            new Dictionary<string, string> { ["QLAW_PG_PASSWORD"] = "example-password-1" });
+            new Dictionary<string, string> { ["QLAW_PG_PASSWORD"] = "example-password-1", ["QLAW_PG_APP_PASSWORD"] = "example-password-2" });
 
         Assert.True(build.ExitCode == 0, build.Errors);
         Assert.Equal("", build.Errors.Trim());
@@ -90,6 +94,59 @@ public sealed partial class InfraTemplateTests
         Assert.Equal("example-password-1", parameters["postgresAdminPassword"]!["value"]!.GetValue<string>());
         Assert.Equal("", parameters["openAIApiKey"]!["value"]!.GetValue<string>());
     }
+
+    [BicepFact]
+    public async Task No_app_setting_holds_a_secret_and_no_storage_key_or_open_firewall_exists()
+    {
+        var template = JsonNode.Parse((await MainTemplate.Value).Output)!;
+        var text = Text(template);
+
+        // Secrets reach the app as Key Vault references; storage has no key to list, and keys are refused.
+        Assert.DoesNotContain("listKeys", text, StringComparison.Ordinal);
+        Assert.DoesNotContain("AccountKey", text, StringComparison.Ordinal);
+        Assert.Contains("@Microsoft.KeyVault(VaultName={0};SecretName=postgres-connection-string)", text, StringComparison.Ordinal);
+        Assert.Contains("@Microsoft.KeyVault(VaultName={0};SecretName=openai-api-key)", text, StringComparison.Ordinal);
+        Assert.All(Resources(template, "Microsoft.Storage/storageAccounts"), account =>
+            Assert.False(account["properties"]!["allowSharedKeyAccess"]!.GetValue<bool>()));
+
+        // The app's settings never name a password or a key: only the Key Vault secret does.
+        var secret = Assert.Single(Resources(template, "Microsoft.KeyVault/vaults/secrets"));
+        Assert.Contains("items(parameters('secrets'))", Text(secret), StringComparison.Ordinal);
+        var site = Text(Assert.Single(Resources(template, "Microsoft.Web/sites")));
+        Assert.DoesNotContain("Password", site, StringComparison.OrdinalIgnoreCase);
+
+        // Not all of Azure (0.0.0.0): the app's NAT address and the given ranges.
+        Assert.DoesNotContain("AllowAllAzureServices", text, StringComparison.Ordinal);
+        Assert.All(Resources(template, "Microsoft.DBforPostgreSQL/flexibleServers/firewallRules"), rule =>
+            Assert.NotEqual("0.0.0.0", rule["properties"]!["startIpAddress"]!.ToString()));
+    }
+
+    [BicepFact]
+    public async Task The_default_connection_budget_fits_the_default_postgres_sku_at_the_maximum_instance_count()
+    {
+        var parameters = JsonNode.Parse((await MainTemplate.Value).Output)!["parameters"]!;
+        int Default(string name) => parameters[name]!["defaultValue"]!.GetValue<int>();
+        var (maxConnections, operators, instances) =
+            (Default("postgresMaxConnections"), Default("postgresOperatorConnections"), Default("maximumInstanceCount"));
+        const int azureReserved = 15;
+
+        // docs/operations.md: Max Pool Size = (max_connections - 15 - operator connections) / maximumInstanceCount.
+        var maxPoolSize = (maxConnections - azureReserved - operators) / instances;
+
+        Assert.True(maxPoolSize >= 2, $"Each instance needs its LISTEN connection and at least one for queries; it gets {maxPoolSize}.");
+        Assert.True(instances * maxPoolSize + azureReserved + operators <= maxConnections);
+    }
+
+    private static string Text(JsonNode node) =>
+        node.ToJsonString(new System.Text.Json.JsonSerializerOptions { Encoder = System.Text.Encodings.Web.JavaScriptEncoder.UnsafeRelaxedJsonEscaping });
+
+    private static IEnumerable<JsonObject> Resources(JsonNode? node, string type) => node switch
+    {
+        JsonObject o => (o["type"] is JsonValue t && o.ContainsKey("apiVersion") && string.Equals(t.GetValue<string>(), type, StringComparison.OrdinalIgnoreCase) ? [o] : Enumerable.Empty<JsonObject>())
+            .Concat(o.SelectMany(p => Resources(p.Value, type))),
+        JsonArray a => a.SelectMany(n => Resources(n, type)),
+        _ => [],
+    };
 
     // Resource types at every level: main.bicep's modules compile to nested deployments.
     private static IEnumerable<string> ResourceTypes(JsonNode? node) => node switch

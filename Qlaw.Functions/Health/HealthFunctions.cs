@@ -1,0 +1,33 @@
+using Microsoft.AspNetCore.Http;
+using Microsoft.AspNetCore.Mvc;
+using Microsoft.Azure.Functions.Worker;
+using Microsoft.Extensions.Diagnostics.HealthChecks;
+using Qlaw.Api.Health;
+using Qlaw.Functions.Http;
+
+namespace Qlaw.Functions.Health;
+
+/// <summary>
+/// Qlaw.Server's <c>/health/live</c> and <c>/health/ready</c>, under the Functions route prefix (host.json applies it to
+/// every HTTP trigger): <c>/v1/health/live</c>, <c>/v1/health/ready</c>. Same checks, same body, 503 when not ready.
+/// </summary>
+public static class HealthFunctions
+{
+    [Function("HealthLive")]
+    public static async Task<IActionResult> Live(
+        [HttpTrigger(AuthorizationLevel.Anonymous, "get", Route = "health/live")] HttpRequest request)
+    {
+        var report = await request.HttpContext.Service<HealthCheckService>().CheckHealthAsync(_ => false, request.HttpContext.RequestAborted);
+        await HealthReports.WriteAsync(request.HttpContext, report);
+        return new EmptyResult();
+    }
+
+    [Function("HealthReady")]
+    public static async Task<IActionResult> Ready(
+        [HttpTrigger(AuthorizationLevel.Anonymous, "get", Route = "health/ready")] HttpRequest request)
+    {
+        var report = await request.HttpContext.Service<HealthCheckService>().CheckHealthAsync(HealthReports.IsReadinessCheck, request.HttpContext.RequestAborted);
+        await HealthReports.WriteAsync(request.HttpContext, report);
+        return new EmptyResult();
+    }
+}
