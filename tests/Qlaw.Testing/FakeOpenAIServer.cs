@@ -47,11 +47,12 @@ public sealed class FakeOpenAIServer : IAsyncDisposable
     /// Queues a streamed reply: the text in chunks (<paramref name="chunkDelayMs"/> apart, to stream slowly), then a call
     /// of <paramref name="tool"/> if given, with <paramref name="toolArguments"/> as they are (malformed JSON included).
     /// </summary>
-    public void ReplyWith(string[] chunks, string? tool = null, string? toolArguments = "{}", int chunkDelayMs = 0) =>
-        _replies.Enqueue(new(200, chunks, tool, toolArguments, chunkDelayMs));
+    /// <remarks>With <paramref name="usage"/> the last chunk reports (prompt, completion) tokens, as OpenAI does with <c>include_usage</c>.</remarks>
+    public void ReplyWith(string[] chunks, string? tool = null, string? toolArguments = "{}", int chunkDelayMs = 0, (int Prompt, int Completion)? usage = null) =>
+        _replies.Enqueue(new(200, chunks, tool, toolArguments, chunkDelayMs, usage));
 
     /// <summary>Queues an HTTP error reply.</summary>
-    public void FailWith(int status) => _replies.Enqueue(new(status, [], null, null, 0));
+    public void FailWith(int status) => _replies.Enqueue(new(status, [], null, null, 0, null));
 
     public async ValueTask DisposeAsync()
     {
@@ -65,7 +66,7 @@ public sealed class FakeOpenAIServer : IAsyncDisposable
         Requests.Enqueue((context.Request.Headers.Authorization.ToString(), body!));
         if (!_replies.TryDequeue(out var reply))
         {
-            reply = new(500, [], null, null, 0);
+            reply = new(500, [], null, null, 0, null);
         }
 
         if (reply.Status != 200)
@@ -107,12 +108,12 @@ public sealed class FakeOpenAIServer : IAsyncDisposable
             await WriteChunkAsync(context, model, new JsonObject { ["tool_calls"] = new JsonArray(call) }, null);
         }
 
-        await WriteChunkAsync(context, model, new JsonObject(), reply.Tool is null ? "stop" : "tool_calls");
+        await WriteChunkAsync(context, model, new JsonObject(), reply.Tool is null ? "stop" : "tool_calls", reply.Usage);
         await context.Response.WriteAsync("data: [DONE]\n\n");
         Interlocked.Increment(ref _finished);
     }
 
-    private static async Task WriteChunkAsync(HttpContext context, string model, JsonObject delta, string? finishReason)
+    private static async Task WriteChunkAsync(HttpContext context, string model, JsonObject delta, string? finishReason, (int Prompt, int Completion)? usage = null)
     {
         var chunk = new JsonObject
         {
@@ -122,9 +123,14 @@ public sealed class FakeOpenAIServer : IAsyncDisposable
             ["model"] = model,
             ["choices"] = new JsonArray(new JsonObject { ["index"] = 0, ["delta"] = delta, ["finish_reason"] = finishReason }),
         };
+        if (usage is { } used)
+        {
+            chunk["usage"] = new JsonObject { ["prompt_tokens"] = used.Prompt, ["completion_tokens"] = used.Completion, ["total_tokens"] = used.Prompt + used.Completion };
+        }
+
         await context.Response.WriteAsync($"data: {chunk.ToJsonString()}\n\n");
         await context.Response.Body.FlushAsync();
     }
 
-    private sealed record Reply(int Status, string[] Chunks, string? Tool, string? ToolArguments, int ChunkDelayMs);
+    private sealed record Reply(int Status, string[] Chunks, string? Tool, string? ToolArguments, int ChunkDelayMs, (int Prompt, int Completion)? Usage);
 }
