@@ -56,6 +56,12 @@ public static class QlawCoreExtensions
         services.TryAddScoped<RunRedriver>();
         services.TryAddSingleton<RunReconciler>();
         services.AddQlawOptions<OpenAIProviderOptions>("Models:OpenAI", SettingReload.Live);
+
+        // Named endpoint keys are free-form names; their settings are checked by ModelEndpointsValidator.
+        services.AddQlawOptions<ModelEndpointsOptions>("Models:Endpoints", SettingReload.Live, allowUnknownKeys: true);
+        services.AddSingleton<IValidateOptions<ModelEndpointsOptions>, ModelEndpointsValidator>();
+        services.TryAddSingleton<ModelEndpoints>();
+        services.TryAddSingleton<WorkflowRules>();
         services.AddQlawOptions<StreamingOptions>("Streaming", SettingReload.Live);
         services.TryAddSingleton<ChatClientProvider>();
         services.TryAddSingleton<AgentFactory>();
