@@ -44,6 +44,7 @@ public static class QlawCoreExtensions
             new QueueClientOptions { Retry = { MaxRetries = 0, NetworkTimeout = TimeSpan.FromSeconds(3) } }));
 
         services.AddQlawOptions<RunOptions>("Runs", SettingReload.Live);
+        services.AddQlawOptions<LimitsOptions>("Limits", SettingReload.Live);
         services.AddQlawOptions<ScriptedModelOptions>("Models:Scripted", SettingReload.Live);
         services.TryAddScoped<WorkflowCatalog>();
         services.TryAddScoped<RunCommands>();

@@ -64,7 +64,7 @@ public static class StreamingApi
             return StreamSlots.TooMany;
         }
 
-        var (target, error) = await responses.StartAsync(request, cancellationToken);
+        var (target, error) = await responses.StartAsync(request, RateLimiting.ClientOf(http), cancellationToken);
         return target is null
             ? RunResults.ToHttp(error!)
             : await Respond(target, slot, request.Model, responses, reader, cancellationToken);

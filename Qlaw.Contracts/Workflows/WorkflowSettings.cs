@@ -15,6 +15,10 @@ public sealed record WorkflowLimits
     /// <summary>Times work may be sent back to any one agent with <c>return_to_previous</c>.</summary>
     [Range(1, 100)]
     public int? MaxReturns { get; init; }
+
+    /// <summary>Tokens (input and output, all turns) a run may spend; the server's ceiling when left out.</summary>
+    [Range(1, int.MaxValue)]
+    public int? MaxTotalTokens { get; init; }
 }
 
 /// <summary>How a failing agent turn is retried before the run is dead-lettered.</summary>

@@ -23,8 +23,8 @@ public sealed record ResponseTarget(Guid RunId, long After);
 /// </summary>
 public sealed class ResponsesService(QlawDbContext db, RunCommands runs, RunQueries queries, RunStreamReader stream)
 {
-    /// <summary>Starts a run of the named workflow, continues a waiting one, or starts a follow-up run.</summary>
-    public async Task<(ResponseTarget? Target, RunCommandResult? Error)> StartAsync(ResponsesRequest request, CancellationToken cancellationToken)
+    /// <summary>Starts a run of the named workflow for <paramref name="client"/>, continues a waiting one, or starts a follow-up run.</summary>
+    public async Task<(ResponseTarget? Target, RunCommandResult? Error)> StartAsync(ResponsesRequest request, string? client, CancellationToken cancellationToken)
     {
         var invalid = ContractValidator.Validate(request);
         if (invalid.Count > 0)
@@ -53,7 +53,7 @@ public sealed class ResponsesService(QlawDbContext db, RunCommands runs, RunQuer
             text = await TranscriptAsync(previous.Id, previous.Input, cancellationToken) + $"User: {text}";
         }
 
-        return await StartRunAsync(request.Model, text, cancellationToken);
+        return await StartRunAsync(request.Model, text, client, cancellationToken);
     }
 
     /// <summary>
@@ -161,9 +161,9 @@ public sealed class ResponsesService(QlawDbContext db, RunCommands runs, RunQuer
     public static bool TryParseResponseId(string id, out Guid runId) =>
         Guid.TryParse(id.StartsWith("resp_", StringComparison.Ordinal) ? id[5..] : id, out runId);
 
-    private async Task<(ResponseTarget?, RunCommandResult?)> StartRunAsync(string model, string text, CancellationToken cancellationToken)
+    private async Task<(ResponseTarget?, RunCommandResult?)> StartRunAsync(string model, string text, string? client, CancellationToken cancellationToken)
     {
-        var result = await runs.StartAsync(model, new StartRunRequest { Input = text }, null, cancellationToken);
+        var result = await runs.StartAsync(model, new StartRunRequest { Input = text }, null, client, cancellationToken);
         return result is RunCommandResult.Accepted accepted ? (new ResponseTarget(accepted.Run.Id, 0), null) : (null, result);
     }
 

@@ -26,17 +26,22 @@ public sealed class RunOptions
     [Range(0, 3600)]
     public int DatabaseWaitSeconds { get; set; } = 60;
 
-    /// <summary>The routing plan of <paramref name="workflow"/>, with these defaults filled in.</summary>
-    public RoutingPlan PlanFor(WorkflowDefinition workflow) => new(
+    /// <summary>
+    /// The routing plan of <paramref name="workflow"/>, with these defaults filled in and held under the server's
+    /// <paramref name="limits"/> (a stored workflow may predate a lowered ceiling).
+    /// </summary>
+    public RoutingPlan PlanFor(WorkflowDefinition workflow, LimitsOptions limits) => new(
         workflow.Agents.ToDictionary(
             a => a.Name,
             a => new AgentEdges(a.Handoffs ?? [], a.Consults ?? [], a.DefaultNext)),
         workflow.StartAgent,
-        workflow.Limits?.MaxSteps ?? WorkflowLimits.DefaultMaxSteps,
+        Math.Min(workflow.Limits?.MaxSteps ?? WorkflowLimits.DefaultMaxSteps, limits.MaxSteps),
         workflow.Limits?.MaxReturns ?? WorkflowLimits.DefaultMaxReturns,
         new RetrySettings(
-            workflow.Retry?.MaxAttempts ?? MaxAttempts,
+            Math.Min(workflow.Retry?.MaxAttempts ?? MaxAttempts, limits.MaxAttempts),
             workflow.Retry?.FirstIntervalMs ?? FirstRetryIntervalMs,
             workflow.Retry?.BackoffCoefficient ?? BackoffCoefficient,
-            workflow.Retry?.MaxIntervalMs ?? MaxRetryIntervalMs));
+            workflow.Retry?.MaxIntervalMs ?? MaxRetryIntervalMs),
+        Math.Min(workflow.Limits?.MaxTotalTokens ?? limits.MaxTotalTokens, limits.MaxTotalTokens),
+        limits.MaxTurnChars);
 }

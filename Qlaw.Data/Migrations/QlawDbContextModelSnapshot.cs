@@ -115,6 +115,11 @@ namespace Qlaw.Data.Migrations
                         .HasColumnType("uuid")
                         .HasColumnName("id");
 
+                    b.Property<string>("Client")
+                        .HasMaxLength(64)
+                        .HasColumnType("character varying(64)")
+                        .HasColumnName("client");
+
                     b.Property<DateTimeOffset?>("CompletedAt")
                         .HasColumnType("timestamp with time zone")
                         .HasColumnName("completed_at");
@@ -190,6 +195,10 @@ namespace Qlaw.Data.Migrations
                         .IsUnique()
                         .HasDatabaseName("ix_runs_entity_id")
                         .HasFilter("entity_id IS NOT NULL");
+
+                    b.HasIndex("Client", "Status")
+                        .HasDatabaseName("ix_runs_client_status")
+                        .HasFilter("client IS NOT NULL");
 
                     b.HasIndex("Status", "UpdatedAt")
                         .HasDatabaseName("ix_runs_status_updated_at");

@@ -43,4 +43,7 @@ public sealed class RunEntity
     public string? EntityId { get; set; }
 
     public string? LastError { get; set; }
+
+    /// <summary>Address of the client that started the run, for the per-client cap on active runs; never returned.</summary>
+    public string? Client { get; set; }
 }

@@ -58,7 +58,7 @@ public static class ApiFunctions
         [HttpTrigger(AuthorizationLevel.Anonymous, "post", Route = "workflows/{id}/runs")] HttpRequest request, string id,
         [DurableClient] DurableTaskClient client) =>
         ApiTrigger.InvokeAsync(request, client, RateLimiting.RunCreation, async http =>
-            await RunsApi.StartRun(id, (await BodyAsync<StartRunRequest>(http))!, Header(http, "Idempotency-Key"), http.Service<RunCommands>(), http.RequestAborted));
+            await RunsApi.StartRun(id, (await BodyAsync<StartRunRequest>(http))!, Header(http, "Idempotency-Key"), http, http.Service<RunCommands>(), http.RequestAborted));
 
     [Function(nameof(RunsApi.ListRuns))]
     public static Task<IActionResult> ListRuns(
