@@ -37,6 +37,13 @@ public sealed class LimitsOptions
     [Range(1, 1_000_000)]
     public int MaxActiveRunsPerClient { get; set; } = 100;
 
+    /// <summary>
+    /// Most events a stream may fall behind its run: a reader further behind is dropped (its stream ends with a
+    /// <c>: lagging</c> comment) and resumes with <c>Last-Event-ID</c>, so a slow reader never holds more than this.
+    /// </summary>
+    [Range(1, 1_000_000)]
+    public int MaxQueuedEventsPerStream { get; set; } = 10_000;
+
     /// <summary>The <c>Retry-After</c> of a run refused by an active-run cap.</summary>
     [Range(1, 3600)]
     public int ActiveRunsRetryAfterSeconds { get; set; } = 10;

@@ -135,5 +135,5 @@ public static class ApiFunctions
         [HttpTrigger(AuthorizationLevel.Anonymous, "get", Route = "agents")] HttpRequest request,
         [DurableClient] DurableTaskClient client) =>
         ApiTrigger.InvokeAsync(request, client, RateLimiting.Requests, async http =>
-            await StreamingApi.ListAgents(Query(http, "project_endpoint"), Query(http, "foundry_endpoint"), http.Service<ResponsesService>(), http.RequestAborted));
+            await StreamingApi.ListAgents(Query(http, "project_endpoint"), Query(http, "foundry_endpoint"), QueryInt(http, "limit"), Query(http, "after"), http.Service<ResponsesService>(), http.RequestAborted));
 }
