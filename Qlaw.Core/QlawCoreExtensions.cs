@@ -10,6 +10,7 @@ using Qlaw.Core.Configuration;
 using Qlaw.Core.Database;
 using Qlaw.Core.Recovery;
 using Qlaw.Core.Responses;
+using Qlaw.Core.Retention;
 using Qlaw.Core.Runs;
 using Qlaw.Core.Streaming;
 using Qlaw.Core.Telemetry;
@@ -56,6 +57,8 @@ public static class QlawCoreExtensions
         services.TryAddSingleton<RunSignals>();
         services.TryAddScoped<RunRedriver>();
         services.TryAddSingleton<RunReconciler>();
+        services.AddQlawOptions<RetentionOptions>("Retention", SettingReload.Live);
+        services.TryAddScoped<RunRetention>();
         services.AddQlawOptions<OpenAIProviderOptions>("Models:OpenAI", SettingReload.Live);
 
         // Named endpoint keys are free-form names; their settings are checked by ModelEndpointsValidator.
