@@ -9,9 +9,11 @@ using Qlaw.Core.Caching;
 using Qlaw.Core.Configuration;
 using Qlaw.Core.Database;
 using Qlaw.Core.Journal;
+using Qlaw.Core.Limits;
 using Qlaw.Core.Orchestration;
 using Qlaw.Core.Recovery;
 using Qlaw.Core.Responses;
+using Qlaw.Core.Retention;
 using Qlaw.Core.Runs;
 using Qlaw.Core.Signals;
 using Qlaw.Core.Streaming;
@@ -47,6 +49,7 @@ public static class QlawCoreExtensions
             new QueueClientOptions { Retry = { MaxRetries = 0, NetworkTimeout = TimeSpan.FromSeconds(3) } }));
 
         services.AddQlawOptions<RunOptions>("Runs", SettingReload.Live);
+        services.AddQlawOptions<LimitsOptions>("Limits", SettingReload.Live);
         services.AddQlawOptions<ScriptedModelOptions>("Models:Scripted", SettingReload.Live);
         services.TryAddScoped<WorkflowCatalog>();
         services.TryAddScoped<RunCommands>();
@@ -60,7 +63,15 @@ public static class QlawCoreExtensions
         services.TryAddSingleton<RunSignals>();
         services.TryAddScoped<RunRedriver>();
         services.TryAddSingleton<RunReconciler>();
+        services.AddQlawOptions<RetentionOptions>("Retention", SettingReload.Live);
+        services.TryAddScoped<RunRetention>();
         services.AddQlawOptions<OpenAIProviderOptions>("Models:OpenAI", SettingReload.Live);
+
+        // Named endpoint keys are free-form names; their settings are checked by ModelEndpointsValidator.
+        services.AddQlawOptions<ModelEndpointsOptions>("Models:Endpoints", SettingReload.Live, allowUnknownKeys: true);
+        services.AddSingleton<IValidateOptions<ModelEndpointsOptions>, ModelEndpointsValidator>();
+        services.TryAddSingleton<ModelEndpoints>();
+        services.TryAddSingleton<WorkflowRules>();
         services.AddQlawOptions<StreamingOptions>("Streaming", SettingReload.Live);
         services.TryAddSingleton<ChatClientProvider>();
         services.TryAddSingleton<AgentFactory>();

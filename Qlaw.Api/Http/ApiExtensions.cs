@@ -73,7 +73,9 @@ public static class ApiExtensions
         headers.XContentTypeOptions = "nosniff";
         headers.XFrameOptions = "DENY";
         headers["Referrer-Policy"] = "no-referrer";
-        headers.ContentSecurityPolicy = settings.ContentSecurityPolicy;
+        headers.ContentSecurityPolicy = response.HttpContext.Request.Path.StartsWithSegments("/scalar")
+            ? settings.ApiReferenceContentSecurityPolicy
+            : settings.ContentSecurityPolicy;
     }
 
     /// <summary>

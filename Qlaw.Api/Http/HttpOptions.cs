@@ -14,6 +14,44 @@ public sealed class HttpOptions
 
     /// <summary>Response headers that harden browsers' handling of the API and console.</summary>
     public SecurityHeaderSettings SecurityHeaders { get; set; } = new();
+
+    /// <summary>
+    /// Host names (besides the loopback names) requests may be addressed to, e.g. <c>qlaw.example.com</c>; used when
+    /// <c>AllowedHosts</c> is not set. Another <c>Host</c> gets 400, which defeats DNS rebinding.
+    /// </summary>
+    public string[] PublicHosts { get; set; } = [];
+
+    /// <summary>Reverse proxies whose <c>X-Forwarded-For</c> / <c>X-Forwarded-Proto</c> are believed.</summary>
+    public ForwardedHeadersSettings ForwardedHeaders { get; set; } = new();
+
+    /// <summary>Serve the OpenAPI document (<c>/openapi/v1.json</c>) and its browsable reference (<c>/scalar</c>).</summary>
+    public bool OpenApi { get; set; } = true;
+
+    /// <summary>The host names every server answers to: a browser page cannot rebind them to another address.</summary>
+    public static readonly string[] LoopbackHosts = ["localhost", "127.0.0.1", "[::1]"];
+}
+
+/// <summary>
+/// Forwarded headers (section <c>Http:ForwardedHeaders</c>): honoured only from these proxies, so that rate limits and
+/// active-run caps count the real client. Empty (the default): the headers are ignored.
+/// </summary>
+public sealed class ForwardedHeadersSettings : IValidatableObject
+{
+    /// <summary>Proxy addresses, e.g. <c>10.0.0.4</c>.</summary>
+    public string[] KnownProxies { get; set; } = [];
+
+    /// <summary>Proxy networks in CIDR notation, e.g. <c>10.0.0.0/24</c>.</summary>
+    public string[] KnownNetworks { get; set; } = [];
+
+    /// <summary>How many proxies in a chain are unwrapped.</summary>
+    [Range(1, 10)]
+    public int ForwardLimit { get; set; } = 1;
+
+    public IEnumerable<ValidationResult> Validate(ValidationContext validationContext) =>
+        KnownProxies.Where(p => !System.Net.IPAddress.TryParse(p, out _))
+            .Select(p => new ValidationResult($"'{p}' is not an IP address.", [nameof(KnownProxies)]))
+            .Concat(KnownNetworks.Where(n => !System.Net.IPNetwork.TryParse(n, out _))
+                .Select(n => new ValidationResult($"'{n}' is not a network in CIDR notation (10.0.0.0/24).", [nameof(KnownNetworks)])));
 }
 
 /// <summary>Cross-origin access (section <c>Http:Cors</c>).</summary>
@@ -32,11 +70,20 @@ public sealed class SecurityHeaderSettings
 {
     public bool Enabled { get; set; } = true;
 
-    /// <summary>The Content-Security-Policy of every response.</summary>
+    /// <summary>The Content-Security-Policy of every response but the API reference's: no inline script or style.</summary>
     [StringLength(2000)]
     public string ContentSecurityPolicy { get; set; } =
-        "default-src 'self'; script-src 'self' 'unsafe-inline'; style-src 'self' 'unsafe-inline'; img-src 'self' data:; " +
+        "default-src 'self'; script-src 'self'; style-src 'self'; img-src 'self' data:; " +
         "connect-src 'self'; frame-ancestors 'none'; object-src 'none'; base-uri 'self'";
+
+    /// <summary>
+    /// The Content-Security-Policy of the browsable API reference (<c>/scalar</c>), whose generated page configures
+    /// itself with an inline script. Turn the page off with <c>Http:OpenApi: false</c> where that matters.
+    /// </summary>
+    [StringLength(2000)]
+    public string ApiReferenceContentSecurityPolicy { get; set; } =
+        "default-src 'self'; script-src 'self' 'unsafe-inline'; style-src 'self' 'unsafe-inline'; img-src 'self' data:; " +
+        "font-src 'self' data:; connect-src 'self'; frame-ancestors 'none'; object-src 'none'; base-uri 'self'";
 }
 
 /// <summary>

@@ -163,7 +163,7 @@ public sealed class StreamSlots
     }
 
     /// <summary>The answer to a client over its stream cap: 429 problem+json with <c>Retry-After</c>.</summary>
-    public static IResult TooMany { get; } = new TooManyStreamsResult();
+    public static IResult TooMany { get; } = new TooManyRequestsResult(TimeSpan.FromSeconds(5), "Too many open streams from this client.");
 
     /// <summary>Streams through <paramref name="stream"/> when the client has a free slot, else answers 429.</summary>
     public static IResult Open(HttpContext context, Func<IDisposable, IResult> stream) =>
@@ -216,8 +216,8 @@ public sealed class StreamReservation(bool wanted, IDisposable? slot) : IDisposa
     public void Dispose() => Take()?.Dispose();
 }
 
-internal sealed class TooManyStreamsResult : IResult
+/// <summary>429 problem+json with <c>Retry-After</c>.</summary>
+public sealed class TooManyRequestsResult(TimeSpan retryAfter, string title) : IResult
 {
-    public Task ExecuteAsync(HttpContext httpContext) =>
-        RateLimiting.WriteTooManyAsync(httpContext, TimeSpan.FromSeconds(5), "Too many open streams from this client.");
+    public Task ExecuteAsync(HttpContext httpContext) => RateLimiting.WriteTooManyAsync(httpContext, retryAfter, title);
 }

@@ -1,5 +1,6 @@
 using Microsoft.AspNetCore.Http.HttpResults;
 using Qlaw.Contracts;
+using Qlaw.Api.Http;
 using Qlaw.Core.Runs;
 
 namespace Qlaw.Api.Runs;
@@ -16,6 +17,7 @@ public static class RunResults
         RunCommandResult.Conflict conflict => TypedResults.Problem(
             statusCode: StatusCodes.Status409Conflict, title: "The run's state does not allow this.", detail: conflict.Detail,
             extensions: new Dictionary<string, object?> { ["run_status"] = QlawJson.EnumName(conflict.Status) }),
+        RunCommandResult.Busy busy => new TooManyRequestsResult(busy.RetryAfter, busy.Title),
         _ => throw new InvalidOperationException($"Unexpected result {result}."),
     };
 

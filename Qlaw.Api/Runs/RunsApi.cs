@@ -27,8 +27,8 @@ public static class RunsApi
 
     public static async Task<IResult> StartRun(
         string id, StartRunRequest request, [FromHeader(Name = "Idempotency-Key")] string? idempotencyKey,
-        RunCommands runs, CancellationToken cancellationToken) =>
-        RunResults.ToHttp(await runs.StartAsync(id, request, idempotencyKey, cancellationToken));
+        HttpContext http, RunCommands runs, CancellationToken cancellationToken) =>
+        RunResults.ToHttp(await runs.StartAsync(id, request, idempotencyKey, RateLimiting.ClientOf(http), cancellationToken));
 
     /// <summary>The operator view: runs newest first, by <c>status</c>, or only the stale ones (<c>stale=true</c>).</summary>
     public static async Task<Results<Ok<ListPage<RunSummary>>, ValidationProblem>> ListRuns(

@@ -1,7 +1,9 @@
 using System.Text.Json;
 using Microsoft.AspNetCore.Http.HttpResults;
 using Microsoft.AspNetCore.Mvc;
+using Qlaw.Contracts;
 using Qlaw.Contracts.Responses;
+using Qlaw.Core;
 using Qlaw.Core.Responses;
 using Qlaw.Core.Streaming;
 using Qlaw.Api.Http;
@@ -64,7 +66,7 @@ public static class StreamingApi
             return StreamSlots.TooMany;
         }
 
-        var (target, error) = await responses.StartAsync(request, cancellationToken);
+        var (target, error) = await responses.StartAsync(request, RateLimiting.ClientOf(http), cancellationToken);
         return target is null
             ? RunResults.ToHttp(error!)
             : await Respond(target, slot, request.Model, responses, reader, cancellationToken);
@@ -87,11 +89,25 @@ public static class StreamingApi
             : await Respond(target, slot, id, responses, reader, cancellationToken);
     }
 
-    /// <summary>The agents of the stored workflows (<c>project_endpoint</c> / <c>foundry_endpoint</c> are accepted and ignored).</summary>
-    public static async Task<Ok<List<AgentInfo>>> ListAgents(
+    /// <summary>
+    /// The agents of the stored workflows (<c>project_endpoint</c> / <c>foundry_endpoint</c> are accepted and ignored):
+    /// with <c>limit</c> or <c>after</c>, one keyset page of workflows' agents; without, the QLAW CLI's plain array of
+    /// the agents of the first <see cref="ListPage{T}.MaxLimit"/> workflows.
+    /// </summary>
+    public static async Task<Results<Ok<List<AgentInfo>>, Ok<ListPage<AgentInfo>>, ValidationProblem>> ListAgents(
         [FromQuery(Name = "project_endpoint")] string? projectEndpoint, [FromQuery(Name = "foundry_endpoint")] string? foundryEndpoint,
-        ResponsesService responses, CancellationToken cancellationToken) =>
-        TypedResults.Ok(await responses.ListAgentsAsync(cancellationToken));
+        int? limit, string? after, ResponsesService responses, CancellationToken cancellationToken)
+    {
+        if (limit is null && after is null)
+        {
+            var first = await responses.ListAgentsAsync(new PageRequest(ListPage<object>.MaxLimit, null), cancellationToken);
+            return TypedResults.Ok(first.Data.ToList());
+        }
+
+        return PageRequest.TryParse(limit, after, out var page, out var errors)
+            ? TypedResults.Ok(await responses.ListAgentsAsync(page, cancellationToken))
+            : TypedResults.ValidationProblem(errors);
+    }
 
     private static async Task<IResult> Respond(
         ResponseTarget target, StreamReservation slot, string model, ResponsesService responses, RunStreamReader reader, CancellationToken cancellationToken) =>

@@ -15,6 +15,10 @@ public sealed record WorkflowLimits
     /// <summary>Times work may be sent back to any one agent with <c>return_to_previous</c>.</summary>
     [Range(1, 100)]
     public int? MaxReturns { get; init; }
+
+    /// <summary>Tokens (input and output, all turns) a run may spend; the server's ceiling when left out.</summary>
+    [Range(1, int.MaxValue)]
+    public int? MaxTotalTokens { get; init; }
 }
 
 /// <summary>How a failing agent turn is retried before the run is dead-lettered.</summary>
@@ -42,7 +46,17 @@ public sealed record ModelOptions
     [StringLength(200)]
     public string? Model { get; init; }
 
-    /// <summary>OpenAI-compatible base URL; the configured provider endpoint when left out. Keys never go here.</summary>
+    /// <summary>
+    /// Name of a model endpoint configured on the server (<c>Models:Endpoints:&lt;name&gt;</c>); the default endpoint
+    /// when left out. Endpoints, their URLs and keys are server settings: a workflow only picks one.
+    /// </summary>
+    [StringLength(64)]
+    public string? Endpoint { get; init; }
+
+    /// <summary>
+    /// OpenAI-compatible base URL: accepted only when it is the base URL of a configured endpoint (which it then
+    /// selects). Keys never go here.
+    /// </summary>
     [StringLength(2000), Url]
     public string? BaseUrl { get; init; }
 

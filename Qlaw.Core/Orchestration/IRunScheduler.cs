@@ -25,4 +25,7 @@ public interface IRunScheduler
     Task TerminateAsync(string instanceId, string reason, CancellationToken cancellationToken);
 
     Task<InstanceState> GetStateAsync(string instanceId, CancellationToken cancellationToken);
+
+    /// <summary>Deletes the stored history of instance <paramref name="instanceId"/>; a no-op when there is none.</summary>
+    Task PurgeAsync(string instanceId, CancellationToken cancellationToken);
 }

@@ -1,5 +1,6 @@
 using System.ComponentModel.DataAnnotations;
 using Qlaw.Contracts.Workflows;
+using Qlaw.Core.Limits;
 using Qlaw.Core.Routing;
 
 namespace Qlaw.Core.Orchestration;
@@ -19,17 +20,22 @@ public sealed class RunOptions
     [Range(1, 3_600_000)]
     public int MaxRetryIntervalMs { get; set; } = 30_000;
 
-    /// <summary>The routing plan of <paramref name="workflow"/>, with these defaults filled in.</summary>
-    public RoutingPlan PlanFor(WorkflowDefinition workflow) => new(
+    /// <summary>
+    /// The routing plan of <paramref name="workflow"/>, with these defaults filled in and held under the server's
+    /// <paramref name="limits"/> (a stored workflow may predate a lowered ceiling).
+    /// </summary>
+    public RoutingPlan PlanFor(WorkflowDefinition workflow, LimitsOptions limits) => new(
         workflow.Agents.ToDictionary(
             a => a.Name,
             a => new AgentEdges(a.Handoffs ?? [], a.Consults ?? [], a.DefaultNext)),
         workflow.StartAgent,
-        workflow.Limits?.MaxSteps ?? WorkflowLimits.DefaultMaxSteps,
+        Math.Min(workflow.Limits?.MaxSteps ?? WorkflowLimits.DefaultMaxSteps, limits.MaxSteps),
         workflow.Limits?.MaxReturns ?? WorkflowLimits.DefaultMaxReturns,
         new RetrySettings(
-            workflow.Retry?.MaxAttempts ?? MaxAttempts,
+            Math.Min(workflow.Retry?.MaxAttempts ?? MaxAttempts, limits.MaxAttempts),
             workflow.Retry?.FirstIntervalMs ?? FirstRetryIntervalMs,
             workflow.Retry?.BackoffCoefficient ?? BackoffCoefficient,
-            workflow.Retry?.MaxIntervalMs ?? MaxRetryIntervalMs));
+            workflow.Retry?.MaxIntervalMs ?? MaxRetryIntervalMs),
+        Math.Min(workflow.Limits?.MaxTotalTokens ?? limits.MaxTotalTokens, limits.MaxTotalTokens),
+        limits.MaxTurnChars);
 }

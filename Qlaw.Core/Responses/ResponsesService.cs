@@ -23,8 +23,8 @@ public sealed record ResponseTarget(Guid RunId, long After);
 /// </summary>
 public sealed class ResponsesService(QlawDbContext db, RunCommands runs, RunQueries queries, RunStreamReader stream)
 {
-    /// <summary>Starts a run of the named workflow, continues a waiting one, or starts a follow-up run.</summary>
-    public async Task<(ResponseTarget? Target, RunCommandResult? Error)> StartAsync(ResponsesRequest request, CancellationToken cancellationToken)
+    /// <summary>Starts a run of the named workflow for <paramref name="client"/>, continues a waiting one, or starts a follow-up run.</summary>
+    public async Task<(ResponseTarget? Target, RunCommandResult? Error)> StartAsync(ResponsesRequest request, string? client, CancellationToken cancellationToken)
     {
         var invalid = ContractValidator.Validate(request);
         if (invalid.Count > 0)
@@ -53,7 +53,7 @@ public sealed class ResponsesService(QlawDbContext db, RunCommands runs, RunQuer
             text = await TranscriptAsync(previous.Id, previous.Input, cancellationToken) + $"User: {text}";
         }
 
-        return await StartRunAsync(request.Model, text, cancellationToken);
+        return await StartRunAsync(request.Model, text, client, cancellationToken);
     }
 
     /// <summary>
@@ -108,8 +108,15 @@ public sealed class ResponsesService(QlawDbContext db, RunCommands runs, RunQuer
     /// <summary>Waits until the run ends or pauses, then describes it as one OpenAI-style response object.</summary>
     public async Task<JsonObject> WaitForResponseAsync(Guid runId, string model, CancellationToken cancellationToken)
     {
-        await foreach (var _ in stream.ReadAsync(runId, 0, cancellationToken))
+        // Read to the end of the run's stream, picking up again where a lagging read was dropped.
+        var (after, lagged) = (0L, true);
+        while (lagged)
         {
+            lagged = false;
+            await foreach (var row in stream.ReadAsync(runId, after, cancellationToken))
+            {
+                (after, lagged) = row is null ? (after, false) : ReferenceEquals(row, RunEventRow.Lagged) ? (after, true) : (row.Id, false);
+            }
         }
 
         var status = (await queries.GetStatusAsync(runId, cancellationToken))!;
@@ -144,26 +151,39 @@ public sealed class ResponsesService(QlawDbContext db, RunCommands runs, RunQuer
         };
     }
 
-    /// <summary>The agents of every stored workflow.</summary>
-    public async Task<List<AgentInfo>> ListAgentsAsync(CancellationToken cancellationToken)
+    /// <summary>
+    /// The agents of one keyset page of stored workflows, in creation order: <see cref="PageRequest.Limit"/> counts
+    /// workflows (each has at most <see cref="WorkflowDefinition.MaxAgents"/> agents) and the cursor is a workflow id.
+    /// </summary>
+    public async Task<ListPage<AgentInfo>> ListAgentsAsync(PageRequest page, CancellationToken cancellationToken)
     {
-        var workflows = await db.Workflows.AsNoTracking().OrderBy(w => w.Id).Take(1000).Select(w => w.Config).ToListAsync(cancellationToken);
-        return [.. workflows
-            .Select(config => JsonSerializer.Deserialize<WorkflowDefinition>(config, QlawJson.Options)!)
-            .SelectMany(w => w.Agents.Select(a => new AgentInfo(
-                $"{w.Name}.{a.Name}",
-                a.Name,
-                a.Instructions ?? RoleInstructions.For(a.Role!.Value),
-                ChatClientProvider.Resolve(w, a) is { Provider: ModelProvider.Openai } model ? model.Model : "scripted")))];
+        var query = db.Workflows.AsNoTracking();
+        if (page.After is { } after)
+        {
+            query = query.Where(w => w.Id > after);
+        }
+
+        var rows = await query.OrderBy(w => w.Id).Take(page.Limit + 1).Select(w => new { w.Id, w.Config }).ToListAsync(cancellationToken);
+        var workflows = page.ToPage(rows, w => w.Id);
+        return new ListPage<AgentInfo>(
+            [.. workflows.Data
+                .Select(row => JsonSerializer.Deserialize<WorkflowDefinition>(row.Config, QlawJson.Options)!)
+                .SelectMany(w => w.Agents.Select(a => new AgentInfo(
+                    $"{w.Name}.{a.Name}",
+                    a.Name,
+                    a.Instructions ?? RoleInstructions.For(a.Role!.Value),
+                    ChatClientProvider.Resolve(w, a) is { Provider: ModelProvider.Openai } model ? model.Model : "scripted")))],
+            workflows.HasMore,
+            workflows.LastId);
     }
 
     /// <summary>Reads a response id (<c>resp_…</c>) or a bare run id.</summary>
     public static bool TryParseResponseId(string id, out Guid runId) =>
         Guid.TryParse(id.StartsWith("resp_", StringComparison.Ordinal) ? id[5..] : id, out runId);
 
-    private async Task<(ResponseTarget?, RunCommandResult?)> StartRunAsync(string model, string text, CancellationToken cancellationToken)
+    private async Task<(ResponseTarget?, RunCommandResult?)> StartRunAsync(string model, string text, string? client, CancellationToken cancellationToken)
     {
-        var result = await runs.StartAsync(model, new StartRunRequest { Input = text }, null, cancellationToken);
+        var result = await runs.StartAsync(model, new StartRunRequest { Input = text }, null, client, cancellationToken);
         return result is RunCommandResult.Accepted accepted ? (new ResponseTarget(accepted.Run.Id, 0), null) : (null, result);
     }
 

@@ -30,14 +30,18 @@ public sealed record RouteDecision(RouteAction Action, string? Target = null, st
 
 /// <summary>
 /// The routing rules of one workflow, small enough to travel in the orchestration's input so the orchestrator
-/// never reads the database.
+/// never reads the database. <paramref name="MaxTotalTokens"/> (the run's token budget) and <paramref name="MaxTurnChars"/>
+/// (the cap on one turn's text) are fixed when the run is planned (<c>RunOptions.PlanFor</c>); null in plans
+/// made before they existed.
 /// </summary>
 public sealed record RoutingPlan(
     IReadOnlyDictionary<string, AgentEdges> Agents,
     string StartAgent,
     int MaxSteps,
     int MaxReturns,
-    RetrySettings Retry);
+    RetrySettings Retry,
+    int? MaxTotalTokens = null,
+    int? MaxTurnChars = null);
 
 /// <summary>Where one agent may pass control.</summary>
 public sealed record AgentEdges(IReadOnlyList<string> Handoffs, IReadOnlyList<string> Consults, string? DefaultNext);

@@ -5,6 +5,7 @@ using Npgsql;
 using Qlaw.Contracts;
 using Qlaw.Contracts.Runs;
 using Qlaw.Contracts.Workflows;
+using Qlaw.Core.Limits;
 using Qlaw.Core.Orchestration;
 using Qlaw.Core.Journal;
 using Qlaw.Core.Routing;
@@ -22,12 +23,17 @@ namespace Qlaw.Core.Runs;
 /// together (the outbox), then the signal is delivered; whatever a crash leaves undelivered, the dispatcher delivers.
 /// </summary>
 public sealed class RunCommands(
-    QlawDbContext db, RunLog log, RunEndings endings, RunSignals signals, IOptionsMonitor<RunOptions> options, IOptionsMonitor<RecoveryOptions> recovery, TimeProvider clock)
+    QlawDbContext db, RunLog log, RunEndings endings, RunSignals signals, IOptionsMonitor<RunOptions> options,
+    IOptionsMonitor<RecoveryOptions> recovery, IOptionsMonitor<LimitsOptions> limits, TimeProvider clock)
 {
     public const int MaxIdempotencyKeyLength = 200;
 
-    /// <summary>Creates a queued run of a workflow and schedules its orchestration.</summary>
-    public async Task<RunCommandResult> StartAsync(string workflowIdOrName, StartRunRequest request, string? idempotencyKey, CancellationToken cancellationToken)
+    /// <summary>
+    /// Creates a queued run of a workflow for <paramref name="client"/> (its address) and schedules its orchestration,
+    /// unless the server or the client is at its cap of active runs.
+    /// </summary>
+    public async Task<RunCommandResult> StartAsync(
+        string workflowIdOrName, StartRunRequest request, string? idempotencyKey, string? client, CancellationToken cancellationToken)
     {
         var errors = ContractValidator.Validate(request);
         if (request.Metadata is { ValueKind: not JsonValueKind.Object and not JsonValueKind.Null })
@@ -58,6 +64,12 @@ public sealed class RunCommands(
             return Accepted(existing);
         }
 
+        var ceilings = limits.CurrentValue;
+        if (await ActiveRunCap.FindAsync(db, client, ceilings, cancellationToken) is { } busy)
+        {
+            return busy;
+        }
+
         var definition = JsonSerializer.Deserialize<WorkflowDefinition>(workflow.Config, QlawJson.Options)!;
         var now = clock.GetUtcNow();
         var run = new RunEntity
@@ -71,11 +83,12 @@ public sealed class RunCommands(
             CreatedAt = now,
             UpdatedAt = now,
             CurrentAgent = definition.StartAgent,
+            Client = client,
         };
         run.EntityId = $"run-{run.Id:N}";
         db.Runs.Add(run);
         AuditTypes.Add(db, run.Id, AuditTypes.RunCreated, new { workflow_id = workflow.Id, workflow = workflow.Name, idempotency_key = idempotencyKey }, now);
-        var plan = options.CurrentValue.PlanFor(definition);
+        var plan = options.CurrentValue.PlanFor(definition, ceilings);
         var signal = RunSignals.Enqueue(db, run.Id, RunSignal.ScheduleKind, new RunSignal(
             run.EntityId, Schedule: new RunOrchestrationInput(run.Id, plan, RouteState.Start(definition.StartAgent), null, null)), now);
         try

@@ -20,6 +20,9 @@ public abstract record RunCommandResult
 
     /// <summary>The run's state does not allow the command.</summary>
     public sealed record Conflict(RunStatus Status, string Detail) : RunCommandResult;
+
+    /// <summary>Too many runs are active (on the server, or of this client); try again after <paramref name="RetryAfter"/>.</summary>
+    public sealed record Busy(string Title, TimeSpan RetryAfter) : RunCommandResult;
 }
 
 /// <summary>Links of a run, shared by every response that names one.</summary>

@@ -3,6 +3,7 @@ using Microsoft.EntityFrameworkCore;
 using Microsoft.Extensions.Options;
 using Qlaw.Contracts;
 using Qlaw.Core.Journal;
+using Qlaw.Core.Limits;
 using Qlaw.Core.Orchestration;
 using Qlaw.Core.Routing;
 using Qlaw.Core.Workflows;
@@ -15,7 +16,7 @@ namespace Qlaw.Core.Signals;
 /// recorded as completed replays its recorded decision instead of calling the model — with the origin stack and return
 /// counts as stored. The path of <c>continue</c> when the instance is gone, and of the reconciler.
 /// </summary>
-public sealed class RunRedriver(QlawDbContext db, IRunScheduler scheduler, IOptionsMonitor<RunOptions> options)
+public sealed class RunRedriver(QlawDbContext db, IRunScheduler scheduler, IOptionsMonitor<RunOptions> options, IOptionsMonitor<LimitsOptions> limits)
 {
     /// <param name="stepOffset">1 to go on after the current step (it asked for input and got it), else 0.</param>
     public async Task<string> ReseedAsync(Guid runId, int stepOffset, string? input, CancellationToken cancellationToken)
@@ -32,7 +33,7 @@ public sealed class RunRedriver(QlawDbContext db, IRunScheduler scheduler, IOpti
             a => a.RunId == run.Id && (a.Type == AuditTypes.RunResumed || a.Type == AuditTypes.RunRecovered), cancellationToken);
         run.EntityId = $"run-{run.Id:N}-r{generation}";
         await db.SaveChangesAsync(cancellationToken);
-        await scheduler.ScheduleAsync(run.EntityId, new RunOrchestrationInput(run.Id, options.CurrentValue.PlanFor(definition), state, null, input), cancellationToken);
+        await scheduler.ScheduleAsync(run.EntityId, new RunOrchestrationInput(run.Id, options.CurrentValue.PlanFor(definition, limits.CurrentValue), state, null, input), cancellationToken);
         return run.EntityId;
     }
 }

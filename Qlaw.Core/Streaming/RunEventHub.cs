@@ -3,19 +3,25 @@ using System.Collections.Immutable;
 using System.Threading.Channels;
 using Microsoft.Extensions.Hosting;
 using Microsoft.Extensions.Logging;
+using Microsoft.Extensions.Options;
 using Npgsql;
+using Qlaw.Core.Limits;
 
 namespace Qlaw.Core.Streaming;
 
 /// <summary>A row of a run's event log, as streamed.</summary>
-public sealed record RunEventRow(long Id, string Type, string Data);
+public sealed record RunEventRow(long Id, string Type, string Data)
+{
+    /// <summary>Ends a stream whose reader fell too far behind (compared by reference): it resumes with Last-Event-ID.</summary>
+    public static RunEventRow Lagged { get; } = new(-1, "lagging", "");
+}
 
 /// <summary>
 /// One <c>LISTEN</c> connection per process and an in-memory fan-out: on each notification the run's new rows are read
 /// once and handed to every local subscriber of that run — no per-client polling. When the connection drops it is
 /// re-established and every followed run is read again from where it was, so nothing is lost.
 /// </summary>
-public sealed partial class RunEventHub(NpgsqlDataSource dataSource, ILogger<RunEventHub> logger) : BackgroundService
+public sealed partial class RunEventHub(NpgsqlDataSource dataSource, IOptionsMonitor<LimitsOptions> limits, ILogger<RunEventHub> logger) : BackgroundService
 {
     private readonly ConcurrentDictionary<Guid, RunFeed> _feeds = new();
     private readonly ConcurrentDictionary<Guid, ImmutableList<Action>> _stopWatchers = new();
@@ -43,7 +49,7 @@ public sealed partial class RunEventHub(NpgsqlDataSource dataSource, ILogger<Run
         {
             var feed = _feeds.GetOrAdd(runId, id => new RunFeed(id));
             await feed.StartAsync(dataSource, cancellationToken);
-            var subscription = feed.Add(this);
+            var subscription = feed.Add(this, limits.CurrentValue.MaxQueuedEventsPerStream);
             if (subscription is not null)
             {
                 return subscription;
@@ -176,7 +182,7 @@ internal sealed class RunFeed(Guid runId)
         }
     }
 
-    public RunSubscription? Add(RunEventHub hub)
+    public RunSubscription? Add(RunEventHub hub, int capacity)
     {
         lock (_gate)
         {
@@ -185,7 +191,7 @@ internal sealed class RunFeed(Guid runId)
                 return null;
             }
 
-            var subscription = new RunSubscription(this, hub);
+            var subscription = new RunSubscription(this, hub, capacity);
             _subscribers.Add(subscription);
             return subscription;
         }
@@ -291,23 +297,44 @@ internal sealed class RunFeed(Guid runId)
     }
 }
 
-/// <summary>A subscriber's queue of new rows of one run; dispose to stop following.</summary>
+/// <summary>
+/// A subscriber's queue of new rows of one run, holding at most its capacity: a delivery that would overflow it
+/// completes the queue instead and marks the subscriber <see cref="Lagged"/>. Dispose to stop following.
+/// </summary>
 public sealed class RunSubscription : IDisposable
 {
-    private readonly Channel<RunEventRow> _rows = Channel.CreateUnbounded<RunEventRow>(new UnboundedChannelOptions { SingleReader = true });
+    private readonly Channel<RunEventRow> _rows;
     private readonly RunFeed _feed;
     private readonly RunEventHub _hub;
+    private readonly int _capacity;
 
-    internal RunSubscription(RunFeed feed, RunEventHub hub)
+    internal RunSubscription(RunFeed feed, RunEventHub hub, int capacity)
     {
         _feed = feed;
         _hub = hub;
+        _capacity = capacity;
+        _rows = Channel.CreateBounded<RunEventRow>(new BoundedChannelOptions(capacity) { SingleReader = true, FullMode = BoundedChannelFullMode.Wait });
     }
 
     public ChannelReader<RunEventRow> Rows => _rows.Reader;
 
+    /// <summary>The reader fell more than its capacity behind: the queue was completed, the reader resumes from the log.</summary>
+    public bool Lagged { get; private set; }
+
     internal void Deliver(List<RunEventRow> rows)
     {
+        if (Lagged)
+        {
+            return;
+        }
+
+        if (_rows.Reader.Count + rows.Count > _capacity)
+        {
+            Lagged = true;
+            _rows.Writer.TryComplete();
+            return;
+        }
+
         foreach (var row in rows)
         {
             _rows.Writer.TryWrite(row);

@@ -3,6 +3,7 @@ using System.Runtime.CompilerServices;
 using Microsoft.Extensions.Options;
 using Npgsql;
 using Qlaw.Contracts;
+using Qlaw.Core.Limits;
 using Qlaw.Core.Telemetry;
 
 namespace Qlaw.Core.Streaming;
@@ -10,7 +11,8 @@ namespace Qlaw.Core.Streaming;
 /// <summary>
 /// A run's event stream: replays the log after a position, then follows it live through <see cref="RunEventHub"/>;
 /// yields null as a heartbeat while idle; ends after a <c>response.completed</c> / <c>response.error</c> marker once
-/// the run is no longer moving (ended, paused, or dead-lettered).
+/// the run is no longer moving (ended, paused, or dead-lettered); yields <see cref="RunEventRow.Lagged"/> and ends
+/// when the reader fell too far behind (<see cref="LimitsOptions.MaxQueuedEventsPerStream"/>).
 /// </summary>
 public sealed class RunStreamReader(NpgsqlDataSource dataSource, RunEventHub hub, IOptionsMonitor<StreamingOptions> options)
 {
@@ -73,6 +75,11 @@ public sealed class RunStreamReader(NpgsqlDataSource dataSource, RunEventHub hub
 
                 if (!more)
                 {
+                    if (subscription.Lagged)
+                    {
+                        yield return RunEventRow.Lagged;
+                    }
+
                     yield break;
                 }
 

@@ -12,12 +12,17 @@ using Qlaw.Data.Workflows;
 namespace Qlaw.Core.Workflows;
 
 /// <summary>Creates, finds and lists workflows and their runs.</summary>
-public sealed class WorkflowCatalog(QlawDbContext db, TimeProvider clock)
+public sealed class WorkflowCatalog(QlawDbContext db, WorkflowRules rules, TimeProvider clock)
 {
-    /// <summary>Validates and stores a workflow definition.</summary>
+    /// <summary>Validates a workflow definition, checks it against the server's rules and stores it.</summary>
     public async Task<CreateWorkflowResult> CreateAsync(WorkflowDefinition definition, CancellationToken cancellationToken)
     {
         var errors = ContractValidator.Validate(definition);
+        if (errors.Count == 0)
+        {
+            errors = rules.Check(definition);
+        }
+
         if (errors.Count > 0)
         {
             return new CreateWorkflowResult.Invalid(errors);

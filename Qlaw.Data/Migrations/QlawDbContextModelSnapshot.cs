@@ -122,6 +122,11 @@ namespace Qlaw.Data.Migrations
                         .HasColumnName("chain")
                         .HasDefaultValueSql("'[]'::jsonb");
 
+                    b.Property<string>("Client")
+                        .HasMaxLength(64)
+                        .HasColumnType("character varying(64)")
+                        .HasColumnName("client");
+
                     b.Property<DateTimeOffset?>("CompletedAt")
                         .HasColumnType("timestamp with time zone")
                         .HasColumnName("completed_at");
@@ -187,6 +192,10 @@ namespace Qlaw.Data.Migrations
                         .HasColumnType("character varying(20)")
                         .HasColumnName("status");
 
+                    b.Property<long>("TokensUsed")
+                        .HasColumnType("bigint")
+                        .HasColumnName("tokens_used");
+
                     b.Property<DateTimeOffset>("UpdatedAt")
                         .HasColumnType("timestamp with time zone")
                         .HasColumnName("updated_at");
@@ -202,6 +211,10 @@ namespace Qlaw.Data.Migrations
                         .IsUnique()
                         .HasDatabaseName("ix_runs_entity_id")
                         .HasFilter("entity_id IS NOT NULL");
+
+                    b.HasIndex("Client", "Status")
+                        .HasDatabaseName("ix_runs_client_status")
+                        .HasFilter("client IS NOT NULL");
 
                     b.HasIndex("Status", "UpdatedAt")
                         .HasDatabaseName("ix_runs_status_updated_at");

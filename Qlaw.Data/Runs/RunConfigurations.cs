@@ -22,6 +22,7 @@ internal sealed class RunConfiguration : IEntityTypeConfiguration<RunEntity>
         builder.Property(r => r.IdempotencyKey).HasMaxLength(200);
         builder.Property(r => r.CurrentAgent).HasMaxLength(32);
         builder.Property(r => r.EntityId).HasMaxLength(100);
+        builder.Property(r => r.Client).HasMaxLength(64);
 
         // GET /v1/workflows/{id}/runs pages by id within a workflow.
         builder.HasIndex(r => new { r.WorkflowId, r.Id });
@@ -30,6 +31,8 @@ internal sealed class RunConfiguration : IEntityTypeConfiguration<RunEntity>
         // Operators and the reconciler look runs up by status.
         builder.HasIndex(r => new { r.Status, r.UpdatedAt });
         builder.HasIndex(r => r.EntityId).IsUnique().HasFilter("entity_id IS NOT NULL");
+        // Run creation counts a client's active runs (Limits:MaxActiveRunsPerClient).
+        builder.HasIndex(r => new { r.Client, r.Status }).HasFilter("client IS NOT NULL");
     }
 }
 

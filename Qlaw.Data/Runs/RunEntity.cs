@@ -49,4 +49,10 @@ public sealed class RunEntity
 
     /// <summary>Stable code of <see cref="LastError"/> (<c>RunErrorCodes</c>).</summary>
     public string? LastErrorCode { get; set; }
+
+    /// <summary>Tokens the run's completed turns used (input and output, as the model reported them): held against its budget.</summary>
+    public long TokensUsed { get; set; }
+
+    /// <summary>Address of the client that started the run, for the per-client cap on active runs; never returned.</summary>
+    public string? Client { get; set; }
 }

@@ -58,7 +58,7 @@ public static class ApiFunctions
         [HttpTrigger(AuthorizationLevel.Anonymous, "post", Route = "workflows/{id}/runs")] HttpRequest request, string id,
         [DurableClient] DurableTaskClient client) =>
         ApiTrigger.InvokeAsync(request, client, RateLimiting.RunCreation, async http =>
-            await RunsApi.StartRun(id, (await BodyAsync<StartRunRequest>(http))!, Header(http, "Idempotency-Key"), http.Service<RunCommands>(), http.RequestAborted));
+            await RunsApi.StartRun(id, (await BodyAsync<StartRunRequest>(http))!, Header(http, "Idempotency-Key"), http, http.Service<RunCommands>(), http.RequestAborted));
 
     [Function(nameof(RunsApi.ListRuns))]
     public static Task<IActionResult> ListRuns(
@@ -135,5 +135,5 @@ public static class ApiFunctions
         [HttpTrigger(AuthorizationLevel.Anonymous, "get", Route = "agents")] HttpRequest request,
         [DurableClient] DurableTaskClient client) =>
         ApiTrigger.InvokeAsync(request, client, RateLimiting.Requests, async http =>
-            await StreamingApi.ListAgents(Query(http, "project_endpoint"), Query(http, "foundry_endpoint"), http.Service<ResponsesService>(), http.RequestAborted));
+            await StreamingApi.ListAgents(Query(http, "project_endpoint"), Query(http, "foundry_endpoint"), QueryInt(http, "limit"), Query(http, "after"), http.Service<ResponsesService>(), http.RequestAborted));
 }

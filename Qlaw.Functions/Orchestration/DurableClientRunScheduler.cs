@@ -44,6 +44,9 @@ public sealed class DurableClientRunScheduler(DurableClientAccessor accessor) : 
         }
     }
 
+    public Task PurgeAsync(string instanceId, CancellationToken cancellationToken) =>
+        accessor.Client.PurgeInstanceAsync(instanceId, cancellationToken);
+
     public async Task<InstanceState> GetStateAsync(string instanceId, CancellationToken cancellationToken)
     {
         var instance = await accessor.Client.GetInstanceAsync(instanceId, getInputsAndOutputs: false, cancellationToken);

@@ -2,6 +2,7 @@ using Microsoft.Azure.Functions.Worker;
 using Microsoft.DurableTask.Client;
 using Microsoft.Extensions.DependencyInjection;
 using Qlaw.Core.Recovery;
+using Qlaw.Core.Retention;
 using Qlaw.Core.Signals;
 
 namespace Qlaw.Functions.Orchestration;
@@ -25,5 +26,15 @@ public static class RecoveryFunctions
         services.GetRequiredService<DurableClientAccessor>().Client = client;
         await services.GetRequiredService<RunSignals>().DeliverPendingAsync(context.CancellationToken);
         await services.GetRequiredService<RunReconciler>().ReconcileOnceAsync(context.CancellationToken);
+    }
+
+    /// <summary>Retention on Functions: hourly, ended runs older than <c>Retention:Days</c> are deleted (off unless set).</summary>
+    [Function(nameof(PurgeExpiredRuns))]
+    public static async Task PurgeExpiredRuns(
+        [TimerTrigger("0 0 * * * *")] TimerInfo timer, [DurableClient] DurableTaskClient client, FunctionContext context)
+    {
+        var services = context.InstanceServices;
+        services.GetRequiredService<DurableClientAccessor>().Client = client;
+        await services.GetRequiredService<RunRetention>().PurgeOnceAsync(context.CancellationToken);
     }
 }

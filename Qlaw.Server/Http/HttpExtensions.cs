@@ -1,3 +1,6 @@
+using System.Net;
+using Microsoft.AspNetCore.HostFiltering;
+using Microsoft.AspNetCore.HttpOverrides;
 using Microsoft.Extensions.Options;
 using Npgsql;
 using Qlaw.Api.Http;
@@ -11,12 +14,39 @@ namespace Qlaw.Server.Http;
 /// <summary>The server's HTTP pipeline around the shared /v1 API: Kestrel limits, middleware order, OpenAPI.</summary>
 public static class HttpExtensions
 {
-    /// <summary>Adds the shared API services and Kestrel's request body limit.</summary>
+    /// <summary>
+    /// Adds the shared API services, Kestrel's request body limit, the allowed host names (loopback and
+    /// <c>Http:PublicHosts</c> unless <c>AllowedHosts</c> is set) and the trusted proxies of forwarded headers.
+    /// </summary>
     public static WebApplicationBuilder AddQlawHttp(this WebApplicationBuilder builder)
     {
         builder.AddQlawApi();
         builder.Services.AddOptions<Microsoft.AspNetCore.Server.Kestrel.Core.KestrelServerOptions>()
             .Configure<IOptions<HttpOptions>>((kestrel, http) => kestrel.Limits.MaxRequestBodySize = http.Value.MaxRequestBodyBytes);
+        builder.Services.AddOptions<HostFilteringOptions>().Configure<IConfiguration, IOptions<HttpOptions>>((filtering, configuration, http) =>
+        {
+            var configured = configuration["AllowedHosts"]?.Split(';', StringSplitOptions.RemoveEmptyEntries | StringSplitOptions.TrimEntries);
+            filtering.AllowedHosts = [.. configured is { Length: > 0 } ? configured : HttpOptions.LoopbackHosts, .. http.Value.PublicHosts];
+        });
+        builder.Services.AddOptions<ForwardedHeadersOptions>().Configure<IOptions<HttpOptions>>((forwarded, http) =>
+        {
+            var proxies = http.Value.ForwardedHeaders;
+            forwarded.ForwardedHeaders = ForwardedHeaders.XForwardedFor | ForwardedHeaders.XForwardedProto;
+            forwarded.ForwardLimit = proxies.ForwardLimit;
+
+            // Only the configured proxies are believed, not the loopback ones ASP.NET Core trusts by default.
+            forwarded.KnownProxies.Clear();
+            forwarded.KnownIPNetworks.Clear();
+            foreach (var proxy in proxies.KnownProxies)
+            {
+                forwarded.KnownProxies.Add(IPAddress.Parse(proxy));
+            }
+
+            foreach (var network in proxies.KnownNetworks)
+            {
+                forwarded.KnownIPNetworks.Add(System.Net.IPNetwork.Parse(network));
+            }
+        });
         return builder;
     }
 
@@ -27,6 +57,12 @@ public static class HttpExtensions
     public static WebApplication UseQlawHttp(this WebApplication app)
     {
         var http = app.Services.GetRequiredService<IOptions<HttpOptions>>().Value;
+        if (http.ForwardedHeaders is { KnownProxies.Length: > 0 } or { KnownNetworks.Length: > 0 })
+        {
+            // First, so that every limit below counts the client the trusted proxy names.
+            app.UseForwardedHeaders();
+        }
+
         app.Use((context, next) =>
         {
             // Set as the response starts, so error responses (whose headers the exception handler clears) get them too.
@@ -61,9 +97,14 @@ public static class HttpExtensions
         return app;
     }
 
-    /// <summary>Maps the OpenAPI document and its browsable reference.</summary>
+    /// <summary>Maps the OpenAPI document and its browsable reference, unless <c>Http:OpenApi</c> is false.</summary>
     public static WebApplication MapQlawOpenApi(this WebApplication app)
     {
+        if (!app.Services.GetRequiredService<IOptions<HttpOptions>>().Value.OpenApi)
+        {
+            return app;
+        }
+
         app.MapOpenApi();
         app.MapScalarApiReference();
         return app;

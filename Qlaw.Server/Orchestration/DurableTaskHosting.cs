@@ -5,6 +5,7 @@ using Qlaw.Core.Configuration;
 using Qlaw.Core.Database;
 using Qlaw.Core.Orchestration;
 using Qlaw.Core.Recovery;
+using Qlaw.Core.Retention;
 
 namespace Qlaw.Server.Orchestration;
 
@@ -49,6 +50,9 @@ public static class DurableTaskHosting
 
         // Self-healing: left-over outbox signals are delivered and lost runs re-driven from PostgreSQL.
         services.AddHostedService<RecoveryWorker>();
+
+        // Retention: ended runs older than Retention:Days are deleted with their history (off unless set).
+        services.AddHostedService<RetentionWorker>();
         return builder;
     }
 }

@@ -11,7 +11,8 @@ namespace Qlaw.Server.Orchestration;
 /// <see cref="IRunScheduler"/> over DurableTask.Core's <see cref="TaskHubClient"/>. A hub whose queues or tables were
 /// lost (a wiped storage account, an emulator that dropped its data) is created again before scheduling.
 /// </summary>
-internal sealed class TaskHubRunScheduler(TaskHubClient client, AzureStorageOrchestrationServiceSettings settings, DurableTaskWorkerService worker) : IRunScheduler
+internal sealed class TaskHubRunScheduler(
+    TaskHubClient client, AzureStorageOrchestrationService service, AzureStorageOrchestrationServiceSettings settings, DurableTaskWorkerService worker) : IRunScheduler
 {
     private static readonly CoreOrchestrationStatus[] RunningStatuses =
         [CoreOrchestrationStatus.Pending, CoreOrchestrationStatus.Running, CoreOrchestrationStatus.ContinuedAsNew];
@@ -67,6 +68,18 @@ internal sealed class TaskHubRunScheduler(TaskHubClient client, AzureStorageOrch
             CoreOrchestrationStatus.Terminated or CoreOrchestrationStatus.Canceled => InstanceState.Terminated,
             _ => InstanceState.Failed,
         };
+    }
+
+    public async Task PurgeAsync(string instanceId, CancellationToken cancellationToken)
+    {
+        try
+        {
+            await service.PurgeInstanceHistoryAsync(instanceId);
+        }
+        catch (Exception ex) when (IsHubMissing(ex))
+        {
+            // No hub, no history to purge.
+        }
     }
 
     // A queue or table of the hub does not exist (404 from Azure Storage).

@@ -113,7 +113,7 @@ public sealed class OrchestratorInProcessTests(QlawStackFixture stack)
             // What an HTTP trigger does with its [DurableClient] binding before calling Core.
             scope.ServiceProvider.GetRequiredService<DurableClientAccessor>().Client = Client;
             var started = await scope.ServiceProvider.GetRequiredService<RunCommands>()
-                .StartAsync(workflow, new StartRunRequest { Input = input }, null, CancellationToken.None);
+                .StartAsync(workflow, new StartRunRequest { Input = input }, null, "127.0.0.1", CancellationToken.None);
             return Assert.IsType<RunCommandResult.Accepted>(started).Run.Id;
         }
 

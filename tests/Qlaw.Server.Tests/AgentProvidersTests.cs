@@ -19,6 +19,7 @@ public sealed class AgentProvidersTests(QlawStackFixture stack) : IAsyncLifetime
         _app = await QlawApplication.StartAsync(stack, new Dictionary<string, string?>
         {
             ["Models:OpenAI:ApiKey"] = ApiKey,
+            ["Models:OpenAI:BaseUrl"] = _openAI.BaseUrl.ToString(),
             ["Models:Scripted:TokenDelayMs"] = "2",
             ["Streaming:DeltaWindowMs"] = "0",
         });

@@ -77,6 +77,48 @@ public sealed class ConfigurationTests(QlawStackFixture stack) : IDisposable
     }
 
     [Fact]
+    public async Task Bad_limits_endpoints_proxies_and_retention_stop_the_server_naming_each_key()
+    {
+        await File.WriteAllTextAsync(_yaml, """
+            Limits:
+              MaxSteps: 5000
+            Models:
+              Endpoints:
+                local:
+                  ApiKeyVariable: "not a name"
+                other:
+                  BaseUrl: "http://127.0.0.1:9/v1"
+                  AllowedModels: [a]
+                  DefaultModel: b
+            Retention:
+              Days: -1
+            """);
+
+        var (code, output) = await RunToExitAsync(new() { ["QLAW_CONFIG"] = _yaml });
+
+        Assert.Equal(2, code);
+        Assert.Collection(
+            ErrorLines(output).Order(StringComparer.Ordinal),
+            l => Assert.Contains("Limits:MaxSteps: The field MaxSteps must be between 1 and 1000.", l, StringComparison.Ordinal),
+            l => Assert.Contains("Models:Endpoints:local:ApiKeyVariable: Give an environment variable name", l, StringComparison.Ordinal),
+            l => Assert.Contains("Models:Endpoints:local:BaseUrl: The BaseUrl field is required.", l, StringComparison.Ordinal),
+            l => Assert.Contains("Models:Endpoints:other:DefaultModel: 'b' is not one of AllowedModels.", l, StringComparison.Ordinal),
+            l => Assert.Contains("Retention:Days: The field Days must be between 0 and 36500.", l, StringComparison.Ordinal));
+        AssertNoStackTrace(output);
+    }
+
+    [Fact]
+    public async Task A_forwarded_headers_proxy_that_is_not_an_address_stops_the_server()
+    {
+        await File.WriteAllTextAsync(_yaml, "Http:\n  ForwardedHeaders:\n    KnownNetworks: ['10.0.0.0/99']\n");
+
+        var (code, output) = await RunToExitAsync(new() { ["QLAW_CONFIG"] = _yaml });
+
+        Assert.Equal(2, code);
+        Assert.Contains("Http:ForwardedHeaders:KnownNetworks: '10.0.0.0/99' is not a network in CIDR notation", Assert.Single(ErrorLines(output)), StringComparison.Ordinal);
+    }
+
+    [Fact]
     public async Task A_missing_config_file_is_one_line()
     {
         var (code, output) = await RunToExitAsync(new() { ["QLAW_CONFIG"] = _yaml + ".absent" });

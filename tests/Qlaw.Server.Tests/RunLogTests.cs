@@ -8,6 +8,7 @@ using Qlaw.AppHost.LocalStack;
 using Qlaw.Contracts;
 using Qlaw.Contracts.Workflows;
 using Qlaw.Core.Journal;
+using Qlaw.Core.Limits;
 using Qlaw.Core.Orchestration;
 using Qlaw.Core.Routing;
 using Qlaw.Data;
@@ -76,7 +77,8 @@ public sealed class RunLogTests(QlawStackFixture stack)
         }
 
         var definition = System.Text.Json.JsonSerializer.Deserialize<WorkflowDefinition>(Samples.WorkflowJson("code-review"), QlawJson.Options)!;
-        var plan = app.Services.GetRequiredService<IOptionsMonitor<RunOptions>>().CurrentValue.PlanFor(definition);
+        var plan = app.Services.GetRequiredService<IOptionsMonitor<RunOptions>>().CurrentValue
+            .PlanFor(definition, app.Services.GetRequiredService<IOptionsMonitor<LimitsOptions>>().CurrentValue);
         var request = new TurnRequest(runId, "run-twice", RouteState.Start("planner"), null, null, null, plan);
 
         var results = await Task.WhenAll(Enumerable.Range(0, 2).Select(_ =>

@@ -13,6 +13,9 @@ public sealed record SseTranscript(List<SseEvent> Events, bool SawDone, int Hear
 {
     public long[] Ids => [.. Events.Select(e => e.Id ?? -1)];
 
+    /// <summary>The last comment line (<c>: …</c>) the stream sent, without the colon.</summary>
+    public string? LastComment { get; init; }
+
     /// <summary>
     /// The text the QLAW CLI would show, following its parser (src/sse.ts) rule by rule: named trace events go to the
     /// request-info formatter, named errors print, text deltas and any other payload with a string delta/text/content append.
@@ -91,6 +94,7 @@ public static class SseClient
         var events = new List<SseEvent>();
         var unparsed = new List<string>();
         var (done, heartbeats) = (false, 0);
+        string? comment = null;
         string? name = null;
         long? id = null;
         while (await reader.ReadLineAsync(timeout.Token) is { } line)
@@ -102,6 +106,7 @@ public static class SseClient
             else if (line.StartsWith(':'))
             {
                 heartbeats++;
+                comment = line[1..].Trim();
             }
             else if (line.StartsWith("id:", StringComparison.Ordinal))
             {
@@ -131,7 +136,7 @@ public static class SseClient
             }
         }
 
-        return new SseTranscript(events, done, heartbeats, unparsed);
+        return new SseTranscript(events, done, heartbeats, unparsed) { LastComment = comment };
     }
 
     /// <summary>Asserts the contract: each event named, its payload's type repeats the name, text only in deltas.</summary>

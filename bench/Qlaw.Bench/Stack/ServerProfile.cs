@@ -48,6 +48,10 @@ internal sealed record ServerProfile(string Name, HubSettings Hub)
             ["Models:Scripted:TokenDelayMs"] = TokenDelayMs.ToString(CultureInfo.InvariantCulture),
             ["RateLimits:Enabled"] = "false",
             ["RateLimits:MaxOpenStreamsPerClient"] = "100000",
+            // The benchmark is one client driving long runs at scale: it measures the engine, not the server's ceilings.
+            ["Limits:MaxSteps"] = "1000",
+            ["Limits:MaxActiveRuns"] = "1000000",
+            ["Limits:MaxActiveRunsPerClient"] = "1000000",
             ["ASPNETCORE_ENVIRONMENT"] = "Production",
         };
         if (DeltaWindowMs is { } window)

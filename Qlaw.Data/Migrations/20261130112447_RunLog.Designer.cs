@@ -12,7 +12,7 @@ using Qlaw.Data;
 namespace Qlaw.Data.Migrations
 {
     [DbContext(typeof(QlawDbContext))]
-    [Migration("20261130111149_RunLog")]
+    [Migration("20261130112447_RunLog")]
     partial class RunLog
     {
         /// <inheritdoc />
@@ -125,6 +125,11 @@ namespace Qlaw.Data.Migrations
                         .HasColumnName("chain")
                         .HasDefaultValueSql("'[]'::jsonb");
 
+                    b.Property<string>("Client")
+                        .HasMaxLength(64)
+                        .HasColumnType("character varying(64)")
+                        .HasColumnName("client");
+
                     b.Property<DateTimeOffset?>("CompletedAt")
                         .HasColumnType("timestamp with time zone")
                         .HasColumnName("completed_at");
@@ -190,6 +195,10 @@ namespace Qlaw.Data.Migrations
                         .HasColumnType("character varying(20)")
                         .HasColumnName("status");
 
+                    b.Property<long>("TokensUsed")
+                        .HasColumnType("bigint")
+                        .HasColumnName("tokens_used");
+
                     b.Property<DateTimeOffset>("UpdatedAt")
                         .HasColumnType("timestamp with time zone")
                         .HasColumnName("updated_at");
@@ -205,6 +214,10 @@ namespace Qlaw.Data.Migrations
                         .IsUnique()
                         .HasDatabaseName("ix_runs_entity_id")
                         .HasFilter("entity_id IS NOT NULL");
+
+                    b.HasIndex("Client", "Status")
+                        .HasDatabaseName("ix_runs_client_status")
+                        .HasFilter("client IS NOT NULL");
 
                     b.HasIndex("Status", "UpdatedAt")
                         .HasDatabaseName("ix_runs_status_updated_at");

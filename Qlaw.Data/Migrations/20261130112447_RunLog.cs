@@ -30,6 +30,13 @@ namespace Qlaw.Data.Migrations
                 type: "character varying(40)",
                 maxLength: 40,
                 nullable: true);
+
+            migrationBuilder.AddColumn<long>(
+                name: "tokens_used",
+                table: "runs",
+                type: "bigint",
+                nullable: false,
+                defaultValue: 0L);
         }
 
         /// <inheritdoc />
@@ -45,6 +52,10 @@ namespace Qlaw.Data.Migrations
 
             migrationBuilder.DropColumn(
                 name: "last_error_code",
+                table: "runs");
+
+            migrationBuilder.DropColumn(
+                name: "tokens_used",
                 table: "runs");
         }
     }

@@ -1,0 +1,87 @@
+using Microsoft.EntityFrameworkCore;
+using Microsoft.Extensions.Logging;
+using Microsoft.Extensions.Options;
+using Qlaw.Contracts;
+using Qlaw.Core.Orchestration;
+using Qlaw.Core.Journal;
+using Qlaw.Data;
+
+namespace Qlaw.Core.Retention;
+
+/// <summary>
+/// Deletes ended runs older than <see cref="RetentionOptions.Days"/> in bounded batches: first each run's Durable Task
+/// instances (every generation it was re-seeded as), then in one transaction its signals, events, audit entries,
+/// handoffs, steps and the run itself. A batch that fails part-way is taken again by the next pass.
+/// </summary>
+public sealed partial class RunRetention(
+    QlawDbContext db, IRunScheduler scheduler, IOptionsMonitor<RetentionOptions> options, TimeProvider clock, ILogger<RunRetention> logger)
+{
+    /// <summary>One pass: deletes up to <see cref="RetentionOptions.MaxBatchesPerPass"/> batches; returns the runs deleted.</summary>
+    public async Task<int> PurgeOnceAsync(CancellationToken cancellationToken)
+    {
+        var settings = options.CurrentValue;
+        if (settings.Days == 0)
+        {
+            return 0;
+        }
+
+        var cutoff = clock.GetUtcNow().AddDays(-settings.Days);
+        var total = 0;
+        for (var batch = 0; batch < settings.MaxBatchesPerPass; batch++)
+        {
+            var deleted = await PurgeBatchAsync(cutoff, settings.BatchSize, cancellationToken);
+            total += deleted;
+            if (deleted < settings.BatchSize)
+            {
+                break;
+            }
+        }
+
+        return total;
+    }
+
+    private async Task<int> PurgeBatchAsync(DateTimeOffset cutoff, int size, CancellationToken cancellationToken)
+    {
+        var runs = await db.Runs.AsNoTracking()
+            .Where(r => r.CompletedAt != null && r.CompletedAt < cutoff
+                && (r.Status == RunStatus.Completed || r.Status == RunStatus.Cancelled || r.Status == RunStatus.Failed))
+            .OrderBy(r => r.Id).Take(size)
+            .Select(r => new
+            {
+                r.Id,
+                Generations = db.AuditLogs.Count(a => a.RunId == r.Id && (a.Type == AuditTypes.RunResumed || a.Type == AuditTypes.RunRecovered)),
+            })
+            .ToListAsync(cancellationToken);
+        if (runs.Count == 0)
+        {
+            return 0;
+        }
+
+        // The first instance is run-{id}; each re-seeding started run-{id}-r{n} (RunRedriver).
+        var instances = 0;
+        foreach (var run in runs)
+        {
+            foreach (var instance in Enumerable.Range(0, run.Generations + 1).Select(n => $"run-{run.Id:N}-r{n}").Prepend($"run-{run.Id:N}"))
+            {
+                await scheduler.PurgeAsync(instance, cancellationToken);
+                instances++;
+            }
+        }
+
+        var ids = runs.Select(r => r.Id).ToList();
+        await using var transaction = await db.Database.BeginTransactionAsync(cancellationToken);
+        var signals = await db.RunSignals.Where(s => ids.Contains(s.RunId)).ExecuteDeleteAsync(cancellationToken);
+        var events = await db.RunEvents.Where(e => ids.Contains(e.RunId)).ExecuteDeleteAsync(cancellationToken);
+        var audit = await db.AuditLogs.Where(a => a.RunId != null && ids.Contains(a.RunId.Value)).ExecuteDeleteAsync(cancellationToken);
+        var handoffs = await db.Handoffs.Where(h => ids.Contains(h.RunId)).ExecuteDeleteAsync(cancellationToken);
+        var steps = await db.Steps.Where(s => ids.Contains(s.RunId)).ExecuteDeleteAsync(cancellationToken);
+        var deleted = await db.Runs.Where(r => ids.Contains(r.Id)).ExecuteDeleteAsync(cancellationToken);
+        await transaction.CommitAsync(cancellationToken);
+        LogPurged(logger, deleted, steps, handoffs, events, audit, signals, instances, cutoff);
+        return deleted;
+    }
+
+    [LoggerMessage(Level = LogLevel.Information, Message =
+        "Retention deleted {Runs} runs ended before {Cutoff:u} with {Steps} steps, {Handoffs} handoffs, {Events} events, {Audit} audit entries and {Signals} signals, and purged {Instances} orchestration instances")]
+    private static partial void LogPurged(ILogger logger, int runs, int steps, int handoffs, int events, int audit, int signals, int instances, DateTimeOffset cutoff);
+}
