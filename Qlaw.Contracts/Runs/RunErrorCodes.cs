@@ -21,6 +21,12 @@ public static class RunErrorCodes
     /// <summary>Work was returned to one agent more than the workflow's <c>max_returns</c>.</summary>
     public const string MaxReturns = "max_returns_exceeded";
 
+    /// <summary>The run's completed turns used more tokens than its budget (<c>limits.max_total_tokens</c>, <c>Limits:MaxTotalTokens</c>).</summary>
+    public const string BudgetExceeded = "budget_exceeded";
+
+    /// <summary>One turn's text passed the server's cap (<c>Limits:MaxTurnChars</c>): the model call was stopped.</summary>
+    public const string TurnTooLong = "turn_too_long";
+
     /// <summary>PostgreSQL was out of reach for longer than the turn waits for it.</summary>
     public const string DatabaseUnavailable = "database_unavailable";
 

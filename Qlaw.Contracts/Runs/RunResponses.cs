@@ -40,7 +40,8 @@ public sealed record RunStatusResponse(
     string? EntityId,
     RunLinks Links,
     IReadOnlyList<string>? Chain = null,
-    string? LastErrorCode = null);
+    string? LastErrorCode = null,
+    long TokensUsed = 0);
 
 /// <summary>One audit entry of a run.</summary>
 public sealed record AuditEntry(long Id, Guid? RunId, string Type, JsonElement Detail, DateTimeOffset CreatedAt);

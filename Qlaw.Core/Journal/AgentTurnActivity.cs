@@ -7,6 +7,7 @@ using Npgsql;
 using Qlaw.Contracts.Runs;
 using Qlaw.Core.Agents;
 using Qlaw.Core.Database;
+using Qlaw.Core.Limits;
 using Qlaw.Core.Orchestration;
 using Qlaw.Core.Routing;
 using Qlaw.Core.Streaming;
@@ -21,7 +22,7 @@ namespace Qlaw.Core.Journal;
 /// </summary>
 public sealed partial class AgentTurnActivity(
     IServiceScopeFactory scopes, IAgentTurnRunner runner, NpgsqlDataSource dataSource, RunEventHub hub, DatabaseOutage outage, TimeProvider clock,
-    IOptionsMonitor<RecoveryOptions> recovery, IOptionsMonitor<StreamingOptions> streaming, ILogger<AgentTurnActivity> logger)
+    IOptionsMonitor<RecoveryOptions> recovery, IOptionsMonitor<StreamingOptions> streaming, IOptionsMonitor<LimitsOptions> limits, ILogger<AgentTurnActivity> logger)
     : TaskActivity<TurnRequest, TurnResult>
 {
     public override async Task<TurnResult> RunAsync(TaskActivityContext context, TurnRequest input)
@@ -68,7 +69,8 @@ public sealed partial class AgentTurnActivity(
 
         var turn = started.Context;
         span?.SetTag(QlawTelemetry.AttemptTag, turn.Attempt);
-        var sink = new TurnTextSink(dataSource, clock, streaming.CurrentValue.DeltaWindowMs, started.StepId, turn);
+        var maxChars = input.Plan?.MaxTurnChars ?? limits.CurrentValue.MaxTurnChars;
+        var sink = new TurnTextSink(dataSource, clock, streaming.CurrentValue.DeltaWindowMs, maxChars, started.StepId, turn);
         try
         {
             AgentTurnOutput output;

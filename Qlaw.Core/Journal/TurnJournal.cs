@@ -151,6 +151,17 @@ public sealed class TurnJournal(QlawDbContext db, RunLog log, RunEndings endings
         write.Audit(AuditTypes.StepCompleted, completed);
         write.Event(RunEvents.Trace(context.RunId, RunEvents.ExecutorCompleted, step.Agent, completed, now, step.Index, step.Attempt));
 
+        // The run's token budget: a turn that spends past it ends the run here, whatever it decided.
+        if (await OverBudgetAsync(write, request, output, cancellationToken) is { } overBudget)
+        {
+            await write.SaveAsync(cancellationToken);
+            await endings.StageFinishAsync(write, overBudget, (step.Agent, step.Output), cancellationToken);
+            await write.CommitAsync(cancellationToken);
+            TurnCounters.Step(step.Agent, "completed");
+            TurnCounters.Finished(overBudget);
+            return TurnResult.Stop;
+        }
+
         var handoff = await PendingHandoffAsync(context.RunId, cancellationToken);
         if (handoff is null && output.Decision.Action == RouteAction.RequestInput)
         {
@@ -176,6 +187,24 @@ public sealed class TurnJournal(QlawDbContext db, RunLog log, RunEndings endings
         }
 
         return new TurnResult(output.Decision, false, null, handoff, finished);
+    }
+
+    // Adds the turn's tokens to the run's count; the failure to finish the run with when that passes the budget.
+    private async Task<FinishRunRequest?> OverBudgetAsync(RunLogWrite write, TurnRequest request, AgentTurnOutput output, CancellationToken cancellationToken)
+    {
+        var tokens = (output.InputTokens ?? 0) + (output.OutputTokens ?? 0);
+        if (tokens <= 0)
+        {
+            return null;
+        }
+
+        var used = await db.Runs.Where(r => r.Id == request.RunId).Select(r => r.TokensUsed).SingleAsync(cancellationToken) + tokens;
+        await db.Runs.Where(r => r.Id == request.RunId).ExecuteUpdateAsync(u => u.SetProperty(r => r.TokensUsed, used), cancellationToken);
+        return request.Plan?.MaxTotalTokens is { } budget && used > budget
+            ? new FinishRunRequest(
+                request.RunId, request.State with { Step = request.State.Step + 1 }, false,
+                new RunError(RunErrorCodes.BudgetExceeded, $"The run used {used} tokens, over its budget of {budget} (limits.max_total_tokens)."), null)
+            : null;
     }
 
     /// <summary>Records a failed attempt with its error; nothing when the attempt no longer runs.</summary>

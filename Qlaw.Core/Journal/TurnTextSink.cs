@@ -1,5 +1,6 @@
 using System.Text;
 using Npgsql;
+using Qlaw.Contracts.Runs;
 using Qlaw.Core.Agents;
 using Qlaw.Core.Streaming;
 
@@ -11,7 +12,11 @@ namespace Qlaw.Core.Journal;
 /// under the run's lock, and only while the attempt is still running — once it is cancelled or superseded the sink
 /// throws <see cref="AttemptStoppedException"/> and the model call ends.
 /// </summary>
-public sealed class TurnTextSink(NpgsqlDataSource dataSource, TimeProvider clock, int windowMs, long stepId, AgentTurnContext turn) : ITurnTextSink
+/// <remarks>
+/// A turn's text is capped at <paramref name="maxChars"/>: a model (or an endpoint) that streams past it is stopped and
+/// the turn fails permanently (<c>turn_too_long</c>), so neither the turn's buffer nor the event log grows without end.
+/// </remarks>
+public sealed class TurnTextSink(NpgsqlDataSource dataSource, TimeProvider clock, int windowMs, int maxChars, long stepId, AgentTurnContext turn) : ITurnTextSink
 {
     private readonly StringBuilder _pending = new();
     private readonly StringBuilder _text = new();
@@ -26,6 +31,13 @@ public sealed class TurnTextSink(NpgsqlDataSource dataSource, TimeProvider clock
         if (string.IsNullOrEmpty(delta))
         {
             return;
+        }
+
+        if (_text.Length + delta.Length > maxChars)
+        {
+            await FlushAsync(cancellationToken);
+            throw new PermanentAgentException(
+                $"The turn's text passed the server's cap of {maxChars} characters (Limits:MaxTurnChars); the model call was stopped.", code: RunErrorCodes.TurnTooLong);
         }
 
         var first = _text.Length == 0;

@@ -70,7 +70,7 @@ public sealed class RunQueries(QlawDbContext db, IRunStatusCache cache, IOptions
             run.Id, run.WorkflowId, run.Status, run.CurrentStep, run.CurrentAgent,
             JsonSerializer.Deserialize<List<string>>(run.OriginStack, QlawJson.Options)!, steps, run.LastError,
             run.CreatedAt, run.StartedAt, run.CompletedAt, run.EntityId, RunLinksFactory.For(run.Id),
-            JsonSerializer.Deserialize<List<string>>(run.Chain, QlawJson.Options)!, run.LastErrorCode);
+            JsonSerializer.Deserialize<List<string>>(run.Chain, QlawJson.Options)!, run.LastErrorCode, run.TokensUsed);
 
         // Only a snapshot that can no longer change is cached: the run has ended and no attempt is still running.
         if (RunCommands.IsTerminal(run) && rows.All(s => s.Status != StepStatus.Running))

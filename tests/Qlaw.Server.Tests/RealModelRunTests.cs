@@ -142,6 +142,51 @@ public sealed class RealModelRunTests(QlawStackFixture stack) : IAsyncLifetime
         Assert.Equal("model_unavailable", stream.Events[^1].Data!["error"]!["code"]!.GetValue<string>());
     }
 
+    [Fact]
+    public async Task A_run_that_spends_past_its_token_budget_fails_with_budget_exceeded()
+    {
+        var workflow = OnTheModel("code-review", "budgeted");
+        workflow["limits"]!["max_total_tokens"] = 100;
+        await _runs.CreateWorkflowAsync(workflow);
+        _model.ReplyWith(["A long plan."], "handoff_to_coder", usage: (60, 50));
+        _model.ReplyWith(["never asked for"], "handoff_to_judge");
+
+        var runId = await _runs.StartAsync("budgeted");
+        var failed = await _runs.WaitForAsync(runId, "failed");
+
+        Assert.Equal("budget_exceeded", failed["last_error_code"]!.GetValue<string>());
+        Assert.Equal(110, failed["tokens_used"]!.GetValue<long>());
+        Assert.Single(failed["steps"]!.AsArray());
+        Assert.Single(_model.Requests);
+        var ended = (await _runs.AuditAsync(runId))[^1];
+        Assert.Equal(("run.failed", "budget_exceeded"), (ended["type"]!.GetValue<string>(), ended["detail"]!["code"]!.GetValue<string>()));
+        Assert.NotNull(failed["completed_at"]);
+    }
+
+    [Fact]
+    public async Task A_turn_that_streams_past_the_text_cap_is_stopped_and_fails_cleanly()
+    {
+        await using var app = await QlawApplication.StartAsync(stack, new Dictionary<string, string?>
+        {
+            ["Models:OpenAI:ApiKey"] = "sk-test",
+            ["Models:OpenAI:BaseUrl"] = _model.BaseUrl.ToString(),
+            ["Limits:MaxTurnChars"] = "1000",
+        });
+        var runs = new RunsClient(app.CreateClient());
+        await runs.CreateWorkflowAsync(OnTheModel("code-review", "endless"));
+        _model.ReplyWith([.. Enumerable.Repeat("0123456789", 500)], "handoff_to_coder", chunkDelayMs: 5);
+
+        var runId = await runs.StartAsync("endless");
+        var failed = await runs.WaitForAsync(runId, "failed");
+
+        Assert.Equal("turn_too_long", failed["last_error_code"]!.GetValue<string>());
+        await WaitUntilAsync(() => _model.Aborted == 1, "the model call was not stopped at the cap");
+        var id = Guid.Parse(runId);
+        await using var db = app.CreateDbContext();
+        var streamed = await db.RunEvents.Where(e => e.RunId == id && e.Type == "response.output_text.delta").Select(e => e.Data).ToListAsync();
+        Assert.InRange(streamed.Sum(d => System.Text.Json.Nodes.JsonNode.Parse(d)!["delta"]!.GetValue<string>().Length), 1, 1000);
+    }
+
     // A sample workflow with every agent on the OpenAI-compatible model configured for the server.
     private static JsonObject OnTheModel(string sample, string name)
     {
