@@ -1,4 +1,6 @@
 using System.Text.Json;
+using Microsoft.Extensions.Options;
+using Qlaw.Contracts;
 using Microsoft.AspNetCore.Http.HttpResults;
 using Microsoft.AspNetCore.Mvc;
 using Qlaw.Contracts.Responses;
@@ -49,12 +51,16 @@ public static class StreamingApi
             after = startingAfter ?? 0;
         }
 
-        return StreamSlots.Open(http, slot => new RunEventStreamResult(reader.ReadAsync(runId, after, cancellationToken), slot));
+        return StreamSlots.Open(http, slot => RunEventStreamResult.OfRows(reader.ReadAsync(runId, after, cancellationToken), slot));
     }
 
-    /// <summary>Starts (or continues) a run of the workflow named by <c>model</c>; streams it or answers when it ends.</summary>
+    /// <summary>
+    /// Starts a run of the workflow named by <c>model</c>, or answers the run the message is for (a conversation, a
+    /// previous response, or the same client's question); streams it or answers when it ends.
+    /// </summary>
     public static async Task<IResult> CreateResponse(
-        ResponsesRequest request, HttpContext http, ResponsesService responses, RunStreamReader reader, CancellationToken cancellationToken)
+        ResponsesRequest request, HttpContext http, ResponsesService responses, RunStreamReader reader, IOptionsMonitor<ResponsesOptions> options,
+        CancellationToken cancellationToken)
     {
         // A stream slot is taken before the run starts, so a client over its cap starts nothing.
         var stream = request.Stream == true;
@@ -64,15 +70,17 @@ public static class StreamingApi
             return StreamSlots.TooMany;
         }
 
-        var (target, error) = await responses.StartAsync(request, cancellationToken);
+        var caller = Caller(http, JsonSerializer.Serialize(request, QlawJson.Options));
+        var (target, error) = await responses.StartAsync(request, caller, cancellationToken);
         return target is null
             ? RunResults.ToHttp(error!)
-            : await Respond(target, slot, request.Model, responses, reader, cancellationToken);
+            : await Respond(target, slot, request.Model, responses, reader, options, cancellationToken);
     }
 
     /// <summary>Answers a workflow's pending request for input and streams the run on.</summary>
     public static async Task<IResult> SendResponses(
-        string id, JsonElement body, HttpContext http, ResponsesService responses, RunStreamReader reader, CancellationToken cancellationToken)
+        string id, JsonElement body, HttpContext http, ResponsesService responses, RunStreamReader reader, IOptionsMonitor<ResponsesOptions> options,
+        CancellationToken cancellationToken)
     {
         var stream = !(body.ValueKind == JsonValueKind.Object && body.TryGetProperty("stream", out var flag) && flag.ValueKind == JsonValueKind.False);
         using var slot = StreamSlots.Reserve(http, stream);
@@ -81,10 +89,10 @@ public static class StreamingApi
             return StreamSlots.TooMany;
         }
 
-        var (target, error) = await responses.SendAsync(id, body, cancellationToken);
+        var (target, error) = await responses.SendAsync(id, body, Caller(http, body.GetRawText()), cancellationToken);
         return target is null
             ? RunResults.ToHttp(error!)
-            : await Respond(target, slot, id, responses, reader, cancellationToken);
+            : await Respond(target, slot, id, responses, reader, options, cancellationToken);
     }
 
     /// <summary>The agents of the stored workflows (<c>project_endpoint</c> / <c>foundry_endpoint</c> are accepted and ignored).</summary>
@@ -94,8 +102,19 @@ public static class StreamingApi
         TypedResults.Ok(await responses.ListAgentsAsync(cancellationToken));
 
     private static async Task<IResult> Respond(
-        ResponseTarget target, StreamReservation slot, string model, ResponsesService responses, RunStreamReader reader, CancellationToken cancellationToken) =>
+        ResponseTarget target, StreamReservation slot, string model, ResponsesService responses, RunStreamReader reader, IOptionsMonitor<ResponsesOptions> options,
+        CancellationToken cancellationToken) =>
         slot.Wanted
-            ? new RunEventStreamResult(reader.ReadAsync(target.RunId, target.After, cancellationToken), slot.Take())
+            ? RunEventStreamResult.OfResponse(
+                new ResponseFraming(target, model, options.CurrentValue.AgentHeadings).FrameAsync(reader.ReadAsync(target.RunId, target.After, cancellationToken), cancellationToken),
+                slot.Take())
             : TypedResults.Json(await responses.WaitForResponseAsync(target.RunId, model, cancellationToken));
+
+    // The client is its address and User-Agent (there is no authentication); the key makes a retry safe.
+    private static ResponsesCaller Caller(HttpContext http, string body)
+    {
+        var key = http.Request.Headers["Idempotency-Key"];
+        return ResponsesCaller.From(
+            http.Connection.RemoteIpAddress?.ToString(), http.Request.Headers.UserAgent.ToString(), key.Count == 0 ? null : key.ToString(), body);
+    }
 }

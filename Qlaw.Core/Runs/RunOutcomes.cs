@@ -20,6 +20,9 @@ public abstract record RunCommandResult
 
     /// <summary>The run's state does not allow the command.</summary>
     public sealed record Conflict(RunStatus Status, string Detail) : RunCommandResult;
+
+    /// <summary>An Idempotency-Key came back with another request body.</summary>
+    public sealed record KeyReused(string Detail) : RunCommandResult;
 }
 
 /// <summary>Links of a run, shared by every response that names one.</summary>

@@ -22,6 +22,9 @@ internal sealed class RunConfiguration : IEntityTypeConfiguration<RunEntity>
         builder.Property(r => r.IdempotencyKey).HasMaxLength(200);
         builder.Property(r => r.CurrentAgent).HasMaxLength(32);
         builder.Property(r => r.EntityId).HasMaxLength(100);
+        builder.Property(r => r.RequestHash).HasMaxLength(64);
+        builder.Property(r => r.ConversationId).HasMaxLength(100);
+        builder.Property(r => r.ClientKey).HasMaxLength(64);
 
         // GET /v1/workflows/{id}/runs pages by id within a workflow.
         builder.HasIndex(r => new { r.WorkflowId, r.Id });
@@ -30,6 +33,9 @@ internal sealed class RunConfiguration : IEntityTypeConfiguration<RunEntity>
         // Operators and the reconciler look runs up by status.
         builder.HasIndex(r => new { r.Status, r.UpdatedAt });
         builder.HasIndex(r => r.EntityId).IsUnique().HasFilter("entity_id IS NOT NULL");
+        // /v1/responses finds a conversation's latest run, and a client's latest run awaiting input.
+        builder.HasIndex(r => new { r.ConversationId, r.Id }).HasFilter("conversation_id IS NOT NULL");
+        builder.HasIndex(r => new { r.WorkflowId, r.ClientKey, r.Id }).HasFilter("client_key IS NOT NULL");
     }
 }
 
