@@ -124,6 +124,25 @@ public sealed class ResponseConversations(QlawDbContext db, IOptionsMonitor<Resp
     public async Task<ResponseTarget> TargetAsync(Guid runId, long after, WorkflowRef workflow, CancellationToken cancellationToken) =>
         new(runId, after, workflow.Name, await db.Runs.Where(r => r.Id == runId).Select(r => r.CreatedAt).SingleAsync(cancellationToken));
 
+    /// <summary>The conversation of a run so far, as the input of a follow-up run.</summary>
+    public async Task<string> TranscriptAsync(Guid runId, string input, CancellationToken cancellationToken)
+    {
+        var transcript = new StringBuilder($"Earlier conversation:\nUser: {input}\n");
+        var steps = await db.Steps.AsNoTracking().Where(s => s.RunId == runId && s.Status == StepStatus.Completed)
+            .OrderBy(s => s.Index).Select(s => new { s.Agent, s.Input, s.Output, s.Index }).ToListAsync(cancellationToken);
+        foreach (var step in steps)
+        {
+            if (step.Index > 0 && step.Input is { } said)
+            {
+                transcript.Append($"User: {said}\n");
+            }
+
+            transcript.Append($"{step.Agent}: {step.Output}\n");
+        }
+
+        return transcript.Append('\n').ToString();
+    }
+
     private static RunCommandResult.KeyReused KeyReused(string key) =>
         new($"The Idempotency-Key '{key}' was used with a different request body.");
 }

@@ -1,4 +1,3 @@
-using System.Text;
 using System.Text.Json;
 using System.Text.Json.Nodes;
 using Microsoft.EntityFrameworkCore;
@@ -30,7 +29,7 @@ public sealed class ResponsesService(QlawDbContext db, RunCommands runs, RunQuer
     public async Task<(ResponseTarget? Target, RunCommandResult? Error)> StartAsync(ResponsesRequest request, ResponsesCaller caller, CancellationToken cancellationToken)
     {
         var invalid = ContractValidator.Validate(request);
-        var text = InputText(request.Input);
+        var text = ResponseInput.Text(request.Input);
         if (text is null)
         {
             invalid["input"] = ["Give the input as a non-empty string or as input items with text."];
@@ -71,7 +70,7 @@ public sealed class ResponsesService(QlawDbContext db, RunCommands runs, RunQuer
 
         if (previous is not null)
         {
-            text = await TranscriptAsync(previous.Id, previous.Input, cancellationToken) + $"User: {text}";
+            text = await conversations.TranscriptAsync(previous.Id, previous.Input, cancellationToken) + $"User: {text}";
         }
 
         var origin = new ResponsesOrigin(caller.RequestHash, conversation, caller.ClientKey, previous is null ? null : RunEvents.ResponseId(previous.Id));
@@ -107,7 +106,7 @@ public sealed class ResponsesService(QlawDbContext db, RunCommands runs, RunQuer
         }
         else if (body.ValueKind == JsonValueKind.Object && body.TryGetProperty("input", out var input))
         {
-            text = InputText(input);
+            text = ResponseInput.Text(input);
         }
 
         if (string.IsNullOrEmpty(text))
@@ -209,47 +208,7 @@ public sealed class ResponsesService(QlawDbContext db, RunCommands runs, RunQuer
         }
     }
 
-    private async Task<string> TranscriptAsync(Guid runId, string input, CancellationToken cancellationToken)
-    {
-        var transcript = new StringBuilder($"Earlier conversation:\nUser: {input}\n");
-        var steps = await db.Steps.AsNoTracking().Where(s => s.RunId == runId && s.Status == StepStatus.Completed)
-            .OrderBy(s => s.Index).Select(s => new { s.Agent, s.Input, s.Output, s.Index }).ToListAsync(cancellationToken);
-        foreach (var step in steps)
-        {
-            if (step.Index > 0 && step.Input is { } said)
-            {
-                transcript.Append($"User: {said}\n");
-            }
-
-            transcript.Append($"{step.Agent}: {step.Output}\n");
-        }
-
-        return transcript.Append('\n').ToString();
-    }
-
     // Request ids are req_{run}_{step} (RunEvents.InputRequest).
     private static Guid? RequestRunId(string requestId) =>
         requestId.Split('_') is ["req", var run, _] && Guid.TryParseExact(run, "N", out var id) ? id : null;
-
-    private static string? InputText(JsonElement input)
-    {
-        var text = input.ValueKind switch
-        {
-            JsonValueKind.String => input.GetString(),
-            JsonValueKind.Array => string.Join("\n\n", input.EnumerateArray().Select(ItemText).Where(t => !string.IsNullOrEmpty(t))),
-            JsonValueKind.Object => ItemText(input),
-            _ => null,
-        };
-        return string.IsNullOrWhiteSpace(text) ? null : text;
-
-        static string? ItemText(JsonElement item) => item.ValueKind switch
-        {
-            JsonValueKind.String => item.GetString(),
-            JsonValueKind.Object when item.TryGetProperty("text", out var t) && t.ValueKind == JsonValueKind.String => t.GetString(),
-            JsonValueKind.Object when item.TryGetProperty("content", out var c) => c.ValueKind == JsonValueKind.String
-                ? c.GetString()
-                : c.ValueKind == JsonValueKind.Array ? string.Concat(c.EnumerateArray().Select(ItemText)) : null,
-            _ => null,
-        };
-    }
 }
