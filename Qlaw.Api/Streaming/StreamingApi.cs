@@ -1,6 +1,5 @@
 using System.Text.Json;
 using Microsoft.Extensions.Options;
-using Qlaw.Contracts;
 using Microsoft.AspNetCore.Http.HttpResults;
 using Microsoft.AspNetCore.Mvc;
 using Qlaw.Contracts.Responses;
@@ -70,7 +69,7 @@ public static class StreamingApi
             return StreamSlots.TooMany;
         }
 
-        var caller = Caller(http, JsonSerializer.Serialize(request, QlawJson.Options));
+        var caller = Caller(http, $"{request.Model}\n{request.Stream}\n{request.PreviousResponseId}", request.Input, request.Conversation ?? default);
         var (target, error) = await responses.StartAsync(request, caller, cancellationToken);
         return target is null
             ? RunResults.ToHttp(error!)
@@ -89,7 +88,7 @@ public static class StreamingApi
             return StreamSlots.TooMany;
         }
 
-        var (target, error) = await responses.SendAsync(id, body, Caller(http, body.GetRawText()), cancellationToken);
+        var (target, error) = await responses.SendAsync(id, body, Caller(http, "", body), cancellationToken);
         return target is null
             ? RunResults.ToHttp(error!)
             : await Respond(target, slot, id, responses, reader, options, cancellationToken);
@@ -111,10 +110,10 @@ public static class StreamingApi
             : TypedResults.Json(await responses.WaitForResponseAsync(target.RunId, model, cancellationToken));
 
     // The client is its address and User-Agent (there is no authentication); the key makes a retry safe.
-    private static ResponsesCaller Caller(HttpContext http, string body)
+    private static ResponsesCaller Caller(HttpContext http, string fields, params ReadOnlySpan<JsonElement> body)
     {
         var key = http.Request.Headers["Idempotency-Key"];
         return ResponsesCaller.From(
-            http.Connection.RemoteIpAddress?.ToString(), http.Request.Headers.UserAgent.ToString(), key.Count == 0 ? null : key.ToString(), body);
+            http.Connection.RemoteIpAddress?.ToString(), http.Request.Headers.UserAgent.ToString(), key.Count == 0 ? null : key.ToString(), fields, body);
     }
 }

@@ -1,3 +1,4 @@
+using System.Runtime.InteropServices;
 using System.Security.Cryptography;
 using System.Text;
 using System.Text.Json;
@@ -7,6 +8,7 @@ using Qlaw.Contracts;
 using Qlaw.Contracts.Events;
 using Qlaw.Core.Journal;
 using Qlaw.Core.Runs;
+using Qlaw.Core.Validation;
 using Qlaw.Data;
 using Qlaw.Data.Runs;
 
@@ -18,9 +20,24 @@ namespace Qlaw.Core.Responses;
 /// </summary>
 public sealed record ResponsesCaller(string ClientKey, string? IdempotencyKey, string RequestHash)
 {
-    /// <summary>A caller from the parts of its request.</summary>
-    public static ResponsesCaller From(string? address, string? userAgent, string? idempotencyKey, string body) =>
-        new(Hash($"{address}\n{userAgent}"), idempotencyKey, Hash(body));
+    /// <summary>
+    /// A caller from the parts of its request; <paramref name="fields"/> and <paramref name="body"/> are what makes its
+    /// body the same request (its scalar fields, its JSON values).
+    /// </summary>
+    public static ResponsesCaller From(string? address, string? userAgent, string? idempotencyKey, string fields, params ReadOnlySpan<JsonElement> body)
+    {
+        using var hash = IncrementalHash.CreateHash(HashAlgorithmName.SHA256);
+        hash.AppendData(Encoding.UTF8.GetBytes(fields));
+        hash.AppendData([0]);
+        foreach (var part in body)
+        {
+            // The raw bytes as received: hashing never fails, whatever the body holds (a lone surrogate, a NUL).
+            hash.AppendData(part.ValueKind == JsonValueKind.Undefined ? [] : JsonMarshal.GetRawUtf8Value(part));
+            hash.AppendData([0]);
+        }
+
+        return new(Hash($"{address}\n{userAgent}"), idempotencyKey, Convert.ToHexStringLower(hash.GetHashAndReset()));
+    }
 
     private static string Hash(string text) => Convert.ToHexStringLower(SHA256.HashData(Encoding.UTF8.GetBytes(text)));
 }
@@ -39,6 +56,12 @@ public sealed class ResponseConversations(QlawDbContext db, IOptionsMonitor<Resp
     /// <summary>Reads <c>conversation</c>: absent, a string, or <c>{id}</c>; false for anything else.</summary>
     public static bool TryReadId(JsonElement? conversation, out string? id)
     {
+        if (conversation is { } given && ContractValidator.ValidateJson(given, "conversation").Count > 0)
+        {
+            id = null;
+            return false;
+        }
+
         id = conversation switch
         {
             null or { ValueKind: JsonValueKind.Null or JsonValueKind.Undefined } => null,

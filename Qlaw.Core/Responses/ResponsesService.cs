@@ -29,6 +29,12 @@ public sealed class ResponsesService(QlawDbContext db, RunCommands runs, RunQuer
     public async Task<(ResponseTarget? Target, RunCommandResult? Error)> StartAsync(ResponsesRequest request, ResponsesCaller caller, CancellationToken cancellationToken)
     {
         var invalid = ContractValidator.Validate(request);
+        if (invalid.Count > 0)
+        {
+            // The input is read only once the body is known to be well formed.
+            return (null, new RunCommandResult.Invalid(invalid));
+        }
+
         var text = ResponseInput.Text(request.Input);
         if (text is null)
         {

@@ -91,8 +91,11 @@ public sealed class ResponsesConversationTests(QlawStackFixture stack) : IAsyncL
         Assert.Contains("Found your order.", input, StringComparison.Ordinal);
         Assert.EndsWith("User: and my refund?", input, StringComparison.Ordinal);
         Assert.Equal(["conv-1", "conv-1"], await db.Runs.OrderBy(r => r.Id).Select(r => r.ConversationId).ToListAsync());
-        var bad = await _runs.Http.PostAsync("/v1/responses", RunsClient.Json(new JsonObject { ["model"] = "hil", ["input"] = "x", ["conversation"] = 42 }));
-        Assert.Equal(["conversation"], ProblemAssert.Fields(await ProblemAssert.IsProblem(bad, HttpStatusCode.BadRequest)));
+        foreach (var conversation in new[] { "42", "{}", "\"\"", "\"\\ud800\"" })
+        {
+            var bad = await _runs.Http.PostAsync("/v1/responses", new StringContent($$"""{"model":"hil","input":"x","conversation":{{conversation}}}""", Encoding.UTF8, "application/json"));
+            Assert.Equal(["conversation"], ProblemAssert.Fields(await ProblemAssert.IsProblem(bad, HttpStatusCode.BadRequest)));
+        }
     }
 
     [Fact]
