@@ -79,6 +79,8 @@ public static class QlawCoreExtensions
         services.TryAddSingleton<RunEventHub>();
         services.AddHostedService(sp => sp.GetRequiredService<RunEventHub>());
         services.TryAddSingleton<RunStreamReader>();
+        services.AddQlawOptions<ResponsesOptions>("Responses", SettingReload.Live);
+        services.TryAddScoped<ResponseConversations>();
         services.TryAddScoped<ResponsesService>();
         services.AddHostedService<DatabaseInitializer>();
         services.AddHealthChecks()

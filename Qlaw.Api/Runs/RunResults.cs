@@ -18,6 +18,13 @@ public static class RunResults
             statusCode: StatusCodes.Status409Conflict, title: "The run's state does not allow this.", detail: conflict.Detail,
             extensions: new Dictionary<string, object?> { ["run_status"] = QlawJson.EnumName(conflict.Status) }),
         RunCommandResult.Busy busy => new TooManyRequestsResult(busy.RetryAfter, busy.Title),
+        RunCommandResult.KeyReused reused => TypedResults.Problem(new HttpValidationProblemDetails(
+            new Dictionary<string, string[]> { ["Idempotency-Key"] = [reused.Detail] })
+        {
+            Status = StatusCodes.Status422UnprocessableEntity,
+            Title = "The Idempotency-Key belongs to another request.",
+            Detail = reused.Detail,
+        }),
         _ => throw new InvalidOperationException($"Unexpected result {result}."),
     };
 

@@ -1,5 +1,6 @@
 using System.Runtime.CompilerServices;
 using System.Text;
+using Qlaw.Core.Responses;
 using Qlaw.Core.Streaming;
 
 namespace Qlaw.Api.Streaming;
@@ -11,7 +12,7 @@ namespace Qlaw.Api.Streaming;
 /// <c>: lagging, reconnect with Last-Event-ID</c> and the end of the response instead. Releases the client's stream
 /// slot at the end.
 /// </summary>
-public sealed class RunEventStreamResult(IAsyncEnumerable<RunEventRow?> events, IDisposable? slot = null) : IResult
+public sealed class RunEventStreamResult(IAsyncEnumerable<byte[]?> frames, IDisposable? slot = null) : IResult
 {
     private static readonly byte[] Heartbeat = Encoding.UTF8.GetBytes(": keep-alive\n\n");
     private static readonly byte[] Done = Encoding.UTF8.GetBytes("data: [DONE]\n\n");
@@ -19,6 +20,12 @@ public sealed class RunEventStreamResult(IAsyncEnumerable<RunEventRow?> events, 
 
     // A live row is one object handed to every local follower of its run: it is encoded once, not once per client.
     private static readonly ConditionalWeakTable<RunEventRow, byte[]> Frames = [];
+
+    /// <summary>The log's rows as they are (<c>GET /v1/runs/{id}/responses</c>).</summary>
+    public static RunEventStreamResult OfRows(IAsyncEnumerable<RunEventRow?> rows, IDisposable? slot) => new(EncodeAsync(rows), slot);
+
+    /// <summary>A <c>/v1/responses</c> stream: the rows framed by <see cref="ResponseFraming"/>.</summary>
+    public static RunEventStreamResult OfResponse(IAsyncEnumerable<ResponseFrame?> responseFrames, IDisposable? slot) => new(EncodeAsync(responseFrames), slot);
 
     public async Task ExecuteAsync(HttpContext httpContext)
     {
@@ -31,15 +38,16 @@ public sealed class RunEventStreamResult(IAsyncEnumerable<RunEventRow?> events, 
         try
         {
             await response.StartAsync(cancellationToken);
-            await foreach (var row in events.WithCancellation(cancellationToken))
+            await foreach (var frame in frames.WithCancellation(cancellationToken))
             {
-                if (ReferenceEquals(row, RunEventRow.Lagged))
+                if (ReferenceEquals(frame, Lagging))
                 {
+                    // A reader too far behind is dropped without [DONE]: it reconnects with Last-Event-ID.
                     await body.WriteAsync(Lagging, cancellationToken);
                     return;
                 }
 
-                await body.WriteAsync(row is null ? Heartbeat : Frames.GetValue(row, Encode), cancellationToken);
+                await body.WriteAsync(frame ?? Heartbeat, cancellationToken);
             }
 
             await body.WriteAsync(Done, cancellationToken);
@@ -54,6 +62,23 @@ public sealed class RunEventStreamResult(IAsyncEnumerable<RunEventRow?> events, 
         }
     }
 
-    // The log stores single-line JSON (jsonb text), so each payload is one data: line.
-    private static byte[] Encode(RunEventRow row) => Encoding.UTF8.GetBytes($"id: {row.Id}\nevent: {row.Type}\ndata: {row.Data}\n\n");
+    private static async IAsyncEnumerable<byte[]?> EncodeAsync(IAsyncEnumerable<RunEventRow?> rows)
+    {
+        await foreach (var row in rows)
+        {
+            yield return row is null ? null : ReferenceEquals(row, RunEventRow.Lagged) ? Lagging : Frames.GetValue(row, r => Encode(r.Id, r.Type, r.Data));
+        }
+    }
+
+    private static async IAsyncEnumerable<byte[]?> EncodeAsync(IAsyncEnumerable<ResponseFrame?> frames)
+    {
+        await foreach (var frame in frames)
+        {
+            yield return frame is null ? null : ReferenceEquals(frame, ResponseFrame.Lagged) ? Lagging : Encode(frame.Id, frame.Event, frame.Data);
+        }
+    }
+
+    // The log stores single-line JSON (jsonb text), and added events are serialized on one line: one data: line each.
+    private static byte[] Encode(long? id, string type, string data) =>
+        Encoding.UTF8.GetBytes(id is null ? $"event: {type}\ndata: {data}\n\n" : $"id: {id}\nevent: {type}\ndata: {data}\n\n");
 }

@@ -1,4 +1,5 @@
 using System.Text.Json;
+using Microsoft.Extensions.Options;
 using Microsoft.AspNetCore.Http.HttpResults;
 using Microsoft.AspNetCore.Mvc;
 using Qlaw.Contracts;
@@ -51,12 +52,16 @@ public static class StreamingApi
             after = startingAfter ?? 0;
         }
 
-        return StreamSlots.Open(http, slot => new RunEventStreamResult(reader.ReadAsync(runId, after, cancellationToken), slot));
+        return StreamSlots.Open(http, slot => RunEventStreamResult.OfRows(reader.ReadAsync(runId, after, cancellationToken), slot));
     }
 
-    /// <summary>Starts (or continues) a run of the workflow named by <c>model</c>; streams it or answers when it ends.</summary>
+    /// <summary>
+    /// Starts a run of the workflow named by <c>model</c>, or answers the run the message is for (a conversation, a
+    /// previous response, or the same client's question); streams it or answers when it ends.
+    /// </summary>
     public static async Task<IResult> CreateResponse(
-        ResponsesRequest request, HttpContext http, ResponsesService responses, RunStreamReader reader, CancellationToken cancellationToken)
+        ResponsesRequest request, HttpContext http, ResponsesService responses, RunStreamReader reader, IOptionsMonitor<ResponsesOptions> options,
+        CancellationToken cancellationToken)
     {
         // A stream slot is taken before the run starts, so a client over its cap starts nothing.
         var stream = request.Stream == true;
@@ -66,15 +71,17 @@ public static class StreamingApi
             return StreamSlots.TooMany;
         }
 
-        var (target, error) = await responses.StartAsync(request, RateLimiting.ClientOf(http), cancellationToken);
+        var caller = Caller(http, $"{request.Model}\n{request.Stream}\n{request.PreviousResponseId}", request.Input, request.Conversation ?? default);
+        var (target, error) = await responses.StartAsync(request, caller, cancellationToken);
         return target is null
             ? RunResults.ToHttp(error!)
-            : await Respond(target, slot, request.Model, responses, reader, cancellationToken);
+            : await Respond(target, slot, request.Model, responses, reader, options, cancellationToken);
     }
 
     /// <summary>Answers a workflow's pending request for input and streams the run on.</summary>
     public static async Task<IResult> SendResponses(
-        string id, JsonElement body, HttpContext http, ResponsesService responses, RunStreamReader reader, CancellationToken cancellationToken)
+        string id, JsonElement body, HttpContext http, ResponsesService responses, RunStreamReader reader, IOptionsMonitor<ResponsesOptions> options,
+        CancellationToken cancellationToken)
     {
         var stream = !(body.ValueKind == JsonValueKind.Object && body.TryGetProperty("stream", out var flag) && flag.ValueKind == JsonValueKind.False);
         using var slot = StreamSlots.Reserve(http, stream);
@@ -83,10 +90,10 @@ public static class StreamingApi
             return StreamSlots.TooMany;
         }
 
-        var (target, error) = await responses.SendAsync(id, body, cancellationToken);
+        var (target, error) = await responses.SendAsync(id, body, Caller(http, "", body), cancellationToken);
         return target is null
             ? RunResults.ToHttp(error!)
-            : await Respond(target, slot, id, responses, reader, cancellationToken);
+            : await Respond(target, slot, id, responses, reader, options, cancellationToken);
     }
 
     /// <summary>
@@ -110,8 +117,19 @@ public static class StreamingApi
     }
 
     private static async Task<IResult> Respond(
-        ResponseTarget target, StreamReservation slot, string model, ResponsesService responses, RunStreamReader reader, CancellationToken cancellationToken) =>
+        ResponseTarget target, StreamReservation slot, string model, ResponsesService responses, RunStreamReader reader, IOptionsMonitor<ResponsesOptions> options,
+        CancellationToken cancellationToken) =>
         slot.Wanted
-            ? new RunEventStreamResult(reader.ReadAsync(target.RunId, target.After, cancellationToken), slot.Take())
+            ? RunEventStreamResult.OfResponse(
+                new ResponseFraming(target, model, options.CurrentValue.AgentHeadings).FrameAsync(reader.ReadAsync(target.RunId, target.After, cancellationToken), cancellationToken),
+                slot.Take())
             : TypedResults.Json(await responses.WaitForResponseAsync(target.RunId, model, cancellationToken));
+
+    // The client is its address and User-Agent (there is no authentication); the key makes a retry safe.
+    private static ResponsesCaller Caller(HttpContext http, string fields, params ReadOnlySpan<JsonElement> body)
+    {
+        var key = http.Request.Headers["Idempotency-Key"];
+        return ResponsesCaller.From(
+            RateLimiting.ClientOf(http), http.Request.Headers.UserAgent.ToString(), key.Count == 0 ? null : key.ToString(), fields, body);
+    }
 }

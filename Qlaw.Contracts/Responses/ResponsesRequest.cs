@@ -21,7 +21,10 @@ public sealed record ResponsesRequest
     [StringLength(100)]
     public string? PreviousResponseId { get; init; }
 
-    /// <summary>Accepted for compatibility (a string or <c>{id}</c>); runs are identified by response ids.</summary>
+    /// <summary>
+    /// Groups runs (a string or <c>{id}</c>, 1–100 characters): a message answers the conversation's latest run when it
+    /// awaits input, else starts a follow-up run carrying the conversation.
+    /// </summary>
     public JsonElement? Conversation { get; init; }
 }
 

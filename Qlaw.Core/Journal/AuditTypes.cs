@@ -21,6 +21,7 @@ public static class AuditTypes
     public const string RouteRejected = "route.rejected";
     public const string InputRequested = "input.requested";
     public const string RunResumed = "run.resumed";
+    public const string InputAnswered = "input.answered";
     public const string RunCompleted = "run.completed";
     public const string RunFailed = "run.failed";
     public const string RunCancelled = "run.cancelled";

@@ -1,3 +1,4 @@
+using Qlaw.Contracts.Events;
 using Qlaw.Core.Streaming;
 
 namespace Qlaw.Core.Journal;
@@ -10,7 +11,7 @@ public static class RouteWarnings
 {
     public static void Record(RunLogWrite write, int step, string? agent, string warning)
     {
-        var detail = new { step, agent, reason = warning };
+        var detail = new RouteRejected(step, agent, warning);
         write.Audit(AuditTypes.RouteRejected, detail);
         write.Event(RunEvents.Trace(write.RunId, RunEvents.WorkflowWarning, agent, detail, write.Now, step));
     }

@@ -1,6 +1,7 @@
 using System.Text.Json;
 using Microsoft.EntityFrameworkCore;
 using Qlaw.Contracts;
+using Qlaw.Contracts.Events;
 using Qlaw.Contracts.Runs;
 using Qlaw.Core.Orchestration;
 using Qlaw.Core.Streaming;
@@ -33,16 +34,7 @@ public sealed class RunEndings(QlawDbContext db, RunLog log)
 
         var attempts = await db.Steps.CountAsync(s => s.RunId == request.RunId && s.Index == request.State.Step && s.Status == StepStatus.Failed, cancellationToken);
         var lastGood = await db.Steps.Where(s => s.RunId == request.RunId && s.Status == StepStatus.Completed).MaxAsync(s => (int?)s.Index, cancellationToken);
-        var detail = new
-        {
-            error = request.Error.Message,
-            code = request.Error.Code,
-            attempts,
-            permanent = request.Permanent,
-            step = request.State.Step,
-            agent = request.State.Agent,
-            last_good_step = lastGood,
-        };
+        var detail = new RunDeadLettered(request.Error.Message, request.Error.Code, attempts, request.Permanent, request.State.Step, request.State.Agent, lastGood);
         write.Audit(AuditTypes.RunDeadLettered, detail);
         write.Event(RunEvents.Trace(request.RunId, RunEvents.WorkflowError, request.State.Agent, detail, write.Now));
         write.Event(RunEvents.Error(request.RunId, request.Error.Code, request.Error.Message, write.Now));
@@ -85,7 +77,7 @@ public sealed class RunEndings(QlawDbContext db, RunLog log)
                 .SetProperty(s => s.CompletedAt, write.Now),
             cancellationToken);
         write.StopRunningAttempt();
-        write.Audit(AuditTypes.RunCancelled, new { from });
+        write.Audit(AuditTypes.RunCancelled, new RunCancelled(from));
         write.Event(RunEvents.Completed(run.Id, RunStatus.Cancelled, null, write.Now));
         return (true, run);
     }
@@ -121,18 +113,18 @@ public sealed class RunEndings(QlawDbContext db, RunLog log)
 
         write.Audit(
             request.Succeeded ? AuditTypes.RunCompleted : AuditTypes.RunFailed,
-            new { steps = request.State.Step, reason = request.Failure?.Message, code = request.Failure?.Code });
+            new RunFinished(request.State.Step, request.Failure?.Message, request.Failure?.Code));
         if (request.Succeeded)
         {
             var (agent, output) = lastStep ?? await db.Steps.Where(s => s.RunId == request.RunId && s.Status == StepStatus.Completed)
                 .OrderByDescending(s => s.Index).Select(s => new ValueTuple<string?, string?>(s.Agent, s.Output)).FirstOrDefaultAsync(cancellationToken);
-            write.Event(RunEvents.Trace(request.RunId, RunEvents.WorkflowOutput, agent, new { steps = request.State.Step, output }, write.Now));
+            write.Event(RunEvents.Trace(request.RunId, RunEvents.WorkflowOutput, agent, new WorkflowOutput(request.State.Step, output), write.Now));
             write.Event(RunEvents.Completed(request.RunId, RunStatus.Completed, output, write.Now));
         }
         else
         {
             var failure = request.Failure ?? new RunError(RunErrorCodes.Internal, "The run failed.");
-            write.Event(RunEvents.Trace(request.RunId, RunEvents.WorkflowError, request.State.Agent, new { error = failure.Message, code = failure.Code, step = request.State.Step }, write.Now));
+            write.Event(RunEvents.Trace(request.RunId, RunEvents.WorkflowError, request.State.Agent, new WorkflowError(failure.Message, failure.Code, request.State.Step), write.Now));
             write.Event(RunEvents.Error(request.RunId, failure.Code, failure.Message, write.Now));
         }
 

@@ -2,6 +2,7 @@ using System.Text.Json;
 using Microsoft.EntityFrameworkCore;
 using Microsoft.Extensions.Options;
 using Qlaw.Contracts;
+using Qlaw.Contracts.Events;
 using Qlaw.Contracts.Runs;
 using Qlaw.Core.Agents;
 using Qlaw.Core.Orchestration;
@@ -50,7 +51,7 @@ public sealed class TurnJournal(QlawDbContext db, RunLog log, RunEndings endings
         {
             crashed.Status = StepStatus.Superseded;
             crashed.CompletedAt = now;
-            write.Audit(AuditTypes.StepSuperseded, new { step = state.Step, crashed.Agent, crashed.Attempt });
+            write.Audit(AuditTypes.StepSuperseded, new StepSuperseded(state.Step, crashed.Agent, crashed.Attempt));
             write.StopRunningAttempt();
         }
 
@@ -64,7 +65,7 @@ public sealed class TurnJournal(QlawDbContext db, RunLog log, RunEndings endings
         if (firstTurn)
         {
             run.StartedAt = now;
-            write.Audit(AuditTypes.RunStarted, new { agent = state.Agent });
+            write.Audit(AuditTypes.RunStarted, new RunStarted(state.Agent));
         }
 
         run.Status = RunStatus.Running;
@@ -87,9 +88,9 @@ public sealed class TurnJournal(QlawDbContext db, RunLog log, RunEndings endings
             CheckpointRef = $"{request.InstanceId}#{state.Step}",
         };
         db.Steps.Add(step);
-        write.Event(RunEvents.Trace(runId, RunEvents.ExecutorInvoked, state.Agent, new { step = state.Step, attempt, agent = state.Agent }, now, state.Step, attempt));
+        write.Event(RunEvents.Trace(runId, RunEvents.ExecutorInvoked, state.Agent, new ExecutorInvoked(state.Step, attempt, state.Agent), now, state.Step, attempt));
         var previousError = attempts.OrderByDescending(s => s.Attempt).FirstOrDefault()?.Error;
-        write.Audit(attempt == 1 ? AuditTypes.StepStarted : AuditTypes.StepRetrying, new { step = state.Step, agent = state.Agent, attempt, previous_error = previousError });
+        write.Audit(attempt == 1 ? AuditTypes.StepStarted : AuditTypes.StepRetrying, new StepStarted(state.Step, state.Agent, attempt, previousError));
         await write.CommitAsync(cancellationToken);
         if (firstTurn)
         {
@@ -137,17 +138,9 @@ public sealed class TurnJournal(QlawDbContext db, RunLog log, RunEndings endings
         step.Output = output.Text;
         step.Decision = JsonSerializer.Serialize(output.Decision, QlawJson.Options);
         step.CompletedAt = now;
-        var completed = new
-        {
-            step = step.Index,
-            agent = step.Agent,
-            attempt = step.Attempt,
-            duration_ms = (now - step.StartedAt).TotalMilliseconds,
-            decision = output.Decision.Action,
-            target = output.Decision.Target,
-            input_tokens = output.InputTokens,
-            output_tokens = output.OutputTokens,
-        };
+        var completed = new StepCompleted(
+            step.Index, step.Agent, step.Attempt, (now - step.StartedAt).TotalMilliseconds, QlawJson.EnumName(output.Decision.Action),
+            output.Decision.Target, output.InputTokens, output.OutputTokens);
         write.Audit(AuditTypes.StepCompleted, completed);
         write.Event(RunEvents.Trace(context.RunId, RunEvents.ExecutorCompleted, step.Agent, completed, now, step.Index, step.Attempt));
 
@@ -168,10 +161,10 @@ public sealed class TurnJournal(QlawDbContext db, RunLog log, RunEndings endings
             var prompt = output.Prompt ?? output.Text;
             await db.Runs.Where(r => r.Id == context.RunId && r.Status == RunStatus.Running).ExecuteUpdateAsync(
                 u => u.SetProperty(r => r.Status, RunStatus.AwaitingInput).SetProperty(r => r.UpdatedAt, now), cancellationToken);
-            write.Audit(AuditTypes.InputRequested, new { step = step.Index, agent = step.Agent, prompt });
+            write.Audit(AuditTypes.InputRequested, new InputRequested(step.Index, step.Agent, prompt));
             var conversation = context.History
                 .Append(new ConversationEntry("assistant", step.Agent, output.Text))
-                .Select(e => (object)new { role = e.Role, author_name = e.AuthorName, text = e.Text });
+                .Select(e => new ConversationMessage(e.Role, e.AuthorName, e.Text)).ToList();
             write.Event(RunEvents.InputRequest(context.RunId, step.Index, step.Attempt, step.Agent, prompt, conversation, now));
             write.Event(RunEvents.Completed(context.RunId, RunStatus.AwaitingInput, null, now));
         }
@@ -221,7 +214,7 @@ public sealed class TurnJournal(QlawDbContext db, RunLog log, RunEndings endings
         step.Error = error.Message;
         step.ErrorCode = error.Code;
         step.CompletedAt = write.Now;
-        var failed = new { step = step.Index, agent = step.Agent, attempt = step.Attempt, error = error.Message, code = error.Code, transient = !permanent };
+        var failed = new StepFailed(step.Index, step.Agent, step.Attempt, error.Message, error.Code, !permanent);
         write.Audit(AuditTypes.StepFailed, failed);
         write.Event(RunEvents.Trace(request.RunId, RunEvents.ExecutorFailed, step.Agent, failed, write.Now, step.Index, step.Attempt));
         await write.CommitAsync(cancellationToken);
@@ -313,18 +306,8 @@ public sealed class TurnJournal(QlawDbContext db, RunLog log, RunEndings endings
             });
         }
 
-        var detail = new
-        {
-            step = state.Step,
-            from = transition.From,
-            to = transition.To,
-            kind = transition.Kind,
-            reason = transition.Reason,
-            stack_depth = transition.StackDepth,
-            stack = state.Stack,
-            chain = state.PreviousAgents,
-            handoff_id = transition.HandoffId,
-        };
+        var detail = new HandoffOccurred(
+            state.Step, transition.From, transition.To, transition.Kind, transition.Reason, transition.StackDepth, state.Stack, state.PreviousAgents, transition.HandoffId);
         write.Event(RunEvents.Trace(write.RunId, RunEvents.Handoff, transition.From, detail, write.Now, state.Step));
         write.Audit(transition.Kind == Transition.ReturnKind ? AuditTypes.Return : AuditTypes.Handoff, detail);
     }

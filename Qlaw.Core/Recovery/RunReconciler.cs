@@ -3,6 +3,7 @@ using Microsoft.Extensions.DependencyInjection;
 using Microsoft.Extensions.Logging;
 using Microsoft.Extensions.Options;
 using Qlaw.Contracts;
+using Qlaw.Contracts.Events;
 using Qlaw.Core.Journal;
 using Qlaw.Core.Orchestration;
 using Qlaw.Core.Runs;
@@ -92,7 +93,7 @@ public sealed partial class RunReconciler(
             return false;
         }
 
-        write.Audit(AuditTypes.RunRecovered, new { reason, previous_instance = quiet.EntityId, instance_state = state, step = run.CurrentStep, agent = run.CurrentAgent });
+        write.Audit(AuditTypes.RunRecovered, new RunRecovered(reason, quiet.EntityId, QlawJson.EnumName(state), run.CurrentStep, run.CurrentAgent));
         run.UpdatedAt = write.Now;
         await write.SaveAsync(cancellationToken);
         var instance = await services.GetRequiredService<RunRedriver>().ReseedAsync(run.Id, 0, null, cancellationToken);

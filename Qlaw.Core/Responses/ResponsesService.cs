@@ -1,8 +1,8 @@
-using System.Text;
 using System.Text.Json;
 using System.Text.Json.Nodes;
 using Microsoft.EntityFrameworkCore;
 using Qlaw.Contracts;
+using Qlaw.Contracts.Events;
 using Qlaw.Contracts.Responses;
 using Qlaw.Contracts.Runs;
 using Qlaw.Contracts.Workflows;
@@ -11,58 +11,89 @@ using Qlaw.Core.Runs;
 using Qlaw.Core.Streaming;
 using Qlaw.Core.Validation;
 using Qlaw.Data;
+using Qlaw.Data.Runs;
 
 namespace Qlaw.Core.Responses;
-
-/// <summary>Where a response's stream starts: the run, and the event after which its new events begin.</summary>
-public sealed record ResponseTarget(Guid RunId, long After);
 
 /// <summary>
 /// The OpenAI Responses-style surface the QLAW CLI calls: <c>POST /v1/responses</c>, <c>send_responses</c> and
 /// <c>GET /v1/agents</c>, on top of runs.
 /// </summary>
-public sealed class ResponsesService(QlawDbContext db, RunCommands runs, RunQueries queries, RunStreamReader stream)
+public sealed class ResponsesService(QlawDbContext db, RunCommands runs, RunQueries queries, RunStreamReader stream, ResponseConversations conversations)
 {
-    /// <summary>Starts a run of the named workflow for <paramref name="client"/>, continues a waiting one, or starts a follow-up run.</summary>
-    public async Task<(ResponseTarget? Target, RunCommandResult? Error)> StartAsync(ResponsesRequest request, string? client, CancellationToken cancellationToken)
+    /// <summary>
+    /// Answers the run this message is for (see <see cref="ResponseConversations"/>), or starts a run of the workflow named
+    /// by <c>model</c> — a follow-up carrying the conversation when the run it follows ended. A reused Idempotency-Key
+    /// gets the first call's stream.
+    /// </summary>
+    public async Task<(ResponseTarget? Target, RunCommandResult? Error)> StartAsync(ResponsesRequest request, ResponsesCaller caller, CancellationToken cancellationToken)
     {
         var invalid = ContractValidator.Validate(request);
+        if (invalid.Count > 0)
+        {
+            // The input is read only once the body is known to be well formed.
+            return (null, new RunCommandResult.Invalid(invalid));
+        }
+
+        var text = ResponseInput.Text(request.Input);
+        if (text is null)
+        {
+            invalid["input"] = ["Give the input as a non-empty string or as input items with text."];
+        }
+
+        if (!ResponseConversations.TryReadId(request.Conversation, out var conversation))
+        {
+            invalid["conversation"] = ["Give the conversation as a string of 1 to 100 characters or as {\"id\": \"…\"}."];
+        }
+
+        AddKeyErrors(caller, invalid);
         if (invalid.Count > 0)
         {
             return (null, new RunCommandResult.Invalid(invalid));
         }
 
-        var text = InputText(request.Input);
-        if (text is null)
+        if (await conversations.WorkflowAsync(request.Model, cancellationToken) is not { } workflow)
         {
-            return (null, new RunCommandResult.Invalid(new Dictionary<string, string[]> { ["input"] = ["Give the input as a non-empty string or as input items with text."] }));
+            return (null, new RunCommandResult.NotFound($"No workflow has the id or name '{request.Model}'."));
         }
 
-        if (request.PreviousResponseId is { } previousId)
+        if (caller.IdempotencyKey is { } key && await conversations.ReplayAsync(workflow, key, caller.RequestHash, cancellationToken) is { } replay)
         {
-            if (!TryParseResponseId(previousId, out var previousRun) || await db.Runs.AsNoTracking().FirstOrDefaultAsync(r => r.Id == previousRun, cancellationToken) is not { } previous)
-            {
-                return (null, new RunCommandResult.NotFound($"No response has the id '{previousId}'."));
-            }
-
-            if (previous.Status == RunStatus.AwaitingInput)
-            {
-                return await ContinueAsync(previous.Id, text, cancellationToken);
-            }
-
-            text = await TranscriptAsync(previous.Id, previous.Input, cancellationToken) + $"User: {text}";
+            return replay;
         }
 
-        return await StartRunAsync(request.Model, text, client, cancellationToken);
+        var (previous, via, error) = await conversations.FindAsync(request.PreviousResponseId, conversation, workflow, caller, cancellationToken);
+        if (error is not null)
+        {
+            return (null, error);
+        }
+
+        conversation ??= previous?.ConversationId;
+        if (previous is { Status: RunStatus.AwaitingInput })
+        {
+            return await AnswerAsync(previous, workflow, text!, via!, conversation, caller, cancellationToken);
+        }
+
+        if (previous is not null)
+        {
+            text = await conversations.TranscriptAsync(previous.Id, previous.Input, cancellationToken) + $"User: {text}";
+        }
+
+        var origin = new ResponsesOrigin(caller.RequestHash, conversation, caller.ClientKey, previous is null ? null : RunEvents.ResponseId(previous.Id));
+        var result = await runs.StartAsync(workflow.Id.ToString(), new StartRunRequest { Input = text! }, caller.IdempotencyKey, caller.Address, cancellationToken, origin);
+        return result is RunCommandResult.Accepted accepted
+            ? (await conversations.TargetAsync(accepted.Run.Id, 0, workflow, cancellationToken), null)
+            : (null, result);
     }
 
     /// <summary>
     /// <c>send_responses</c>: the answer to a workflow's pending request for input, as <c>{input}</c> (QLAW CLI) or
     /// <c>{responses: {request_id: value}}</c> (Agent Framework bridge).
     /// </summary>
-    public async Task<(ResponseTarget? Target, RunCommandResult? Error)> SendAsync(string workflowIdOrName, JsonElement body, CancellationToken cancellationToken)
+    public async Task<(ResponseTarget? Target, RunCommandResult? Error)> SendAsync(string workflowIdOrName, JsonElement body, ResponsesCaller caller, CancellationToken cancellationToken)
     {
         var invalid = ContractValidator.ValidateJson(body, "");
+        AddKeyErrors(caller, invalid);
         if (invalid.Count > 0)
         {
             return (null, new RunCommandResult.Invalid(invalid));
@@ -81,7 +112,7 @@ public sealed class ResponsesService(QlawDbContext db, RunCommands runs, RunQuer
         }
         else if (body.ValueKind == JsonValueKind.Object && body.TryGetProperty("input", out var input))
         {
-            text = InputText(input);
+            text = ResponseInput.Text(input);
         }
 
         if (string.IsNullOrEmpty(text))
@@ -89,19 +120,21 @@ public sealed class ResponsesService(QlawDbContext db, RunCommands runs, RunQuer
             return (null, new RunCommandResult.Invalid(new Dictionary<string, string[]> { ["input"] = ["Send {\"input\": \"…\"} or {\"responses\": {\"<request_id>\": \"…\"}}."] }));
         }
 
-        var workflowId = await (Guid.TryParse(workflowIdOrName, out var id)
-            ? db.Workflows.Where(w => w.Id == id)
-            : db.Workflows.Where(w => w.Name == workflowIdOrName)).Select(w => (Guid?)w.Id).FirstOrDefaultAsync(cancellationToken);
-        if (workflowId is null)
+        if (await conversations.WorkflowAsync(workflowIdOrName, cancellationToken) is not { } workflow)
         {
             return (null, new RunCommandResult.NotFound($"No workflow has the id or name '{workflowIdOrName}'."));
         }
 
+        if (caller.IdempotencyKey is { } key && await conversations.ReplayAsync(workflow, key, caller.RequestHash, cancellationToken) is { } replay)
+        {
+            return replay;
+        }
+
         var waiting = await db.Runs.AsNoTracking()
-            .Where(r => r.WorkflowId == workflowId && r.Status == RunStatus.AwaitingInput && (runId == null || r.Id == runId))
-            .OrderByDescending(r => r.Id).Select(r => (Guid?)r.Id).FirstOrDefaultAsync(cancellationToken);
+            .Where(r => r.WorkflowId == workflow.Id && r.Status == RunStatus.AwaitingInput && (runId == null || r.Id == runId))
+            .OrderByDescending(r => r.Id).FirstOrDefaultAsync(cancellationToken);
         return waiting is { } run
-            ? await ContinueAsync(run, text, cancellationToken)
+            ? await AnswerAsync(run, workflow, text, "send_responses", run.ConversationId, caller, cancellationToken)
             : (null, new RunCommandResult.Conflict(RunStatus.Running, "No run of this workflow is waiting for input."));
     }
 
@@ -181,60 +214,27 @@ public sealed class ResponsesService(QlawDbContext db, RunCommands runs, RunQuer
     public static bool TryParseResponseId(string id, out Guid runId) =>
         Guid.TryParse(id.StartsWith("resp_", StringComparison.Ordinal) ? id[5..] : id, out runId);
 
-    private async Task<(ResponseTarget?, RunCommandResult?)> StartRunAsync(string model, string text, string? client, CancellationToken cancellationToken)
+    // The answer and its trace and audit entry are one write of the run's log; the stream starts after the question.
+    private async Task<(ResponseTarget?, RunCommandResult?)> AnswerAsync(
+        RunEntity run, WorkflowRef workflow, string text, string via, string? conversation, ResponsesCaller caller, CancellationToken cancellationToken)
     {
-        var result = await runs.StartAsync(model, new StartRunRequest { Input = text }, null, client, cancellationToken);
-        return result is RunCommandResult.Accepted accepted ? (new ResponseTarget(accepted.Run.Id, 0), null) : (null, result);
+        var after = await stream.LastEventIdAsync(run.Id, cancellationToken);
+        var answered = new InputAnswered(RunEvents.ResponseId(run.Id), run.CurrentStep, via, conversation, caller.ClientKey, caller.IdempotencyKey, caller.RequestHash, after);
+        var result = await runs.ContinueAsync(run.Id, new ContinueRunRequest { Input = text }, cancellationToken, answered);
+        return result is RunCommandResult.Accepted
+            ? (new ResponseTarget(run.Id, after, workflow.Name, run.CreatedAt), null)
+            : (null, result);
     }
 
-    private async Task<(ResponseTarget?, RunCommandResult?)> ContinueAsync(Guid runId, string text, CancellationToken cancellationToken)
+    private static void AddKeyErrors(ResponsesCaller caller, Dictionary<string, string[]> errors)
     {
-        var after = await stream.LastEventIdAsync(runId, cancellationToken);
-        var result = await runs.ContinueAsync(runId, new ContinueRunRequest { Input = text }, cancellationToken);
-        return result is RunCommandResult.Accepted ? (new ResponseTarget(runId, after), null) : (null, result);
-    }
-
-    private async Task<string> TranscriptAsync(Guid runId, string input, CancellationToken cancellationToken)
-    {
-        var transcript = new StringBuilder($"Earlier conversation:\nUser: {input}\n");
-        var steps = await db.Steps.AsNoTracking().Where(s => s.RunId == runId && s.Status == StepStatus.Completed)
-            .OrderBy(s => s.Index).Select(s => new { s.Agent, s.Input, s.Output, s.Index }).ToListAsync(cancellationToken);
-        foreach (var step in steps)
+        if (caller.IdempotencyKey is { Length: 0 or > RunCommands.MaxIdempotencyKeyLength })
         {
-            if (step.Index > 0 && step.Input is { } said)
-            {
-                transcript.Append($"User: {said}\n");
-            }
-
-            transcript.Append($"{step.Agent}: {step.Output}\n");
+            errors["Idempotency-Key"] = [$"The key must be 1 to {RunCommands.MaxIdempotencyKeyLength} characters."];
         }
-
-        return transcript.Append('\n').ToString();
     }
 
     // Request ids are req_{run}_{step} (RunEvents.InputRequest).
     private static Guid? RequestRunId(string requestId) =>
         requestId.Split('_') is ["req", var run, _] && Guid.TryParseExact(run, "N", out var id) ? id : null;
-
-    private static string? InputText(JsonElement input)
-    {
-        var text = input.ValueKind switch
-        {
-            JsonValueKind.String => input.GetString(),
-            JsonValueKind.Array => string.Join("\n\n", input.EnumerateArray().Select(ItemText).Where(t => !string.IsNullOrEmpty(t))),
-            JsonValueKind.Object => ItemText(input),
-            _ => null,
-        };
-        return string.IsNullOrWhiteSpace(text) ? null : text;
-
-        static string? ItemText(JsonElement item) => item.ValueKind switch
-        {
-            JsonValueKind.String => item.GetString(),
-            JsonValueKind.Object when item.TryGetProperty("text", out var t) && t.ValueKind == JsonValueKind.String => t.GetString(),
-            JsonValueKind.Object when item.TryGetProperty("content", out var c) => c.ValueKind == JsonValueKind.String
-                ? c.GetString()
-                : c.ValueKind == JsonValueKind.Array ? string.Concat(c.EnumerateArray().Select(ItemText)) : null,
-            _ => null,
-        };
-    }
 }

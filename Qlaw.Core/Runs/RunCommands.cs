@@ -3,6 +3,7 @@ using Microsoft.EntityFrameworkCore;
 using Microsoft.Extensions.Options;
 using Npgsql;
 using Qlaw.Contracts;
+using Qlaw.Contracts.Events;
 using Qlaw.Contracts.Runs;
 using Qlaw.Contracts.Workflows;
 using Qlaw.Core.Limits;
@@ -10,6 +11,7 @@ using Qlaw.Core.Orchestration;
 using Qlaw.Core.Journal;
 using Qlaw.Core.Routing;
 using Qlaw.Core.Signals;
+using Qlaw.Core.Streaming;
 using Qlaw.Core.Telemetry;
 using Qlaw.Core.Validation;
 using Qlaw.Core.Workflows;
@@ -30,10 +32,11 @@ public sealed class RunCommands(
 
     /// <summary>
     /// Creates a queued run of a workflow for <paramref name="client"/> (its address) and schedules its orchestration,
-    /// unless the server or the client is at its cap of active runs.
+    /// unless the server or the client is at its cap of active runs; <paramref name="origin"/> says which
+    /// <c>/v1/responses</c> call started it, if one did.
     /// </summary>
     public async Task<RunCommandResult> StartAsync(
-        string workflowIdOrName, StartRunRequest request, string? idempotencyKey, string? client, CancellationToken cancellationToken)
+        string workflowIdOrName, StartRunRequest request, string? idempotencyKey, string? client, CancellationToken cancellationToken, ResponsesOrigin? origin = null)
     {
         var errors = ContractValidator.Validate(request);
         if (request.Metadata is { ValueKind: not JsonValueKind.Object and not JsonValueKind.Null })
@@ -80,6 +83,10 @@ public sealed class RunCommands(
             Input = request.Input,
             Metadata = request.Metadata is { ValueKind: JsonValueKind.Object } metadata ? metadata.GetRawText() : null,
             IdempotencyKey = idempotencyKey,
+            RequestHash = origin?.RequestHash,
+            ConversationId = origin?.ConversationId,
+            ClientKey = origin?.ClientKey,
+            StartedViaResponses = origin is not null,
             CreatedAt = now,
             UpdatedAt = now,
             CurrentAgent = definition.StartAgent,
@@ -87,7 +94,7 @@ public sealed class RunCommands(
         };
         run.EntityId = $"run-{run.Id:N}";
         db.Runs.Add(run);
-        AuditTypes.Add(db, run.Id, AuditTypes.RunCreated, new { workflow_id = workflow.Id, workflow = workflow.Name, idempotency_key = idempotencyKey }, now);
+        AuditTypes.Add(db, run.Id, AuditTypes.RunCreated, new RunCreated(workflow.Id, workflow.Name, idempotencyKey, origin is null ? null : "responses", origin?.ConversationId, origin?.FollowUpOf), now);
         var plan = options.CurrentValue.PlanFor(definition, ceilings);
         var signal = RunSignals.Enqueue(db, run.Id, RunSignal.ScheduleKind, new RunSignal(
             run.EntityId, Schedule: new RunOrchestrationInput(run.Id, plan, RouteState.Start(definition.StartAgent), null, null)), now);
@@ -113,9 +120,10 @@ public sealed class RunCommands(
 
     /// <summary>
     /// Resumes a dead-lettered run (retrying its failed turn) or a run awaiting input (with that input). When the
-    /// orchestration instance is gone, a new one is seeded from PostgreSQL.
+    /// orchestration instance is gone, a new one is seeded from PostgreSQL. <paramref name="answered"/> (a
+    /// <c>/v1/responses</c> answer) is recorded with the resume, as an <c>InputAnsweredEvent</c> and an audit entry.
     /// </summary>
-    public async Task<RunCommandResult> ContinueAsync(Guid runId, ContinueRunRequest request, CancellationToken cancellationToken)
+    public async Task<RunCommandResult> ContinueAsync(Guid runId, ContinueRunRequest request, CancellationToken cancellationToken, InputAnswered? answered = null)
     {
         var (run, error) = await LoadValidAsync(runId, request, cancellationToken);
         if (run is null)
@@ -126,7 +134,7 @@ public sealed class RunCommands(
         await using var write = await log.OpenAsync(run.Id, cancellationToken);
         run = await db.Runs.SingleAsync(r => r.Id == runId, cancellationToken);
         var deadLettered = run.Status == RunStatus.Failed && run.CompletedAt is null;
-        if (!deadLettered && run.Status != RunStatus.AwaitingInput)
+        if (run.Status != RunStatus.AwaitingInput && (!deadLettered || answered is not null))
         {
             return new RunCommandResult.Conflict(run.Status, $"Only a dead-lettered run or a run awaiting input can be continued; this run is {QlawJson.EnumName(run.Status)}.");
         }
@@ -136,7 +144,12 @@ public sealed class RunCommands(
         run.LastError = null;
         run.LastErrorCode = null;
         run.UpdatedAt = write.Now;
-        write.Audit(AuditTypes.RunResumed, new { from, input = request.Input });
+        write.Audit(AuditTypes.RunResumed, new RunResumed(from, request.Input));
+        if (answered is not null)
+        {
+            write.Audit(AuditTypes.InputAnswered, answered);
+            write.Event(RunEvents.Trace(run.Id, RunEvents.InputAnswered, run.CurrentAgent, answered with { IdempotencyKey = null, RequestHash = null, StreamAfter = null }, write.Now, run.CurrentStep));
+        }
 
         // After a pause for input the next step follows; a dead-lettered step is retried.
         var signal = RunSignals.Enqueue(db, run.Id, RunSignal.ContinueKind, new RunSignal(
@@ -182,7 +195,7 @@ public sealed class RunCommands(
         };
         db.Handoffs.Add(handoff);
         await write.SaveAsync(cancellationToken);
-        write.Audit(AuditTypes.HandoffRequested, new { handoff_id = handoff.Id, from = run.CurrentAgent, to = request.ToAgent, request.Reason, with_return = handoff.WithReturn });
+        write.Audit(AuditTypes.HandoffRequested, new HandoffRequested(handoff.Id, run.CurrentAgent, request.ToAgent, request.Reason, handoff.WithReturn));
         await write.CommitAsync(cancellationToken);
         return new RunCommandResult.HandoffRecorded(new HandoffAccepted(run.Id, handoff.Id, "accepted"));
     }
@@ -235,3 +248,6 @@ public sealed class RunCommands(
 
     private static RunCommandResult.NotFound RunNotFound(Guid runId) => new($"No run has the id '{runId}'.");
 }
+
+/// <summary>Which <c>/v1/responses</c> call starts a run: its body's hash (for its Idempotency-Key), conversation, client, and the run it follows up.</summary>
+public sealed record ResponsesOrigin(string RequestHash, string? ConversationId, string ClientKey, string? FollowUpOf);

@@ -23,6 +23,9 @@ public abstract record RunCommandResult
 
     /// <summary>Too many runs are active (on the server, or of this client); try again after <paramref name="RetryAfter"/>.</summary>
     public sealed record Busy(string Title, TimeSpan RetryAfter) : RunCommandResult;
+
+    /// <summary>An Idempotency-Key came back with another request body.</summary>
+    public sealed record KeyReused(string Detail) : RunCommandResult;
 }
 
 /// <summary>Links of a run, shared by every response that names one.</summary>

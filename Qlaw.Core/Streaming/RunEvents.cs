@@ -1,5 +1,6 @@
 using System.Text.Json;
 using Qlaw.Contracts;
+using Qlaw.Contracts.Events;
 using Qlaw.Data.Runs;
 
 namespace Qlaw.Core.Streaming;
@@ -11,14 +12,14 @@ namespace Qlaw.Core.Streaming;
 /// </summary>
 public static class RunEvents
 {
-    public const string TextDelta = "response.output_text.delta";
-    public const string TraceComplete = "response.trace.complete";
+    public const string TextDelta = OutputTextDelta.Name;
+    public const string TraceComplete = Contracts.Events.TraceComplete.Name;
 
     /// <summary>Marks the run ended or paused: a stream that reaches it closes unless the run moved on.</summary>
-    public const string ResponseCompleted = "response.completed";
+    public const string ResponseCompleted = Contracts.Events.ResponseCompleted.Name;
 
     /// <summary>Marks the run failed (or dead-lettered); a stream that reaches it closes unless the run moved on.</summary>
-    public const string ResponseError = "response.error";
+    public const string ResponseError = Contracts.Events.ResponseError.Name;
 
     public const string ExecutorInvoked = "ExecutorInvokedEvent";
     public const string ExecutorCompleted = "ExecutorCompletedEvent";
@@ -28,54 +29,33 @@ public static class RunEvents
     public const string WorkflowOutput = "WorkflowOutputEvent";
     public const string WorkflowError = "WorkflowErrorEvent";
     public const string WorkflowWarning = "WorkflowWarningEvent";
+    public const string InputAnswered = "InputAnsweredEvent";
 
-    /// <summary>A chunk of an agent's streamed text.</summary>
+    /// <summary>A chunk of an agent's streamed text, marked with its attempt.</summary>
     public static RunEventEntity Delta(Guid runId, int step, int attempt, string agent, string text, DateTimeOffset at) =>
-        Row(runId, TextDelta, step, attempt, at, new
-        {
-            type = TextDelta,
-            delta = text,
-            item_id = ItemId(runId, step),
-            output_index = step,
-            content_index = 0,
-            agent,
-        });
+        Row(runId, TextDelta, step, attempt, at, new OutputTextDelta(text, ItemId(runId, step), step, 0, agent, attempt));
 
     /// <summary>A workflow trace: <c>{"type":"response.trace.complete","data":{"trace_type":"workflow_info",…}}</c>.</summary>
     public static RunEventEntity Trace(Guid runId, string eventType, string? executorId, object data, DateTimeOffset at, int? step = null, int? attempt = null) =>
-        Row(runId, TraceComplete, step, attempt, at, new
-        {
-            type = TraceComplete,
-            data = new { trace_type = "workflow_info", event_type = eventType, executor_id = executorId, data },
-        });
+        Row(runId, TraceComplete, step, attempt, at, new TraceComplete(new WorkflowTrace("workflow_info", eventType, executorId, data)));
 
     /// <summary>The human-in-the-loop request in the exact shape the QLAW CLI displays.</summary>
-    public static RunEventEntity InputRequest(Guid runId, int step, int attempt, string agent, string prompt, IEnumerable<object> conversation, DateTimeOffset at) =>
-        Trace(runId, RequestInfo, agent, new
-        {
-            request_info = new
-            {
-                request_id = $"req_{runId:N}_{step}",
-                source_executor_id = agent,
-                request_type = "HandoffUserInputRequest",
-                response_type = "str",
-                data = new { prompt, conversation, awaiting_agent_id = agent, source_executor_id = agent },
-            },
-        }, at, step, attempt);
+    public static RunEventEntity InputRequest(Guid runId, int step, int attempt, string agent, string prompt, IReadOnlyList<ConversationMessage> conversation, DateTimeOffset at) =>
+        Trace(runId, RequestInfo, agent, new RequestInfoData(new PendingRequest(
+            RequestId(runId, step), agent, "HandoffUserInputRequest", "str", new PendingRequestData(prompt, conversation, agent, agent))), at, step, attempt);
 
     /// <summary>The run ended or paused with <paramref name="status"/>.</summary>
     public static RunEventEntity Completed(Guid runId, RunStatus status, string? outputText, DateTimeOffset at) =>
-        Row(runId, ResponseCompleted, null, null, at, new
-        {
-            type = ResponseCompleted,
-            response = new { id = ResponseId(runId), @object = "response", status = QlawJson.EnumName(status), output_text = outputText },
-        });
+        Row(runId, ResponseCompleted, null, null, at, new Contracts.Events.ResponseCompleted(new ResponseSummary(ResponseId(runId), QlawJson.EnumName(status), outputText)));
 
     /// <summary>
     /// The run failed: a stable code and a message of Qlaw's own (no internals), in both shapes the QLAW CLI reads.
     /// </summary>
     public static RunEventEntity Error(Guid runId, string code, string message, DateTimeOffset at) =>
-        Row(runId, ResponseError, null, null, at, new { type = ResponseError, code, message, error = new { code, message } });
+        Row(runId, ResponseError, null, null, at, new Contracts.Events.ResponseError(code, message, new ResponseErrorBody(code, message)));
+
+    /// <summary>The id of the run's request for input at <paramref name="step"/>.</summary>
+    public static string RequestId(Guid runId, int step) => $"req_{runId:N}_{step}";
 
     /// <summary>The OpenAI-style response id of a run.</summary>
     public static string ResponseId(Guid runId) => $"resp_{runId:N}";

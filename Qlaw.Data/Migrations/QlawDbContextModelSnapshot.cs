@@ -127,9 +127,19 @@ namespace Qlaw.Data.Migrations
                         .HasColumnType("character varying(64)")
                         .HasColumnName("client");
 
+                    b.Property<string>("ClientKey")
+                        .HasMaxLength(64)
+                        .HasColumnType("character varying(64)")
+                        .HasColumnName("client_key");
+
                     b.Property<DateTimeOffset?>("CompletedAt")
                         .HasColumnType("timestamp with time zone")
                         .HasColumnName("completed_at");
+
+                    b.Property<string>("ConversationId")
+                        .HasMaxLength(100)
+                        .HasColumnType("character varying(100)")
+                        .HasColumnName("conversation_id");
 
                     b.Property<DateTimeOffset>("CreatedAt")
                         .HasColumnType("timestamp with time zone")
@@ -177,6 +187,11 @@ namespace Qlaw.Data.Migrations
                         .HasColumnType("jsonb")
                         .HasColumnName("origin_stack");
 
+                    b.Property<string>("RequestHash")
+                        .HasMaxLength(64)
+                        .HasColumnType("character varying(64)")
+                        .HasColumnName("request_hash");
+
                     b.Property<string>("ReturnCounts")
                         .IsRequired()
                         .HasColumnType("jsonb")
@@ -185,6 +200,10 @@ namespace Qlaw.Data.Migrations
                     b.Property<DateTimeOffset?>("StartedAt")
                         .HasColumnType("timestamp with time zone")
                         .HasColumnName("started_at");
+
+                    b.Property<bool>("StartedViaResponses")
+                        .HasColumnType("boolean")
+                        .HasColumnName("started_via_responses");
 
                     b.Property<string>("Status")
                         .IsRequired()
@@ -216,6 +235,10 @@ namespace Qlaw.Data.Migrations
                         .HasDatabaseName("ix_runs_client_status")
                         .HasFilter("client IS NOT NULL");
 
+                    b.HasIndex("ConversationId", "Id")
+                        .HasDatabaseName("ix_runs_conversation_id_id")
+                        .HasFilter("conversation_id IS NOT NULL");
+
                     b.HasIndex("Status", "UpdatedAt")
                         .HasDatabaseName("ix_runs_status_updated_at");
 
@@ -226,6 +249,10 @@ namespace Qlaw.Data.Migrations
                         .IsUnique()
                         .HasDatabaseName("ix_runs_workflow_id_idempotency_key")
                         .HasFilter("idempotency_key IS NOT NULL");
+
+                    b.HasIndex("WorkflowId", "ClientKey", "Id")
+                        .HasDatabaseName("ix_runs_workflow_id_client_key_id")
+                        .HasFilter("client_key IS NOT NULL");
 
                     b.ToTable("runs", (string)null);
                 });

@@ -23,6 +23,9 @@ internal sealed class RunConfiguration : IEntityTypeConfiguration<RunEntity>
         builder.Property(r => r.CurrentAgent).HasMaxLength(32);
         builder.Property(r => r.EntityId).HasMaxLength(100);
         builder.Property(r => r.Client).HasMaxLength(64);
+        builder.Property(r => r.RequestHash).HasMaxLength(64);
+        builder.Property(r => r.ConversationId).HasMaxLength(100);
+        builder.Property(r => r.ClientKey).HasMaxLength(64);
 
         // GET /v1/workflows/{id}/runs pages by id within a workflow.
         builder.HasIndex(r => new { r.WorkflowId, r.Id });
@@ -33,6 +36,9 @@ internal sealed class RunConfiguration : IEntityTypeConfiguration<RunEntity>
         builder.HasIndex(r => r.EntityId).IsUnique().HasFilter("entity_id IS NOT NULL");
         // Run creation counts a client's active runs (Limits:MaxActiveRunsPerClient).
         builder.HasIndex(r => new { r.Client, r.Status }).HasFilter("client IS NOT NULL");
+        // /v1/responses finds a conversation's latest run, and a client's latest run awaiting input.
+        builder.HasIndex(r => new { r.ConversationId, r.Id }).HasFilter("conversation_id IS NOT NULL");
+        builder.HasIndex(r => new { r.WorkflowId, r.ClientKey, r.Id }).HasFilter("client_key IS NOT NULL");
     }
 }
 

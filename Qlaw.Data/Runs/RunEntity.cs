@@ -20,6 +20,21 @@ public sealed class RunEntity
     /// <summary>A repeated start request with the same key returns this run.</summary>
     public string? IdempotencyKey { get; set; }
 
+    /// <summary>SHA-256 (hex) of the <c>/v1/responses</c> request that made the run with <see cref="IdempotencyKey"/>: a reused key with another body is refused.</summary>
+    public string? RequestHash { get; set; }
+
+    /// <summary>The <c>/v1/responses</c> conversation the run belongs to, if any (its id as the client gave it).</summary>
+    public string? ConversationId { get; set; }
+
+    /// <summary>
+    /// Who started the run through <c>/v1/responses</c> (a hash of the client's address and <c>User-Agent</c>), so that
+    /// the same client's next message can answer it; null for runs started otherwise.
+    /// </summary>
+    public string? ClientKey { get; set; }
+
+    /// <summary>The run was started through <c>/v1/responses</c> (the QLAW CLI's call).</summary>
+    public bool StartedViaResponses { get; set; }
+
     public DateTimeOffset CreatedAt { get; set; }
 
     public DateTimeOffset? StartedAt { get; set; }

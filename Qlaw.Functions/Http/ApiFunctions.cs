@@ -3,6 +3,7 @@ using Microsoft.AspNetCore.Http;
 using Microsoft.AspNetCore.Mvc;
 using Microsoft.Azure.Functions.Worker;
 using Microsoft.DurableTask.Client;
+using Microsoft.Extensions.Options;
 using Qlaw.Api.Http;
 using Qlaw.Api.Runs;
 using Qlaw.Api.Streaming;
@@ -118,7 +119,7 @@ public static class ApiFunctions
         [HttpTrigger(AuthorizationLevel.Anonymous, "post", Route = "responses")] HttpRequest request,
         [DurableClient] DurableTaskClient client) =>
         ApiTrigger.InvokeAsync(request, client, RateLimiting.RunCreation, async http =>
-            await StreamingApi.CreateResponse((await BodyAsync<ResponsesRequest>(http))!, http, http.Service<ResponsesService>(), http.Service<RunStreamReader>(), http.RequestAborted));
+            await StreamingApi.CreateResponse((await BodyAsync<ResponsesRequest>(http))!, http, http.Service<ResponsesService>(), http.Service<RunStreamReader>(), http.Service<IOptionsMonitor<ResponsesOptions>>(), http.RequestAborted));
 
     [Function(nameof(StreamingApi.SendResponses))]
     public static Task<IActionResult> SendResponses(
@@ -127,7 +128,7 @@ public static class ApiFunctions
         ApiTrigger.InvokeAsync(request, client, RateLimiting.RunCreation, async http =>
         {
             using var body = (await BodyAsync<JsonDocument>(http))!;
-            return await StreamingApi.SendResponses(id, body.RootElement.Clone(), http, http.Service<ResponsesService>(), http.Service<RunStreamReader>(), http.RequestAborted);
+            return await StreamingApi.SendResponses(id, body.RootElement.Clone(), http, http.Service<ResponsesService>(), http.Service<RunStreamReader>(), http.Service<IOptionsMonitor<ResponsesOptions>>(), http.RequestAborted);
         });
 
     [Function(nameof(StreamingApi.ListAgents))]

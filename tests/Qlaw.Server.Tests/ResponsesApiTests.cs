@@ -32,9 +32,51 @@ public sealed class ResponsesApiTests(QlawStackFixture stack) : IAsyncLifetime
         var stream = await SseClient.PostAsync(_runs.Http, "/v1/responses", new JsonObject { ["model"] = "code-review", ["input"] = "add two numbers", ["stream"] = true });
 
         SseClient.AssertFollowsContract(stream);
-        Assert.StartsWith("Plan for \"add two numbers\"", stream.CliText, StringComparison.Ordinal);
+        Assert.StartsWith("**planner**\nPlan for \"add two numbers\"", stream.CliText, StringComparison.Ordinal);
         Assert.EndsWith("Verdict: approved.", stream.CliText, StringComparison.Ordinal);
         Assert.Equal("response.completed", stream.Events[^1].Event);
+    }
+
+    [Fact]
+    public async Task A_responses_stream_is_framed_like_openai_and_names_each_agent_before_its_text()
+    {
+        var stream = await SseClient.PostAsync(_runs.Http, "/v1/responses", new JsonObject { ["model"] = "code-review", ["input"] = "add two numbers", ["stream"] = true });
+
+        SseClient.AssertFollowsContract(stream);
+        Assert.Equal(["response.created", "response.in_progress"], stream.Events.Take(2).Select(e => e.Event));
+        var created = stream.Events[0].Data!["response"]!;
+        var runId = created["run_id"]!.GetValue<string>();
+        Assert.Equal($"resp_{Guid.Parse(runId):N}", created["id"]!.GetValue<string>());
+        Assert.Equal("code-review", created["workflow"]!.GetValue<string>());
+        Assert.Equal(Enumerable.Range(0, stream.Events.Count), stream.Events.Select(e => e.Data!["sequence_number"]!.GetValue<int>()));
+        var added = stream.Events.Where(e => e.Event == "response.output_item.added").Select(e => e.Data!["item"]!).ToList();
+        var done = stream.Events.Where(e => e.Event == "response.output_item.done").Select(e => e.Data!["item"]!).ToList();
+        Assert.Equal(["planner", "coder", "reviewer", "coder", "judge"], added.Select(i => i!["agent"]!.GetValue<string>()));
+        Assert.Equal(added.Select(i => i!["step"]!.GetValue<int>()), done.Select(i => i!["step"]!.GetValue<int>()));
+        Assert.All(done, i => Assert.Equal("completed", i!["status"]!.GetValue<string>()));
+
+        // What the CLI shows: each turn's text under its agent's name, nothing else.
+        var turns = done.Select(i => $"**{i!["agent"]!.GetValue<string>()}**\n{i["content"]![0]!["text"]!.GetValue<string>()}");
+        Assert.Equal(string.Join("\n\n", turns), stream.CliText);
+        var status = await _runs.StatusAsync(runId);
+        Assert.Equal(status["steps"]!.AsArray().Select(s => s!["output"]!.GetValue<string>()), done.Select(i => i!["content"]![0]!["text"]!.GetValue<string>()));
+        Assert.All(stream.Events.Where(e => e.Event == "response.output_text.delta" && e.Id is not null), e => Assert.Equal(1, e.Data!["attempt"]!.GetValue<int>()));
+    }
+
+    [Fact]
+    public async Task Agent_headings_can_be_turned_off_and_the_runs_own_stream_never_has_them()
+    {
+        await using var plain = await QlawApplication.StartAsync(stack, new Dictionary<string, string?> { ["Responses:AgentHeadings"] = "false" });
+        var runs = new RunsClient(plain.CreateClient());
+        await runs.CreateWorkflowAsync(Samples.Workflow());
+
+        var stream = await SseClient.PostAsync(runs.Http, "/v1/responses", new JsonObject { ["model"] = "code-review", ["input"] = "add two numbers", ["stream"] = true });
+        var runId = stream.Events[0].Data!["response"]!["run_id"]!.GetValue<string>();
+        var log = await SseClient.GetAsync(runs.Http, $"/v1/runs/{runId}/responses");
+
+        Assert.StartsWith("Plan for \"add two numbers\"", stream.CliText, StringComparison.Ordinal);
+        Assert.Equal(stream.CliText, log.CliText);
+        Assert.DoesNotContain(log.Events, e => e.Id is null || e.Data!["sequence_number"] is not null || e.Event!.StartsWith("response.output_item", StringComparison.Ordinal));
     }
 
     [Fact]
@@ -74,7 +116,7 @@ public sealed class ResponsesApiTests(QlawStackFixture stack) : IAsyncLifetime
         var second = await SseClient.PostAsync(_runs.Http, "/v1/responses", new JsonObject { ["model"] = "hil", ["input"] = "ORD-123", ["stream"] = true, ["previous_response_id"] = responseId });
 
         SseClient.AssertFollowsContract(second);
-        Assert.Equal("Found your order.", second.CliText);
+        Assert.Equal("**planner**\nFound your order.", second.CliText);
         Assert.True(second.Ids.Min() > first.Ids.Max());
     }
 
@@ -111,7 +153,7 @@ public sealed class ResponsesApiTests(QlawStackFixture stack) : IAsyncLifetime
         var resumed = await SseClient.PostAsync(_runs.Http, "/v1/workflows/hil/send_responses", body);
 
         SseClient.AssertFollowsContract(resumed);
-        Assert.Equal("Found your order.", resumed.CliText);
+        Assert.Equal("**planner**\nFound your order.", resumed.CliText);
         var conflict = await _runs.Http.PostAsync("/v1/workflows/code-review/send_responses", new StringContent("""{"input":"x"}""", Encoding.UTF8, "application/json"));
         await ProblemAssert.IsProblem(conflict, HttpStatusCode.Conflict);
     }

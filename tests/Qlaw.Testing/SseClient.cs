@@ -11,7 +11,8 @@ public sealed record SseEvent(long? Id, string? Event, JsonNode? Data);
 /// <summary>What a stream delivered before it closed.</summary>
 public sealed record SseTranscript(List<SseEvent> Events, bool SawDone, int Heartbeats, List<string> UnparsedData)
 {
-    public long[] Ids => [.. Events.Select(e => e.Id ?? -1)];
+    /// <summary>The ids of the events that have one: the log's rows (events a /v1/responses stream adds have none).</summary>
+    public long[] Ids => [.. Events.Where(e => e.Id is not null).Select(e => e.Id!.Value)];
 
     /// <summary>The last comment line (<c>: …</c>) the stream sent, without the colon.</summary>
     public string? LastComment { get; init; }
