@@ -61,7 +61,7 @@ public sealed class RunEndings(QlawDbContext db, RunLog log)
     public async Task<(bool Cancelled, RunEntity Run)> CancelAsync(RunLogWrite write, CancellationToken cancellationToken)
     {
         var run = await db.Runs.SingleAsync(r => r.Id == write.RunId, cancellationToken);
-        if (run.Status is RunStatus.Completed or RunStatus.Cancelled || (run.Status == RunStatus.Failed && run.CompletedAt is not null))
+        if (HasEnded(run))
         {
             return (false, run);
         }
@@ -81,6 +81,10 @@ public sealed class RunEndings(QlawDbContext db, RunLog log)
         write.Event(RunEvents.Completed(run.Id, RunStatus.Cancelled, null, write.Now));
         return (true, run);
     }
+
+    /// <summary>Whether the run has ended for good: completed, cancelled, or failed (a dead-lettered run has no end time and can go on).</summary>
+    public static bool HasEnded(RunEntity run) =>
+        run.Status is RunStatus.Completed or RunStatus.Cancelled || (run.Status == RunStatus.Failed && run.CompletedAt is not null);
 
     /// <summary>
     /// Ends the run in <paramref name="write"/> unless it already ended; false when it had. The last completed step (its

@@ -169,7 +169,7 @@ public sealed class RunCommands(
             return error!;
         }
 
-        if (IsTerminal(run))
+        if (RunEndings.HasEnded(run))
         {
             return new RunCommandResult.Conflict(run.Status, $"The run is {QlawJson.EnumName(run.Status)}; it takes no more handoffs.");
         }
@@ -235,10 +235,6 @@ public sealed class RunCommands(
         var run = await db.Runs.FirstOrDefaultAsync(r => r.Id == runId, cancellationToken);
         return run is null ? (null, RunNotFound(runId)) : (run, null);
     }
-
-    internal static bool IsTerminal(RunEntity run) =>
-        run.Status is RunStatus.Completed or RunStatus.Cancelled || (run.Status == RunStatus.Failed && run.CompletedAt is not null);
-
 
     private Task<RunEntity?> FindByKeyAsync(Guid workflowId, string key, CancellationToken cancellationToken) =>
         db.Runs.AsNoTracking().FirstOrDefaultAsync(r => r.WorkflowId == workflowId && r.IdempotencyKey == key, cancellationToken);

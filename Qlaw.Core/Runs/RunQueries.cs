@@ -4,6 +4,7 @@ using Microsoft.Extensions.Options;
 using Qlaw.Contracts;
 using Qlaw.Contracts.Runs;
 using Qlaw.Core.Caching;
+using Qlaw.Core.Journal;
 using Qlaw.Core.Orchestration;
 using Qlaw.Core.Workflows;
 using Qlaw.Data;
@@ -73,7 +74,7 @@ public sealed class RunQueries(QlawDbContext db, IRunStatusCache cache, IOptions
             JsonSerializer.Deserialize<List<string>>(run.Chain, QlawJson.Options)!, run.LastErrorCode, run.TokensUsed);
 
         // Only a snapshot that can no longer change is cached: the run has ended and no attempt is still running.
-        if (RunCommands.IsTerminal(run) && rows.All(s => s.Status != StepStatus.Running))
+        if (RunEndings.HasEnded(run) && rows.All(s => s.Status != StepStatus.Running))
         {
             await cache.SetAsync(status, cancellationToken);
         }
