@@ -31,6 +31,38 @@ internal sealed class SseReading
     public List<SseFrame> Frames { get; } = [];
 
     public long? FirstDeltaAt => Frames.FirstOrDefault(f => f.Kind == SseKind.Delta) is { Kind: SseKind.Delta } f ? f.ReceivedAt : null;
+
+    public long? FirstEventAt => Frames.Count > 0 ? Frames[0].ReceivedAt : null;
+}
+
+/// <summary>
+/// The event names that mean a text delta and the end of a run in one server's stream: Qlaw's Responses events, or the
+/// LangGraph API's (<c>messages</c> from <c>stream_mode: ["messages-tuple"]</c>; it ends a stream by closing it, and
+/// <c>error</c> on a failure).
+/// </summary>
+internal sealed record SseVocabulary(byte[] Delta, byte[][] End)
+{
+    public static SseVocabulary Responses { get; } = new("response.output_text.delta"u8.ToArray(), ["response.completed"u8.ToArray(), "response.error"u8.ToArray()]);
+
+    public static SseVocabulary LangGraph { get; } = new("messages"u8.ToArray(), ["error"u8.ToArray()]);
+
+    public SseKind KindOf(ReadOnlySpan<byte> name)
+    {
+        if (name.SequenceEqual(Delta))
+        {
+            return SseKind.Delta;
+        }
+
+        foreach (var end in End)
+        {
+            if (name.SequenceEqual(end))
+            {
+                return SseKind.End;
+            }
+        }
+
+        return SseKind.Other;
+    }
 }
 
 /// <summary>
@@ -42,9 +74,6 @@ internal static class SseReader
 {
     private static readonly byte[] IdField = "id: "u8.ToArray();
     private static readonly byte[] EventField = "event: "u8.ToArray();
-    private static readonly byte[] DeltaType = "response.output_text.delta"u8.ToArray();
-    private static readonly byte[] CompletedType = "response.completed"u8.ToArray();
-    private static readonly byte[] ErrorType = "response.error"u8.ToArray();
     private static readonly byte[] DoneData = "data: [DONE]"u8.ToArray();
 
     /// <summary>
@@ -53,15 +82,22 @@ internal static class SseReader
     /// </summary>
     public static async Task<SseReading> ReadAsync(HttpClient http, string path, CancellationToken cancellationToken, Action? connected = null, long? lastEventId = null)
     {
+        using var request = new HttpRequestMessage(HttpMethod.Get, new Uri(path, UriKind.Relative));
+        if (lastEventId is { } after)
+        {
+            request.Headers.Add("Last-Event-ID", after.ToString(System.Globalization.CultureInfo.InvariantCulture));
+        }
+
+        return await ReadAsync(http, request, SseVocabulary.Responses, cancellationToken, connected);
+    }
+
+    /// <summary>Sends <paramref name="request"/> (a GET, or a POST that starts a run and streams it) and reads its stream.</summary>
+    public static async Task<SseReading> ReadAsync(HttpClient http, HttpRequestMessage request, SseVocabulary vocabulary, CancellationToken cancellationToken, Action? connected = null)
+    {
         var reading = new SseReading { RequestedAt = BenchClock.Now };
         try
         {
-            using var request = new HttpRequestMessage(HttpMethod.Get, new Uri(path, UriKind.Relative));
             request.Headers.Accept.Add(new MediaTypeWithQualityHeaderValue("text/event-stream"));
-            if (lastEventId is { } after)
-            {
-                request.Headers.Add("Last-Event-ID", after.ToString(System.Globalization.CultureInfo.InvariantCulture));
-            }
             using var response = await http.SendAsync(request, HttpCompletionOption.ResponseHeadersRead, cancellationToken);
             reading.HeadersAt = BenchClock.Now;
             if (!response.IsSuccessStatusCode)
@@ -72,7 +108,7 @@ internal static class SseReader
 
             connected?.Invoke();
             await using var body = await response.Content.ReadAsStreamAsync(cancellationToken);
-            await ScanAsync(body, reading, cancellationToken);
+            await ScanAsync(body, reading, vocabulary, cancellationToken);
         }
         catch (OperationCanceledException) when (cancellationToken.IsCancellationRequested)
         {
@@ -87,7 +123,7 @@ internal static class SseReader
         return reading;
     }
 
-    private static async Task ScanAsync(Stream body, SseReading reading, CancellationToken cancellationToken)
+    private static async Task ScanAsync(Stream body, SseReading reading, SseVocabulary vocabulary, CancellationToken cancellationToken)
     {
         var buffer = new byte[16 * 1024];
         var (filled, id, kind) = (0, -1L, SseKind.Other);
@@ -127,10 +163,7 @@ internal static class SseReader
                 }
                 else if (line.StartsWith(EventField))
                 {
-                    var name = line[EventField.Length..];
-                    kind = name.SequenceEqual(DeltaType) ? SseKind.Delta
-                        : name.SequenceEqual(CompletedType) || name.SequenceEqual(ErrorType) ? SseKind.End
-                        : SseKind.Other;
+                    kind = vocabulary.KindOf(line[EventField.Length..]);
                 }
                 else if (line.SequenceEqual(DoneData))
                 {

@@ -2,8 +2,11 @@ using Npgsql;
 
 namespace Qlaw.Bench.Measure;
 
-/// <summary>A run as a client timed it: when it was posted and when its stream closed (<see cref="BenchClock"/>).</summary>
-internal sealed record ClientRun(Guid RunId, long PostedAt, long FirstDeltaAt, long ClosedAt);
+/// <summary>
+/// A run as a client timed it: when it was posted, when its stream's first event and first text delta arrived, and when
+/// its stream closed (<see cref="BenchClock"/>).
+/// </summary>
+internal sealed record ClientRun(Guid RunId, long PostedAt, long FirstEventAt, long FirstDeltaAt, long ClosedAt);
 
 /// <summary>
 /// Where a run's time goes, from the rows the server wrote: the POST until the run row's timestamp, until the first
