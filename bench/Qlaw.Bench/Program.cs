@@ -9,13 +9,14 @@ using Qlaw.Bench.Stack;
 namespace Qlaw.Bench;
 
 /// <summary>
-/// <c>dotnet run -c Release --project bench/Qlaw.Bench -- [latency] [throughput] [fanout] [writes] [recovery] [chaos] [--quick] [--seed N]</c>:
-/// starts its own PostgreSQL, Azurite and Qlaw.Server on free ports, runs the scenarios (all by default), prints the
-/// report, saves it under .local/bench/ and, after a full run of every scenario, writes it into docs/benchmarks.md.
+/// <c>dotnet run -c Release --project bench/Qlaw.Bench -- [latency] [throughput] [fanout] [writes] [recovery] [chaos] [peer] [--quick] [--seed N]</c>:
+/// starts its own PostgreSQL, Azurite and Qlaw.Server on free ports, runs the scenarios (all but <c>peer</c> by default),
+/// prints the report, saves it under .local/bench/ and, after a full run of every scenario, writes it into
+/// docs/benchmarks.md; a full run of <c>latency throughput peer</c> writes the side-by-side table there.
 /// </summary>
 internal static class BenchProgram
 {
-    private static readonly string[] Scenarios = ["latency", "throughput", "fanout", "writes", "recovery", "chaos"];
+    private static readonly string[] Scenarios = ["latency", "throughput", "fanout", "writes", "recovery", "chaos", "peer"];
     private static readonly TimeSpan HardLimit = TimeSpan.FromMinutes(25);
 
     public static async Task<int> Main(string[] args)
@@ -31,12 +32,13 @@ internal static class BenchProgram
         var chosen = args.Where((a, i) => !a.StartsWith("--", StringComparison.Ordinal) && (seedAt < 0 || i != seedAt + 1)).ToHashSet(StringComparer.OrdinalIgnoreCase);
         if (chosen.Except(Scenarios).FirstOrDefault() is { } unknown)
         {
-            Console.Error.WriteLine($"Unknown scenario '{unknown}'. Scenarios: {string.Join(", ", Scenarios)} (all when none is named); --quick for a short version; --seed N for the chaos run's moments.");
+            Console.Error.WriteLine($"Unknown scenario '{unknown}'. Scenarios: {string.Join(", ", Scenarios)} (all but peer when none is named); --quick for a short version; --seed N for the chaos run's moments.");
             return 2;
         }
 
         var everything = chosen.Count == 0;
-        bool Runs(string scenario) => everything || chosen.Contains(scenario);
+        // The LangGraph.js peer needs its own npm install: it runs only when named.
+        bool Runs(string scenario) => (everything && scenario != "peer") || chosen.Contains(scenario);
         var scale = args.Contains("--quick") ? BenchScale.Quick : BenchScale.Full;
         BenchServer.Echo = args.Contains("--echo-server");
 
@@ -53,6 +55,7 @@ internal static class BenchProgram
             Log($"Starting PostgreSQL and Azurite ({(scale.IsFull ? "full" : "quick")} scale)");
             await using var stack = await BenchStack.StartAsync(azuriteOnDisk: !args.Contains("--azurite-in-memory"));
             var report = new BenchReport(stack.Repository, command) { PostgresVersion = await PostgresVersionAsync(stack), AzuriteOnDisk = stack.AzuriteOnDisk };
+            var comparison = new SideBySide();
 
             if (Runs("latency") || Runs("throughput"))
             {
@@ -62,13 +65,13 @@ internal static class BenchProgram
                 if (Runs("latency"))
                 {
                     Log("Run latency");
-                    report.Sections.Add(await RunLatency.RunAsync(stack.Database, server, engine, scale, stop.Token));
+                    report.Sections.Add(await RunLatency.RunAsync(stack.Database, server, engine, scale, comparison, stop.Token));
                 }
 
                 if (Runs("throughput"))
                 {
                     Log("Job throughput");
-                    report.Sections.Add(await JobThroughput.RunAsync(stack, server, engine, scale, stop.Token));
+                    report.Sections.Add(await JobThroughput.RunAsync(stack, server, engine, scale, comparison, stop.Token));
                 }
             }
 
@@ -98,6 +101,14 @@ internal static class BenchProgram
                 report.Sections.Add(await Chaos.RunAsync(stack, scale.IsFull ? ChaosPlan.Full(seed) : ChaosPlan.Quick(seed), stop.Token));
             }
 
+            ReportSection[] peerSections = [];
+            if (Runs("peer"))
+            {
+                Log("LangGraph.js peer");
+                peerSections = [await LangGraphPeer.RunAsync(stack.Repository, scale, comparison, BenchServer.Echo, stop.Token), comparison.ToSection(scale.LatencyLevels[0].Runs, scale.ThroughputRuns)];
+                report.Sections.AddRange(peerSections);
+            }
+
             Console.WriteLine();
             Console.WriteLine(report.ToMarkdown());
             Log($"Saved to {await report.SaveAsync()}");
@@ -105,6 +116,12 @@ internal static class BenchProgram
             {
                 await report.UpdateDocumentAsync();
                 Log("Updated docs/benchmarks.md");
+            }
+
+            if (Runs("latency") && Runs("throughput") && Runs("peer") && scale.IsFull)
+            {
+                await report.UpdatePeerDocumentAsync(peerSections);
+                Log("Updated the side-by-side comparison in docs/benchmarks.md");
             }
 
             return 0;

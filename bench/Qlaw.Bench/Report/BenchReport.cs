@@ -7,12 +7,15 @@ namespace Qlaw.Bench.Report;
 
 /// <summary>
 /// The whole report: machine, date, command, a summary of the goals, then each scenario's tables. Written to
-/// <c>.local/bench/</c> every time, and between the markers of docs/benchmarks.md after a full run.
+/// <c>.local/bench/</c> every time, and between the markers of docs/benchmarks.md after a full run; the side-by-side
+/// comparison with the LangGraph.js peer between its own markers.
 /// </summary>
 internal sealed class BenchReport(string repository, string command)
 {
     public const string BeginMarker = "<!-- bench:results:begin -->";
     public const string EndMarker = "<!-- bench:results:end -->";
+    public const string PeerBeginMarker = "<!-- bench:peer:begin -->";
+    public const string PeerEndMarker = "<!-- bench:peer:end -->";
 
     private readonly DateTimeOffset _started = DateTimeOffset.UtcNow;
     private readonly string _loadAtStart = Load();
@@ -23,8 +26,10 @@ internal sealed class BenchReport(string repository, string command)
 
     public bool AzuriteOnDisk { get; set; } = true;
 
-    public string ToMarkdown()
+    /// <summary>The report with every section, or only <paramref name="only"/> (and their goals).</summary>
+    public string ToMarkdown(IReadOnlyCollection<ReportSection>? only = null)
     {
+        var sections = only ?? Sections;
         var text = new StringBuilder();
         text.AppendLine(CultureInfo.InvariantCulture, $"Measured {_started:yyyy-MM-dd HH:mm} UTC ({(DateTimeOffset.UtcNow - _started).TotalMinutes:0.0} min) with");
         text.AppendLine().AppendLine("```bash").AppendLine(command).AppendLine("```").AppendLine();
@@ -35,13 +40,18 @@ internal sealed class BenchReport(string repository, string command)
         text.AppendLine(CultureInfo.InvariantCulture, $"| PostgreSQL | {PostgresVersion} (fsync on, as the launcher runs it) |");
         text.AppendLine(CultureInfo.InvariantCulture, $"| Azurite | {AzuriteVersion()} ({(AzuriteOnDisk ? "disk persistence, as the launcher runs it" : "in memory, as the tests run it")}) |");
         text.AppendLine(CultureInfo.InvariantCulture, $"| Other load | {_loadAtStart} at the start, {Load()} at the end |");
-        text.AppendLine().AppendLine("#### Goals").AppendLine().AppendLine("| Goal | Measured | |").AppendLine("|---|---|---|");
-        foreach (var goal in Sections.SelectMany(s => s.Goals))
+        var goals = sections.SelectMany(s => s.Goals).ToList();
+        if (goals.Count > 0)
+        {
+            text.AppendLine().AppendLine("#### Goals").AppendLine().AppendLine("| Goal | Measured | |").AppendLine("|---|---|---|");
+        }
+
+        foreach (var goal in goals)
         {
             text.AppendLine(CultureInfo.InvariantCulture, $"| {goal.Goal} | {goal.Measured} | {(goal.Met ? "met" : "**missed**")} |");
         }
 
-        foreach (var section in Sections)
+        foreach (var section in sections)
         {
             text.AppendLine().Append(section.ToMarkdown());
         }
@@ -60,17 +70,27 @@ internal sealed class BenchReport(string repository, string command)
     }
 
     /// <summary>Replaces the results between the markers of docs/benchmarks.md.</summary>
-    public async Task UpdateDocumentAsync()
+    public Task UpdateDocumentAsync() => UpdateDocumentAsync(BeginMarker, EndMarker, ToMarkdown());
+
+    /// <summary>Replaces the side-by-side comparison (<paramref name="sections"/>) between the peer markers of docs/benchmarks.md.</summary>
+    public Task UpdatePeerDocumentAsync(IReadOnlyCollection<ReportSection> sections) => UpdateDocumentAsync(PeerBeginMarker, PeerEndMarker, ToMarkdown(sections));
+
+    private async Task UpdateDocumentAsync(string beginMarker, string endMarker, string markdown)
     {
         var path = Path.Combine(repository, "docs", "benchmarks.md");
-        var document = File.Exists(path) ? await File.ReadAllTextAsync(path) : $"# Benchmarks\n\n{BeginMarker}\n{EndMarker}\n";
-        var (begin, end) = (document.IndexOf(BeginMarker, StringComparison.Ordinal), document.IndexOf(EndMarker, StringComparison.Ordinal));
-        if (begin < 0 || end < begin)
+        var document = File.Exists(path) ? await File.ReadAllTextAsync(path) : "# Benchmarks\n";
+        var (begin, end) = (document.IndexOf(beginMarker, StringComparison.Ordinal), document.IndexOf(endMarker, StringComparison.Ordinal));
+        if (begin < 0 && end < 0)
         {
-            throw new InvalidOperationException($"{path} has no {BeginMarker} … {EndMarker} block.");
+            document = document.TrimEnd() + $"\n\n{beginMarker}\n{endMarker}\n";
+            (begin, end) = (document.IndexOf(beginMarker, StringComparison.Ordinal), document.IndexOf(endMarker, StringComparison.Ordinal));
+        }
+        else if (begin < 0 || end < begin)
+        {
+            throw new InvalidOperationException($"{path} has no {beginMarker} … {endMarker} block.");
         }
 
-        var updated = document[..(begin + BeginMarker.Length)] + "\n" + ToMarkdown() + document[end..];
+        var updated = document[..(begin + beginMarker.Length)] + "\n" + markdown + document[end..];
         await File.WriteAllTextAsync(path, updated);
     }
 

@@ -14,7 +14,7 @@ namespace Qlaw.Bench.Scenarios;
 /// </summary>
 internal static class JobThroughput
 {
-    public static async Task<ReportSection> RunAsync(BenchStack stack, BenchServer server, BareEngine engine, BenchScale scale, CancellationToken cancellationToken)
+    public static async Task<ReportSection> RunAsync(BenchStack stack, BenchServer server, BareEngine engine, BenchScale scale, SideBySide comparison, CancellationToken cancellationToken)
     {
         var runs = scale.ThroughputRuns;
         var steps = RunLatency.AgentSteps;
@@ -40,6 +40,8 @@ internal static class JobThroughput
         var qlawStepMs = qlawSeconds * 1000 / (runs * steps);
         var bareHopMs = bareSeconds * 1000 / (runs * steps);
         var ratio = qlawStepMs / bareHopMs;
+        comparison.Throughput(SideBySide.Qlaw, completed, runs, qlawSeconds);
+        comparison.Throughput(SideBySide.BareEngine, bare.Length, runs, bareSeconds);
         var qlawCpuMs = qlawCpu.StackSeconds * 1000 / completedSteps;
         var bareCpuMs = bareCpu.StackSeconds * 1000 / (runs * steps);
         return new ReportSection(

@@ -18,7 +18,7 @@ internal static class RunLatency
     public const string Workflow = "code-review";
     public const int AgentSteps = 5;
 
-    public static async Task<ReportSection> RunAsync(NpgsqlDataSource database, BenchServer server, BareEngine engine, BenchScale scale, CancellationToken cancellationToken)
+    public static async Task<ReportSection> RunAsync(NpgsqlDataSource database, BenchServer server, BareEngine engine, BenchScale scale, SideBySide comparison, CancellationToken cancellationToken)
     {
         var api = new QlawApi(server.Http);
         for (var i = 0; i < scale.WarmupRuns; i++)
@@ -43,6 +43,8 @@ internal static class RunLatency
             rows.Add([$"bare engine, {label}", runs.ToString(), Ms(bareFirst.P50), Ms(bareFirst.P95), Ms(bareFirst.P99), Ms(bareDone.P50), Ms(bareDone.P95), Ms(bareDone.P99), Number(runs / bareSeconds)]);
             if (concurrency == 1)
             {
+                comparison.Latency(SideBySide.Qlaw, new Distribution(qlaw.Select(r => BenchClock.Milliseconds(r.PostedAt, r.FirstEventAt))), first, done);
+                comparison.Latency(SideBySide.BareEngine, null, bareFirst, bareDone);
                 goals = (first, done);
                 phases = await RunPhases.ReadAsync(database, qlaw);
             }
@@ -87,6 +89,6 @@ internal static class RunLatency
             throw new BenchException($"The stream of run {runId} ended without {(stream.SawDone ? "a delta" : "[DONE]")}: {stream.Failure}");
         }
 
-        return new ClientRun(runId, postedAt, firstDelta, stream.EndedAt);
+        return new ClientRun(runId, postedAt, stream.FirstEventAt ?? firstDelta, firstDelta, stream.EndedAt);
     }
 }
