@@ -103,7 +103,6 @@ public sealed class AgentFrameworkTurnRunner(ChatClientProvider clients, AgentFa
             throw new TransientAgentException("The model provider did not answer in time; the turn will be retried.", ex);
         }
 
-        await text.FlushAsync(cancellationToken);
         return new AgentTurnOutput(text.Text, decision ?? new RouteDecision(RouteAction.EndTurn), prompt, inputTokens, outputTokens);
     }
 

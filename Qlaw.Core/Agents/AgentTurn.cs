@@ -37,11 +37,11 @@ public interface ITurnTextSink
     /// <summary>Characters appended so far.</summary>
     int Length { get; }
 
-    /// <summary>Appends a delta; throws <see cref="AttemptStoppedException"/> once the attempt was cancelled or superseded.</summary>
+    /// <summary>
+    /// Appends a delta; throws <see cref="AttemptStoppedException"/> once the attempt was cancelled or superseded. What
+    /// the sink buffers when the model is done is written with the turn's outcome.
+    /// </summary>
     Task AppendAsync(string? delta, CancellationToken cancellationToken);
-
-    /// <summary>Writes what is buffered.</summary>
-    Task FlushAsync(CancellationToken cancellationToken);
 }
 
 /// <summary>

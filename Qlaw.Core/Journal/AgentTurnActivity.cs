@@ -61,6 +61,9 @@ public sealed partial class AgentTurnActivity(
     {
         await using var scope = scopes.CreateAsyncScope();
         var journal = scope.ServiceProvider.GetRequiredService<TurnJournal>();
+
+        // Listening from before the attempt begins, so that a cancel committed after it is heard.
+        await using var watch = AttemptWatch.Listen(hub, dataSource, input.RunId);
         var start = await journal.BeginTurnAsync(input, CancellationToken.None);
         if (start is not TurnStart.Started started)
         {
@@ -71,20 +74,17 @@ public sealed partial class AgentTurnActivity(
         span?.SetTag(QlawTelemetry.AttemptTag, turn.Attempt);
         var maxChars = input.Plan?.MaxTurnChars ?? limits.CurrentValue.MaxTurnChars;
         var sink = new TurnTextSink(dataSource, clock, streaming.CurrentValue.DeltaWindowMs, maxChars, started.StepId, turn);
+        watch.Attach(started.StepId, TimeSpan.FromSeconds(recovery.CurrentValue.HeartbeatSeconds));
         try
         {
-            AgentTurnOutput output;
-            await using (var watch = await AttemptWatch.StartAsync(hub, dataSource, input.RunId, started.StepId, TimeSpan.FromSeconds(recovery.CurrentValue.HeartbeatSeconds)))
-            {
-                output = await runner.RunAsync(turn, sink, watch.Stopped);
-            }
+            var output = await runner.RunAsync(turn, sink, watch.Stopped);
 
             // The orchestrator routes the decision the same way (a pure function of the plan, the state and the decision);
             // when it ends the run, the run is finished with the step, unless an API handoff takes over.
             var finish = input.Plan is { } plan && RunRouter.Route(plan, input.State, output.Decision) is RouteOutcome.Completed completed
                 ? new FinishRunRequest(input.RunId, completed.State, true, null, completed.Warning)
                 : null;
-            return await journal.CompleteTurnAsync(started.StepId, input, turn, output, finish, CancellationToken.None);
+            return await journal.CompleteTurnAsync(started.StepId, input, turn, output, sink.TakeTail(), finish, CancellationToken.None);
         }
         catch (OperationCanceledException)
         {

@@ -9,32 +9,42 @@ namespace Qlaw.Core.Journal;
 /// step no longer runs — at once on a stop notification (a cancel, a superseding attempt, from any process), else at
 /// the next heartbeat, which finds the step no longer running.
 /// </summary>
+/// <remarks>
+/// The watch listens before the attempt's row is written (<see cref="Listen"/>) and is attached to the row once it is
+/// committed (<see cref="Attach"/>): a stop can only be committed after the attempt's row (both take the run's lock),
+/// so it is heard, and no query is needed to look for one committed in between.
+/// </remarks>
 public sealed class AttemptWatch : IAsyncDisposable
 {
     private readonly CancellationTokenSource _stopped = new();
     private readonly CancellationTokenSource _done = new();
     private readonly NpgsqlDataSource _dataSource;
-    private readonly long _stepId;
     private readonly IDisposable _notifications;
-    private readonly Task _heartbeat;
+    private long _stepId;
+    private int _heard;
+    private Task _heartbeat = Task.CompletedTask;
 
-    private AttemptWatch(RunEventHub hub, NpgsqlDataSource dataSource, Guid runId, long stepId, TimeSpan interval)
+    private AttemptWatch(RunEventHub hub, NpgsqlDataSource dataSource, Guid runId)
     {
-        (_dataSource, _stepId) = (dataSource, stepId);
-        _notifications = hub.OnStop(runId, () => _ = CheckAsync());
-        _heartbeat = BeatAsync(interval);
+        _dataSource = dataSource;
+        _notifications = hub.OnStop(runId, OnStop);
     }
 
     /// <summary>Cancelled once the attempt no longer runs.</summary>
     public CancellationToken Stopped => _stopped.Token;
 
-    public static async Task<AttemptWatch> StartAsync(RunEventHub hub, NpgsqlDataSource dataSource, Guid runId, long stepId, TimeSpan interval)
-    {
-        var watch = new AttemptWatch(hub, dataSource, runId, stepId, interval);
+    /// <summary>Starts listening for stops of <paramref name="runId"/>, before the attempt's row is written.</summary>
+    public static AttemptWatch Listen(RunEventHub hub, NpgsqlDataSource dataSource, Guid runId) => new(hub, dataSource, runId);
 
-        // A stop committed before the watch listened would not be heard: look once now.
-        await watch.CheckAsync();
-        return watch;
+    /// <summary>Watches the committed attempt <paramref name="stepId"/>: heartbeats start, and a stop heard so far is looked into now.</summary>
+    public void Attach(long stepId, TimeSpan interval)
+    {
+        Interlocked.Exchange(ref _stepId, stepId);
+        _heartbeat = BeatAsync(interval);
+        if (Interlocked.CompareExchange(ref _heard, 0, 0) == 1)
+        {
+            _ = CheckAsync(stepId);
+        }
     }
 
     public async ValueTask DisposeAsync()
@@ -46,12 +56,23 @@ public sealed class AttemptWatch : IAsyncDisposable
         _stopped.Dispose();
     }
 
-    private async Task CheckAsync()
+    // A stop of the run was announced: for this attempt when its row no longer runs (it may be the one that superseded
+    // another). Before the watch is attached, Attach looks.
+    private void OnStop()
+    {
+        Interlocked.Exchange(ref _heard, 1);
+        if (Interlocked.Read(ref _stepId) is var stepId and not 0)
+        {
+            _ = CheckAsync(stepId);
+        }
+    }
+
+    private async Task CheckAsync(long stepId)
     {
         try
         {
             await using var command = _dataSource.CreateCommand("SELECT status = 'running' FROM steps WHERE id = $1");
-            command.Parameters.AddWithValue(_stepId);
+            command.Parameters.AddWithValue(stepId);
             if (await command.ExecuteScalarAsync(_done.Token) is not true)
             {
                 await _stopped.CancelAsync();

@@ -1,6 +1,5 @@
-using Microsoft.EntityFrameworkCore;
+using Qlaw.Contracts;
 using Qlaw.Core.Agents;
-using Qlaw.Data;
 using Qlaw.Data.Runs;
 
 namespace Qlaw.Core.Journal;
@@ -8,16 +7,11 @@ namespace Qlaw.Core.Journal;
 /// <summary>A run's conversation as the next agent sees it: the task, then each completed turn (and the input it got).</summary>
 public static class RunConversation
 {
-    /// <summary>The conversation before step <paramref name="beforeStep"/>.</summary>
-    public static async Task<List<ConversationEntry>> BeforeAsync(QlawDbContext db, RunEntity run, int beforeStep, CancellationToken cancellationToken)
+    /// <summary>The conversation before step <paramref name="beforeStep"/>, from the run's task and its step rows (any order, any status).</summary>
+    public static List<ConversationEntry> Before(string task, IEnumerable<StepEntity> steps, int beforeStep)
     {
-        var steps = await db.Steps.AsNoTracking()
-            .Where(s => s.RunId == run.Id && s.Index < beforeStep && s.Status == Contracts.StepStatus.Completed)
-            .OrderBy(s => s.Index)
-            .Select(s => new { s.Index, s.Agent, s.Input, s.Output })
-            .ToListAsync(cancellationToken);
-        var history = new List<ConversationEntry> { new("user", null, run.Input) };
-        foreach (var step in steps)
+        var history = new List<ConversationEntry> { new("user", null, task) };
+        foreach (var step in steps.Where(s => s.Index < beforeStep && s.Status == StepStatus.Completed).OrderBy(s => s.Index))
         {
             if (step.Index > 0 && step.Input is { } input)
             {

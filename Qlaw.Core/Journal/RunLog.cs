@@ -11,8 +11,9 @@ namespace Qlaw.Core.Journal;
 /// <summary>
 /// The one way a run's rows are written. Every write of a run — step rows, handoffs, audit, <c>run_events</c>, the
 /// run's status — happens in a <see cref="RunLogWrite"/> that holds the run's advisory lock from before its first row
-/// until it commits, and announces new events with <c>NOTIFY</c> on commit. So one writer per run at a time, and a
-/// run's event ids (the SSE ids, which readers tail with <c>id &gt; last</c>) commit in id order.
+/// until it commits. So one writer per run at a time, and a run's event ids (the SSE ids, which readers tail with
+/// <c>id &gt; last</c>) commit in id order. New <c>run_events</c> rows announce themselves: a statement trigger sends
+/// <c>NOTIFY</c> (<see cref="RunEventNotifications.Channel"/>), delivered on commit, at no extra round trip.
 /// </summary>
 public sealed class RunLog(QlawDbContext db, TimeProvider clock)
 {
@@ -42,9 +43,8 @@ public sealed class RunLog(QlawDbContext db, TimeProvider clock)
         var lockRun = new NpgsqlBatchCommand("SELECT pg_advisory_xact_lock(hashtextextended($1::text, 0))");
         lockRun.Parameters.Add(new() { Value = row.RunId });
         var insert = new NpgsqlBatchCommand(
-            "WITH row AS (INSERT INTO run_events (run_id, type, data, step_index, attempt, created_at) " +
-            "SELECT $1, $2, $3, $4, $5, $6 WHERE EXISTS (SELECT 1 FROM steps WHERE id = $7 AND status = 'running') RETURNING run_id) " +
-            $"SELECT pg_notify('{RunEventNotifications.Channel}', replace(run_id::text, '-', '')) FROM row");
+            "INSERT INTO run_events (run_id, type, data, step_index, attempt, created_at) " +
+            "SELECT $1, $2, $3, $4, $5, $6 WHERE EXISTS (SELECT 1 FROM steps WHERE id = $7 AND status = 'running') RETURNING id");
         insert.Parameters.Add(new() { Value = row.RunId });
         insert.Parameters.Add(new() { Value = row.Type });
         insert.Parameters.Add(new() { Value = row.Data, NpgsqlDbType = NpgsqlDbType.Jsonb });
@@ -63,7 +63,6 @@ public sealed class RunLog(QlawDbContext db, TimeProvider clock)
 /// <summary>One unit of work on a run's rows, under the run's lock (see <see cref="RunLog"/>). Dispose without commit to drop it.</summary>
 public sealed class RunLogWrite(QlawDbContext db, IDbContextTransaction transaction, Guid runId, DateTimeOffset now) : IAsyncDisposable
 {
-    private bool _events;
     private bool _stop;
 
     public QlawDbContext Db => db;
@@ -77,11 +76,7 @@ public sealed class RunLogWrite(QlawDbContext db, IDbContextTransaction transact
     public void Audit(string type, object detail) => AuditTypes.Add(db, runId, type, detail, now);
 
     /// <summary>Stages an event; readers hear of it when the write commits.</summary>
-    public void Event(RunEventEntity row)
-    {
-        db.RunEvents.Add(row);
-        _events = true;
-    }
+    public void Event(RunEventEntity row) => db.RunEvents.Add(row);
 
     /// <summary>On commit, tells the run's running attempt, wherever it runs, to stop (it no longer runs in the log).</summary>
     public void StopRunningAttempt() => _stop = true;
@@ -89,15 +84,10 @@ public sealed class RunLogWrite(QlawDbContext db, IDbContextTransaction transact
     /// <summary>Writes what is staged so far (still uncommitted), so that later rows get later ids.</summary>
     public Task SaveAsync(CancellationToken cancellationToken) => db.SaveChangesAsync(cancellationToken);
 
-    /// <summary>Writes what is staged, announces new events, commits and releases the run's lock.</summary>
+    /// <summary>Writes what is staged, commits (new events are announced then) and releases the run's lock.</summary>
     public async Task CommitAsync(CancellationToken cancellationToken)
     {
         await db.SaveChangesAsync(cancellationToken);
-        if (_events)
-        {
-            await RunEventNotifications.NotifyAsync(db, runId, cancellationToken);
-        }
-
         if (_stop)
         {
             await RunEventNotifications.NotifyStopAsync(db, runId, cancellationToken);

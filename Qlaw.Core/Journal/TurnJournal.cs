@@ -4,12 +4,12 @@ using Microsoft.Extensions.Options;
 using Qlaw.Contracts;
 using Qlaw.Contracts.Events;
 using Qlaw.Contracts.Runs;
+using Qlaw.Contracts.Workflows;
 using Qlaw.Core.Agents;
 using Qlaw.Core.Orchestration;
 using Qlaw.Core.Routing;
 using Qlaw.Core.Streaming;
 using Qlaw.Core.Telemetry;
-using Qlaw.Core.Workflows;
 using Qlaw.Data;
 using Qlaw.Data.Runs;
 
@@ -39,16 +39,26 @@ public sealed class TurnJournal(QlawDbContext db, RunLog log, RunEndings endings
     {
         var (runId, state) = (request.RunId, request.State);
         await using var write = await log.OpenAsync(runId, cancellationToken);
-        var attempts = await db.Steps.Where(s => s.RunId == runId && s.Index == state.Step).ToListAsync(cancellationToken);
-        if (await SettledAsync(request, attempts, cancellationToken) is { } settled)
+
+        // Two reads: the run with its workflow, and its steps so far (this step's attempts and the conversation before it).
+        var loaded = await (
+            from r in db.Runs
+            join w in db.Workflows on r.WorkflowId equals w.Id
+            where r.Id == runId
+            select new { Run = r, w.Config }).SingleAsync(cancellationToken);
+        var run = loaded.Run;
+        var steps = await db.Steps.AsNoTracking().Where(s => s.RunId == runId && s.Index <= state.Step).ToListAsync(cancellationToken);
+        var attempts = steps.Where(s => s.Index == state.Step).ToList();
+        if (await SettledAsync(request, attempts, new(run.Status, run.EntityId), cancellationToken) is { } settled)
         {
             return new TurnStart.Finished(settled);
         }
 
-        var run = await db.Runs.SingleAsync(r => r.Id == runId, cancellationToken);
         var now = write.Now;
         foreach (var crashed in attempts.Where(s => s.Status == StepStatus.Running))
         {
+            // Attached as read (running), so the update is fenced by the step's status like any other.
+            db.Steps.Attach(crashed);
             crashed.Status = StepStatus.Superseded;
             crashed.CompletedAt = now;
             write.Audit(AuditTypes.StepSuperseded, new StepSuperseded(state.Step, crashed.Agent, crashed.Attempt));
@@ -102,8 +112,8 @@ public sealed class TurnJournal(QlawDbContext db, RunLog log, RunEndings endings
             QlawTelemetry.StepRetries.Add(1, new KeyValuePair<string, object?>(QlawTelemetry.AgentTag, state.Agent));
         }
 
-        var workflow = await WorkflowCatalog.DefinitionOfAsync(db, run.WorkflowId, cancellationToken);
-        var history = await RunConversation.BeforeAsync(db, run, state.Step, cancellationToken);
+        var workflow = JsonSerializer.Deserialize<WorkflowDefinition>(loaded.Config, QlawJson.Options)!;
+        var history = RunConversation.Before(run.Input, steps, state.Step);
 
         // The agent's completed turns before this one are its entries in the history (one per completed step).
         var agentTurns = history.Count(e => e.Role == "assistant" && e.AuthorName == state.Agent);
@@ -123,7 +133,7 @@ public sealed class TurnJournal(QlawDbContext db, RunLog log, RunEndings endings
     /// is finished in the same write.
     /// </summary>
     public async Task<TurnResult> CompleteTurnAsync(
-        long stepId, TurnRequest request, AgentTurnContext context, AgentTurnOutput output, FinishRunRequest? finish, CancellationToken cancellationToken)
+        long stepId, TurnRequest request, AgentTurnContext context, AgentTurnOutput output, string? tail, FinishRunRequest? finish, CancellationToken cancellationToken)
     {
         await using var write = await log.OpenAsync(context.RunId, cancellationToken);
         var step = await db.Steps.SingleAsync(s => s.Id == stepId, cancellationToken);
@@ -134,6 +144,13 @@ public sealed class TurnJournal(QlawDbContext db, RunLog log, RunEndings endings
         }
 
         var now = write.Now;
+
+        // The text the sink still held goes out with the outcome: one commit for both, the delta first.
+        if (tail is not null)
+        {
+            write.Event(RunEvents.Delta(context.RunId, step.Index, step.Attempt, step.Agent, tail, now));
+        }
+
         step.Status = StepStatus.Completed;
         step.Output = output.Text;
         step.Decision = JsonSerializer.Serialize(output.Decision, QlawJson.Options);
@@ -191,8 +208,9 @@ public sealed class TurnJournal(QlawDbContext db, RunLog log, RunEndings endings
             return null;
         }
 
-        var used = await db.Runs.Where(r => r.Id == request.RunId).Select(r => r.TokensUsed).SingleAsync(cancellationToken) + tokens;
-        await db.Runs.Where(r => r.Id == request.RunId).ExecuteUpdateAsync(u => u.SetProperty(r => r.TokensUsed, used), cancellationToken);
+        // One statement (not composed: an UPDATE cannot be a subquery).
+        var used = (await db.Database.SqlQuery<long>(
+            $"UPDATE runs SET tokens_used = tokens_used + {tokens} WHERE id = {request.RunId} RETURNING tokens_used AS \"Value\"").ToListAsync(cancellationToken)).Single();
         return request.Plan?.MaxTotalTokens is { } budget && used > budget
             ? new FinishRunRequest(
                 request.RunId, request.State with { Step = request.State.Step + 1 }, false,
@@ -240,7 +258,8 @@ public sealed class TurnJournal(QlawDbContext db, RunLog log, RunEndings endings
         while (true)
         {
             var attempts = await db.Steps.AsNoTracking().Where(s => s.RunId == request.RunId && s.Index == index).ToListAsync(cancellationToken);
-            if (await SettledAsync(request, attempts, cancellationToken) is { } settled)
+            var run = await db.Runs.AsNoTracking().Where(r => r.Id == request.RunId).Select(r => new RunRouting(r.Status, r.EntityId)).SingleAsync(cancellationToken);
+            if (await SettledAsync(request, attempts, run, cancellationToken) is { } settled)
             {
                 return settled;
             }
@@ -259,14 +278,13 @@ public sealed class TurnJournal(QlawDbContext db, RunLog log, RunEndings endings
     /// again), or stop (the run ended, paused, or is driven by another orchestration instance now); null when the turn
     /// is to run.
     /// </summary>
-    private async Task<TurnResult?> SettledAsync(TurnRequest request, List<StepEntity> attempts, CancellationToken cancellationToken)
+    private async Task<TurnResult?> SettledAsync(TurnRequest request, List<StepEntity> attempts, RunRouting run, CancellationToken cancellationToken)
     {
         if (attempts.FirstOrDefault(s => s.Status == StepStatus.Completed) is { } done)
         {
             return new TurnResult(JsonSerializer.Deserialize<RouteDecision>(done.Decision!, QlawJson.Options), false, null, await PendingHandoffAsync(request.RunId, cancellationToken));
         }
 
-        var run = await db.Runs.AsNoTracking().Where(r => r.Id == request.RunId).Select(r => new { r.Status, r.EntityId }).SingleAsync(cancellationToken);
         var ended = run.Status is RunStatus.Completed or RunStatus.Cancelled or RunStatus.Failed or RunStatus.AwaitingInput;
 
         // A run re-driven from PostgreSQL has a new orchestration instance; an old one that wakes up stops here.
@@ -311,6 +329,9 @@ public sealed class TurnJournal(QlawDbContext db, RunLog log, RunEndings endings
         write.Event(RunEvents.Trace(write.RunId, RunEvents.Handoff, transition.From, detail, write.Now, state.Step));
         write.Audit(transition.Kind == Transition.ReturnKind ? AuditTypes.Return : AuditTypes.Handoff, detail);
     }
+
+    // What decides whether a turn still runs: the run's status and the orchestration instance driving it.
+    private sealed record RunRouting(RunStatus Status, string? EntityId);
 
     private async Task<PendingHandoff?> PendingHandoffAsync(Guid runId, CancellationToken cancellationToken) =>
         await db.Handoffs.Where(h => h.RunId == runId && h.ResolvedAt == null).OrderBy(h => h.Id)

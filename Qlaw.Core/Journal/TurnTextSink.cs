@@ -10,7 +10,8 @@ namespace Qlaw.Core.Journal;
 /// Appends one attempt's text deltas to the run log: the first at once, the rest batched by a short time window so a
 /// fast model does not write a row per token. Each batch goes through <see cref="RunLog.AppendWhileRunningAsync"/>:
 /// under the run's lock, and only while the attempt is still running — once it is cancelled or superseded the sink
-/// throws <see cref="AttemptStoppedException"/> and the model call ends.
+/// throws <see cref="AttemptStoppedException"/> and the model call ends. What the window still holds when the model is
+/// done (<see cref="TakeTail"/>) is written with the turn's outcome, in the same commit.
 /// </summary>
 /// <remarks>
 /// A turn's text is capped at <paramref name="maxChars"/>: a model (or an endpoint) that streams past it is stopped and
@@ -61,7 +62,20 @@ public sealed class TurnTextSink(NpgsqlDataSource dataSource, TimeProvider clock
         }
     }
 
-    public async Task FlushAsync(CancellationToken cancellationToken)
+    /// <summary>The text appended since the last write, taken out of the sink; null when there is none.</summary>
+    public string? TakeTail()
+    {
+        if (_pending.Length == 0)
+        {
+            return null;
+        }
+
+        var tail = _pending.ToString();
+        _pending.Clear();
+        return tail;
+    }
+
+    private async Task FlushAsync(CancellationToken cancellationToken)
     {
         if (_pending.Length == 0)
         {
