@@ -1,19 +1,21 @@
 namespace Qlaw.AppHost.LocalStack;
 
 /// <summary>
-/// Azurite, the Azure Storage emulator (npm package pinned in the repository's package.json), on 127.0.0.1 only.
-/// It is installed on first use (<see cref="NodePackages"/>).
+/// Azurite, the Azure Storage emulator (npm package pinned in the repository's package.json), on 127.0.0.1 only, as one
+/// Node.js process per service — blob (the hub's leases and large messages), queue (its control and work-item queues)
+/// and table (its history and instances, the tracking store) — so that the hub's queue and table traffic, each bound by
+/// one Node.js thread, do not wait on each other. It is installed on first use (<see cref="NodePackages"/>).
 /// </summary>
 public sealed class LocalAzurite : IAsyncDisposable
 {
     /// <summary>The emulator's well-known development account key (public, documented by Microsoft).</summary>
     private const string DevelopmentKey = "Eby8vdM02xNOcqFlqUwJPLlmEtlCDXJ1OUzFT50uSRZ6IFsuFq2UVErCz4I6tq/K1SZFPTOtr/KBHBeksoGMGw==";
 
-    private readonly ManagedProcess _process;
+    private readonly IReadOnlyList<ManagedProcess> _processes;
 
-    private LocalAzurite(ManagedProcess process, int blobPort, int queuePort, int tablePort)
+    private LocalAzurite(IReadOnlyList<ManagedProcess> processes, int blobPort, int queuePort, int tablePort)
     {
-        _process = process;
+        _processes = processes;
         BlobPort = blobPort;
         QueuePort = queuePort;
         TablePort = tablePort;
@@ -25,6 +27,9 @@ public sealed class LocalAzurite : IAsyncDisposable
 
     public int TablePort { get; }
 
+    /// <summary>The emulator's Node.js processes (one per service, or one for all).</summary>
+    public IReadOnlyList<int> ProcessIds => [.. _processes.Select(p => p.Id)];
+
     public string ConnectionString =>
         $"DefaultEndpointsProtocol=http;AccountName=devstoreaccount1;AccountKey={DevelopmentKey};" +
         $"BlobEndpoint=http://127.0.0.1:{BlobPort}/devstoreaccount1;" +
@@ -32,41 +37,76 @@ public sealed class LocalAzurite : IAsyncDisposable
         $"TableEndpoint=http://127.0.0.1:{TablePort}/devstoreaccount1;";
 
     /// <summary>
-    /// Starts Azurite on three ports; with a <paramref name="dataDirectory"/> its data survives restarts, without one it
-    /// lives in memory.
+    /// Starts Azurite's three services on their ports; with a <paramref name="dataDirectory"/> their data survives
+    /// restarts, without one it lives in memory. <paramref name="oneProcess"/> runs all three in one Node.js process,
+    /// as the <c>azurite</c> command does (the bench compares both).
     /// </summary>
     public static async Task<LocalAzurite> StartAsync(
-        string repositoryRoot, string? dataDirectory, int blobPort, int queuePort, int tablePort, bool echo = true)
+        string repositoryRoot, string? dataDirectory, int blobPort, int queuePort, int tablePort, bool echo = true, bool oneProcess = false)
     {
         var entry = await NodePackages.EnsureInstalledAsync(repositoryRoot, Path.Combine("azurite", "dist", "src", "azurite.js"));
-        List<string> arguments =
-        [
-            entry, "--blobHost", "127.0.0.1", "--queueHost", "127.0.0.1", "--tableHost", "127.0.0.1",
-            "--blobPort", blobPort.ToString(), "--queuePort", queuePort.ToString(), "--tablePort", tablePort.ToString(),
-            "--disableTelemetry", "--silent", "--skipApiVersionCheck", "--loose",
-        ];
+        List<string> common = ["--disableTelemetry", "--silent", "--skipApiVersionCheck", "--loose"];
         if (dataDirectory is null)
         {
-            arguments.Add("--inMemoryPersistence");
+            common.Add("--inMemoryPersistence");
         }
         else
         {
             Directory.CreateDirectory(dataDirectory);
-            arguments.AddRange(["--location", Path.GetFullPath(dataDirectory)]);
+            common.AddRange(["--location", Path.GetFullPath(dataDirectory)]);
         }
 
-        var process = ManagedProcess.Start("azurite", "node", arguments, workingDirectory: repositoryRoot, echo: echo);
-        var azurite = new LocalAzurite(process, blobPort, queuePort, tablePort);
-        await Network.WaitUntilAsync(
-            "Azurite",
-            async ct => await Network.IsListeningAsync(queuePort, ct) && await Network.IsListeningAsync(tablePort, ct) && await Network.IsListeningAsync(blobPort, ct),
-            process,
-            TimeSpan.FromSeconds(60));
+        (string Service, int Port)[] services = [("blob", blobPort), ("queue", queuePort), ("table", tablePort)];
+        var processes = new List<ManagedProcess>();
+        if (oneProcess)
+        {
+            processes.Add(ManagedProcess.Start(
+                "azurite", "node", [entry, .. services.SelectMany(s => Listen(s.Service, s.Port)), .. common], workingDirectory: repositoryRoot, echo: echo));
+        }
+        else
+        {
+            // Each service's own entry point (the azurite-blob, -queue and -table commands), next to azurite.js.
+            var folder = Path.GetDirectoryName(entry)!;
+            processes.AddRange(services.Select(s => ManagedProcess.Start(
+                $"azurite-{s.Service}", "node", [Path.Combine(folder, s.Service, "main.js"), .. Listen(s.Service, s.Port), .. common],
+                workingDirectory: repositoryRoot, echo: echo)));
+        }
+
+        var azurite = new LocalAzurite(processes, blobPort, queuePort, tablePort);
+        try
+        {
+            for (var i = 0; i < services.Length; i++)
+            {
+                var (service, port) = services[i];
+                await Network.WaitUntilAsync(
+                    $"Azurite ({service})", ct => Network.IsListeningAsync(port, ct), processes[oneProcess ? 0 : i], TimeSpan.FromSeconds(60));
+            }
+        }
+        catch
+        {
+            await azurite.DisposeAsync();
+            throw;
+        }
+
         return azurite;
     }
 
     /// <summary>Kills the emulator at once, as a crash would.</summary>
-    public void Kill() => _process.Kill();
+    public void Kill()
+    {
+        foreach (var process in _processes)
+        {
+            process.Kill();
+        }
+    }
 
-    public ValueTask DisposeAsync() => _process.DisposeAsync();
+    public async ValueTask DisposeAsync()
+    {
+        foreach (var process in _processes)
+        {
+            await process.DisposeAsync();
+        }
+    }
+
+    private static string[] Listen(string service, int port) => [$"--{service}Host", "127.0.0.1", $"--{service}Port", port.ToString()];
 }

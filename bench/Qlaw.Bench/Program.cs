@@ -53,8 +53,13 @@ internal static class BenchProgram
         try
         {
             Log($"Starting PostgreSQL and Azurite ({(scale.IsFull ? "full" : "quick")} scale)");
-            await using var stack = await BenchStack.StartAsync(azuriteOnDisk: !args.Contains("--azurite-in-memory"));
-            var report = new BenchReport(stack.Repository, command) { PostgresVersion = await PostgresVersionAsync(stack), AzuriteOnDisk = stack.AzuriteOnDisk };
+            await using var stack = await BenchStack.StartAsync(azuriteOnDisk: !args.Contains("--azurite-in-memory"), azuriteOneProcess: args.Contains("--azurite-one-process"));
+            var report = new BenchReport(stack.Repository, command)
+            {
+                PostgresVersion = await PostgresVersionAsync(stack),
+                AzuriteOnDisk = stack.AzuriteOnDisk,
+                AzuriteOneProcess = stack.AzuriteOneProcess,
+            };
             var comparison = new SideBySide();
 
             if (Runs("latency") || Runs("throughput"))

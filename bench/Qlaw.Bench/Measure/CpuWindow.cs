@@ -3,7 +3,7 @@ using System.Globalization;
 namespace Qlaw.Bench.Measure;
 
 /// <summary>The processes of the stack whose CPU is measured.</summary>
-internal sealed record StackProcesses(int Server, int Postgres, int? Azurite)
+internal sealed record StackProcesses(int Server, int Postgres, IReadOnlyList<int> Azurite)
 {
     public static int Bench => Environment.ProcessId;
 }
@@ -63,7 +63,7 @@ internal sealed class CpuWindow
     [
         ProcessStats.CpuSeconds(p.Server),
         ProcessStats.CpuSeconds(p.Postgres, withChildren: true),
-        p.Azurite is { } azurite ? ProcessStats.CpuSeconds(azurite) : 0,
+        p.Azurite.Sum(pid => ProcessStats.CpuSeconds(pid)),
         ProcessStats.CpuSeconds(StackProcesses.Bench),
     ];
 }

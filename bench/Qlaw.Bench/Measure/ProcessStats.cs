@@ -49,39 +49,6 @@ internal static class ProcessStats
         return ticks / TicksPerSecond;
     }
 
-    /// <summary>The process whose command line holds every one of <paramref name="parts"/>, if any.</summary>
-    public static int? FindByCommandLine(params string[] parts)
-    {
-        foreach (var dir in Directory.EnumerateDirectories("/proc"))
-        {
-            if (!int.TryParse(Path.GetFileName(dir), out var pid))
-            {
-                continue;
-            }
-
-            string commandLine;
-            try
-            {
-                commandLine = File.ReadAllText(Path.Combine(dir, "cmdline")).Replace('\0', ' ');
-            }
-            catch (IOException)
-            {
-                continue;
-            }
-            catch (UnauthorizedAccessException)
-            {
-                continue;
-            }
-
-            if (parts.All(p => commandLine.Contains(p, StringComparison.Ordinal)))
-            {
-                return pid;
-            }
-        }
-
-        return null;
-    }
-
     private sealed record ProcStat(int ParentId, long UserTicks, long SystemTicks, long ChildUserTicks, long ChildSystemTicks);
 
     private static ProcStat? Stat(int pid)

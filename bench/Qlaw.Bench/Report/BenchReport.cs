@@ -26,6 +26,8 @@ internal sealed class BenchReport(string repository, string command)
 
     public bool AzuriteOnDisk { get; set; } = true;
 
+    public bool AzuriteOneProcess { get; set; }
+
     /// <summary>The report with every section, or only <paramref name="only"/> (and their goals).</summary>
     public string ToMarkdown(IReadOnlyCollection<ReportSection>? only = null)
     {
@@ -38,7 +40,7 @@ internal sealed class BenchReport(string repository, string command)
         text.AppendLine(CultureInfo.InvariantCulture, $"| Memory | {MemoryGiB():0.0} GiB |");
         text.AppendLine(CultureInfo.InvariantCulture, $"| OS, runtime | Linux {Read("/proc/sys/kernel/osrelease").Trim()}, {RuntimeInformation.FrameworkDescription}, {Configuration} build |");
         text.AppendLine(CultureInfo.InvariantCulture, $"| PostgreSQL | {PostgresVersion} (fsync on, as the launcher runs it) |");
-        text.AppendLine(CultureInfo.InvariantCulture, $"| Azurite | {AzuriteVersion()} ({(AzuriteOnDisk ? "disk persistence, as the launcher runs it" : "in memory, as the tests run it")}) |");
+        text.AppendLine(CultureInfo.InvariantCulture, $"| Azurite | {AzuriteVersion()} ({(AzuriteOnDisk ? "disk persistence" : "in memory, as the tests run it")}, {(AzuriteOneProcess ? "all services in one process" : "one process per service, as the launcher runs it")}) |");
         text.AppendLine(CultureInfo.InvariantCulture, $"| Other load | {_loadAtStart} at the start, {Load()} at the end |");
         var goals = sections.SelectMany(s => s.Goals).ToList();
         if (goals.Count > 0)

@@ -18,7 +18,7 @@ internal static class JobThroughput
     {
         var runs = scale.ThroughputRuns;
         var steps = RunLatency.AgentSteps;
-        var processes = new StackProcesses(server.ProcessId, stack.PostgresProcessId, stack.AzuriteProcessId);
+        var processes = new StackProcesses(server.ProcessId, stack.PostgresProcessId, stack.AzuriteProcessIds);
         var api = new QlawApi(server.Http);
 
         var cpu = CpuWindow.Start(processes);

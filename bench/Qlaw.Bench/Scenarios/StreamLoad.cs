@@ -37,7 +37,7 @@ internal static class StreamLoad
         BenchStack stack, BenchServer server, string workflow, int runs, int clientsPerRun, TimeSpan window, long baselineRss, CancellationToken cancellationToken)
     {
         var api = new QlawApi(server.Http);
-        var processes = new StackProcesses(server.ProcessId, stack.PostgresProcessId, stack.AzuriteProcessId);
+        var processes = new StackProcesses(server.ProcessId, stack.PostgresProcessId, stack.AzuriteProcessIds);
         var ids = await Task.WhenAll(Enumerable.Range(0, runs).Select(_ => api.StartRunAsync(workflow, cancellationToken)));
 
         var total = runs * clientsPerRun;

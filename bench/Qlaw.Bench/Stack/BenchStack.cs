@@ -13,15 +13,13 @@ internal sealed class BenchStack : IAsyncDisposable
     private readonly string _root;
     private LocalPostgres _postgres;
     private LocalAzurite _azurite;
-    private readonly int _azuriteQueuePort;
 
-    private BenchStack(string root, string repository, LocalPostgres postgres, LocalAzurite azurite, int azuriteQueuePort, NpgsqlDataSource database, string postgresConnection)
+    private BenchStack(string root, string repository, LocalPostgres postgres, LocalAzurite azurite, NpgsqlDataSource database, string postgresConnection)
     {
         _root = root;
         Repository = repository;
         _postgres = postgres;
         _azurite = azurite;
-        _azuriteQueuePort = azuriteQueuePort;
         Database = database;
         PostgresConnection = postgresConnection;
     }
@@ -40,9 +38,13 @@ internal sealed class BenchStack : IAsyncDisposable
 
     public int PostgresProcessId => _postgres.ProcessId;
 
-    public int? AzuriteProcessId => ProcessStatsAzurite();
+    /// <summary>Azurite's processes: one per service (blob, queue, table), as the launcher runs it, unless <see cref="AzuriteOneProcess"/>.</summary>
+    public IReadOnlyList<int> AzuriteProcessIds => _azurite.ProcessIds;
 
-    public static async Task<BenchStack> StartAsync(bool azuriteOnDisk)
+    /// <summary>All of Azurite in one Node.js process (<c>--azurite-one-process</c>), as the <c>azurite</c> command runs it: for an A/B.</summary>
+    public bool AzuriteOneProcess { get; private init; }
+
+    public static async Task<BenchStack> StartAsync(bool azuriteOnDisk, bool azuriteOneProcess)
     {
         var repository = RepositoryRoot.Find();
         var root = Path.Combine(Path.GetTempPath(), $"qlaw-bench-{Guid.NewGuid():N}");
@@ -61,9 +63,13 @@ internal sealed class BenchStack : IAsyncDisposable
         postgres = await LocalPostgres.StartAsync(Path.Combine(root, "postgres"), pgPort, durable: true, echo: false);
         var connection = await postgres.EnsureDatabaseAsync("qlaw");
 
-        var queuePort = Network.FreePort();
-        var azurite = await LocalAzurite.StartAsync(repository, azuriteOnDisk ? Path.Combine(root, "azurite") : null, Network.FreePort(), queuePort, Network.FreePort(), echo: false);
-        return new BenchStack(root, repository, postgres, azurite, queuePort, NpgsqlDataSource.Create(connection), connection) { AzuriteOnDisk = azuriteOnDisk };
+        var azurite = await LocalAzurite.StartAsync(
+            repository, azuriteOnDisk ? Path.Combine(root, "azurite") : null, Network.FreePort(), Network.FreePort(), Network.FreePort(), echo: false, oneProcess: azuriteOneProcess);
+        return new BenchStack(root, repository, postgres, azurite, NpgsqlDataSource.Create(connection), connection)
+        {
+            AzuriteOnDisk = azuriteOnDisk,
+            AzuriteOneProcess = azuriteOneProcess,
+        };
     }
 
     /// <summary>Starts Qlaw.Server (migrating and seeding the samples) and waits until it is ready.</summary>
@@ -106,7 +112,7 @@ internal sealed class BenchStack : IAsyncDisposable
         _azurite.Kill();
         await _azurite.DisposeAsync();
         var location = AzuriteOnDisk ? Path.Combine(_root, "azurite") : null;
-        _azurite = await RetryStartAsync(() => LocalAzurite.StartAsync(Repository, location, _azurite.BlobPort, _azurite.QueuePort, _azurite.TablePort, echo: false));
+        _azurite = await RetryStartAsync(() => LocalAzurite.StartAsync(Repository, location, _azurite.BlobPort, _azurite.QueuePort, _azurite.TablePort, echo: false, oneProcess: AzuriteOneProcess));
     }
 
     // The killed process's children (PostgreSQL's backends) may hold its resources for a moment after it is gone.
@@ -124,7 +130,4 @@ internal sealed class BenchStack : IAsyncDisposable
             }
         }
     }
-
-    private int? ProcessStatsAzurite() =>
-        Measure.ProcessStats.FindByCommandLine("azurite", "--queuePort", $" {_azuriteQueuePort} ");
 }
