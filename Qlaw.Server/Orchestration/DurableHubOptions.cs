@@ -36,6 +36,16 @@ public sealed class DurableHubOptions
 
     public TimeSpan ExtendedSessionIdleTimeout { get; set; } = TimeSpan.FromSeconds(30);
 
+    /// <summary>
+    /// The provider's check of every start message against the Instances table (off by default). The client sends a
+    /// run's start message before it writes the instance's row, so a worker that dequeues the message first (the
+    /// usual case in one process: sending wakes its poller) found no row and put the message back for 2 s — a
+    /// multi-second stall before a run's first turn. Duplicate starts stay harmless without it: the scheduler asks for
+    /// the instance's status before it sends (dedupe statuses), the outbox delivers a signal from one process at a
+    /// time, and Durable Task drops a second start event of an instance that has started.
+    /// </summary>
+    public bool ExecutionStartedDeduplication { get; set; }
+
     [Range(1, 1000)]
     public int MaxConcurrentActivities { get; set; } = 32;
 

@@ -35,6 +35,7 @@ public static class DurableTaskHosting
                 MaxConcurrentTaskOrchestrationWorkItems = hub.MaxConcurrentOrchestrations,
                 ExtendedSessionsEnabled = hub.ExtendedSessions,
                 ExtendedSessionIdleTimeout = hub.ExtendedSessionIdleTimeout,
+                DisableExecutionStartedDeduplication = !hub.ExecutionStartedDeduplication,
                 LoggerFactory = sp.GetRequiredService<ILoggerFactory>(),
             };
         });

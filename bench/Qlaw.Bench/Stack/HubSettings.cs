@@ -26,6 +26,8 @@ internal sealed record HubSettings(string HubName)
 
     public TimeSpan ExtendedSessionIdleTimeout { get; init; } = TimeSpan.FromSeconds(30);
 
+    public bool ExecutionStartedDeduplication { get; init; }
+
     public int MaxConcurrentActivities { get; init; } = 32;
 
     public int MaxConcurrentOrchestrations { get; init; } = 32;
@@ -45,6 +47,7 @@ internal sealed record HubSettings(string HubName)
         ["Durable:WorkerId"] = WorkerId,
         ["Durable:ExtendedSessions"] = ExtendedSessions ? "true" : "false",
         ["Durable:ExtendedSessionIdleTimeout"] = ExtendedSessionIdleTimeout.ToString("c"),
+        ["Durable:ExecutionStartedDeduplication"] = ExecutionStartedDeduplication ? "true" : "false",
         ["Durable:MaxConcurrentActivities"] = MaxConcurrentActivities.ToString(CultureInfo.InvariantCulture),
         ["Durable:MaxConcurrentOrchestrations"] = MaxConcurrentOrchestrations.ToString(CultureInfo.InvariantCulture),
     };
@@ -64,6 +67,7 @@ internal sealed record HubSettings(string HubName)
         MaxConcurrentTaskOrchestrationWorkItems = MaxConcurrentOrchestrations,
         ExtendedSessionsEnabled = ExtendedSessions,
         ExtendedSessionIdleTimeout = ExtendedSessionIdleTimeout,
+        DisableExecutionStartedDeduplication = !ExecutionStartedDeduplication,
         LoggerFactory = NullLoggerFactory.Instance,
     };
 }
