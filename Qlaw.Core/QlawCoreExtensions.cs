@@ -40,7 +40,7 @@ public static class QlawCoreExtensions
         services.TryAddSingleton(TimeProvider.System);
 
         // One pooled data source per process; EF Core and, later, LISTEN/NOTIFY share it.
-        services.TryAddSingleton(sp => NpgsqlDataSource.Create(sp.GetRequiredService<IOptions<QlawConnectionStrings>>().Value.Postgres!));
+        services.TryAddSingleton(sp => CreateDataSource(sp.GetRequiredService<IOptions<QlawConnectionStrings>>().Value.Postgres!));
         services.AddDbContextPool<QlawDbContext>((sp, options) =>
             options.UseQlawPostgres(sp.GetRequiredService<NpgsqlDataSource>()));
 
@@ -87,5 +87,27 @@ public static class QlawCoreExtensions
             .AddCheck<PostgresReadinessCheck>("postgres", tags: [ReadyTag])
             .AddCheck<DurableStorageReadinessCheck>("durable-storage", tags: [ReadyTag]);
         return builder;
+    }
+
+    /// <summary>
+    /// The data source of a connection string. A turn runs the same few statements every time, so Npgsql prepares
+    /// them on each connection after their second use (PostgreSQL then parses and plans them once), unless the
+    /// connection string says otherwise (<c>Max Auto Prepare</c>, <c>Auto Prepare Min Usages</c>).
+    /// </summary>
+    public static NpgsqlDataSource CreateDataSource(string connectionString)
+    {
+        var builder = new NpgsqlDataSourceBuilder(connectionString);
+        var settings = new NpgsqlConnectionStringBuilder(connectionString);
+        if (!settings.ContainsKey("Max Auto Prepare"))
+        {
+            builder.ConnectionStringBuilder.MaxAutoPrepare = 64;
+        }
+
+        if (!settings.ContainsKey("Auto Prepare Min Usages"))
+        {
+            builder.ConnectionStringBuilder.AutoPrepareMinUsages = 2;
+        }
+
+        return builder.Build();
     }
 }
