@@ -1,5 +1,6 @@
 using System.Diagnostics;
 using System.Runtime.CompilerServices;
+using System.Text.Json;
 using Microsoft.Extensions.Options;
 using Npgsql;
 using Qlaw.Contracts;
@@ -29,7 +30,7 @@ public sealed class RunStreamReader(NpgsqlDataSource dataSource, RunEventHub hub
             {
                 yield return row;
                 last = row.Id;
-                if (IsMarker(row) && await HasStoppedAsync(runId, last, cancellationToken))
+                if (IsFinal(row) || (IsMarker(row) && await HasStoppedAsync(runId, last, cancellationToken)))
                 {
                     yield break;
                 }
@@ -93,7 +94,7 @@ public sealed class RunStreamReader(NpgsqlDataSource dataSource, RunEventHub hub
                     yield return row;
                     last = row.Id;
                     lastSent = Stopwatch.GetTimestamp();
-                    if (IsMarker(row) && await HasStoppedAsync(runId, last, cancellationToken))
+                    if (IsFinal(row) || (IsMarker(row) && await HasStoppedAsync(runId, last, cancellationToken)))
                     {
                         yield break;
                     }
@@ -123,6 +124,21 @@ public sealed class RunStreamReader(NpgsqlDataSource dataSource, RunEventHub hub
     }
 
     private static bool IsMarker(RunEventRow row) => row.Type is RunEvents.ResponseCompleted or RunEvents.ResponseError;
+
+    // The marker of a run that completed or was cancelled is its last event for good (nothing resumes such a run), so
+    // the stream ends without asking the database; other markers (a pause for input, a dead letter) are checked.
+    private static bool IsFinal(RunEventRow row)
+    {
+        if (row.Type != RunEvents.ResponseCompleted)
+        {
+            return false;
+        }
+
+        using var document = JsonDocument.Parse(row.Data);
+        return document.RootElement.TryGetProperty("response", out var response)
+            && response.TryGetProperty("status", out var status)
+            && QlawJson.TryParseEnum<RunStatus>(status.GetString() ?? "", out var value) && value is RunStatus.Completed or RunStatus.Cancelled;
+    }
 
     // The stream is over when nothing follows the position and the run is not moving; a run resumed after the
     // marker (continue) keeps the stream open. One round trip: this runs at every stream's start and end.
