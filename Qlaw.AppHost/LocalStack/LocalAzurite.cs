@@ -39,10 +39,12 @@ public sealed class LocalAzurite : IAsyncDisposable
     /// <summary>
     /// Starts Azurite's three services on their ports; with a <paramref name="dataDirectory"/> their data survives
     /// restarts, without one it lives in memory. <paramref name="oneProcess"/> runs all three in one Node.js process,
-    /// as the <c>azurite</c> command does (the bench compares both).
+    /// as the <c>azurite</c> command does (the bench compares both). With a <paramref name="debugLogDirectory"/> each
+    /// process writes Azurite's debug log (every request) there.
     /// </summary>
     public static async Task<LocalAzurite> StartAsync(
-        string repositoryRoot, string? dataDirectory, int blobPort, int queuePort, int tablePort, bool echo = true, bool oneProcess = false)
+        string repositoryRoot, string? dataDirectory, int blobPort, int queuePort, int tablePort, bool echo = true, bool oneProcess = false,
+        string? debugLogDirectory = null)
     {
         var entry = await NodePackages.EnsureInstalledAsync(repositoryRoot, Path.Combine("azurite", "dist", "src", "azurite.js"));
         List<string> common = ["--disableTelemetry", "--silent", "--skipApiVersionCheck", "--loose"];
@@ -57,18 +59,25 @@ public sealed class LocalAzurite : IAsyncDisposable
         }
 
         (string Service, int Port)[] services = [("blob", blobPort), ("queue", queuePort), ("table", tablePort)];
+        if (debugLogDirectory is not null)
+        {
+            Directory.CreateDirectory(debugLogDirectory);
+        }
+
+        string[] Debug(string name) => debugLogDirectory is null ? [] : ["--debug", Path.Combine(Path.GetFullPath(debugLogDirectory), $"{name}.log")];
         var processes = new List<ManagedProcess>();
         if (oneProcess)
         {
             processes.Add(ManagedProcess.Start(
-                "azurite", "node", [entry, .. services.SelectMany(s => Listen(s.Service, s.Port)), .. common], workingDirectory: repositoryRoot, echo: echo));
+                "azurite", "node", [entry, .. services.SelectMany(s => Listen(s.Service, s.Port)), .. common, .. Debug("azurite")],
+                workingDirectory: repositoryRoot, echo: echo));
         }
         else
         {
             // Each service's own entry point (the azurite-blob, -queue and -table commands), next to azurite.js.
             var folder = Path.GetDirectoryName(entry)!;
             processes.AddRange(services.Select(s => ManagedProcess.Start(
-                $"azurite-{s.Service}", "node", [Path.Combine(folder, s.Service, "main.js"), .. Listen(s.Service, s.Port), .. common],
+                $"azurite-{s.Service}", "node", [Path.Combine(folder, s.Service, "main.js"), .. Listen(s.Service, s.Port), .. common, .. Debug(s.Service)],
                 workingDirectory: repositoryRoot, echo: echo)));
         }
 

@@ -53,7 +53,7 @@ internal static class BenchProgram
         try
         {
             Log($"Starting PostgreSQL and Azurite ({(scale.IsFull ? "full" : "quick")} scale)");
-            await using var stack = await BenchStack.StartAsync(azuriteOnDisk: !args.Contains("--azurite-in-memory"), azuriteOneProcess: args.Contains("--azurite-one-process"));
+            await using var stack = await BenchStack.StartAsync(azuriteOnDisk: !args.Contains("--azurite-in-memory"), azuriteOneProcess: args.Contains("--azurite-one-process"), azuriteDebug: args.Contains("--azurite-debug"));
             var report = new BenchReport(stack.Repository, command)
             {
                 PostgresVersion = await PostgresVersionAsync(stack),

@@ -14,7 +14,7 @@ internal sealed record ClientRun(Guid RunId, long PostedAt, long FirstEventAt, l
 /// between turns (the engine), the last turn until the run was marked completed (one more activity), and until the
 /// client's stream closed. Medians over the runs, milliseconds; turns and hops are means within a run.
 /// </summary>
-internal sealed record RunPhases(double Created, double FirstTurn, double Turn, double Hop, double Finish, double StreamClosed)
+internal sealed record RunPhases(RunPhase Median, RunPhase Slowest)
 {
     public static async Task<RunPhases> ReadAsync(NpgsqlDataSource database, IReadOnlyList<ClientRun> runs)
     {
@@ -27,14 +27,14 @@ internal sealed record RunPhases(double Created, double FirstTurn, double Turn, 
             """);
         command.Parameters.Add(new() { Value = runs.Select(r => r.RunId).ToArray() });
         var byId = runs.ToDictionary(r => r.RunId);
-        var phases = new List<double[]>();
+        var phases = new List<(ClientRun Run, double[] Phases)>();
         await using var reader = await command.ExecuteReaderAsync();
         while (await reader.ReadAsync())
         {
             var run = byId[reader.GetGuid(0)];
             var (created, completed) = (reader.GetDateTime(1), reader.GetDateTime(2));
             var (started, ended) = (reader.GetFieldValue<DateTime[]>(3), reader.GetFieldValue<DateTime[]>(4));
-            phases.Add(
+            phases.Add((run,
             [
                 (created - BenchClock.ToUtc(run.PostedAt)).TotalMilliseconds,
                 (started[0] - created).TotalMilliseconds,
@@ -42,10 +42,16 @@ internal sealed record RunPhases(double Created, double FirstTurn, double Turn, 
                 started.Skip(1).Zip(ended, (next, previous) => (next - previous).TotalMilliseconds).DefaultIfEmpty(double.NaN).Average(),
                 (completed - ended[^1]).TotalMilliseconds,
                 (BenchClock.ToUtc(run.ClosedAt) - completed).TotalMilliseconds,
-            ]);
+            ]));
         }
 
-        double Median(int i) => new Distribution(phases.Select(p => p[i])).P50;
-        return new RunPhases(Median(0), Median(1), Median(2), Median(3), Median(4), Median(5));
+        double Median(int i) => new Distribution(phases.Select(p => p.Phases[i])).P50;
+        var slowest = phases.MaxBy(p => p.Run.ClosedAt - p.Run.PostedAt).Phases;
+        return new RunPhases(
+            new RunPhase(Median(0), Median(1), Median(2), Median(3), Median(4), Median(5)),
+            new RunPhase(slowest[0], slowest[1], slowest[2], slowest[3], slowest[4], slowest[5]));
     }
 }
+
+/// <summary>One run's phases, or their medians over runs (milliseconds; turns and hops are means within a run).</summary>
+internal sealed record RunPhase(double Created, double FirstTurn, double Turn, double Hop, double Finish, double StreamClosed);

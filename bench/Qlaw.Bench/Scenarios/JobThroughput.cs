@@ -59,7 +59,8 @@ internal static class JobThroughput
                   "the turn that completes the run also finishes it. In CPU (server, PostgreSQL, Azurite and the bench process together, " +
                   $"per step or hop) the ratio is {Number(qlawCpuMs / bareCpuMs, "0.00")}× — the bare engine runs in the bench process, so its CPU is counted there.")
             .Goal("Per-step cost ≤ 1.3× the bare engine's hop", $"{Number(ratio, "0.00")}×", ratio <= 1.3)
-            .Goal($"≥ 20 completed 4-agent runs/s on {Environment.ProcessorCount} cores", $"{Number(runs / qlawSeconds)} runs/s (bare engine: {Number(runs / bareSeconds)} orchestrations/s)", runs / qlawSeconds >= 20);
+            .Goal("Throughput ≥ the bare engine's", $"{Number(runs / qlawSeconds)} runs/s (bare engine: {Number(runs / bareSeconds)} orchestrations/s)", qlawSeconds <= bareSeconds)
+            .Goal($"≥ 10 completed 4-agent runs/s on {Environment.ProcessorCount} cores", $"{Number(runs / qlawSeconds)} runs/s", runs / qlawSeconds >= 10);
     }
 
     /// <summary>Polls PostgreSQL until every run has ended (bounded).</summary>

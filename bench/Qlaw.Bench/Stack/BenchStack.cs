@@ -44,7 +44,8 @@ internal sealed class BenchStack : IAsyncDisposable
     /// <summary>All of Azurite in one Node.js process (<c>--azurite-one-process</c>), as the <c>azurite</c> command runs it: for an A/B.</summary>
     public bool AzuriteOneProcess { get; private init; }
 
-    public static async Task<BenchStack> StartAsync(bool azuriteOnDisk, bool azuriteOneProcess)
+    /// <summary>Starts the stack; with <paramref name="azuriteDebug"/> Azurite logs every request under the bench's <c>.local/bench/azurite-debug/</c>.</summary>
+    public static async Task<BenchStack> StartAsync(bool azuriteOnDisk, bool azuriteOneProcess = false, bool azuriteDebug = false)
     {
         var repository = RepositoryRoot.Find();
         var root = Path.Combine(Path.GetTempPath(), $"qlaw-bench-{Guid.NewGuid():N}");
@@ -64,7 +65,8 @@ internal sealed class BenchStack : IAsyncDisposable
         var connection = await postgres.EnsureDatabaseAsync("qlaw");
 
         var azurite = await LocalAzurite.StartAsync(
-            repository, azuriteOnDisk ? Path.Combine(root, "azurite") : null, Network.FreePort(), Network.FreePort(), Network.FreePort(), echo: false, oneProcess: azuriteOneProcess);
+            repository, azuriteOnDisk ? Path.Combine(root, "azurite") : null, Network.FreePort(), Network.FreePort(), Network.FreePort(), echo: false, oneProcess: azuriteOneProcess,
+            debugLogDirectory: azuriteDebug ? Path.Combine(repository, ".local", "bench", "azurite-debug") : null);
         return new BenchStack(root, repository, postgres, azurite, NpgsqlDataSource.Create(connection), connection)
         {
             AzuriteOnDisk = azuriteOnDisk,
