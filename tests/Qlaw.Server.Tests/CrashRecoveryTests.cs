@@ -13,7 +13,7 @@ public sealed class CrashRecoveryTests(QlawStackFixture stack)
         var url = new Uri($"http://127.0.0.1:{Network.FreePort()}");
         var settings = new Dictionary<string, string?>(QlawStackFixture.IsolatedHubSettings())
         {
-            ["ConnectionStrings:Postgres"] = await stack.CreateDatabaseAsync(),
+            ["ConnectionStrings:Postgres"] = await stack.CreateMigratedDatabaseAsync(),
             ["ConnectionStrings:DurableStorage"] = stack.Azurite.ConnectionString,
             ["Database:MigrateOnStartup"] = "true",
             ["Database:SeedWorkflowsPath"] = Samples.WorkflowsFolder,

@@ -199,7 +199,7 @@ public sealed class HardeningTests(QlawStackFixture stack)
     public async Task While_PostgreSQL_is_unreachable_requests_get_503_with_Retry_After_and_the_server_recovers_by_itself()
     {
         await using var relay = new TcpRelay(stack.Postgres.Port);
-        var database = new NpgsqlConnectionStringBuilder(await stack.CreateDatabaseAsync()) { Port = relay.Port }.ConnectionString;
+        var database = new NpgsqlConnectionStringBuilder(await stack.CreateMigratedDatabaseAsync()) { Port = relay.Port }.ConnectionString;
         await using var app = await QlawApplication.StartAsync(stack, database: database);
         var runs = new RunsClient(app.CreateClient());
         await runs.CreateWorkflowAsync(Samples.Workflow(newName: "outage"));

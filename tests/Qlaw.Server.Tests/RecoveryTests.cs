@@ -51,7 +51,7 @@ public sealed class RecoveryTests(QlawStackFixture stack)
     [Fact]
     public async Task Runs_in_flight_when_their_task_hub_is_lost_are_listed_as_stale_and_re_driven_from_postgres()
     {
-        var database = await stack.CreateDatabaseAsync();
+        var database = await stack.CreateMigratedDatabaseAsync();
         var slow = With(FastRecovery, ("Models:Scripted:TurnDelayMs", "300"));
         var runIds = new List<string>();
         await using (var first = await QlawApplication.StartAsync(stack, new Dictionary<string, string?>(slow), database))
@@ -100,7 +100,7 @@ public sealed class RecoveryTests(QlawStackFixture stack)
     public async Task A_turn_that_finds_PostgreSQL_out_of_reach_longer_than_its_retries_waits_for_it_and_the_run_completes_without_dead_letter_or_re_drive()
     {
         await using var relay = new TcpRelay(stack.Postgres.Port);
-        var database = new NpgsqlConnectionStringBuilder(await stack.CreateDatabaseAsync()) { Port = relay.Port }.ConnectionString;
+        var database = new NpgsqlConnectionStringBuilder(await stack.CreateMigratedDatabaseAsync()) { Port = relay.Port }.ConnectionString;
         await using var app = await QlawApplication.StartAsync(
             stack, new Dictionary<string, string?>(FastRecovery) { ["Models:Scripted:TurnDelayMs"] = "1000" }, database: database);
         var runs = new RunsClient(app.CreateClient());
