@@ -4,7 +4,7 @@ using Qlaw.Testing;
 namespace Qlaw.Server.Tests;
 
 /// <summary>A server killed with SIGKILL mid-run loses nothing: the restarted server finishes the run exactly once.</summary>
-[Collection(QlawStackCollectionDefinition.Name)]
+[Collection(QlawStackCollections.Processes)]
 public sealed class CrashRecoveryTests(QlawStackFixture stack)
 {
     [Fact]

@@ -8,7 +8,7 @@ namespace Qlaw.Server.Tests;
 /// Safe on a developer's machine: only loopback and configured host names are answered, forwarded headers are believed
 /// only from configured proxies, the console needs no inline script or style, and the API reference can be turned off.
 /// </summary>
-[Collection(QlawStackCollectionDefinition.Name)]
+[Collection(QlawStackCollections.Streams)]
 public sealed class LoopbackSafetyTests(QlawStackFixture stack) : IAsyncLifetime
 {
     private QlawApplication _direct = null!;

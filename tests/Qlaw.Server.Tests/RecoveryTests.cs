@@ -10,11 +10,11 @@ namespace Qlaw.Server.Tests;
 /// Self-healing: whatever happens to the Durable store or the process between two writes, every accepted run reaches
 /// its end with one completed step row per step, and a <c>run.recovered</c> audit row wherever recovery acted.
 /// </summary>
-[Collection(QlawStackCollectionDefinition.Name)]
+[Collection(QlawStackCollections.Recovery)]
 public sealed class RecoveryTests(QlawStackFixture stack)
 {
     // Quick recovery for tests: the reconciler looks every second, probes runs quiet for a second.
-    private static readonly Dictionary<string, string?> FastRecovery = new()
+    internal static readonly Dictionary<string, string?> FastRecovery = new()
     {
         ["Recovery:DispatchIntervalMs"] = "200",
         ["Recovery:ReconcileIntervalSeconds"] = "1",
@@ -126,65 +126,8 @@ public sealed class RecoveryTests(QlawStackFixture stack)
         Assert.Equal(5, types.Count(t => t == "step.completed"));
     }
 
-    [Fact]
-    public async Task A_slow_turn_that_still_heartbeats_is_not_re_driven()
-    {
-        await using var app = await QlawApplication.StartAsync(stack, With(FastRecovery, ("Models:Scripted:TurnDelayMs", "7000"), ("Recovery:StaleAfterSeconds", "3")));
-        var runs = new RunsClient(app.CreateClient());
-        var workflow = Samples.Workflow(newName: "slow");
-        workflow["agents"]![0]!["script"] = new JsonArray(new JsonObject { ["say"] = "done", ["call"] = "complete" });
-        await runs.CreateWorkflowAsync(workflow);
-
-        var runId = await runs.StartAsync("slow");
-        var status = await runs.WaitForAsync(runId, "completed", timeoutSeconds: 60);
-
-        var step = Assert.Single(status["steps"]!.AsArray());
-        Assert.Equal(1, step!["attempt"]!.GetValue<int>());
-        Assert.DoesNotContain(await runs.AuditAsync(runId), e => e["type"]!.GetValue<string>() == "run.recovered");
-        await using var connection = new NpgsqlConnection(app.PostgresConnectionString);
-        await connection.OpenAsync();
-        await using var beats = new NpgsqlCommand("SELECT count(*) FROM steps WHERE heartbeat_at IS NOT NULL", connection);
-        Assert.Equal(1L, (long)(await beats.ExecuteScalarAsync())!);
-    }
-
-    [Fact]
-    public async Task A_SIGKILL_of_azurite_mid_load_loses_no_run_and_duplicates_no_step()
-    {
-        var root = RepositoryRoot.Find();
-        var data = Path.Combine(Path.GetTempPath(), $"qlaw-azurite-{Guid.NewGuid():N}");
-        var (blob, queue, table) = (Network.FreePort(), Network.FreePort(), Network.FreePort());
-        var azurite = await LocalAzurite.StartAsync(root, data, blob, queue, table, echo: false);
-        try
-        {
-            await using var app = await QlawApplication.StartAsync(stack, With(FastRecovery, ("Models:Scripted:TurnDelayMs", "100")), durableStorage: azurite.ConnectionString);
-            var runs = new RunsClient(app.CreateClient());
-            await runs.CreateWorkflowAsync(Samples.Workflow());
-            var runIds = new List<string>();
-            for (var i = 0; i < 8; i++)
-            {
-                runIds.Add(await runs.StartAsync("code-review"));
-            }
-
-            await Task.Delay(800);
-            azurite.Kill();
-            await azurite.DisposeAsync();
-            await Task.Delay(1500);
-            azurite = await LocalAzurite.StartAsync(root, data, blob, queue, table, echo: false);
-
-            foreach (var runId in runIds)
-            {
-                AssertOneCompletedStepPerIndex(await runs.WaitForAsync(runId, "completed", timeoutSeconds: 120));
-            }
-        }
-        finally
-        {
-            await azurite.DisposeAsync();
-            Directory.Delete(data, recursive: true);
-        }
-    }
-
     // One completed attempt per step index, in order, from the planner to the judge's verdict.
-    private static void AssertOneCompletedStepPerIndex(JsonNode status)
+    internal static void AssertOneCompletedStepPerIndex(JsonNode status)
     {
         var completed = status["steps"]!.AsArray().Where(s => s!["status"]!.GetValue<string>() == "completed").ToList();
         Assert.Equal(Enumerable.Range(0, completed.Count), completed.Select(s => s!["index"]!.GetValue<int>()).Order());
@@ -192,7 +135,7 @@ public sealed class RecoveryTests(QlawStackFixture stack)
         Assert.Equal("judge", completed.MaxBy(s => s!["index"]!.GetValue<int>())!["agent"]!.GetValue<string>());
     }
 
-    private static Dictionary<string, string?> With(IDictionary<string, string?> settings, params (string Key, string Value)[] extra)
+    internal static Dictionary<string, string?> With(IDictionary<string, string?> settings, params (string Key, string Value)[] extra)
     {
         var all = new Dictionary<string, string?>(settings);
         foreach (var (key, value) in extra)
