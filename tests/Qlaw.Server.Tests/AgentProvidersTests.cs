@@ -5,7 +5,7 @@ using Qlaw.Testing;
 namespace Qlaw.Server.Tests;
 
 /// <summary>Agents on Microsoft Agent Framework: streamed deltas and traces, the scripted model, the OpenAI provider.</summary>
-[Collection(QlawStackCollectionDefinition.Name)]
+[Collection(QlawStackCollections.Streams)]
 public sealed class AgentProvidersTests(QlawStackFixture stack) : IAsyncLifetime
 {
     private const string ApiKey = "sk-test-secret-key";

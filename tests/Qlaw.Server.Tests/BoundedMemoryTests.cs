@@ -5,7 +5,7 @@ using Qlaw.Testing;
 namespace Qlaw.Server.Tests;
 
 /// <summary>Memory a caller can make the server hold is bounded: subscriber queues and agent listings.</summary>
-[Collection(QlawStackCollectionDefinition.Name)]
+[Collection(QlawStackCollections.Streams)]
 public sealed class BoundedMemoryTests(QlawStackFixture stack) : IAsyncLifetime
 {
     private QlawApplication _app = null!;

@@ -7,9 +7,9 @@ namespace Qlaw.Server.Tests;
 /// A smaller version of the benchmark's chaos run (<c>dotnet run -c Release --project bench/Qlaw.Bench -- chaos</c>),
 /// same code: runs started and followed by reconnecting SSE clients while the server is SIGKILLed and restarted,
 /// and PostgreSQL and Azurite are SIGKILLed and restarted under the running server. It has its own stack, since it
-/// kills it; it sits in the shared collection so that it does not run beside the other server tests.
+/// kills it; it sits in the exclusive collection so that it does not run beside the other server tests.
 /// </summary>
-[Collection(QlawStackCollectionDefinition.Name)]
+[Collection(QlawStackCollections.Exclusive)]
 public sealed class ChaosTests
 {
     [Fact]

@@ -4,7 +4,7 @@ using Qlaw.Testing;
 namespace Qlaw.Server.Tests;
 
 /// <summary>A server killed with SIGKILL mid-run loses nothing: the restarted server finishes the run exactly once.</summary>
-[Collection(QlawStackCollectionDefinition.Name)]
+[Collection(QlawStackCollections.Processes)]
 public sealed class CrashRecoveryTests(QlawStackFixture stack)
 {
     [Fact]
@@ -13,7 +13,7 @@ public sealed class CrashRecoveryTests(QlawStackFixture stack)
         var url = new Uri($"http://127.0.0.1:{Network.FreePort()}");
         var settings = new Dictionary<string, string?>(QlawStackFixture.IsolatedHubSettings())
         {
-            ["ConnectionStrings:Postgres"] = await stack.CreateDatabaseAsync(),
+            ["ConnectionStrings:Postgres"] = await stack.CreateMigratedDatabaseAsync(),
             ["ConnectionStrings:DurableStorage"] = stack.Azurite.ConnectionString,
             ["Database:MigrateOnStartup"] = "true",
             ["Database:SeedWorkflowsPath"] = Samples.WorkflowsFolder,

@@ -6,7 +6,7 @@ using Qlaw.Testing;
 namespace Qlaw.Server.Tests;
 
 /// <summary>The documentation keeps up with the code: every route is in the API guide, every link resolves.</summary>
-[Collection(QlawStackCollectionDefinition.Name)]
+[Collection(QlawStackCollections.Api)]
 public sealed partial class DocumentationTests(QlawStackFixture stack)
 {
     private static readonly string Root = RepositoryRoot.Find();

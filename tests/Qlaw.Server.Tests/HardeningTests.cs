@@ -18,7 +18,7 @@ namespace Qlaw.Server.Tests;
 /// Hostile input and heavy clients: malformed requests of every kind get 4xx problem+json with no internals, a flood
 /// from one client is limited without starving others, streams per client are capped, headers harden browsers.
 /// </summary>
-[Collection(QlawStackCollectionDefinition.Name)]
+[Collection(QlawStackCollections.Exclusive)]
 public sealed class HardeningTests(QlawStackFixture stack)
 {
     private static readonly string[] Internals =
@@ -199,7 +199,7 @@ public sealed class HardeningTests(QlawStackFixture stack)
     public async Task While_PostgreSQL_is_unreachable_requests_get_503_with_Retry_After_and_the_server_recovers_by_itself()
     {
         await using var relay = new TcpRelay(stack.Postgres.Port);
-        var database = new NpgsqlConnectionStringBuilder(await stack.CreateDatabaseAsync()) { Port = relay.Port }.ConnectionString;
+        var database = new NpgsqlConnectionStringBuilder(await stack.CreateMigratedDatabaseAsync()) { Port = relay.Port }.ConnectionString;
         await using var app = await QlawApplication.StartAsync(stack, database: database);
         var runs = new RunsClient(app.CreateClient());
         await runs.CreateWorkflowAsync(Samples.Workflow(newName: "outage"));

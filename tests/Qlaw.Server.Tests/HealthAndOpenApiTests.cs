@@ -5,7 +5,7 @@ using Qlaw.Testing;
 
 namespace Qlaw.Server.Tests;
 
-[Collection(QlawStackCollectionDefinition.Name)]
+[Collection(QlawStackCollections.Api)]
 public sealed class HealthAndOpenApiTests(QlawStackFixture stack)
 {
     [Fact]

@@ -5,7 +5,7 @@ using Qlaw.Testing;
 namespace Qlaw.Server.Tests;
 
 /// <summary>Server ceilings a workflow cannot exceed, and the caps on active runs.</summary>
-[Collection(QlawStackCollectionDefinition.Name)]
+[Collection(QlawStackCollections.Api)]
 public sealed class LimitsTests(QlawStackFixture stack) : IAsyncLifetime
 {
     private QlawApplication _app = null!;

@@ -8,32 +8,46 @@ namespace Qlaw.Server.Tests;
 /// Safe on a developer's machine: only loopback and configured host names are answered, forwarded headers are believed
 /// only from configured proxies, the console needs no inline script or style, and the API reference can be turned off.
 /// </summary>
-[Collection(QlawStackCollectionDefinition.Name)]
-public sealed class LoopbackSafetyTests(QlawStackFixture stack) : IAsyncLifetime
+[Collection(QlawStackCollections.Streams)]
+public sealed class LoopbackSafetyTests(LoopbackSafetyTests.Servers servers) : IClassFixture<LoopbackSafetyTests.Servers>
 {
-    private QlawApplication _direct = null!;
-    private QlawApplication _proxied = null!;
+    private readonly QlawApplication _direct = servers.Direct;
+    private readonly QlawApplication _proxied = servers.Proxied;
 
-    public async Task InitializeAsync()
+    /// <summary>
+    /// The two servers every test of the class asks: only the forwarded-header tests start runs, one on each server.
+    /// </summary>
+    public sealed class Servers : IAsyncLifetime
     {
-        _direct = await QlawApplication.StartAsync(stack, new Dictionary<string, string?>
-        {
-            ["Http:PublicHosts:0"] = "qlaw.example.test",
-            ["Limits:MaxActiveRunsPerClient"] = "1",
-        });
-        _proxied = await QlawApplication.StartAsync(stack, new Dictionary<string, string?>
-        {
-            ["Http:ForwardedHeaders:KnownProxies:0"] = "127.0.0.1",
-            ["Http:OpenApi"] = "false",
-            ["Limits:MaxActiveRunsPerClient"] = "1",
-            ["Limits:MaxActiveRuns"] = "2",
-        });
-    }
+        private readonly QlawStackFixture _stack = new();
 
-    public async Task DisposeAsync()
-    {
-        await _direct.DisposeAsync();
-        await _proxied.DisposeAsync();
+        public QlawApplication Direct { get; private set; } = null!;
+
+        public QlawApplication Proxied { get; private set; } = null!;
+
+        public async Task InitializeAsync()
+        {
+            await _stack.InitializeAsync();
+            Direct = await QlawApplication.StartAsync(_stack, new Dictionary<string, string?>
+            {
+                ["Http:PublicHosts:0"] = "qlaw.example.test",
+                ["Limits:MaxActiveRunsPerClient"] = "1",
+            });
+            Proxied = await QlawApplication.StartAsync(_stack, new Dictionary<string, string?>
+            {
+                ["Http:ForwardedHeaders:KnownProxies:0"] = "127.0.0.1",
+                ["Http:OpenApi"] = "false",
+                ["Limits:MaxActiveRunsPerClient"] = "1",
+                ["Limits:MaxActiveRuns"] = "2",
+            });
+        }
+
+        public async Task DisposeAsync()
+        {
+            await Direct.DisposeAsync();
+            await Proxied.DisposeAsync();
+            await _stack.DisposeAsync();
+        }
     }
 
     [Theory]

@@ -6,7 +6,7 @@ using Qlaw.Testing;
 namespace Qlaw.Server.Tests;
 
 /// <summary>Model endpoints are server settings: a workflow picks one, and a key only ever reaches its own endpoint.</summary>
-[Collection(QlawStackCollectionDefinition.Name)]
+[Collection(QlawStackCollections.Streams)]
 public sealed class ModelEndpointsTests(QlawStackFixture stack) : IAsyncLifetime
 {
     private const string LocalKey = "sk-local-secret";

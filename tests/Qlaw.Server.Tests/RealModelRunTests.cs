@@ -9,7 +9,7 @@ namespace Qlaw.Server.Tests;
 /// Runs driven by an OpenAI-compatible model (a fake one on 127.0.0.1) that does what real models do and the scripted
 /// one never does: sends work back, streams slowly and gets cancelled, calls no tool or a wrong one, fails.
 /// </summary>
-[Collection(QlawStackCollectionDefinition.Name)]
+[Collection(QlawStackCollections.Streams)]
 public sealed class RealModelRunTests(QlawStackFixture stack) : IAsyncLifetime
 {
     private FakeOpenAIServer _model = null!;

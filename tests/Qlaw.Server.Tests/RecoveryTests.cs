@@ -1,6 +1,5 @@
 using System.Net;
 using System.Text.Json.Nodes;
-using Npgsql;
 using Qlaw.AppHost.LocalStack;
 using Qlaw.Testing;
 
@@ -10,11 +9,11 @@ namespace Qlaw.Server.Tests;
 /// Self-healing: whatever happens to the Durable store or the process between two writes, every accepted run reaches
 /// its end with one completed step row per step, and a <c>run.recovered</c> audit row wherever recovery acted.
 /// </summary>
-[Collection(QlawStackCollectionDefinition.Name)]
+[Collection(QlawStackCollections.Recovery)]
 public sealed class RecoveryTests(QlawStackFixture stack)
 {
     // Quick recovery for tests: the reconciler looks every second, probes runs quiet for a second.
-    private static readonly Dictionary<string, string?> FastRecovery = new()
+    internal static readonly Dictionary<string, string?> FastRecovery = new()
     {
         ["Recovery:DispatchIntervalMs"] = "200",
         ["Recovery:ReconcileIntervalSeconds"] = "1",
@@ -51,7 +50,7 @@ public sealed class RecoveryTests(QlawStackFixture stack)
     [Fact]
     public async Task Runs_in_flight_when_their_task_hub_is_lost_are_listed_as_stale_and_re_driven_from_postgres()
     {
-        var database = await stack.CreateDatabaseAsync();
+        var database = await stack.CreateMigratedDatabaseAsync();
         var slow = With(FastRecovery, ("Models:Scripted:TurnDelayMs", "300"));
         var runIds = new List<string>();
         await using (var first = await QlawApplication.StartAsync(stack, new Dictionary<string, string?>(slow), database))
@@ -96,95 +95,8 @@ public sealed class RecoveryTests(QlawStackFixture stack)
         }
     }
 
-    [Fact]
-    public async Task A_turn_that_finds_PostgreSQL_out_of_reach_longer_than_its_retries_waits_for_it_and_the_run_completes_without_dead_letter_or_re_drive()
-    {
-        await using var relay = new TcpRelay(stack.Postgres.Port);
-        var database = new NpgsqlConnectionStringBuilder(await stack.CreateDatabaseAsync()) { Port = relay.Port }.ConnectionString;
-        await using var app = await QlawApplication.StartAsync(
-            stack, new Dictionary<string, string?>(FastRecovery) { ["Models:Scripted:TurnDelayMs"] = "1000" }, database: database);
-        var runs = new RunsClient(app.CreateClient());
-        await runs.CreateWorkflowAsync(Samples.Workflow(newName: "outage"));
-        var runId = await runs.StartAsync("outage");
-        for (var i = 0; i < 200 && !(await runs.StatusAsync(runId))["steps"]!.AsArray().Any(s => s!["status"]!.GetValue<string>() == "running"); i++)
-        {
-            await Task.Delay(25);
-        }
-
-        // Out of reach for longer than the turn's three attempts take (0.5 s and 1 s apart) and than the reconciler's probe.
-        relay.Cut();
-        await Task.Delay(TimeSpan.FromSeconds(4));
-        relay.Restore();
-
-        var status = await runs.WaitForAsync(runId, "completed", timeoutSeconds: 90);
-        Assert.Equal(
-            ["planner", "coder", "reviewer", "coder", "judge"],
-            status["steps"]!.AsArray().Where(s => s!["status"]!.GetValue<string>() == "completed").Select(s => s!["agent"]!.GetValue<string>()));
-        var types = (await runs.AuditAsync(runId)).Select(e => e["type"]!.GetValue<string>()).ToList();
-        Assert.DoesNotContain("run.dead_lettered", types);
-        Assert.DoesNotContain("run.recovered", types);
-        Assert.Equal(5, types.Count(t => t == "step.completed"));
-    }
-
-    [Fact]
-    public async Task A_slow_turn_that_still_heartbeats_is_not_re_driven()
-    {
-        await using var app = await QlawApplication.StartAsync(stack, With(FastRecovery, ("Models:Scripted:TurnDelayMs", "7000"), ("Recovery:StaleAfterSeconds", "3")));
-        var runs = new RunsClient(app.CreateClient());
-        var workflow = Samples.Workflow(newName: "slow");
-        workflow["agents"]![0]!["script"] = new JsonArray(new JsonObject { ["say"] = "done", ["call"] = "complete" });
-        await runs.CreateWorkflowAsync(workflow);
-
-        var runId = await runs.StartAsync("slow");
-        var status = await runs.WaitForAsync(runId, "completed", timeoutSeconds: 60);
-
-        var step = Assert.Single(status["steps"]!.AsArray());
-        Assert.Equal(1, step!["attempt"]!.GetValue<int>());
-        Assert.DoesNotContain(await runs.AuditAsync(runId), e => e["type"]!.GetValue<string>() == "run.recovered");
-        await using var connection = new NpgsqlConnection(app.PostgresConnectionString);
-        await connection.OpenAsync();
-        await using var beats = new NpgsqlCommand("SELECT count(*) FROM steps WHERE heartbeat_at IS NOT NULL", connection);
-        Assert.Equal(1L, (long)(await beats.ExecuteScalarAsync())!);
-    }
-
-    [Fact]
-    public async Task A_SIGKILL_of_azurite_mid_load_loses_no_run_and_duplicates_no_step()
-    {
-        var root = RepositoryRoot.Find();
-        var data = Path.Combine(Path.GetTempPath(), $"qlaw-azurite-{Guid.NewGuid():N}");
-        var (blob, queue, table) = (Network.FreePort(), Network.FreePort(), Network.FreePort());
-        var azurite = await LocalAzurite.StartAsync(root, data, blob, queue, table, echo: false);
-        try
-        {
-            await using var app = await QlawApplication.StartAsync(stack, With(FastRecovery, ("Models:Scripted:TurnDelayMs", "100")), durableStorage: azurite.ConnectionString);
-            var runs = new RunsClient(app.CreateClient());
-            await runs.CreateWorkflowAsync(Samples.Workflow());
-            var runIds = new List<string>();
-            for (var i = 0; i < 8; i++)
-            {
-                runIds.Add(await runs.StartAsync("code-review"));
-            }
-
-            await Task.Delay(800);
-            azurite.Kill();
-            await azurite.DisposeAsync();
-            await Task.Delay(1500);
-            azurite = await LocalAzurite.StartAsync(root, data, blob, queue, table, echo: false);
-
-            foreach (var runId in runIds)
-            {
-                AssertOneCompletedStepPerIndex(await runs.WaitForAsync(runId, "completed", timeoutSeconds: 120));
-            }
-        }
-        finally
-        {
-            await azurite.DisposeAsync();
-            Directory.Delete(data, recursive: true);
-        }
-    }
-
     // One completed attempt per step index, in order, from the planner to the judge's verdict.
-    private static void AssertOneCompletedStepPerIndex(JsonNode status)
+    internal static void AssertOneCompletedStepPerIndex(JsonNode status)
     {
         var completed = status["steps"]!.AsArray().Where(s => s!["status"]!.GetValue<string>() == "completed").ToList();
         Assert.Equal(Enumerable.Range(0, completed.Count), completed.Select(s => s!["index"]!.GetValue<int>()).Order());
@@ -192,7 +104,7 @@ public sealed class RecoveryTests(QlawStackFixture stack)
         Assert.Equal("judge", completed.MaxBy(s => s!["index"]!.GetValue<int>())!["agent"]!.GetValue<string>());
     }
 
-    private static Dictionary<string, string?> With(IDictionary<string, string?> settings, params (string Key, string Value)[] extra)
+    internal static Dictionary<string, string?> With(IDictionary<string, string?> settings, params (string Key, string Value)[] extra)
     {
         var all = new Dictionary<string, string?>(settings);
         foreach (var (key, value) in extra)

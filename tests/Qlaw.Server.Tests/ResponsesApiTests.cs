@@ -6,7 +6,7 @@ using Qlaw.Testing;
 namespace Qlaw.Server.Tests;
 
 /// <summary>The endpoints the QLAW CLI calls: POST /v1/responses, send_responses, GET /v1/agents.</summary>
-[Collection(QlawStackCollectionDefinition.Name)]
+[Collection(QlawStackCollections.Api)]
 public sealed class ResponsesApiTests(QlawStackFixture stack) : IAsyncLifetime
 {
     private QlawApplication _app = null!;

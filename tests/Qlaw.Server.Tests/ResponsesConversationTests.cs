@@ -10,7 +10,7 @@ namespace Qlaw.Server.Tests;
 /// Conversations through /v1/responses with the QLAW CLI's exact requests: a question answered from the CLI, explicit
 /// conversations, follow-ups, retried attempts under their name, and safe retries with Idempotency-Key.
 /// </summary>
-[Collection(QlawStackCollectionDefinition.Name)]
+[Collection(QlawStackCollections.Streams)]
 public sealed class ResponsesConversationTests(QlawStackFixture stack) : IAsyncLifetime
 {
     private const string CliUserAgent = "Bun/1.4.5";

@@ -6,7 +6,7 @@ using Qlaw.Testing;
 namespace Qlaw.Server.Tests;
 
 /// <summary>Retention: ended runs past Retention:Days are deleted with everything they wrote and their hub history.</summary>
-[Collection(QlawStackCollectionDefinition.Name)]
+[Collection(QlawStackCollections.Streams)]
 public sealed class RetentionTests(QlawStackFixture stack) : IAsyncLifetime
 {
     private QlawApplication _app = null!;

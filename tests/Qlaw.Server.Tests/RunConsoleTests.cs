@@ -4,7 +4,7 @@ using Qlaw.Testing;
 namespace Qlaw.Server.Tests;
 
 /// <summary>The run console's files as Qlaw.Server serves them: at /, under the security headers, revalidated.</summary>
-[Collection(QlawStackCollectionDefinition.Name)]
+[Collection(QlawStackCollections.Streams)]
 public sealed class RunConsoleTests(QlawStackFixture stack) : IAsyncLifetime
 {
     private QlawApplication _app = null!;

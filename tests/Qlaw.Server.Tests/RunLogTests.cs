@@ -21,7 +21,7 @@ namespace Qlaw.Server.Tests;
 /// The run log under contention: one writer per run, so followers never miss the end of a run; one completed attempt
 /// per step, however many run at once; one application of a signal, however often it is raised.
 /// </summary>
-[Collection(QlawStackCollectionDefinition.Name)]
+[Collection(QlawStackCollections.Processes)]
 public sealed class RunLogTests(QlawStackFixture stack)
 {
     [Fact]

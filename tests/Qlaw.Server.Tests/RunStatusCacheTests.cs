@@ -8,7 +8,7 @@ using StackExchange.Redis;
 namespace Qlaw.Server.Tests;
 
 /// <summary>Status snapshots of ended runs in Redis: cached only when final, and never needed.</summary>
-[Collection(QlawStackCollectionDefinition.Name)]
+[Collection(QlawStackCollections.Exclusive)]
 public sealed class RunStatusCacheTests(QlawStackFixture stack, RedisFixture redis) : IClassFixture<RedisFixture>
 {
     // Each test has its own key space on the shared Redis.

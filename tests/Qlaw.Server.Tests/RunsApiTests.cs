@@ -7,7 +7,7 @@ using Qlaw.Testing;
 
 namespace Qlaw.Server.Tests;
 
-[Collection(QlawStackCollectionDefinition.Name)]
+[Collection(QlawStackCollections.Api)]
 public sealed class RunsApiTests(QlawStackFixture stack) : IAsyncLifetime
 {
     private QlawApplication _app = null!;

@@ -5,7 +5,7 @@ using Qlaw.Testing;
 namespace Qlaw.Server.Tests;
 
 /// <summary>Every file in samples/workflows/ is a valid workflow, and each sample runs the path its description promises.</summary>
-[Collection(QlawStackCollectionDefinition.Name)]
+[Collection(QlawStackCollections.Api)]
 public sealed class SampleWorkflowsTests(QlawStackFixture stack) : IAsyncLifetime
 {
     private QlawApplication _app = null!;

@@ -8,7 +8,7 @@ using Qlaw.Testing;
 namespace Qlaw.Server.Tests;
 
 /// <summary>The server as the local stack runs it: a separate process that migrates, seeds and reports ready.</summary>
-[Collection(QlawStackCollectionDefinition.Name)]
+[Collection(QlawStackCollections.Processes)]
 public sealed class ServerProcessTests(QlawStackFixture stack)
 {
     [Fact]

@@ -7,7 +7,7 @@ using Qlaw.Testing;
 namespace Qlaw.Server.Tests;
 
 /// <summary>Run streams in the QLAW CLI's wire format: replay, resume, fan-out, other servers, dropped connections.</summary>
-[Collection(QlawStackCollectionDefinition.Name)]
+[Collection(QlawStackCollections.Streams)]
 public sealed class StreamingTests(QlawStackFixture stack) : IAsyncLifetime
 {
     private QlawApplication _app = null!;

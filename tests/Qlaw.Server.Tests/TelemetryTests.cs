@@ -8,7 +8,7 @@ using Qlaw.Testing;
 namespace Qlaw.Server.Tests;
 
 /// <summary>OpenTelemetry: exported over OTLP only when configured, with Qlaw's spans and counters.</summary>
-[Collection(QlawStackCollectionDefinition.Name)]
+[Collection(QlawStackCollections.Api)]
 public sealed class TelemetryTests(QlawStackFixture stack)
 {
     [Fact]

@@ -11,7 +11,7 @@ using Qlaw.Testing;
 
 namespace Qlaw.Server.Tests;
 
-[Collection(QlawStackCollectionDefinition.Name)]
+[Collection(QlawStackCollections.Api)]
 public sealed class WorkflowsApiTests(QlawStackFixture stack) : IAsyncLifetime
 {
     private QlawApplication _app = null!;

@@ -6,19 +6,19 @@ using Qlaw.Data;
 namespace Qlaw.Testing;
 
 /// <summary>
-/// Qlaw.Server on real Kestrel over a fresh database of the shared stack, migrated at start like the local stack does.
+/// Qlaw.Server on real Kestrel over a fresh database of the shared stack, migrating at start like the local stack does.
 /// </summary>
 public sealed class QlawApplication(string postgres, string durableStorage, IDictionary<string, string?>? settings = null)
     : WebApplicationFactory<Program>
 {
     /// <summary>
-    /// Starts a server on its own task hub over a new, empty database — or over <paramref name="database"/>, and on
+    /// Starts a server on its own task hub over a new, migrated database — or over <paramref name="database"/>, and on
     /// <paramref name="durableStorage"/> instead of the shared Azurite.
     /// </summary>
     public static async Task<QlawApplication> StartAsync(
         QlawStackFixture stack, IDictionary<string, string?>? settings = null, string? database = null, string? durableStorage = null)
     {
-        var app = new QlawApplication(database ?? await stack.CreateDatabaseAsync(), durableStorage ?? stack.Azurite.ConnectionString, settings);
+        var app = new QlawApplication(database ?? await stack.CreateMigratedDatabaseAsync(), durableStorage ?? stack.Azurite.ConnectionString, settings);
         app.UseKestrel(0);
         app.StartServer();
         return app;

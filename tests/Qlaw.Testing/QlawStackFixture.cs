@@ -3,27 +3,21 @@ using Qlaw.AppHost.LocalStack;
 namespace Qlaw.Testing;
 
 /// <summary>
-/// A throwaway PostgreSQL (no fsync) and an in-memory Azurite on free ports, started once per test collection and
-/// removed afterwards. Each test asks for its own database, so tests never see each other's rows.
+/// A throwaway PostgreSQL (no fsync) and an in-memory Azurite on free ports, shared by the collections of the test
+/// process that run at the same time (<see cref="SharedStack"/>) and removed after the last. Each test asks for its own
+/// database and task hub, so tests never see each other's rows or orchestrations.
 /// </summary>
 public sealed class QlawStackFixture : IAsyncLifetime
 {
-    private readonly string _root = Path.Combine(Path.GetTempPath(), $"qlaw-tests-{Guid.NewGuid():N}");
-    private LocalPostgres? _postgres;
-    private LocalAzurite? _azurite;
+    private SharedStack? _stack;
 
-    public LocalPostgres Postgres => _postgres ?? throw new InvalidOperationException("The stack has not started.");
+    public LocalPostgres Postgres => Stack.Postgres;
 
-    public LocalAzurite Azurite => _azurite ?? throw new InvalidOperationException("The stack has not started.");
+    public LocalAzurite Azurite => Stack.Azurite;
 
-    public async Task InitializeAsync()
-    {
-        var repository = RepositoryRoot.Find();
-        var postgres = LocalPostgres.StartAsync(Path.Combine(_root, "postgres"), Network.FreePort(), durable: false, echo: false);
-        var azurite = LocalAzurite.StartAsync(repository, null, Network.FreePort(), Network.FreePort(), Network.FreePort(), echo: false);
-        _postgres = await postgres;
-        _azurite = await azurite;
-    }
+    private SharedStack Stack => _stack ?? throw new InvalidOperationException("The stack has not started.");
+
+    public async Task InitializeAsync() => _stack = await SharedStack.AcquireAsync();
 
     /// <summary>
     /// Settings that give a server its own task hub on the shared Azurite (two servers on one hub would run each
@@ -37,38 +31,22 @@ public sealed class QlawStackFixture : IAsyncLifetime
     };
 
     /// <summary>
-    /// Settings of a server process on this stack: a new, empty database migrated at start, and its own task hub.
+    /// Settings of a server process on this stack: a new database with every migration applied (the server's own
+    /// migration at start finds nothing to do), and its own task hub.
     /// </summary>
     public async Task<Dictionary<string, string?>> ServerSettingsAsync() =>
         new(IsolatedHubSettings())
         {
-            ["ConnectionStrings:Postgres"] = await CreateDatabaseAsync(),
+            ["ConnectionStrings:Postgres"] = await CreateMigratedDatabaseAsync(),
             ["ConnectionStrings:DurableStorage"] = Azurite.ConnectionString,
             ["Database:MigrateOnStartup"] = "true",
         };
 
-    /// <summary>Creates an empty database and returns its connection string.</summary>
-    public Task<string> CreateDatabaseAsync() => Postgres.EnsureDatabaseAsync($"t{Guid.NewGuid():N}");
+    /// <summary>Creates an empty database and returns its connection string (for tests of migrating it).</summary>
+    public Task<string> CreateDatabaseAsync() => Stack.CreateDatabaseAsync();
 
-    public async Task DisposeAsync()
-    {
-        if (_azurite is not null)
-        {
-            await _azurite.DisposeAsync();
-        }
+    /// <inheritdoc cref="SharedStack.CreateMigratedDatabaseAsync"/>
+    public Task<string> CreateMigratedDatabaseAsync() => Stack.CreateMigratedDatabaseAsync();
 
-        if (_postgres is not null)
-        {
-            await _postgres.DisposeAsync();
-        }
-
-        try
-        {
-            Directory.Delete(_root, recursive: true);
-        }
-        catch (IOException)
-        {
-            // Left for the OS to clean; it is under the temp folder.
-        }
-    }
+    public Task DisposeAsync() => SharedStack.ReleaseAsync();
 }

@@ -1,0 +1,107 @@
+using Microsoft.EntityFrameworkCore;
+using Npgsql;
+using Qlaw.AppHost.LocalStack;
+using Qlaw.Data;
+
+namespace Qlaw.Testing;
+
+/// <summary>
+/// The one PostgreSQL and Azurite of a test process, started by the first collection that acquires it and stopped by
+/// the last one that releases it: collections that run in parallel share it, each test on its own database and task hub.
+/// </summary>
+internal sealed class SharedStack
+{
+    private const string TemplateDatabase = "qlaw_template";
+    private static readonly Lock Gate = new();
+    private static Task<SharedStack>? _current;
+    private static int _users;
+    private readonly string _root;
+    private readonly Lazy<Task> _template;
+
+    private SharedStack(string root, LocalPostgres postgres, LocalAzurite azurite)
+    {
+        _root = root;
+        Postgres = postgres;
+        Azurite = azurite;
+        _template = new(MigrateTemplateAsync);
+    }
+
+    public LocalPostgres Postgres { get; }
+
+    public LocalAzurite Azurite { get; }
+
+    public static Task<SharedStack> AcquireAsync()
+    {
+        lock (Gate)
+        {
+            _users++;
+            return _current ??= StartAsync();
+        }
+    }
+
+    public static async Task ReleaseAsync()
+    {
+        Task<SharedStack>? last = null;
+        lock (Gate)
+        {
+            if (--_users == 0)
+            {
+                (last, _current) = (_current, null);
+            }
+        }
+
+        if (last is { IsCompletedSuccessfully: true })
+        {
+            await last.Result.StopAsync();
+        }
+    }
+
+    /// <summary>Creates an empty database and returns its connection string.</summary>
+    public Task<string> CreateDatabaseAsync() => Postgres.EnsureDatabaseAsync($"t{Guid.NewGuid():N}");
+
+    /// <summary>
+    /// Creates a database as migrations leave it, copied from a template migrated once per process, and returns its
+    /// connection string.
+    /// </summary>
+    public async Task<string> CreateMigratedDatabaseAsync()
+    {
+        await _template.Value;
+        var database = $"t{Guid.NewGuid():N}";
+        await using var connection = new NpgsqlConnection(Postgres.ConnectionString("postgres") + ";Pooling=false");
+        await connection.OpenAsync();
+        await using var create = new NpgsqlCommand($"CREATE DATABASE \"{database}\" TEMPLATE {TemplateDatabase}", connection);
+        await create.ExecuteNonQueryAsync();
+        return Postgres.ConnectionString(database);
+    }
+
+    private static async Task<SharedStack> StartAsync()
+    {
+        var root = Path.Combine(Path.GetTempPath(), $"qlaw-tests-{Guid.NewGuid():N}");
+        var postgres = LocalPostgres.StartAsync(Path.Combine(root, "postgres"), Network.FreePort(), durable: false, echo: false);
+        var azurite = LocalAzurite.StartAsync(RepositoryRoot.Find(), null, Network.FreePort(), Network.FreePort(), Network.FreePort(), echo: false);
+        return new SharedStack(root, await postgres, await azurite);
+    }
+
+    // A template must have no open connection when it is copied: the migration's connection is not pooled.
+    private async Task MigrateTemplateAsync()
+    {
+        var template = await Postgres.EnsureDatabaseAsync(TemplateDatabase);
+        var options = new DbContextOptionsBuilder<QlawDbContext>().UseQlawPostgres(template + ";Pooling=false").Options;
+        await using var db = new QlawDbContext(options);
+        await db.Database.MigrateAsync();
+    }
+
+    private async Task StopAsync()
+    {
+        await Azurite.DisposeAsync();
+        await Postgres.DisposeAsync();
+        try
+        {
+            Directory.Delete(_root, recursive: true);
+        }
+        catch (IOException)
+        {
+            // Left for the OS to clean; it is under the temp folder.
+        }
+    }
+}
