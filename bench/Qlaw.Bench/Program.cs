@@ -36,7 +36,8 @@ internal static class BenchProgram
             return 2;
         }
 
-        var everything = chosen.Count == 0;
+        // Every scenario when none is named, or when all of them are (with the peer too: the side-by-side from one run).
+        var everything = chosen.Count == 0 || Scenarios.Where(s => s != "peer").All(chosen.Contains);
         // The LangGraph.js peer needs its own npm install: it runs only when named.
         bool Runs(string scenario) => (everything && scenario != "peer") || chosen.Contains(scenario);
         var scale = args.Contains("--quick") ? BenchScale.Quick : BenchScale.Full;
@@ -110,7 +111,7 @@ internal static class BenchProgram
             if (Runs("peer"))
             {
                 Log("LangGraph.js peer");
-                peerSections = [await LangGraphPeer.RunAsync(stack.Repository, scale, comparison, BenchServer.Echo, stop.Token), comparison.ToSection(scale.LatencyLevels[0].Runs, scale.ThroughputRuns)];
+                peerSections = [await LangGraphPeer.RunAsync(stack.Repository, scale, comparison, BenchServer.Echo, stop.Token), comparison.ToSection(scale.LatencyLevels[0].Runs, LangGraphPeer.SequentialRuns(scale), scale.ThroughputRuns)];
                 report.Sections.AddRange(peerSections);
             }
 

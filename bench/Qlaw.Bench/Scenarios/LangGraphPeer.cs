@@ -13,6 +13,9 @@ namespace Qlaw.Bench.Scenarios;
 /// </summary>
 internal static class LangGraphPeer
 {
+    /// <summary>Fewer sequential runs than Qlaw's: each peer run lasts over half a second (its stream ends on a 500 ms poll).</summary>
+    public static int SequentialRuns(BenchScale scale) => Math.Min(scale.LatencyLevels[0].Runs, 100);
+
     private const int Nodes = 5;
     private const int PaceMs = 300;
 
@@ -25,7 +28,7 @@ internal static class LangGraphPeer
             await OneRunAsync(api, cancellationToken);
         }
 
-        var runs = scale.LatencyLevels[0].Runs;
+        var runs = SequentialRuns(scale);
         var (timed, seconds) = await ClosedLoop.RunAsync(1, runs, ct => OneRunAsync(api, ct), cancellationToken);
         var firstEvent = new Distribution(timed.Select(r => BenchClock.Milliseconds(r.PostedAt, r.FirstEventAt)));
         var firstText = new Distribution(timed.Select(r => BenchClock.Milliseconds(r.PostedAt, r.FirstDeltaAt)));
