@@ -60,8 +60,7 @@ public sealed class FunctionsApiTests(QlawStackFixture stack)
     {
         await using var host = await FunctionsHost.StartAsync(stack);
         var client = host.Client.Object;
-        await SendAsync(ApiFunctions.CreateWorkflow, host.Request("POST", "/v1/workflows", Samples.WorkflowJson("code-review")), client);
-        var runId = (await SendAsync((r, c) => ApiFunctions.StartRun(r, "code-review", c), host.Request("POST", "/v1/workflows/code-review/runs", """{"input":"x"}"""), client)).Json.GetProperty("id").GetString()!;
+        var runId = await StartSampleRunAsync(host);
         var (_, sourceInstance, sourceInput) = Assert.Single(host.Scheduled);
         Assert.Equal("completed", await OrchestrationFunctions.RunOrchestration(Orchestration(host, sourceInstance, (RunOrchestrationInput)sourceInput!).Object));
 
@@ -87,8 +86,7 @@ public sealed class FunctionsApiTests(QlawStackFixture stack)
     {
         await using var host = await FunctionsHost.StartAsync(stack);
         var client = host.Client.Object;
-        await SendAsync(ApiFunctions.CreateWorkflow, host.Request("POST", "/v1/workflows", Samples.WorkflowJson("code-review")), client);
-        var runId = (await SendAsync((r, c) => ApiFunctions.StartRun(r, "code-review", c), host.Request("POST", "/v1/workflows/code-review/runs", """{"input":"x"}"""), client)).Json.GetProperty("id").GetString()!;
+        var runId = await StartSampleRunAsync(host);
         var instanceId = host.Scheduled[0].InstanceId;
         host.Instances[instanceId] = OrchestrationRuntimeStatus.Running;
 
@@ -132,6 +130,14 @@ public sealed class FunctionsApiTests(QlawStackFixture stack)
     }
 
     // An orchestration context whose activity calls invoke the Functions activity triggers, as the runtime would.
+    // Stores the code-review sample and starts a run of it through the triggers; returns the run's id.
+    private static async Task<string> StartSampleRunAsync(FunctionsHost host)
+    {
+        await SendAsync(ApiFunctions.CreateWorkflow, host.Request("POST", "/v1/workflows", Samples.WorkflowJson("code-review")), host.Client.Object);
+        var started = await SendAsync((r, c) => ApiFunctions.StartRun(r, "code-review", c), host.Request("POST", "/v1/workflows/code-review/runs", """{"input":"x"}"""), host.Client.Object);
+        return started.Json.GetProperty("id").GetString()!;
+    }
+
     private static Mock<TaskOrchestrationContext> Orchestration(FunctionsHost host, string instanceId, RunOrchestrationInput input)
     {
         var context = new Mock<TaskOrchestrationContext> { DefaultValue = DefaultValue.Mock };
