@@ -53,6 +53,7 @@ public static class QlawCoreExtensions
         services.AddQlawOptions<ScriptedModelOptions>("Models:Scripted", SettingReload.Live);
         services.TryAddScoped<WorkflowCatalog>();
         services.TryAddScoped<RunCommands>();
+        services.TryAddScoped<RunForks>();
         services.TryAddScoped<RunQueries>();
         builder.AddQlawRunStatusCache();
         services.TryAddScoped<RunLog>();

@@ -9,7 +9,7 @@ using Qlaw.Api.Http;
 
 namespace Qlaw.Api.Runs;
 
-/// <summary>Run control: start, status, audit, continue, handoff, cancel.</summary>
+/// <summary>Run control: start, status, audit, continue, handoff, cancel, fork.</summary>
 public static class RunsApi
 {
     public static RouteGroupBuilder MapRuns(this IEndpointRouteBuilder routes)
@@ -22,6 +22,7 @@ public static class RunsApi
         group.MapPost("/continue", ContinueRun).WithName(nameof(ContinueRun));
         group.MapPost("/handoff", HandoffRun).WithName(nameof(HandoffRun));
         group.MapPost("/cancel", CancelRun).WithName(nameof(CancelRun));
+        group.MapPost("/fork", ForkRun).WithName(nameof(ForkRun)).RequireRateLimiting(RateLimiting.RunCreation);
         return group;
     }
 
@@ -84,4 +85,12 @@ public static class RunsApi
 
     public static async Task<IResult> CancelRun(string id, RunCommands runs, CancellationToken cancellationToken) =>
         Guid.TryParse(id, out var runId) ? RunResults.ToHttp(await runs.CancelAsync(runId, cancellationToken)) : RunResults.RunNotFound(id);
+
+    /// <summary>A new run sharing this one's history up to and including <c>from_step</c>, going on from there.</summary>
+    public static async Task<IResult> ForkRun(
+        string id, ForkRunRequest request, [FromHeader(Name = "Idempotency-Key")] string? idempotencyKey,
+        HttpContext http, RunForks forks, CancellationToken cancellationToken) =>
+        Guid.TryParse(id, out var runId)
+            ? RunResults.ToHttp(await forks.ForkAsync(runId, request, idempotencyKey, RateLimiting.ClientOf(http), cancellationToken))
+            : RunResults.RunNotFound(id);
 }

@@ -39,3 +39,12 @@ public sealed record HandoffRequested(long HandoffId, string? From, string To, s
 /// <summary><c>run.recovered</c>: the reconciler re-drove a quiet run from PostgreSQL.</summary>
 [RunEvent("run.recovered")]
 public sealed record RunRecovered(string Reason, string PreviousInstance, string InstanceState, int Step, string? Agent);
+
+/// <summary>
+/// <c>run.forked</c> (on the source run) and <c>run.forked_from</c> (on the new run): <paramref name="ForkRunId"/> was
+/// forked from <paramref name="SourceRunId"/> after step <paramref name="FromStep"/>, with <paramref name="Input"/> for the
+/// next agent if given. <paramref name="DefinitionChanged"/> says the workflow's definition differs from the one the
+/// source ran with (null when the source predates that record); the fork runs on the current one, as <paramref name="Note"/> says.
+/// </summary>
+[RunEvent("run.forked", "run.forked_from")]
+public sealed record RunForked(Guid SourceRunId, Guid ForkRunId, int FromStep, string? Input, string NextAgent, bool? DefinitionChanged, string? Note, string? IdempotencyKey);

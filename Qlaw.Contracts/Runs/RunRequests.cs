@@ -35,3 +35,21 @@ public sealed record HandoffRequest
     /// <summary>Push the current agent as origin so that <c>return_to_previous</c> comes back to it.</summary>
     public bool? WithReturn { get; init; }
 }
+
+/// <summary>
+/// Body of <c>POST /v1/runs/{id}/fork</c>: a new run sharing the run's history up to and including step
+/// <see cref="FromStep"/>, continuing from there; <see cref="Input"/>, when given, is what the next agent receives.
+/// </summary>
+public sealed record ForkRunRequest
+{
+    /// <summary>Index of the last step to keep: a completed step of the run.</summary>
+    [Required, Range(0, int.MaxValue)]
+    public int? FromStep { get; init; }
+
+    /// <summary>A new instruction for the agent that takes the turn after <see cref="FromStep"/>.</summary>
+    [StringLength(StartRunRequest.MaxInputLength, MinimumLength = 1)]
+    public string? Input { get; init; }
+
+    /// <summary>The new run's metadata (a JSON object); the source run's when left out.</summary>
+    public JsonElement? Metadata { get; init; }
+}

@@ -5,8 +5,11 @@ namespace Qlaw.Contracts.Runs;
 /// <summary>Where to follow a run.</summary>
 public sealed record RunLinks(string Status, string Responses, string Audit);
 
-/// <summary>Answer to starting a run: it is accepted and queued (or the run an earlier request with the same key made).</summary>
-public sealed record RunAccepted(Guid Id, Guid WorkflowId, RunStatus Status, RunLinks Links);
+/// <summary>
+/// Answer to starting (or forking) a run: it is accepted and queued (or the run an earlier request with the same key
+/// made); a fork names the run and step it was forked from.
+/// </summary>
+public sealed record RunAccepted(Guid Id, Guid WorkflowId, RunStatus Status, RunLinks Links, Guid? ForkedFrom = null, int? FromStep = null);
 
 /// <summary>One attempt of one agent turn.</summary>
 public sealed record StepView(
@@ -23,7 +26,8 @@ public sealed record StepView(
 
 /// <summary>
 /// Snapshot of a run: state, position, origin stack, the chain of control (<c>return_to_previous</c> goes back along it
-/// when the stack is empty) and every step attempt. <c>last_error_code</c> is one of <see cref="RunErrorCodes"/>.
+/// when the stack is empty) and every step attempt. <c>last_error_code</c> is one of <see cref="RunErrorCodes"/>. A fork
+/// names the run it was forked from and the last step it shares with it.
 /// </summary>
 public sealed record RunStatusResponse(
     Guid Id,
@@ -41,7 +45,9 @@ public sealed record RunStatusResponse(
     RunLinks Links,
     IReadOnlyList<string>? Chain = null,
     string? LastErrorCode = null,
-    long TokensUsed = 0);
+    long TokensUsed = 0,
+    Guid? ForkedFrom = null,
+    int? FromStep = null);
 
 /// <summary>One audit entry of a run.</summary>
 public sealed record AuditEntry(long Id, Guid? RunId, string Type, JsonElement Detail, DateTimeOffset CreatedAt);

@@ -1,6 +1,6 @@
 namespace Qlaw.Contracts.Runs;
 
-/// <summary>A run as listed under its workflow.</summary>
+/// <summary>A run as listed under its workflow; a fork names the run and step it was forked from.</summary>
 public sealed record RunSummary(
     Guid Id,
     Guid WorkflowId,
@@ -10,4 +10,6 @@ public sealed record RunSummary(
     DateTimeOffset? CompletedAt,
     int CurrentStep,
     string? CurrentAgent,
-    string? LastError);
+    string? LastError,
+    Guid? ForkedFrom = null,
+    int? FromStep = null);

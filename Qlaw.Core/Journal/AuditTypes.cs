@@ -27,6 +27,8 @@ public static class AuditTypes
     public const string RunCancelled = "run.cancelled";
     public const string RunDeadLettered = "run.dead_lettered";
     public const string RunRecovered = "run.recovered";
+    public const string RunForked = "run.forked";
+    public const string RunForkedFrom = "run.forked_from";
 
     /// <summary>Stages an audit row in <paramref name="db"/>; it is written with the caller's other changes.</summary>
     public static void Add(QlawDbContext db, Guid runId, string type, object detail, DateTimeOffset at) =>

@@ -96,6 +96,7 @@ public sealed class TurnJournal(QlawDbContext db, RunLog log, RunEndings endings
             Status = StepStatus.Running,
             StartedAt = now,
             CheckpointRef = $"{request.InstanceId}#{state.Step}",
+            RouteState = JsonSerializer.Serialize(state, QlawJson.Options),
         };
         db.Steps.Add(step);
         write.Event(RunEvents.Trace(runId, RunEvents.ExecutorInvoked, state.Agent, new ExecutorInvoked(state.Step, attempt, state.Agent), now, state.Step, attempt));

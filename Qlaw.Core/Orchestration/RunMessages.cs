@@ -4,8 +4,11 @@ using Qlaw.Core.Routing;
 
 namespace Qlaw.Core.Orchestration;
 
-/// <summary>Input of <see cref="RunOrchestrator"/>: a new run, or one re-seeded from PostgreSQL.</summary>
-public sealed record RunOrchestrationInput(Guid RunId, RoutingPlan Plan, RouteState State, Transition? Transition, string? Input);
+/// <summary>
+/// Input of <see cref="RunOrchestrator"/>: a new run, or one re-seeded from PostgreSQL (or forked from a step, whose
+/// routing may carry a <paramref name="Warning"/> into the first turn).
+/// </summary>
+public sealed record RunOrchestrationInput(Guid RunId, RoutingPlan Plan, RouteState State, Transition? Transition, string? Input, string? Warning = null);
 
 /// <summary>
 /// Input of the agent-turn activity: the turn to run and the transition that led to it. With the run's

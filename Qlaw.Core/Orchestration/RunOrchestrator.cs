@@ -28,7 +28,7 @@ public sealed partial class RunOrchestrator : TaskOrchestrator<RunOrchestrationI
             TimeSpan.FromMilliseconds(plan.Retry.MaxIntervalMs)));
         var (state, transition, userInput) = (input.State, input.Transition, input.Input);
         var signals = new ContinueSignals(context);
-        string? warning = null;
+        var warning = input.Warning;
 
         while (true)
         {

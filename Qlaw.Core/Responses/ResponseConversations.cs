@@ -166,6 +166,5 @@ public sealed class ResponseConversations(QlawDbContext db, IOptionsMonitor<Resp
         return transcript.Append('\n').ToString();
     }
 
-    private static RunCommandResult.KeyReused KeyReused(string key) =>
-        new($"The Idempotency-Key '{key}' was used with a different request body.");
+    private static RunCommandResult.KeyReused KeyReused(string key) => RunCommandResult.KeyReused.Of(key);
 }

@@ -38,17 +38,7 @@ public sealed class RunCommands(
     public async Task<RunCommandResult> StartAsync(
         string workflowIdOrName, StartRunRequest request, string? idempotencyKey, string? client, CancellationToken cancellationToken, ResponsesOrigin? origin = null)
     {
-        var errors = ContractValidator.Validate(request);
-        if (request.Metadata is { ValueKind: not JsonValueKind.Object and not JsonValueKind.Null })
-        {
-            errors["metadata"] = ["Metadata must be a JSON object."];
-        }
-
-        if (idempotencyKey is { Length: 0 or > MaxIdempotencyKeyLength })
-        {
-            errors["Idempotency-Key"] = [$"The key must be 1 to {MaxIdempotencyKeyLength} characters."];
-        }
-
+        var errors = ValidateNewRun(request, request.Metadata, idempotencyKey);
         if (errors.Count > 0)
         {
             return new RunCommandResult.Invalid(errors);
@@ -64,7 +54,7 @@ public sealed class RunCommands(
 
         if (idempotencyKey is not null && await FindByKeyAsync(workflow.Id, idempotencyKey, cancellationToken) is { } existing)
         {
-            return Accepted(existing);
+            return RunLinksFactory.Accepted(existing);
         }
 
         var ceilings = limits.CurrentValue;
@@ -91,6 +81,7 @@ public sealed class RunCommands(
             UpdatedAt = now,
             CurrentAgent = definition.StartAgent,
             Client = client,
+            DefinitionHash = WorkflowCatalog.HashOf(workflow),
         };
         run.EntityId = $"run-{run.Id:N}";
         db.Runs.Add(run);
@@ -106,7 +97,7 @@ public sealed class RunCommands(
         {
             // A concurrent request with the same key created the run first.
             db.ChangeTracker.Clear();
-            return Accepted((await FindByKeyAsync(workflow.Id, idempotencyKey, cancellationToken))!);
+            return RunLinksFactory.Accepted((await FindByKeyAsync(workflow.Id, idempotencyKey, cancellationToken))!);
         }
 
         if (recovery.CurrentValue.CrashAfterRunCommitted)
@@ -115,7 +106,7 @@ public sealed class RunCommands(
         }
 
         await signals.DispatchAsync(signal.Id, cancellationToken);
-        return Accepted(run);
+        return RunLinksFactory.Accepted(run);
     }
 
     /// <summary>
@@ -157,7 +148,7 @@ public sealed class RunCommands(
         await write.CommitAsync(cancellationToken);
         await signals.DispatchAsync(signal.Id, cancellationToken);
         await db.Entry(run).ReloadAsync(cancellationToken);
-        return Accepted(run);
+        return RunLinksFactory.Accepted(run);
     }
 
     /// <summary>Records a handoff to apply at the run's next turn boundary.</summary>
@@ -220,7 +211,24 @@ public sealed class RunCommands(
         await write.CommitAsync(cancellationToken);
         QlawTelemetry.RunsCancelled.Add(1);
         await signals.DispatchAsync(signal.Id, cancellationToken);
-        return Accepted(run);
+        return RunLinksFactory.Accepted(run);
+    }
+
+    /// <summary>The errors of a request that makes a run (a start or a fork): its fields, its metadata and its Idempotency-Key.</summary>
+    internal static Dictionary<string, string[]> ValidateNewRun(object request, JsonElement? metadata, string? idempotencyKey)
+    {
+        var errors = ContractValidator.Validate(request);
+        if (metadata is { ValueKind: not JsonValueKind.Object and not JsonValueKind.Null })
+        {
+            errors["metadata"] = ["Metadata must be a JSON object."];
+        }
+
+        if (idempotencyKey is { Length: 0 or > MaxIdempotencyKeyLength })
+        {
+            errors["Idempotency-Key"] = [$"The key must be 1 to {MaxIdempotencyKeyLength} characters."];
+        }
+
+        return errors;
     }
 
     // Validates a command's body, then loads its run.
@@ -239,10 +247,7 @@ public sealed class RunCommands(
     private Task<RunEntity?> FindByKeyAsync(Guid workflowId, string key, CancellationToken cancellationToken) =>
         db.Runs.AsNoTracking().FirstOrDefaultAsync(r => r.WorkflowId == workflowId && r.IdempotencyKey == key, cancellationToken);
 
-    private static RunCommandResult.Accepted Accepted(RunEntity run) =>
-        new(new RunAccepted(run.Id, run.WorkflowId, run.Status, RunLinksFactory.For(run.Id)));
-
-    private static RunCommandResult.NotFound RunNotFound(Guid runId) => new($"No run has the id '{runId}'.");
+    internal static RunCommandResult.NotFound RunNotFound(Guid runId) => new($"No run has the id '{runId}'.");
 }
 
 /// <summary>Which <c>/v1/responses</c> call starts a run: its body's hash (for its Idempotency-Key), conversation, client, and the run it follows up.</summary>

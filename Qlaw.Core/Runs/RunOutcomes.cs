@@ -1,5 +1,6 @@
 using Qlaw.Contracts;
 using Qlaw.Contracts.Runs;
+using Qlaw.Data.Runs;
 
 namespace Qlaw.Core.Runs;
 
@@ -25,7 +26,10 @@ public abstract record RunCommandResult
     public sealed record Busy(string Title, TimeSpan RetryAfter) : RunCommandResult;
 
     /// <summary>An Idempotency-Key came back with another request body.</summary>
-    public sealed record KeyReused(string Detail) : RunCommandResult;
+    public sealed record KeyReused(string Detail) : RunCommandResult
+    {
+        public static KeyReused Of(string key) => new($"The Idempotency-Key '{key}' was used with a different request body.");
+    }
 }
 
 /// <summary>Links of a run, shared by every response that names one.</summary>
@@ -33,4 +37,8 @@ public static class RunLinksFactory
 {
     public static RunLinks For(Guid runId) =>
         new($"/v1/runs/{runId}/status", $"/v1/runs/{runId}/responses", $"/v1/runs/{runId}/audit");
+
+    /// <summary>The answer naming an accepted run (and, for a fork, where it was forked from).</summary>
+    public static RunCommandResult.Accepted Accepted(RunEntity run) =>
+        new(new RunAccepted(run.Id, run.WorkflowId, run.Status, For(run.Id), run.ForkedFrom, run.FromStep));
 }

@@ -71,7 +71,7 @@ public sealed class RunQueries(QlawDbContext db, IRunStatusCache cache, IOptions
             run.Id, run.WorkflowId, run.Status, run.CurrentStep, run.CurrentAgent,
             JsonSerializer.Deserialize<List<string>>(run.OriginStack, QlawJson.Options)!, steps, run.LastError,
             run.CreatedAt, run.StartedAt, run.CompletedAt, run.EntityId, RunLinksFactory.For(run.Id),
-            JsonSerializer.Deserialize<List<string>>(run.Chain, QlawJson.Options)!, run.LastErrorCode, run.TokensUsed);
+            JsonSerializer.Deserialize<List<string>>(run.Chain, QlawJson.Options)!, run.LastErrorCode, run.TokensUsed, run.ForkedFrom, run.FromStep);
 
         // Only a snapshot that can no longer change is cached: the run has ended and no attempt is still running.
         if (RunEndings.HasEnded(run) && rows.All(s => s.Status != StepStatus.Running))

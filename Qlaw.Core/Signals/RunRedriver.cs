@@ -27,13 +27,26 @@ public sealed class RunRedriver(QlawDbContext db, IRunScheduler scheduler, IOpti
         var returns = JsonSerializer.Deserialize<Dictionary<string, int>>(run.ReturnCounts, QlawJson.Options)!;
         var chain = JsonSerializer.Deserialize<List<string>>(run.Chain, QlawJson.Options)!;
         var state = new RouteState(run.CurrentAgent ?? definition.StartAgent, run.CurrentStep + stepOffset, stack, returns, chain);
+        var plan = options.CurrentValue.PlanFor(definition, limits.CurrentValue);
+
+        // A run that never began a turn starts as it was accepted: a fork's first schedule also carries the transition
+        // into its first turn and the fork's input, which the row does not hold.
+        var seed = run.Status == RunStatus.Queued && stepOffset == 0 ? await FirstScheduleAsync(run.Id, cancellationToken) : null;
 
         // A new instance id per seeding; the old instance, should it wake, is fenced off by the id (RunJournal).
         var generation = await db.AuditLogs.CountAsync(
             a => a.RunId == run.Id && (a.Type == AuditTypes.RunResumed || a.Type == AuditTypes.RunRecovered), cancellationToken);
         run.EntityId = $"run-{run.Id:N}-r{generation}";
         await db.SaveChangesAsync(cancellationToken);
-        await scheduler.ScheduleAsync(run.EntityId, new RunOrchestrationInput(run.Id, options.CurrentValue.PlanFor(definition, limits.CurrentValue), state, null, input), cancellationToken);
+        await scheduler.ScheduleAsync(
+            run.EntityId, seed is null ? new RunOrchestrationInput(run.Id, plan, state, null, input) : seed with { Plan = plan }, cancellationToken);
         return run.EntityId;
+    }
+
+    private async Task<RunOrchestrationInput?> FirstScheduleAsync(Guid runId, CancellationToken cancellationToken)
+    {
+        var payload = await db.RunSignals.Where(s => s.RunId == runId && s.Kind == RunSignal.ScheduleKind)
+            .OrderBy(s => s.Id).Select(s => s.Payload).FirstOrDefaultAsync(cancellationToken);
+        return payload is null ? null : JsonSerializer.Deserialize<RunSignal>(payload, QlawJson.Options)!.Schedule;
     }
 }

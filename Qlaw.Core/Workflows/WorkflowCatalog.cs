@@ -1,3 +1,5 @@
+using System.Security.Cryptography;
+using System.Text;
 using System.Text.Json;
 using Microsoft.EntityFrameworkCore;
 using Npgsql;
@@ -99,6 +101,9 @@ public sealed class WorkflowCatalog(QlawDbContext db, WorkflowRules rules, TimeP
         JsonSerializer.Deserialize<WorkflowDefinition>(
             await db.Workflows.Where(w => w.Id == workflowId).Select(w => w.Config).SingleAsync(cancellationToken), QlawJson.Options)!;
 
+    /// <summary>SHA-256 (hex) of a stored definition: a run keeps it, so that a fork can tell the definition changed since.</summary>
+    public static string HashOf(WorkflowEntity workflow) => Convert.ToHexStringLower(SHA256.HashData(Encoding.UTF8.GetBytes(workflow.Config)));
+
     private IQueryable<WorkflowEntity> FindEntity(string idOrName) =>
         Guid.TryParse(idOrName, out var id)
             ? db.Workflows.Where(w => w.Id == id)
@@ -108,7 +113,7 @@ public sealed class WorkflowCatalog(QlawDbContext db, WorkflowRules rules, TimeP
         new(entity.Id, entity.Name, JsonSerializer.Deserialize<WorkflowDefinition>(entity.Config, QlawJson.Options)!, entity.CreatedAt);
 
     internal static RunSummary ToSummary(RunEntity run) =>
-        new(run.Id, run.WorkflowId, run.Status, run.CreatedAt, run.StartedAt, run.CompletedAt, run.CurrentStep, run.CurrentAgent, run.LastError);
+        new(run.Id, run.WorkflowId, run.Status, run.CreatedAt, run.StartedAt, run.CompletedAt, run.CurrentStep, run.CurrentAgent, run.LastError, run.ForkedFrom, run.FromStep);
 }
 
 /// <summary>Outcome of <see cref="WorkflowCatalog.CreateAsync"/>.</summary>

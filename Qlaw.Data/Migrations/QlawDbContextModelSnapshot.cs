@@ -154,10 +154,23 @@ namespace Qlaw.Data.Migrations
                         .HasColumnType("integer")
                         .HasColumnName("current_step");
 
+                    b.Property<string>("DefinitionHash")
+                        .HasMaxLength(64)
+                        .HasColumnType("character varying(64)")
+                        .HasColumnName("definition_hash");
+
                     b.Property<string>("EntityId")
                         .HasMaxLength(100)
                         .HasColumnType("character varying(100)")
                         .HasColumnName("entity_id");
+
+                    b.Property<Guid?>("ForkedFrom")
+                        .HasColumnType("uuid")
+                        .HasColumnName("forked_from");
+
+                    b.Property<int?>("FromStep")
+                        .HasColumnType("integer")
+                        .HasColumnName("from_step");
 
                     b.Property<string>("IdempotencyKey")
                         .HasMaxLength(200)
@@ -230,6 +243,9 @@ namespace Qlaw.Data.Migrations
                         .IsUnique()
                         .HasDatabaseName("ix_runs_entity_id")
                         .HasFilter("entity_id IS NOT NULL");
+
+                    b.HasIndex("ForkedFrom")
+                        .HasDatabaseName("ix_runs_forked_from");
 
                     b.HasIndex("Client", "Status")
                         .HasDatabaseName("ix_runs_client_status")
@@ -413,6 +429,10 @@ namespace Qlaw.Data.Migrations
                         .HasColumnType("text")
                         .HasColumnName("output");
 
+                    b.Property<string>("RouteState")
+                        .HasColumnType("jsonb")
+                        .HasColumnName("route_state");
+
                     b.Property<Guid>("RunId")
                         .HasColumnType("uuid")
                         .HasColumnName("run_id");
@@ -490,6 +510,12 @@ namespace Qlaw.Data.Migrations
 
             modelBuilder.Entity("Qlaw.Data.Runs.RunEntity", b =>
                 {
+                    b.HasOne("Qlaw.Data.Runs.RunEntity", null)
+                        .WithMany()
+                        .HasForeignKey("ForkedFrom")
+                        .OnDelete(DeleteBehavior.SetNull)
+                        .HasConstraintName("fk_runs_runs_forked_from");
+
                     b.HasOne("Qlaw.Data.Workflows.WorkflowEntity", null)
                         .WithMany()
                         .HasForeignKey("WorkflowId")

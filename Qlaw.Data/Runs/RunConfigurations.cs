@@ -26,6 +26,8 @@ internal sealed class RunConfiguration : IEntityTypeConfiguration<RunEntity>
         builder.Property(r => r.RequestHash).HasMaxLength(64);
         builder.Property(r => r.ConversationId).HasMaxLength(100);
         builder.Property(r => r.ClientKey).HasMaxLength(64);
+        builder.Property(r => r.DefinitionHash).HasMaxLength(64);
+        builder.HasOne<RunEntity>().WithMany().HasForeignKey(r => r.ForkedFrom).OnDelete(DeleteBehavior.SetNull);
 
         // GET /v1/workflows/{id}/runs pages by id within a workflow.
         builder.HasIndex(r => new { r.WorkflowId, r.Id });
@@ -53,6 +55,7 @@ internal sealed class StepConfiguration : IEntityTypeConfiguration<StepEntity>
         builder.Property(s => s.Status).HasConversion<EnumTextConverter<StepStatus>>().HasMaxLength(20);
         builder.Property(s => s.CheckpointRef).HasMaxLength(200);
         builder.Property(s => s.Decision).HasColumnType("jsonb");
+        builder.Property(s => s.RouteState).HasColumnType("jsonb");
         builder.Property(s => s.ErrorCode).HasMaxLength(40);
         // The status an attempt's writer read is its concurrency token: completing, failing or superseding an attempt
         // that another writer moved on meanwhile fails instead of overwriting it (heartbeats do not count as a change).

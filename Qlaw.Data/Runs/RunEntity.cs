@@ -68,6 +68,15 @@ public sealed class RunEntity
     /// <summary>Tokens the run's completed turns used (input and output, as the model reported them): held against its budget.</summary>
     public long TokensUsed { get; set; }
 
+    /// <summary>The run this one was forked from (<c>POST /v1/runs/{id}/fork</c>), if any; cleared when that run is deleted.</summary>
+    public Guid? ForkedFrom { get; set; }
+
+    /// <summary>The last step of <see cref="ForkedFrom"/> this run shares (copied with its history).</summary>
+    public int? FromStep { get; set; }
+
+    /// <summary>SHA-256 (hex) of the workflow's definition when the run was created, so a fork can tell it changed since.</summary>
+    public string? DefinitionHash { get; set; }
+
     /// <summary>Address of the client that started the run, for the per-client cap on active runs; never returned.</summary>
     public string? Client { get; set; }
 }

@@ -40,4 +40,10 @@ public sealed class StepEntity
 
     /// <summary>The agent's routing decision of a completed step (<c>jsonb</c>), replayed if the step is run again.</summary>
     public string? Decision { get; set; }
+
+    /// <summary>
+    /// The routing state the turn began with (<c>jsonb</c>: agent, step, origin stack, chain, return counts), so a run
+    /// can be forked from this step; null for steps recorded before forks existed.
+    /// </summary>
+    public string? RouteState { get; set; }
 }

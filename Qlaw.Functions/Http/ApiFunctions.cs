@@ -103,6 +103,13 @@ public static class ApiFunctions
         ApiTrigger.InvokeAsync(request, client, RateLimiting.Requests, async http =>
             await RunsApi.CancelRun(id, http.Service<RunCommands>(), http.RequestAborted));
 
+    [Function(nameof(RunsApi.ForkRun))]
+    public static Task<IActionResult> ForkRun(
+        [HttpTrigger(AuthorizationLevel.Anonymous, "post", Route = "runs/{id}/fork")] HttpRequest request, string id,
+        [DurableClient] DurableTaskClient client) =>
+        ApiTrigger.InvokeAsync(request, client, RateLimiting.RunCreation, async http =>
+            await RunsApi.ForkRun(id, (await BodyAsync<ForkRunRequest>(http))!, Header(http, "Idempotency-Key"), http, http.Service<RunForks>(), http.RequestAborted));
+
     /// <summary>
     /// The run's event stream. Consumption front ends end an HTTP response after about 230 s: clients reconnect with
     /// <c>Last-Event-ID</c> and continue where they stopped.

@@ -56,12 +56,37 @@ public sealed class FunctionsApiTests(QlawStackFixture stack)
     }
 
     [Fact]
+    public async Task A_run_forked_by_the_http_trigger_shares_the_steps_before_and_runs_on_to_completion()
+    {
+        await using var host = await FunctionsHost.StartAsync(stack);
+        var client = host.Client.Object;
+        var runId = await StartSampleRunAsync(host);
+        var (_, sourceInstance, sourceInput) = Assert.Single(host.Scheduled);
+        Assert.Equal("completed", await OrchestrationFunctions.RunOrchestration(Orchestration(host, sourceInstance, (RunOrchestrationInput)sourceInput!).Object));
+
+        var accepted = await SendAsync((r, c) => ApiFunctions.ForkRun(r, runId, c), host.Request("POST", $"/v1/runs/{runId}/fork", """{"from_step":2,"input":"again"}"""), client);
+
+        Assert.Equal(202, accepted.Status);
+        Assert.Equal(runId, accepted.Json.GetProperty("forked_from").GetString());
+        var forkId = accepted.Json.GetProperty("id").GetString()!;
+        var (_, forkInstance, forkInput) = host.Scheduled[1];
+        Assert.Equal("completed", await OrchestrationFunctions.RunOrchestration(Orchestration(host, forkInstance, (RunOrchestrationInput)forkInput!).Object));
+        var status = await SendAsync((r, c) => ApiFunctions.GetRunStatus(r, forkId, c), host.Request("GET", $"/v1/runs/{forkId}/status"), client);
+        Assert.Equal("completed", status.Json.GetProperty("status").GetString());
+        Assert.Equal(2, status.Json.GetProperty("from_step").GetInt32());
+        var agents = status.Json.GetProperty("steps").EnumerateArray().Select(s => s.GetProperty("agent").GetString()).ToList();
+        Assert.Equal(["planner", "coder", "reviewer", "coder", "judge"], agents);
+        var unknownStep = await SendAsync((r, c) => ApiFunctions.ForkRun(r, runId, c), host.Request("POST", $"/v1/runs/{runId}/fork", """{"from_step":7}"""), client);
+        Assert.Equal(400, unknownStep.Status);
+        Assert.True(unknownStep.Json.GetProperty("errors").TryGetProperty("from_step", out _));
+    }
+
+    [Fact]
     public async Task Cancel_terminates_the_orchestration_through_the_durable_client()
     {
         await using var host = await FunctionsHost.StartAsync(stack);
         var client = host.Client.Object;
-        await SendAsync(ApiFunctions.CreateWorkflow, host.Request("POST", "/v1/workflows", Samples.WorkflowJson("code-review")), client);
-        var runId = (await SendAsync((r, c) => ApiFunctions.StartRun(r, "code-review", c), host.Request("POST", "/v1/workflows/code-review/runs", """{"input":"x"}"""), client)).Json.GetProperty("id").GetString()!;
+        var runId = await StartSampleRunAsync(host);
         var instanceId = host.Scheduled[0].InstanceId;
         host.Instances[instanceId] = OrchestrationRuntimeStatus.Running;
 
@@ -105,6 +130,14 @@ public sealed class FunctionsApiTests(QlawStackFixture stack)
     }
 
     // An orchestration context whose activity calls invoke the Functions activity triggers, as the runtime would.
+    // Stores the code-review sample and starts a run of it through the triggers; returns the run's id.
+    private static async Task<string> StartSampleRunAsync(FunctionsHost host)
+    {
+        await SendAsync(ApiFunctions.CreateWorkflow, host.Request("POST", "/v1/workflows", Samples.WorkflowJson("code-review")), host.Client.Object);
+        var started = await SendAsync((r, c) => ApiFunctions.StartRun(r, "code-review", c), host.Request("POST", "/v1/workflows/code-review/runs", """{"input":"x"}"""), host.Client.Object);
+        return started.Json.GetProperty("id").GetString()!;
+    }
+
     private static Mock<TaskOrchestrationContext> Orchestration(FunctionsHost host, string instanceId, RunOrchestrationInput input)
     {
         var context = new Mock<TaskOrchestrationContext> { DefaultValue = DefaultValue.Mock };

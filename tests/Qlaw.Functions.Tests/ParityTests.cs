@@ -35,6 +35,8 @@ public sealed class ParityTests(QlawStackFixture stack)
         ["bad cursor"] = ("GET", "/v1/workflows/parity/runs?after=xyz", null, "", (r, c) => ApiFunctions.ListWorkflowRuns(r, "parity", c)),
         ["bad stream cursor"] = ("GET", "/v1/runs/nope/responses?starting_after=x", null, "", (r, c) => ApiFunctions.StreamRun(r, "nope", c)),
         ["handoff without agent"] = ("POST", "/v1/runs/00000000-0000-0000-0000-000000000001/handoff", """{"reason":"r"}""", "application/json", (r, c) => ApiFunctions.HandoffRun(r, "00000000-0000-0000-0000-000000000001", c)),
+        ["fork without from_step"] = ("POST", "/v1/runs/00000000-0000-0000-0000-000000000001/fork", """{"input":"again"}""", "application/json", (r, c) => ApiFunctions.ForkRun(r, "00000000-0000-0000-0000-000000000001", c)),
+        ["fork of an unknown run"] = ("POST", "/v1/runs/00000000-0000-0000-0000-000000000001/fork", """{"from_step":0}""", "application/json", (r, c) => ApiFunctions.ForkRun(r, "00000000-0000-0000-0000-000000000001", c)),
         ["unknown model"] = ("POST", "/v1/responses", """{"model":"nope","input":"x","stream":false}""", "application/json", ApiFunctions.CreateResponse),
         ["invalid workflow"] = ("POST", "/v1/workflows", """{"name":"","agents":[]}""", "application/json", ApiFunctions.CreateWorkflow),
         ["send without input"] = ("POST", "/v1/workflows/parity/send_responses", "{}", "application/json", (r, c) => ApiFunctions.SendResponses(r, "parity", c)),

@@ -25,16 +25,19 @@ public sealed class RunsClient(HttpClient http)
         return JsonNode.Parse(await response.Content.ReadAsStringAsync())!["id"]!.GetValue<string>();
     }
 
-    public Task<HttpResponseMessage> StartRawAsync(string workflow, JsonNode body, string? idempotencyKey = null)
-    {
-        var request = new HttpRequestMessage(HttpMethod.Post, $"/v1/workflows/{workflow}/runs") { Content = Json(body) };
-        if (idempotencyKey is not null)
-        {
-            request.Headers.Add("Idempotency-Key", idempotencyKey);
-        }
+    public Task<HttpResponseMessage> StartRawAsync(string workflow, JsonNode body, string? idempotencyKey = null) =>
+        PostWithKeyAsync($"/v1/workflows/{workflow}/runs", body, idempotencyKey);
 
-        return http.SendAsync(request);
+    /// <summary>Forks a run after <paramref name="fromStep"/> and returns the new run's id.</summary>
+    public async Task<string> ForkAsync(string runId, int fromStep, string? input = null, string? idempotencyKey = null)
+    {
+        var response = await ForkRawAsync(runId, new JsonObject { ["from_step"] = fromStep, ["input"] = input }, idempotencyKey);
+        Assert.True(response.StatusCode == HttpStatusCode.Accepted, await response.Content.ReadAsStringAsync());
+        return JsonNode.Parse(await response.Content.ReadAsStringAsync())!["id"]!.GetValue<string>();
     }
+
+    public Task<HttpResponseMessage> ForkRawAsync(string runId, JsonNode body, string? idempotencyKey = null) =>
+        PostWithKeyAsync($"/v1/runs/{runId}/fork", body, idempotencyKey);
 
     public Task<HttpResponseMessage> PostAsync(string runId, string action, JsonNode? body = null) =>
         http.PostAsync($"/v1/runs/{runId}/{action}", body is null ? null : Json(body));
@@ -82,6 +85,17 @@ public sealed class RunsClient(HttpClient http)
     /// <summary>(agent, status, attempt) of every step attempt, in order.</summary>
     public static List<string> Steps(JsonNode status) =>
         [.. status["steps"]!.AsArray().Select(s => $"{s!["agent"]}:{s["status"]}:{s["attempt"]}")];
+
+    private Task<HttpResponseMessage> PostWithKeyAsync(string path, JsonNode body, string? idempotencyKey)
+    {
+        var request = new HttpRequestMessage(HttpMethod.Post, path) { Content = Json(body) };
+        if (idempotencyKey is not null)
+        {
+            request.Headers.Add("Idempotency-Key", idempotencyKey);
+        }
+
+        return http.SendAsync(request);
+    }
 
     public static StringContent Json(JsonNode node) => new(node.ToJsonString(), Encoding.UTF8, "application/json");
 }

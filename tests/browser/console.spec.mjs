@@ -66,6 +66,49 @@ try {
     await screenshot(page, 'console-code-review.png');
   });
 
+  await check('the finished run beside its workflow graph forks from the reviewer\'s step, and the fork goes on live on the graph', async () => {
+    const sourceId = new URL(page.url()).hash.slice('#/runs/'.length);
+    const nodes = await page.getByTestId('graph-node').evaluateAll(items => items.map(n => `${n.dataset.agent}${n.dataset.start === 'true' ? ' (start)' : ''}`));
+    assert.deepEqual(nodes, ['planner (start)', 'coder', 'reviewer', 'judge']);
+    assert.deepEqual(await graphEdges(page), [
+      'consult coder→reviewer lit', 'default coder→reviewer lit', 'default planner→coder lit', 'handoff coder→judge lit',
+      'handoff judge→coder', 'handoff planner→coder lit', 'handoff reviewer→judge',
+    ]);
+    assert.equal(await activeNodes(page), '', 'an agent is highlighted on the graph of an ended run');
+
+    await page.locator('[data-testid="turn"][data-step="2"]').getByTestId('fork-from').click();
+    await page.getByTestId('fork-input').fill('Check the sum for overflow.');
+    const previous = page.url();
+    await page.getByTestId('fork-submit').click();
+    await page.waitForURL(url => url.href !== previous && /#\/runs\/[0-9a-f-]{36}$/.test(url.hash));
+    const forkId = new URL(page.url()).hash.slice('#/runs/'.length);
+    assert.notEqual(forkId, sourceId);
+    const activeSeen = [];
+    const deadline = Date.now() + 60_000;
+    while (Date.now() < deadline && await page.getByTestId('run-status').getAttribute('data-status') !== 'completed') {
+      const active = await activeNodes(page);
+      if (active && !activeSeen.includes(active)) {
+        activeSeen.push(active);
+        if (active === 'judge') {
+          await screenshot(page, 'console-graph.png', false);
+        }
+      }
+
+      await new Promise(r => setTimeout(r, 25));
+    }
+
+    await waitForStatus(page, 'completed');
+    assert.deepEqual(activeSeen.filter(a => a !== 'reviewer'), ['coder', 'judge'], `agents highlighted live: ${activeSeen}`);
+    assert.deepEqual(await agentsInOrder(page), ['planner', 'coder', 'reviewer', 'coder', 'judge']);
+    await assertTextsMatchTheApi(page, forkId);
+    assert.match(await page.getByTestId('lineage').innerText(), new RegExp(`forked from ${sourceId.slice(0, 8)} at step 2`));
+    await assertTimelineAndAudit(page, 5, ['run.forked_from', 'return', 'run.completed']);
+
+    await page.getByTestId('forked-from').click();
+    await page.waitForURL(url => url.hash === `#/runs/${sourceId}`);
+    await page.getByTestId('audit-row').and(page.locator('[data-type="run.forked"]')).waitFor();
+  });
+
   await check('a run awaiting input survives a reload, resumes its stream after the last event, and continues', async () => {
     const runId = await startRun(page, 'human-in-the-loop', 'add two numbers');
     await waitForStatus(page, 'awaiting_input');
@@ -183,6 +226,16 @@ function compress(values) {
 
 async function agentsInOrder(page) {
   return page.getByTestId('turn').evaluateAll(turns => turns.map(t => t.dataset.agent));
+}
+
+// The graph's edges as "kind from→to", with " lit" for those the run has taken, sorted.
+async function graphEdges(page) {
+  const edges = await page.getByTestId('graph-edge').evaluateAll(items => items.map(e => `${e.dataset.kind} ${e.dataset.from}→${e.dataset.to}${e.dataset.lit === 'true' ? ' lit' : ''}`));
+  return edges.sort();
+}
+
+async function activeNodes(page) {
+  return page.evaluate(() => [...document.querySelectorAll('[data-testid="graph-node"][data-active="true"]')].map(n => n.dataset.agent).join(','));
 }
 
 async function transitions(page) {

@@ -57,7 +57,8 @@ function turnCard(item) {
       agentChip(item.agent),
       h('span', { class: 'meta' }, `step ${item.step}`, item.attempt > 1 ? ` · attempt ${item.attempt}` : ''),
       h('span', { class: 'decision' }),
-      h('span', { class: 'duration' })),
+      h('span', { class: 'duration' }),
+      h('button', { type: 'button', class: 'small fork-from', testid: 'fork-from', title: 'Fork a new run from this step', hidden: true }, 'Fork from here')),
     h('pre', { class: 'text', testid: 'turn-text' }));
   card.style.setProperty('--agent', agentColor(item.agent));
   return card;
@@ -72,6 +73,7 @@ function updateTurn(card, item) {
 
   card.querySelector('.decision').textContent = decisionText(item);
   card.querySelector('.duration').textContent = item.durationMs != null ? formatDuration(item.durationMs) : '';
+  card.querySelector('.fork-from').hidden = item.status !== 'completed';
   return card;
 }
 

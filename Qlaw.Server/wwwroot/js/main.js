@@ -7,10 +7,11 @@ import { Sidebar } from './sidebar.js';
 
 let view = null;
 const runPane = document.getElementById('run');
+const openRun = runId => {
+  location.hash = `#/runs/${runId}`;
+};
 const sidebar = new Sidebar({
-  onStart: runId => {
-    location.hash = `#/runs/${runId}`;
-  },
+  onStart: openRun,
   selected: () => view?.runId ?? null,
 });
 
@@ -26,7 +27,11 @@ function showRun() {
 
   view?.dispose();
   view = runId
-    ? new RunView(runPane, runId, { workflowById: id => sidebar.workflowById(id), onRunChanged: () => sidebar.refreshRuns() })
+    ? new RunView(runPane, runId, {
+      workflowById: id => sidebar.workflowById(id),
+      onRunChanged: () => sidebar.refreshRuns(),
+      openRun,
+    })
     : null;
   if (!view) {
     runPane.replaceChildren(document.getElementById('empty-run').content.cloneNode(true));

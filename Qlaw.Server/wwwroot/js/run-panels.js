@@ -28,7 +28,8 @@ export function renderStack(panel, model) {
 /** One row per step attempt, with a bar placed on the run's time axis. */
 export function renderTimeline(table, status) {
   const steps = status?.steps ?? [];
-  const origin = Date.parse(status?.started_at ?? status?.created_at ?? steps[0]?.started_at ?? 0);
+  // A fork's first steps are its source's, begun before the fork itself.
+  const origin = Math.min(Date.parse(status?.started_at ?? status?.created_at ?? steps[0]?.started_at ?? 0), ...steps.map(s => Date.parse(s.started_at)));
   const ends = steps.map(s => Date.parse(s.completed_at ?? new Date().toISOString()));
   const span = Math.max(1, ...ends.map(end => end - origin));
   const rows = steps.map(step => {

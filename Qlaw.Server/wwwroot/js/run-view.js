@@ -1,10 +1,13 @@
-// One run, live: the header with its status, the continue / handoff / cancel controls, the flow of agents, the origin
-// stack, the step timeline and the audit log. The SSE stream drives the flow; status and audit are re-read after
+// One run, live: the header with its status (and the run it was forked from), the continue / handoff / cancel controls,
+// the flow of agents (each completed turn offers a fork), the workflow graph, the origin stack, the step timeline and
+// the audit log. The SSE stream drives the flow; status and audit are re-read after
 // every trace, throttled.
 
 import { api, listAll } from './api.js';
-import { agentChip } from './dom.js';
+import { agentChip, h } from './dom.js';
 import { renderFlow } from './flow-view.js';
+import { forkPanel } from './fork-panel.js';
+import { renderGraph } from './graph-view.js';
 import { addUserInput, applyEvent } from './run-model.js';
 import { renderAudit, renderStack, renderTimeline } from './run-panels.js';
 import { RunStream } from './run-stream.js';
@@ -20,7 +23,7 @@ export class RunView {
   #status = null;
   #refreshing = null;
 
-  /** @param {{ workflowById: (id: string) => object | undefined, onRunChanged: () => void }} app */
+  /** @param {{ workflowById: (id: string) => object | undefined, onRunChanged: () => void, openRun: (id: string) => void }} app */
   constructor(container, runId, app) {
     this.runId = runId;
     this.app = app;
@@ -28,6 +31,13 @@ export class RunView {
     this.ui = runLayout(runId);
     this.controls = runControls(this.ui.controls, {
       send: (action, body) => this.#command(action, body),
+    });
+    this.forks = forkPanel(this.ui.fork, { fork: (step, input) => this.#fork(step, input) });
+    this.ui.flow.addEventListener('click', event => {
+      const card = event.target.closest('[data-testid="fork-from"]')?.closest('[data-testid="turn"]');
+      if (card) {
+        this.forks.open({ step: Number(card.dataset.step), agent: card.dataset.agent });
+      }
     });
     container.replaceChildren(this.ui.root);
     this.stream = new RunStream(runId, {
@@ -92,6 +102,12 @@ export class RunView {
     this.#scheduleRender();
     this.#scheduleRefresh(0);
     this.app.onRunChanged();
+  }
+
+  async #fork(step, input) {
+    const run = await api(`/v1/runs/${this.runId}/fork`, { method: 'POST', body: { from_step: step, input } });
+    this.app.onRunChanged();
+    this.app.openRun(run.id);
   }
 
   #scheduleRender() {
@@ -166,11 +182,24 @@ export class RunView {
     this.ui.workflow.textContent = workflow?.name ?? this.#status?.workflow_id ?? '';
     this.ui.agent.replaceChildren(this.model.currentAgent ? agentChip(this.model.currentAgent) : '—');
     renderFlow(this.ui.flow, this.model);
+    renderGraph(this.ui.graph, workflow, this.model);
+    renderLineage(this.ui.lineage, this.#status);
     renderStack(this.ui.stack, this.model);
     renderTimeline(this.ui.timeline, this.#status);
     renderAudit(this.ui.audit, this.#audit);
     renderControls(this.controls, { status, completedAt: this.#status?.completed_at, workflow, current: this.model.currentAgent });
   }
+}
+
+/** "forked from {run} at step {n}", linking back to the source run. */
+function renderLineage(element, status) {
+  const source = status?.forked_from;
+  if (!source || element.dataset.source === source) {
+    return;
+  }
+
+  element.dataset.source = source;
+  element.replaceChildren(' · forked from ', h('a', { href: `#/runs/${source}`, testid: 'forked-from' }, source.slice(0, 8)), ` at step ${status.from_step}`);
 }
 
 /** A run that can no longer change: completed, cancelled, or failed for good (a dead-lettered run can continue). */

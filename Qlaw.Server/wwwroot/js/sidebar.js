@@ -70,8 +70,8 @@ export class Sidebar {
       h('span', { class: `badge status-${run.status}` }, run.status.replaceAll('_', ' ')),
       h('span', { class: 'name' }, workflow?.name ?? 'workflow'),
       h('span', { class: 'hint' }, formatTime(run.created_at)),
-      h('code', { class: 'hint' }, run.id.slice(-8)));
-    return h('li', { testid: 'run-item', dataset: { runId: run.id, status: run.status } }, link);
+      h('code', { class: 'hint' }, run.id.slice(-8), run.forked_from ? ` · fork of ${run.forked_from.slice(-8)} at step ${run.from_step}` : ''));
+    return h('li', { testid: 'run-item', dataset: { runId: run.id, status: run.status, forkedFrom: run.forked_from } }, link);
   }
 
   #describe() {

@@ -1,0 +1,207 @@
+using System.Security.Cryptography;
+using System.Text;
+using System.Text.Json;
+using Microsoft.EntityFrameworkCore;
+using Microsoft.Extensions.Options;
+using Npgsql;
+using Qlaw.Contracts;
+using Qlaw.Contracts.Events;
+using Qlaw.Contracts.Runs;
+using Qlaw.Contracts.Workflows;
+using Qlaw.Core.Journal;
+using Qlaw.Core.Limits;
+using Qlaw.Core.Orchestration;
+using Qlaw.Core.Routing;
+using Qlaw.Core.Signals;
+using Qlaw.Core.Workflows;
+using Qlaw.Data;
+using Qlaw.Data.Runs;
+
+namespace Qlaw.Core.Runs;
+
+/// <summary>
+/// Forks a run from one of its completed steps: a new run that shares the source's history up to and including that
+/// step — its step rows and their events are copied, the source gets nothing but an audit entry — and goes on from the
+/// routing state that step began with, the way <see cref="RunRedriver"/> seeds a run. The new run, its copied history
+/// and its schedule signal are one transaction (the outbox), so a crash loses or duplicates nothing.
+/// </summary>
+public sealed class RunForks(
+    QlawDbContext db, RunLog log, RunSignals signals, IOptionsMonitor<RunOptions> options, IOptionsMonitor<RecoveryOptions> recovery,
+    IOptionsMonitor<LimitsOptions> limits, TimeProvider clock)
+{
+    /// <summary>Forks run <paramref name="sourceId"/> after <c>from_step</c> for <paramref name="client"/> (its address).</summary>
+    public async Task<RunCommandResult> ForkAsync(Guid sourceId, ForkRunRequest request, string? idempotencyKey, string? client, CancellationToken cancellationToken)
+    {
+        var errors = RunCommands.ValidateNewRun(request, request.Metadata, idempotencyKey);
+        if (errors.Count > 0)
+        {
+            return new RunCommandResult.Invalid(errors);
+        }
+
+        var source = await db.Runs.AsNoTracking().FirstOrDefaultAsync(r => r.Id == sourceId, cancellationToken);
+        if (source is null)
+        {
+            return RunCommands.RunNotFound(sourceId);
+        }
+
+        var hash = RequestHash(sourceId, request);
+        if (idempotencyKey is not null && await ReplayAsync(source.WorkflowId, idempotencyKey, hash, cancellationToken) is { } replay)
+        {
+            return replay;
+        }
+
+        if (await ActiveRunCap.FindAsync(db, client, limits.CurrentValue, cancellationToken) is { } busy)
+        {
+            return busy;
+        }
+
+        // Under the source's lock: no attempt of it writes while its history is read and copied.
+        await using var write = await log.OpenAsync(sourceId, cancellationToken);
+        var fromStep = request.FromStep!.Value;
+        var kept = await db.Steps.AsNoTracking()
+            .Where(s => s.RunId == sourceId && s.Index == fromStep && s.Status == StepStatus.Completed).FirstOrDefaultAsync(cancellationToken);
+        if (kept?.RouteState is null)
+        {
+            return await StepRefusedAsync(sourceId, fromStep, kept is not null, cancellationToken);
+        }
+
+        var workflow = await db.Workflows.AsNoTracking().SingleAsync(w => w.Id == source.WorkflowId, cancellationToken);
+        var definition = JsonSerializer.Deserialize<WorkflowDefinition>(workflow.Config, QlawJson.Options)!;
+        var state = JsonSerializer.Deserialize<RouteState>(kept.RouteState, QlawJson.Options)!;
+        if (state.Stack.Concat(state.PreviousAgents).Append(state.Agent).FirstOrDefault(a => definition.Agents.All(d => d.Name != a)) is { } gone)
+        {
+            return new RunCommandResult.Conflict(source.Status, $"The workflow no longer has agent '{gone}', whom step {fromStep} needs; the run cannot be forked there.");
+        }
+
+        var plan = options.CurrentValue.PlanFor(definition, limits.CurrentValue);
+        var (seed, refusal) = ForkSeed.Of(plan, state, JsonSerializer.Deserialize<RouteDecision>(kept.Decision!, QlawJson.Options)!, request.Input);
+        if (seed is null)
+        {
+            return new RunCommandResult.Invalid(new Dictionary<string, string[]> { ["input"] = [refusal!] });
+        }
+
+        var definitionHash = WorkflowCatalog.HashOf(workflow);
+        var fork = NewRun(source, request, seed.State, idempotencyKey, hash, client, definitionHash, write.Now);
+        db.Runs.Add(fork);
+        bool? changed = source.DefinitionHash is null ? null : source.DefinitionHash != definitionHash;
+        var forked = new RunForked(sourceId, fork.Id, fromStep, request.Input, seed.State.Agent, changed, changed switch
+        {
+            true => "The workflow's definition changed since the source run was created: the fork runs on the current definition.",
+            null => "The source run does not record the definition it ran with: the fork runs on the current definition.",
+            false => null,
+        }, idempotencyKey);
+        AuditTypes.Add(db, fork.Id, AuditTypes.RunCreated, new RunCreated(workflow.Id, workflow.Name, idempotencyKey, "fork"), write.Now);
+        AuditTypes.Add(db, fork.Id, AuditTypes.RunForkedFrom, forked, write.Now);
+        write.Audit(AuditTypes.RunForked, forked);
+        try
+        {
+            await write.SaveAsync(cancellationToken);
+        }
+        catch (DbUpdateException ex) when (idempotencyKey is not null && ex.InnerException is PostgresException { SqlState: PostgresErrorCodes.UniqueViolation })
+        {
+            // A concurrent request with the same key forked first.
+            await write.DisposeAsync();
+            db.ChangeTracker.Clear();
+            return (await ReplayAsync(source.WorkflowId, idempotencyKey, hash, cancellationToken))!;
+        }
+
+        await CopyHistoryAsync(sourceId, fork.Id, fromStep, cancellationToken);
+        var signal = RunSignals.Enqueue(db, fork.Id, RunSignal.ScheduleKind, new RunSignal(
+            fork.EntityId!, Schedule: new RunOrchestrationInput(fork.Id, plan, seed.State, seed.Transition, seed.Input, seed.Warning)), write.Now);
+        await write.CommitAsync(cancellationToken);
+        if (recovery.CurrentValue.CrashAfterRunCommitted)
+        {
+            Environment.FailFast("Fault injection (Recovery:CrashAfterRunCommitted): the fork is committed, its schedule signal not delivered.");
+        }
+
+        await signals.DispatchAsync(signal.Id, cancellationToken);
+        return RunLinksFactory.Accepted(fork);
+    }
+
+    private RunEntity NewRun(
+        RunEntity source, ForkRunRequest request, RouteState state, string? idempotencyKey, string hash, string? client, string definitionHash, DateTimeOffset now)
+    {
+        var id = TimeOrderedId.New(clock);
+        return new RunEntity
+        {
+            Id = id,
+            WorkflowId = source.WorkflowId,
+            Status = RunStatus.Queued,
+            Input = source.Input,
+            Metadata = request.Metadata is { ValueKind: JsonValueKind.Object } metadata ? metadata.GetRawText() : source.Metadata,
+            IdempotencyKey = idempotencyKey,
+            RequestHash = hash,
+            CreatedAt = now,
+            UpdatedAt = now,
+            CurrentStep = state.Step,
+            CurrentAgent = state.Agent,
+            OriginStack = JsonSerializer.Serialize(state.Stack, QlawJson.Options),
+            ReturnCounts = JsonSerializer.Serialize(state.Returns, QlawJson.Options),
+            Chain = JsonSerializer.Serialize(state.PreviousAgents, QlawJson.Options),
+            EntityId = $"run-{id:N}",
+            Client = client,
+            ForkedFrom = source.Id,
+            FromStep = request.FromStep,
+            DefinitionHash = definitionHash,
+        };
+    }
+
+    // The source's finished attempts up to the step, and the events they wrote (run-level events — a pause, the end —
+    // carry no step and stay behind). Ids inside the events (items, requests) name the new run, as its own would.
+    private async Task CopyHistoryAsync(Guid sourceId, Guid forkId, int fromStep, CancellationToken cancellationToken)
+    {
+        await db.Database.ExecuteSqlAsync($"""
+            INSERT INTO steps (run_id, "index", attempt, agent, input, output, status, started_at, completed_at, heartbeat_at,
+                               checkpoint_ref, error, error_code, decision, route_state)
+            SELECT {forkId}, "index", attempt, agent, input, output, status, started_at, completed_at, heartbeat_at,
+                   checkpoint_ref, error, error_code, decision, route_state
+            FROM steps WHERE run_id = {sourceId} AND "index" <= {fromStep} AND status <> 'running' ORDER BY id
+            """, cancellationToken);
+        await db.Database.ExecuteSqlAsync($"""
+            INSERT INTO run_events (run_id, type, data, step_index, attempt, created_at)
+            SELECT {forkId}, type, replace(data::text, {sourceId.ToString("N")}, {forkId.ToString("N")})::jsonb, step_index, attempt, created_at
+            FROM run_events WHERE run_id = {sourceId} AND step_index <= {fromStep} ORDER BY id
+            """, cancellationToken);
+    }
+
+    // Why from_step cannot be forked from: no completed attempt (yet), or one recorded before forks existed.
+    private async Task<RunCommandResult> StepRefusedAsync(Guid sourceId, int fromStep, bool predatesForks, CancellationToken cancellationToken)
+    {
+        var last = await db.Steps.Where(s => s.RunId == sourceId && s.Status == StepStatus.Completed).MaxAsync(s => (int?)s.Index, cancellationToken);
+        var reason = predatesForks
+            ? $"Step {fromStep} was recorded before runs could be forked; it has no routing state to start from."
+            : last is null
+                ? "The run has no completed step yet to fork from."
+                : $"Step {fromStep} is not a completed step of the run: give a step from 0 to {last}, its last completed step.";
+        return new RunCommandResult.Invalid(new Dictionary<string, string[]> { ["from_step"] = [reason] });
+    }
+
+    private async Task<RunCommandResult?> ReplayAsync(Guid workflowId, string key, string hash, CancellationToken cancellationToken)
+    {
+        var earlier = await db.Runs.AsNoTracking().FirstOrDefaultAsync(r => r.WorkflowId == workflowId && r.IdempotencyKey == key, cancellationToken);
+        return earlier is null ? null : earlier.RequestHash == hash ? RunLinksFactory.Accepted(earlier) : RunCommandResult.KeyReused.Of(key);
+    }
+
+    // What makes two fork requests the same: the source and the body as it binds.
+    private static string RequestHash(Guid sourceId, ForkRunRequest request) =>
+        Convert.ToHexStringLower(SHA256.HashData(Encoding.UTF8.GetBytes($"fork {sourceId}\n{JsonSerializer.Serialize(request, QlawJson.Options)}")));
+}
+
+/// <summary>Where a fork starts: the state, transition, input and routing warning of its first turn.</summary>
+internal sealed record ForkSeed(RouteState State, Transition? Transition, string? Input, string? Warning)
+{
+    /// <summary>
+    /// The turn after the kept step, routed from that step's decision as the orchestrator routes it (now with the fork's
+    /// input); when that decision ends the run, the kept step itself, whose recorded decision is replayed as after a
+    /// re-drive. Null with the reason when the input cannot be given.
+    /// </summary>
+    public static (ForkSeed? Seed, string? Refusal) Of(RoutingPlan plan, RouteState kept, RouteDecision decision, string? input) =>
+        RunRouter.Route(plan, kept, decision) switch
+        {
+            RouteOutcome.Proceed next => (new(next.State, next.Transition, input, next.Warning), null),
+            RouteOutcome.AwaitInput wait when input is not null => (new(wait.State, null, input, null), null),
+            RouteOutcome.AwaitInput => (null, $"Step {kept.Step} asked for input: give the answer as input."),
+            _ when input is not null => (null, $"Step {kept.Step} ended the run: no agent follows it to take input."),
+            _ => (new(kept, null, null, null), null),
+        };
+}
