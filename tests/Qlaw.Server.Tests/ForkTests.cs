@@ -7,7 +7,7 @@ using Qlaw.Testing;
 namespace Qlaw.Server.Tests;
 
 /// <summary>POST /v1/runs/{id}/fork: a new run shares the source's history up to a step and goes on from there.</summary>
-[Collection(QlawStackCollectionDefinition.Name)]
+[Collection(QlawStackCollections.Api)]
 public sealed class ForkTests(QlawStackFixture stack) : IAsyncLifetime
 {
     private QlawApplication _app = null!;
