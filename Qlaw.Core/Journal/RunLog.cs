@@ -25,6 +25,9 @@ public sealed class RunLog(QlawDbContext db, TimeProvider clock)
     {
         // Rows tracked by an earlier unit of work may be stale: what this one reads under the lock is read afresh.
         db.ChangeTracker.Clear();
+
+        // A failed save abandons the whole unit of work, so EF Core's savepoint around each save (two round trips) buys nothing.
+        db.Database.AutoSavepointsEnabled = false;
         var transaction = await db.Database.BeginTransactionAsync(cancellationToken);
         await db.Database.ExecuteSqlAsync($"SELECT pg_advisory_xact_lock(hashtextextended({runId.ToString()}, 0))", cancellationToken);
         return new RunLogWrite(db, transaction, runId, clock.GetUtcNow());

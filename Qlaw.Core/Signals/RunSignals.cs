@@ -38,6 +38,7 @@ public sealed class RunSignals(IServiceScopeFactory scopes, IOptionsMonitor<Reco
     {
         await using var scope = scopes.CreateAsyncScope();
         var db = scope.ServiceProvider.GetRequiredService<QlawDbContext>();
+        db.Database.AutoSavepointsEnabled = false;
         await using var tx = await db.Database.BeginTransactionAsync(cancellationToken);
         var row = await db.RunSignals
             .FromSql($"SELECT * FROM run_signals WHERE id = {signalId} AND dispatched_at IS NULL FOR UPDATE SKIP LOCKED")
