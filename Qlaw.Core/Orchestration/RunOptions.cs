@@ -24,18 +24,26 @@ public sealed class RunOptions
     /// The routing plan of <paramref name="workflow"/>, with these defaults filled in and held under the server's
     /// <paramref name="limits"/> (a stored workflow may predate a lowered ceiling).
     /// </summary>
-    public RoutingPlan PlanFor(WorkflowDefinition workflow, LimitsOptions limits) => new(
-        workflow.Agents.ToDictionary(
-            a => a.Name,
-            a => new AgentEdges(a.Handoffs ?? [], a.Consults ?? [], a.DefaultNext)),
-        workflow.StartAgent,
-        Math.Min(workflow.Limits?.MaxSteps ?? WorkflowLimits.DefaultMaxSteps, limits.MaxSteps),
-        workflow.Limits?.MaxReturns ?? WorkflowLimits.DefaultMaxReturns,
-        new RetrySettings(
-            Math.Min(workflow.Retry?.MaxAttempts ?? MaxAttempts, limits.MaxAttempts),
-            workflow.Retry?.FirstIntervalMs ?? FirstRetryIntervalMs,
-            workflow.Retry?.BackoffCoefficient ?? BackoffCoefficient,
-            workflow.Retry?.MaxIntervalMs ?? MaxRetryIntervalMs),
-        Math.Min(workflow.Limits?.MaxTotalTokens ?? limits.MaxTotalTokens, limits.MaxTotalTokens),
-        limits.MaxTurnChars);
+    /// <remarks>
+    /// The longest wait is never shorter than the first (the retry policy refuses that, and the turn would never be
+    /// retried): a workflow's first interval over the server's default longest one raises the longest to it.
+    /// </remarks>
+    public RoutingPlan PlanFor(WorkflowDefinition workflow, LimitsOptions limits)
+    {
+        var first = workflow.Retry?.FirstIntervalMs ?? FirstRetryIntervalMs;
+        return new(
+            workflow.Agents.ToDictionary(
+                a => a.Name,
+                a => new AgentEdges(a.Handoffs ?? [], a.Consults ?? [], a.DefaultNext)),
+            workflow.StartAgent,
+            Math.Min(workflow.Limits?.MaxSteps ?? WorkflowLimits.DefaultMaxSteps, limits.MaxSteps),
+            workflow.Limits?.MaxReturns ?? WorkflowLimits.DefaultMaxReturns,
+            new RetrySettings(
+                Math.Min(workflow.Retry?.MaxAttempts ?? MaxAttempts, limits.MaxAttempts),
+                first,
+                workflow.Retry?.BackoffCoefficient ?? BackoffCoefficient,
+                Math.Max(workflow.Retry?.MaxIntervalMs ?? MaxRetryIntervalMs, first)),
+            Math.Min(workflow.Limits?.MaxTotalTokens ?? limits.MaxTotalTokens, limits.MaxTotalTokens),
+            limits.MaxTurnChars);
+    }
 }

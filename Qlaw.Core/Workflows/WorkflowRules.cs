@@ -21,6 +21,11 @@ public sealed class WorkflowRules(ModelEndpoints endpoints, IOptionsMonitor<Limi
         Ceiling(workflow.Limits?.MaxTotalTokens, ceilings.MaxTotalTokens, "limits.max_total_tokens", "Limits:MaxTotalTokens", errors);
         Ceiling(workflow.Retry?.MaxAttempts, ceilings.MaxAttempts, "retry.max_attempts", "Limits:MaxAttempts", errors);
         Ceiling(workflow.Model?.MaxOutputTokens, ceilings.MaxOutputTokens, "model.max_output_tokens", "Limits:MaxOutputTokens", errors);
+        if (workflow.Retry is { FirstIntervalMs: { } first, MaxIntervalMs: { } longest } && first > longest)
+        {
+            errors["retry.first_interval_ms"] = [$"Longer than retry.max_interval_ms ({longest} ms): the first wait cannot be longer than the longest."];
+        }
+
         CheckModel(workflow.Model, "model", errors);
         for (var i = 0; i < workflow.Agents.Count; i++)
         {

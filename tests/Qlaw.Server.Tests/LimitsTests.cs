@@ -45,6 +45,17 @@ public sealed class LimitsTests(QlawStackFixture stack) : IAsyncLifetime
     }
 
     [Fact]
+    public async Task A_first_retry_wait_longer_than_the_longest_is_refused_naming_it()
+    {
+        var workflow = Samples.Workflow(newName: "slow-retry");
+        workflow["retry"] = new JsonObject { ["first_interval_ms"] = 60_000, ["max_interval_ms"] = 30_000 };
+
+        var problem = await ProblemAssert.IsProblem(await _runs.Http.PostAsync("/v1/workflows", RunsClient.Json(workflow)), HttpStatusCode.BadRequest);
+
+        Assert.Equal(["retry.first_interval_ms"], ProblemAssert.Fields(problem));
+    }
+
+    [Fact]
     public async Task A_workflow_at_the_ceilings_is_accepted()
     {
         var workflow = Samples.Workflow(newName: "at-ceiling");
