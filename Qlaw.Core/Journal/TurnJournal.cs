@@ -4,12 +4,12 @@ using Microsoft.Extensions.Options;
 using Qlaw.Contracts;
 using Qlaw.Contracts.Events;
 using Qlaw.Contracts.Runs;
-using Qlaw.Contracts.Workflows;
 using Qlaw.Core.Agents;
 using Qlaw.Core.Orchestration;
 using Qlaw.Core.Routing;
 using Qlaw.Core.Streaming;
 using Qlaw.Core.Telemetry;
+using Qlaw.Core.Workflows;
 using Qlaw.Data;
 using Qlaw.Data.Runs;
 
@@ -113,7 +113,7 @@ public sealed class TurnJournal(QlawDbContext db, RunLog log, RunEndings endings
             QlawTelemetry.StepRetries.Add(1, new KeyValuePair<string, object?>(QlawTelemetry.AgentTag, state.Agent));
         }
 
-        var workflow = JsonSerializer.Deserialize<WorkflowDefinition>(loaded.Config, QlawJson.Options)!;
+        var workflow = WorkflowCatalog.Parse(loaded.Config);
         var history = RunConversation.Before(run.Input, steps, state.Step);
 
         // The agent's completed turns before this one are its entries in the history (one per completed step).

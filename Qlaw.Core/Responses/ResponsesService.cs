@@ -10,6 +10,7 @@ using Qlaw.Core.Agents;
 using Qlaw.Core.Runs;
 using Qlaw.Core.Streaming;
 using Qlaw.Core.Validation;
+using Qlaw.Core.Workflows;
 using Qlaw.Data;
 using Qlaw.Data.Runs;
 
@@ -200,7 +201,7 @@ public sealed class ResponsesService(QlawDbContext db, RunCommands runs, RunQuer
         var workflows = page.ToPage(rows, w => w.Id);
         return new ListPage<AgentInfo>(
             [.. workflows.Data
-                .Select(row => JsonSerializer.Deserialize<WorkflowDefinition>(row.Config, QlawJson.Options)!)
+                .Select(row => WorkflowCatalog.Parse(row.Config))
                 .SelectMany(w => w.Agents.Select(a => new AgentInfo(
                     $"{w.Name}.{a.Name}",
                     a.Name,

@@ -5,7 +5,6 @@ using Npgsql;
 using Qlaw.Contracts;
 using Qlaw.Contracts.Events;
 using Qlaw.Contracts.Runs;
-using Qlaw.Contracts.Workflows;
 using Qlaw.Core.Limits;
 using Qlaw.Core.Orchestration;
 using Qlaw.Core.Journal;
@@ -63,7 +62,7 @@ public sealed class RunCommands(
             return busy;
         }
 
-        var definition = JsonSerializer.Deserialize<WorkflowDefinition>(workflow.Config, QlawJson.Options)!;
+        var definition = WorkflowCatalog.Parse(workflow.Config);
         var now = clock.GetUtcNow();
         var run = new RunEntity
         {

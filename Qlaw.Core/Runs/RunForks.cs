@@ -7,7 +7,6 @@ using Npgsql;
 using Qlaw.Contracts;
 using Qlaw.Contracts.Events;
 using Qlaw.Contracts.Runs;
-using Qlaw.Contracts.Workflows;
 using Qlaw.Core.Journal;
 using Qlaw.Core.Limits;
 using Qlaw.Core.Orchestration;
@@ -66,7 +65,7 @@ public sealed class RunForks(
         }
 
         var workflow = await db.Workflows.AsNoTracking().SingleAsync(w => w.Id == source.WorkflowId, cancellationToken);
-        var definition = JsonSerializer.Deserialize<WorkflowDefinition>(workflow.Config, QlawJson.Options)!;
+        var definition = WorkflowCatalog.Parse(workflow.Config);
         var state = JsonSerializer.Deserialize<RouteState>(kept.RouteState, QlawJson.Options)!;
         if (state.Stack.Concat(state.PreviousAgents).Append(state.Agent).FirstOrDefault(a => definition.Agents.All(d => d.Name != a)) is { } gone)
         {

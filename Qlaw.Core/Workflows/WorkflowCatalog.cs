@@ -98,8 +98,10 @@ public sealed class WorkflowCatalog(QlawDbContext db, WorkflowRules rules, TimeP
 
     /// <summary>The stored definition of workflow <paramref name="workflowId"/>, which must exist (a run's workflow).</summary>
     public static async Task<WorkflowDefinition> DefinitionOfAsync(QlawDbContext db, Guid workflowId, CancellationToken cancellationToken) =>
-        JsonSerializer.Deserialize<WorkflowDefinition>(
-            await db.Workflows.Where(w => w.Id == workflowId).Select(w => w.Config).SingleAsync(cancellationToken), QlawJson.Options)!;
+        Parse(await db.Workflows.Where(w => w.Id == workflowId).Select(w => w.Config).SingleAsync(cancellationToken));
+
+    /// <summary>A workflow's definition as stored (<c>workflows.config</c>).</summary>
+    public static WorkflowDefinition Parse(string config) => JsonSerializer.Deserialize<WorkflowDefinition>(config, QlawJson.Options)!;
 
     /// <summary>SHA-256 (hex) of a stored definition: a run keeps it, so that a fork can tell the definition changed since.</summary>
     public static string HashOf(WorkflowEntity workflow) => Convert.ToHexStringLower(SHA256.HashData(Encoding.UTF8.GetBytes(workflow.Config)));
@@ -110,7 +112,7 @@ public sealed class WorkflowCatalog(QlawDbContext db, WorkflowRules rules, TimeP
             : db.Workflows.Where(w => w.Name == idOrName);
 
     private static WorkflowResponse ToResponse(WorkflowEntity entity) =>
-        new(entity.Id, entity.Name, JsonSerializer.Deserialize<WorkflowDefinition>(entity.Config, QlawJson.Options)!, entity.CreatedAt);
+        new(entity.Id, entity.Name, Parse(entity.Config), entity.CreatedAt);
 
     internal static RunSummary ToSummary(RunEntity run) =>
         new(run.Id, run.WorkflowId, run.Status, run.CreatedAt, run.StartedAt, run.CompletedAt, run.CurrentStep, run.CurrentAgent, run.LastError, run.ForkedFrom, run.FromStep);
