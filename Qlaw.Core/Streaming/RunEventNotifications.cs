@@ -4,9 +4,9 @@ using Qlaw.Data;
 namespace Qlaw.Core.Streaming;
 
 /// <summary>
-/// New <c>run_events</c> rows are announced with <c>NOTIFY</c> on <see cref="Channel"/> by a statement trigger on the
-/// table (migration <c>RunEventsNotify</c>); PostgreSQL delivers it on commit, so a listener never hears of a row it
-/// cannot read yet.
+/// New <c>run_events</c> rows are announced with <c>NOTIFY</c> on <see cref="Channel"/> by a row trigger on the table
+/// (migrations <c>RunEventsNotify</c>, <c>RunEventsNotifyPerRow</c>); PostgreSQL delivers it on commit, once per run
+/// and transaction, so a listener never hears of a row it cannot read yet.
 /// </summary>
 public static class RunEventNotifications
 {
