@@ -12,7 +12,7 @@ namespace Qlaw.Core.Journal;
 /// The one way a run's rows are written. Every write of a run — step rows, handoffs, audit, <c>run_events</c>, the
 /// run's status — happens in a <see cref="RunLogWrite"/> that holds the run's advisory lock from before its first row
 /// until it commits. So one writer per run at a time, and a run's event ids (the SSE ids, which readers tail with
-/// <c>id &gt; last</c>) commit in id order. New <c>run_events</c> rows announce themselves: a statement trigger sends
+/// <c>id &gt; last</c>) commit in id order. New <c>run_events</c> rows announce themselves: a row trigger sends
 /// <c>NOTIFY</c> (<see cref="RunEventNotifications.Channel"/>), delivered on commit, at no extra round trip.
 /// </summary>
 public sealed class RunLog(QlawDbContext db, TimeProvider clock)
@@ -21,7 +21,17 @@ public sealed class RunLog(QlawDbContext db, TimeProvider clock)
     /// Begins a write of <paramref name="runId"/>'s rows: a transaction holding the run's lock, on a context that tracks
     /// nothing yet (entities loaded before are detached).
     /// </summary>
-    public async Task<RunLogWrite> OpenAsync(Guid runId, CancellationToken cancellationToken)
+    public async Task<RunLogWrite> OpenAsync(Guid runId, CancellationToken cancellationToken) =>
+        (await OpenAsync(runId, [], static (_, _) => Task.FromResult(true), cancellationToken)).Write;
+
+    /// <summary>
+    /// Begins a write as <see cref="OpenAsync(Guid, CancellationToken)"/> does, with <paramref name="reads"/> sent in
+    /// the same round trip as the lock: each statement of a batch takes its snapshot when it starts, after the lock is
+    /// held, so the reads see every write of the run committed before. <paramref name="read"/> gets the reader at the
+    /// first read's rows.
+    /// </summary>
+    public async Task<(RunLogWrite Write, T Read)> OpenAsync<T>(
+        Guid runId, NpgsqlBatchCommand[] reads, Func<NpgsqlDataReader, CancellationToken, Task<T>> read, CancellationToken cancellationToken)
     {
         // Rows tracked by an earlier unit of work may be stale: what this one reads under the lock is read afresh.
         db.ChangeTracker.Clear();
@@ -29,8 +39,37 @@ public sealed class RunLog(QlawDbContext db, TimeProvider clock)
         // A failed save abandons the whole unit of work, so EF Core's savepoint around each save (two round trips) buys nothing.
         db.Database.AutoSavepointsEnabled = false;
         var transaction = await db.Database.BeginTransactionAsync(cancellationToken);
-        await db.Database.ExecuteSqlAsync($"SELECT pg_advisory_xact_lock(hashtextextended({runId.ToString()}, 0))", cancellationToken);
-        return new RunLogWrite(db, transaction, runId, clock.GetUtcNow());
+        try
+        {
+            await using var batch = new NpgsqlBatch((NpgsqlConnection)db.Database.GetDbConnection(), (NpgsqlTransaction)transaction.GetDbTransaction());
+            batch.BatchCommands.Add(LockCommand(runId));
+            foreach (var command in reads)
+            {
+                batch.BatchCommands.Add(command);
+            }
+
+            T result;
+            await using (var reader = await batch.ExecuteReaderAsync(cancellationToken))
+            {
+                await reader.NextResultAsync(cancellationToken);
+                result = await read(reader, cancellationToken);
+            }
+
+            return (new RunLogWrite(db, transaction, runId, clock.GetUtcNow()), result);
+        }
+        catch
+        {
+            await transaction.DisposeAsync();
+            throw;
+        }
+    }
+
+    // Takes the run's advisory lock until the transaction ends (the same key from every writer).
+    private static NpgsqlBatchCommand LockCommand(Guid runId)
+    {
+        var command = new NpgsqlBatchCommand("SELECT pg_advisory_xact_lock(hashtextextended($1::text, 0))");
+        command.Parameters.Add(new() { Value = runId });
+        return command;
     }
 
     /// <summary>
@@ -43,8 +82,6 @@ public sealed class RunLog(QlawDbContext db, TimeProvider clock)
         // Two statements of one implicit transaction: the second takes its snapshot after the lock is held, so it sees
         // a cancel that committed while this write waited.
         await using var batch = dataSource.CreateBatch();
-        var lockRun = new NpgsqlBatchCommand("SELECT pg_advisory_xact_lock(hashtextextended($1::text, 0))");
-        lockRun.Parameters.Add(new() { Value = row.RunId });
         var insert = new NpgsqlBatchCommand(
             "INSERT INTO run_events (run_id, type, data, step_index, attempt, created_at) " +
             "SELECT $1, $2, $3, $4, $5, $6 WHERE EXISTS (SELECT 1 FROM steps WHERE id = $7 AND status = 'running') RETURNING id");
@@ -55,7 +92,7 @@ public sealed class RunLog(QlawDbContext db, TimeProvider clock)
         insert.Parameters.Add(new() { Value = (object?)row.Attempt ?? DBNull.Value, NpgsqlDbType = NpgsqlDbType.Integer });
         insert.Parameters.Add(new() { Value = row.CreatedAt });
         insert.Parameters.Add(new() { Value = stepId });
-        batch.BatchCommands.Add(lockRun);
+        batch.BatchCommands.Add(LockCommand(row.RunId));
         batch.BatchCommands.Add(insert);
         await using var reader = await batch.ExecuteReaderAsync(cancellationToken);
         await reader.NextResultAsync(cancellationToken);

@@ -38,16 +38,11 @@ public sealed class TurnJournal(QlawDbContext db, RunLog log, RunEndings endings
     public async Task<TurnStart> BeginTurnAsync(TurnRequest request, CancellationToken cancellationToken)
     {
         var (runId, state) = (request.RunId, request.State);
-        await using var write = await log.OpenAsync(runId, cancellationToken);
 
-        // Two reads: the run with its workflow, and its steps so far (this step's attempts and the conversation before it).
-        var loaded = await (
-            from r in db.Runs
-            join w in db.Workflows on r.WorkflowId equals w.Id
-            where r.Id == runId
-            select new { Run = r, w.Config }).SingleAsync(cancellationToken);
-        var run = loaded.Run;
-        var steps = await db.Steps.AsNoTracking().Where(s => s.RunId == runId && s.Index <= state.Step).ToListAsync(cancellationToken);
+        // The run with its workflow and its steps so far (this step's attempts and the conversation before it), read in
+        // the lock's round trip.
+        var (opened, (run, steps)) = await log.OpenAsync(runId, TurnReads.Begin(runId, state.Step), TurnReads.ReadBeginAsync, cancellationToken);
+        await using var write = opened;
         var attempts = steps.Where(s => s.Index == state.Step).ToList();
         if (await SettledAsync(request, attempts, new(run.Status, run.EntityId), cancellationToken) is { } settled)
         {
@@ -71,20 +66,23 @@ public sealed class TurnJournal(QlawDbContext db, RunLog log, RunEndings endings
             await RecordTransitionAsync(write, state, request, cancellationToken);
         }
 
+        // The run's row is updated from what the turn knows, without reading it back: every column set is written.
         var firstTurn = run.Status == RunStatus.Queued;
+        var row = new RunEntity { Id = runId, Input = run.Input, Status = run.Status };
+        db.Runs.Attach(row);
         if (firstTurn)
         {
-            run.StartedAt = now;
+            Write(row, r => r.StartedAt, now);
             write.Audit(AuditTypes.RunStarted, new RunStarted(state.Agent));
         }
 
-        run.Status = RunStatus.Running;
-        run.CurrentStep = state.Step;
-        run.CurrentAgent = state.Agent;
-        run.OriginStack = JsonSerializer.Serialize(state.Stack, QlawJson.Options);
-        run.Chain = JsonSerializer.Serialize(state.PreviousAgents, QlawJson.Options);
-        run.ReturnCounts = JsonSerializer.Serialize(state.Returns, QlawJson.Options);
-        run.UpdatedAt = now;
+        Write(row, r => r.Status, RunStatus.Running);
+        Write(row, r => r.CurrentStep, state.Step);
+        Write(row, r => r.CurrentAgent, state.Agent);
+        Write(row, r => r.OriginStack, JsonSerializer.Serialize(state.Stack, QlawJson.Options));
+        Write(row, r => r.Chain, JsonSerializer.Serialize(state.PreviousAgents, QlawJson.Options));
+        Write(row, r => r.ReturnCounts, JsonSerializer.Serialize(state.Returns, QlawJson.Options));
+        Write(row, r => r.UpdatedAt, now);
 
         var step = new StepEntity
         {
@@ -113,7 +111,7 @@ public sealed class TurnJournal(QlawDbContext db, RunLog log, RunEndings endings
             QlawTelemetry.StepRetries.Add(1, new KeyValuePair<string, object?>(QlawTelemetry.AgentTag, state.Agent));
         }
 
-        var workflow = WorkflowCatalog.Parse(loaded.Config);
+        var workflow = WorkflowCatalog.Parse(run.Config);
         var history = RunConversation.Before(run.Input, steps, state.Step);
 
         // The agent's completed turns before this one are its entries in the history (one per completed step).
@@ -136,14 +134,17 @@ public sealed class TurnJournal(QlawDbContext db, RunLog log, RunEndings endings
     public async Task<TurnResult> CompleteTurnAsync(
         long stepId, TurnRequest request, AgentTurnContext context, AgentTurnOutput output, string? tail, FinishRunRequest? finish, CancellationToken cancellationToken)
     {
-        await using var write = await log.OpenAsync(context.RunId, cancellationToken);
-        var step = await db.Steps.SingleAsync(s => s.Id == stepId, cancellationToken);
+        // The attempt's step and a handoff requested through the API meanwhile, read in the lock's round trip.
+        var (opened, (step, handoff)) = await log.OpenAsync(context.RunId, TurnReads.Complete(context.RunId, stepId), TurnReads.ReadCompleteAsync, cancellationToken);
+        await using var write = opened;
         if (step.Status != StepStatus.Running)
         {
             await write.DisposeAsync();
             return await SettleAsync(request, step.Index, cancellationToken);
         }
 
+        // Attached as read (running), so the update is fenced by the step's status.
+        db.Steps.Attach(step);
         var now = write.Now;
 
         // The text the sink still held goes out with the outcome: one commit for both, the delta first.
@@ -173,7 +174,6 @@ public sealed class TurnJournal(QlawDbContext db, RunLog log, RunEndings endings
             return TurnResult.Stop;
         }
 
-        var handoff = await PendingHandoffAsync(context.RunId, cancellationToken);
         if (handoff is null && output.Decision.Action == RouteAction.RequestInput)
         {
             var prompt = output.Prompt ?? output.Text;
@@ -329,6 +329,14 @@ public sealed class TurnJournal(QlawDbContext db, RunLog log, RunEndings endings
             state.Step, transition.From, transition.To, transition.Kind, transition.Reason, transition.StackDepth, state.Stack, state.PreviousAgents, transition.HandoffId);
         write.Event(RunEvents.Trace(write.RunId, RunEvents.Handoff, transition.From, detail, write.Now, state.Step));
         write.Audit(transition.Kind == Transition.ReturnKind ? AuditTypes.Return : AuditTypes.Handoff, detail);
+    }
+
+    // Sets a column of an attached row and marks it written even when the value equals the placeholder's.
+    private void Write<TValue>(RunEntity row, System.Linq.Expressions.Expression<Func<RunEntity, TValue>> column, TValue value)
+    {
+        var property = db.Entry(row).Property(column);
+        property.CurrentValue = value;
+        property.IsModified = true;
     }
 
     // What decides whether a turn still runs: the run's status and the orchestration instance driving it.

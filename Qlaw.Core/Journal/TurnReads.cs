@@ -1,0 +1,96 @@
+using Npgsql;
+using Qlaw.Contracts;
+using Qlaw.Core.Orchestration;
+using Qlaw.Data.Runs;
+
+namespace Qlaw.Core.Journal;
+
+/// <summary>
+/// What a turn reads under the run's lock, sent in the lock's round trip (<see cref="RunLog.OpenAsync{T}"/>): to begin,
+/// the run with its workflow and the run's steps so far; to complete, the attempt's step and the handoff requested
+/// through the API that waits, if any.
+/// </summary>
+internal static class TurnReads
+{
+    private const string StepColumns =
+        "id, run_id, index, attempt, agent, input, output, status, started_at, completed_at, heartbeat_at, checkpoint_ref, error, error_code, decision, route_state";
+
+    /// <summary>The run as a turn begins it: whether it still runs, who drives it, its task and its workflow.</summary>
+    public sealed record RunForTurn(RunStatus Status, string? EntityId, string Input, string Config);
+
+    public static NpgsqlBatchCommand[] Begin(Guid runId, int step) =>
+    [
+        Command("SELECT r.status, r.entity_id, r.input, w.config FROM runs r JOIN workflows w ON w.id = r.workflow_id WHERE r.id = $1", runId),
+        Command($"SELECT {StepColumns} FROM steps WHERE run_id = $1 AND index <= $2", runId, step),
+    ];
+
+    public static async Task<(RunForTurn Run, List<StepEntity> Steps)> ReadBeginAsync(NpgsqlDataReader reader, CancellationToken cancellationToken)
+    {
+        if (!await reader.ReadAsync(cancellationToken))
+        {
+            throw new InvalidOperationException("The run of the turn does not exist.");
+        }
+
+        var run = new RunForTurn(QlawJson.ParseEnum<RunStatus>(reader.GetString(0)), NullableString(reader, 1), reader.GetString(2), reader.GetString(3));
+        await reader.NextResultAsync(cancellationToken);
+        return (run, await ReadStepsAsync(reader, cancellationToken));
+    }
+
+    public static NpgsqlBatchCommand[] Complete(Guid runId, long stepId) =>
+    [
+        Command($"SELECT {StepColumns} FROM steps WHERE id = $1", stepId),
+        Command("SELECT id, to_agent, with_return, reason FROM handoffs WHERE run_id = $1 AND resolved_at IS NULL ORDER BY id LIMIT 1", runId),
+    ];
+
+    public static async Task<(StepEntity Step, PendingHandoff? Handoff)> ReadCompleteAsync(NpgsqlDataReader reader, CancellationToken cancellationToken)
+    {
+        var step = (await ReadStepsAsync(reader, cancellationToken)).Single();
+        await reader.NextResultAsync(cancellationToken);
+        var handoff = await reader.ReadAsync(cancellationToken)
+            ? new PendingHandoff(reader.GetInt64(0), reader.GetString(1), reader.GetBoolean(2), NullableString(reader, 3))
+            : null;
+        return (step, handoff);
+    }
+
+    private static async Task<List<StepEntity>> ReadStepsAsync(NpgsqlDataReader reader, CancellationToken cancellationToken)
+    {
+        var steps = new List<StepEntity>();
+        while (await reader.ReadAsync(cancellationToken))
+        {
+            steps.Add(new StepEntity
+            {
+                Id = reader.GetInt64(0),
+                RunId = reader.GetGuid(1),
+                Index = reader.GetInt32(2),
+                Attempt = reader.GetInt32(3),
+                Agent = reader.GetString(4),
+                Input = NullableString(reader, 5),
+                Output = NullableString(reader, 6),
+                Status = QlawJson.ParseEnum<StepStatus>(reader.GetString(7)),
+                StartedAt = reader.GetFieldValue<DateTimeOffset>(8),
+                CompletedAt = reader.IsDBNull(9) ? null : reader.GetFieldValue<DateTimeOffset>(9),
+                HeartbeatAt = reader.IsDBNull(10) ? null : reader.GetFieldValue<DateTimeOffset>(10),
+                CheckpointRef = NullableString(reader, 11),
+                Error = NullableString(reader, 12),
+                ErrorCode = NullableString(reader, 13),
+                Decision = NullableString(reader, 14),
+                RouteState = NullableString(reader, 15),
+            });
+        }
+
+        return steps;
+    }
+
+    private static string? NullableString(NpgsqlDataReader reader, int ordinal) => reader.IsDBNull(ordinal) ? null : reader.GetString(ordinal);
+
+    private static NpgsqlBatchCommand Command(string sql, params object[] values)
+    {
+        var command = new NpgsqlBatchCommand(sql);
+        foreach (var value in values)
+        {
+            command.Parameters.Add(new() { Value = value });
+        }
+
+        return command;
+    }
+}
