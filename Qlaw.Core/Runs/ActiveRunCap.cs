@@ -11,23 +11,29 @@ namespace Qlaw.Core.Runs;
 /// </summary>
 internal static class ActiveRunCap
 {
-    private static readonly RunStatus[] Active = [RunStatus.Queued, RunStatus.Running, RunStatus.AwaitingInput];
+    private static readonly string[] ActiveNames = [.. new[] { RunStatus.Queued, RunStatus.Running, RunStatus.AwaitingInput }.Select(s => QlawJson.EnumName(s))];
 
     /// <summary>The refusal when a new run of <paramref name="client"/> would exceed a cap, else null.</summary>
     public static async Task<RunCommandResult.Busy?> FindAsync(QlawDbContext db, string? client, LimitsOptions limits, CancellationToken cancellationToken)
     {
+        // Both counts in one statement, each counting no further than its cap: the answer is only ever compared with it.
+        var (perClient, all) = (limits.MaxActiveRunsPerClient, limits.MaxActiveRuns);
+        var counts = await db.Database.SqlQuery<ActiveCounts>(
+            $"""
+            SELECT (SELECT count(*) FROM (SELECT 1 FROM runs WHERE client = {client} AND status = ANY({ActiveNames}) LIMIT {perClient}) AS c)::int AS of_client,
+                   (SELECT count(*) FROM (SELECT 1 FROM runs WHERE status = ANY({ActiveNames}) LIMIT {all}) AS a)::int AS of_server
+            """).SingleAsync(cancellationToken);
         var retryAfter = TimeSpan.FromSeconds(limits.ActiveRunsRetryAfterSeconds);
-        if (client is not null && await CountAsync(db.Runs.Where(r => r.Client == client), limits.MaxActiveRunsPerClient, cancellationToken) >= limits.MaxActiveRunsPerClient)
+        if (client is not null && counts.OfClient >= perClient)
         {
-            return new RunCommandResult.Busy($"This client has {limits.MaxActiveRunsPerClient} active runs, the most allowed (Limits:MaxActiveRunsPerClient).", retryAfter);
+            return new RunCommandResult.Busy($"This client has {perClient} active runs, the most allowed (Limits:MaxActiveRunsPerClient).", retryAfter);
         }
 
-        return await CountAsync(db.Runs, limits.MaxActiveRuns, cancellationToken) >= limits.MaxActiveRuns
-            ? new RunCommandResult.Busy($"The server has {limits.MaxActiveRuns} active runs, the most allowed (Limits:MaxActiveRuns).", retryAfter)
+        return counts.OfServer >= all
+            ? new RunCommandResult.Busy($"The server has {all} active runs, the most allowed (Limits:MaxActiveRuns).", retryAfter)
             : null;
     }
 
-    // Counts no further than the cap: the answer is only ever compared with it.
-    private static Task<int> CountAsync(IQueryable<Data.Runs.RunEntity> runs, int cap, CancellationToken cancellationToken) =>
-        runs.Where(r => Active.Contains(r.Status)).Take(cap).CountAsync(cancellationToken);
+    // Columns named as the context's snake-case convention expects.
+    private sealed record ActiveCounts(int OfClient, int OfServer);
 }
