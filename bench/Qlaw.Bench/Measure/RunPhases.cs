@@ -11,8 +11,9 @@ internal sealed record ClientRun(Guid RunId, long PostedAt, long FirstEventAt, l
 /// <summary>
 /// Where a run's time goes, from the rows the server wrote: the POST until the run row's timestamp, until the first
 /// turn began (scheduling and the engine's first hop), the turns themselves (journal writes and the model), the hops
-/// between turns (the engine), the last turn until the run was marked completed (one more activity), and until the
-/// client's stream closed. Medians over the runs, milliseconds; turns and hops are means within a run.
+/// between turns (the engine), the last turn until the run was marked completed, until that transaction committed (the
+/// run is completed for every reader from then on: <c>pg_xact_commit_timestamp</c> of the run row), and from the commit
+/// until the client's stream closed. Medians over the runs, milliseconds; turns and hops are means within a run.
 /// </summary>
 internal sealed record RunPhases(RunPhase Median, RunPhase Slowest)
 {
@@ -20,10 +21,10 @@ internal sealed record RunPhases(RunPhase Median, RunPhase Slowest)
     {
         await using var command = database.CreateCommand(
             """
-            SELECT r.id, r.created_at, r.completed_at,
+            SELECT r.id, r.created_at, r.completed_at, coalesce(pg_xact_commit_timestamp(r.xmin), r.completed_at),
                    array_agg(s.started_at ORDER BY s."index"), array_agg(s.completed_at ORDER BY s."index")
             FROM runs r JOIN steps s ON s.run_id = r.id AND s.status = 'completed'
-            WHERE r.id = ANY($1) GROUP BY r.id, r.created_at, r.completed_at
+            WHERE r.id = ANY($1) GROUP BY r.id, r.created_at, r.completed_at, r.xmin
             """);
         command.Parameters.Add(new() { Value = runs.Select(r => r.RunId).ToArray() });
         var byId = runs.ToDictionary(r => r.RunId);
@@ -32,8 +33,8 @@ internal sealed record RunPhases(RunPhase Median, RunPhase Slowest)
         while (await reader.ReadAsync())
         {
             var run = byId[reader.GetGuid(0)];
-            var (created, completed) = (reader.GetDateTime(1), reader.GetDateTime(2));
-            var (started, ended) = (reader.GetFieldValue<DateTime[]>(3), reader.GetFieldValue<DateTime[]>(4));
+            var (created, completed, committed) = (reader.GetDateTime(1), reader.GetDateTime(2), reader.GetDateTime(3));
+            var (started, ended) = (reader.GetFieldValue<DateTime[]>(4), reader.GetFieldValue<DateTime[]>(5));
             phases.Add((run,
             [
                 (created - BenchClock.ToUtc(run.PostedAt)).TotalMilliseconds,
@@ -41,17 +42,18 @@ internal sealed record RunPhases(RunPhase Median, RunPhase Slowest)
                 started.Zip(ended, (s, e) => (e - s).TotalMilliseconds).Average(),
                 started.Skip(1).Zip(ended, (next, previous) => (next - previous).TotalMilliseconds).DefaultIfEmpty(double.NaN).Average(),
                 (completed - ended[^1]).TotalMilliseconds,
-                (BenchClock.ToUtc(run.ClosedAt) - completed).TotalMilliseconds,
+                (committed - completed).TotalMilliseconds,
+                (BenchClock.ToUtc(run.ClosedAt) - committed).TotalMilliseconds,
             ]));
         }
 
         double Median(int i) => new Distribution(phases.Select(p => p.Phases[i])).P50;
         var slowest = phases.MaxBy(p => p.Run.ClosedAt - p.Run.PostedAt).Phases;
         return new RunPhases(
-            new RunPhase(Median(0), Median(1), Median(2), Median(3), Median(4), Median(5)),
-            new RunPhase(slowest[0], slowest[1], slowest[2], slowest[3], slowest[4], slowest[5]));
+            new RunPhase(Median(0), Median(1), Median(2), Median(3), Median(4), Median(5), Median(6)),
+            new RunPhase(slowest[0], slowest[1], slowest[2], slowest[3], slowest[4], slowest[5], slowest[6]));
     }
 }
 
 /// <summary>One run's phases, or their medians over runs (milliseconds; turns and hops are means within a run).</summary>
-internal sealed record RunPhase(double Created, double FirstTurn, double Turn, double Hop, double Finish, double StreamClosed);
+internal sealed record RunPhase(double Created, double FirstTurn, double Turn, double Hop, double Finish, double Commit, double StreamClosed);

@@ -61,7 +61,7 @@ internal static class RunLatency
         {
             section.Note("Where a sequential run's time goes (ms; from the rows' timestamps): the median run, and the slowest run by time to its stream's end:")
                 .Table(
-                    ["", "POST → run row", "→ first turn began", "turn (mean)", "hop between turns (mean)", "last turn → run completed", "→ stream closed"],
+                    ["", "POST → run row", "→ first turn began", "turn (mean)", "hop between turns (mean)", "last turn → run completed", "→ committed", "→ stream closed"],
                     [["median", .. Phases(p.Median)], ["slowest", .. Phases(p.Slowest)]]);
         }
 
@@ -76,7 +76,7 @@ internal static class RunLatency
                     $"{Number(done.P50)} ms ({Number(done.P50 / bareDone.P50, "0.00")}×, engine {Number(bareDone.P50)} ms)", done.P50 <= 1.5 * bareDone.P50);
             if (phases is { } ph)
             {
-                section.Goal("Stream closed ≤ 3 ms after the run completed (sequential p50)", $"{Number(ph.Median.StreamClosed)} ms", ph.Median.StreamClosed <= 3);
+                section.Goal("Stream closed ≤ 3 ms after the run completed (its transaction committed; sequential p50)", $"{Number(ph.Median.StreamClosed)} ms", ph.Median.StreamClosed <= 3);
             }
         }
 
@@ -85,7 +85,7 @@ internal static class RunLatency
 
 
     private static string[] Phases(RunPhase p) =>
-        [Ms(p.Created), Ms(p.FirstTurn), Ms(p.Turn), Ms(p.Hop), Ms(p.Finish), Ms(p.StreamClosed)];
+        [Ms(p.Created), Ms(p.FirstTurn), Ms(p.Turn), Ms(p.Hop), Ms(p.Finish), Ms(p.Commit), Ms(p.StreamClosed)];
 
     private static async Task<ClientRun> OneRunAsync(QlawApi api, CancellationToken cancellationToken)
     {
