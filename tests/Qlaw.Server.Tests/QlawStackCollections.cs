@@ -1,5 +1,8 @@
 using Qlaw.Testing;
 
+// The parallel collections leave the shared stack running for the exclusive one that follows them.
+[assembly: TestCollectionOrderer(StackKeepingCollectionOrderer.TypeName, StackKeepingCollectionOrderer.AssemblyName)]
+
 namespace Qlaw.Server.Tests;
 
 /// <summary>
