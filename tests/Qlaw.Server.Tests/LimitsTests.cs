@@ -6,26 +6,39 @@ namespace Qlaw.Server.Tests;
 
 /// <summary>Server ceilings a workflow cannot exceed, and the caps on active runs.</summary>
 [Collection(QlawStackCollections.Api)]
-public sealed class LimitsTests(QlawStackFixture stack) : IAsyncLifetime
+public sealed class LimitsTests(LimitsTests.Server server) : IClassFixture<LimitsTests.Server>
 {
-    private QlawApplication _app = null!;
-    private RunsClient _runs = null!;
+    private readonly RunsClient _runs = new(server.App.CreateClient());
 
-    public async Task InitializeAsync()
+    /// <summary>
+    /// The server the tests of the class share: each names its own workflow, and only the test of the cap starts runs.
+    /// </summary>
+    public sealed class Server : IAsyncLifetime
     {
-        _app = await QlawApplication.StartAsync(stack, new Dictionary<string, string?>
-        {
-            ["Limits:MaxSteps"] = "50",
-            ["Limits:MaxOutputTokens"] = "4096",
-            ["Limits:MaxAttempts"] = "5",
-            ["Limits:MaxTotalTokens"] = "100000",
-            ["Limits:MaxActiveRunsPerClient"] = "2",
-            ["Limits:ActiveRunsRetryAfterSeconds"] = "7",
-        });
-        _runs = new RunsClient(_app.CreateClient());
-    }
+        private readonly QlawStackFixture _stack = new();
 
-    public async Task DisposeAsync() => await _app.DisposeAsync();
+        public QlawApplication App { get; private set; } = null!;
+
+        public async Task InitializeAsync()
+        {
+            await _stack.InitializeAsync();
+            App = await QlawApplication.StartAsync(_stack, new Dictionary<string, string?>
+            {
+                ["Limits:MaxSteps"] = "50",
+                ["Limits:MaxOutputTokens"] = "4096",
+                ["Limits:MaxAttempts"] = "5",
+                ["Limits:MaxTotalTokens"] = "100000",
+                ["Limits:MaxActiveRunsPerClient"] = "2",
+                ["Limits:ActiveRunsRetryAfterSeconds"] = "7",
+            });
+        }
+
+        public async Task DisposeAsync()
+        {
+            await App.DisposeAsync();
+            await _stack.DisposeAsync();
+        }
+    }
 
     [Fact]
     public async Task A_workflow_over_a_server_ceiling_is_refused_naming_each_field()

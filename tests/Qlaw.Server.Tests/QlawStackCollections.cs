@@ -1,5 +1,8 @@
 using Qlaw.Testing;
 
+// The parallel collections leave the shared stack running for the exclusive one that follows them.
+[assembly: TestCollectionOrderer(StackKeepingCollectionOrderer.TypeName, StackKeepingCollectionOrderer.AssemblyName)]
+
 namespace Qlaw.Server.Tests;
 
 /// <summary>
@@ -18,7 +21,7 @@ public static class QlawStackCollections
     /// <summary>Server processes: configuration, migration, crashes and restarts.</summary>
     public const string Processes = "qlaw-stack-processes";
 
-    /// <summary>Self-healing after lost hubs, storage and database outages.</summary>
+    /// <summary>Self-healing after lost hubs, storage and database outages, and a status cache that is never needed.</summary>
     public const string Recovery = "qlaw-stack-recovery";
 
     /// <summary>Tests that run alone, after every other collection.</summary>

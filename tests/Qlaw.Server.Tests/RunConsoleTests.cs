@@ -5,18 +5,29 @@ namespace Qlaw.Server.Tests;
 
 /// <summary>The run console's files as Qlaw.Server serves them: at /, under the security headers, revalidated.</summary>
 [Collection(QlawStackCollections.Streams)]
-public sealed class RunConsoleTests(QlawStackFixture stack) : IAsyncLifetime
+public sealed class RunConsoleTests(RunConsoleTests.Server server) : IClassFixture<RunConsoleTests.Server>
 {
-    private QlawApplication _app = null!;
-    private HttpClient _client = null!;
+    private readonly HttpClient _client = server.App.CreateClient();
 
-    public async Task InitializeAsync()
+    /// <summary>The server the tests of the class share: they only read its static files.</summary>
+    public sealed class Server : IAsyncLifetime
     {
-        _app = await QlawApplication.StartAsync(stack);
-        _client = _app.CreateClient();
-    }
+        private readonly QlawStackFixture _stack = new();
 
-    public async Task DisposeAsync() => await _app.DisposeAsync();
+        public QlawApplication App { get; private set; } = null!;
+
+        public async Task InitializeAsync()
+        {
+            await _stack.InitializeAsync();
+            App = await QlawApplication.StartAsync(_stack);
+        }
+
+        public async Task DisposeAsync()
+        {
+            await App.DisposeAsync();
+            await _stack.DisposeAsync();
+        }
+    }
 
     [Fact]
     public async Task The_console_page_is_served_at_the_root_under_the_content_security_policy()

@@ -99,7 +99,7 @@ public sealed class RunLogTests(QlawStackFixture stack)
     public async Task A_continue_raised_again_after_a_crash_is_applied_once()
     {
         var url = new Uri($"http://127.0.0.1:{Network.FreePort()}");
-        var settings = new Dictionary<string, string?>(await stack.ServerSettingsAsync())
+        var settings = new Dictionary<string, string?>((await stack.ServerSettingsAsync()).Concat(RecoveryTests.QuickRedelivery))
         {
             ["Recovery:DispatchIntervalMs"] = "200",
         };

@@ -7,8 +7,11 @@ using StackExchange.Redis;
 
 namespace Qlaw.Server.Tests;
 
-/// <summary>Status snapshots of ended runs in Redis: cached only when final, and never needed.</summary>
-[Collection(QlawStackCollections.Exclusive)]
+/// <summary>
+/// Status snapshots of ended runs in Redis: cached only when final, and never needed. Nothing here is measured against
+/// a clock and each test has its own key space (and its own Redis to kill), so it runs beside the other collections.
+/// </summary>
+[Collection(QlawStackCollections.Recovery)]
 public sealed class RunStatusCacheTests(QlawStackFixture stack, RedisFixture redis) : IClassFixture<RedisFixture>
 {
     // Each test has its own key space on the shared Redis.

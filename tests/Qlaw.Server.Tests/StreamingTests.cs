@@ -8,19 +8,36 @@ namespace Qlaw.Server.Tests;
 
 /// <summary>Run streams in the QLAW CLI's wire format: replay, resume, fan-out, other servers, dropped connections.</summary>
 [Collection(QlawStackCollections.Streams)]
-public sealed class StreamingTests(QlawStackFixture stack) : IAsyncLifetime
+public sealed class StreamingTests(QlawStackFixture stack, StreamingTests.Server server) : IClassFixture<StreamingTests.Server>
 {
-    private QlawApplication _app = null!;
-    private RunsClient _runs = null!;
+    private readonly QlawApplication _app = server.App;
+    private readonly RunsClient _runs = server.Runs;
 
-    public async Task InitializeAsync()
+    /// <summary>
+    /// The server the tests of the class share: each follows only runs it started itself, by id, so none sees another's.
+    /// </summary>
+    public sealed class Server : IAsyncLifetime
     {
-        _app = await QlawApplication.StartAsync(stack, new Dictionary<string, string?> { ["Models:Scripted:TokenDelayMs"] = "3" });
-        _runs = new RunsClient(_app.CreateClient());
-        await _runs.CreateWorkflowAsync(Samples.Workflow());
-    }
+        private readonly QlawStackFixture _stack = new();
 
-    public async Task DisposeAsync() => await _app.DisposeAsync();
+        public QlawApplication App { get; private set; } = null!;
+
+        public RunsClient Runs { get; private set; } = null!;
+
+        public async Task InitializeAsync()
+        {
+            await _stack.InitializeAsync();
+            App = await QlawApplication.StartAsync(_stack, new Dictionary<string, string?> { ["Models:Scripted:TokenDelayMs"] = "3" });
+            Runs = new RunsClient(App.CreateClient());
+            await Runs.CreateWorkflowAsync(Samples.Workflow());
+        }
+
+        public async Task DisposeAsync()
+        {
+            await App.DisposeAsync();
+            await _stack.DisposeAsync();
+        }
+    }
 
     [Fact]
     public async Task A_late_joiner_gets_the_full_replay_in_the_cli_format_and_a_clean_end()

@@ -7,7 +7,8 @@ namespace Qlaw.Testing;
 
 /// <summary>
 /// The one PostgreSQL and Azurite of a test process, started by the first collection that acquires it and stopped by
-/// the last one that releases it: collections that run in parallel share it, each test on its own database and task hub.
+/// the last one that releases it: collections that run in parallel share it, each test on its own database and task hub
+/// (and those that run alone after them too, when <see cref="StackKeepingCollectionOrderer"/> says they are coming).
 /// </summary>
 internal sealed class SharedStack
 {
@@ -15,6 +16,7 @@ internal sealed class SharedStack
     private static readonly Lock Gate = new();
     private static Task<SharedStack>? _current;
     private static int _users;
+    private static bool _keepOverNextRelease;
     private readonly string _root;
     private readonly Lazy<Task> _template;
 
@@ -39,6 +41,18 @@ internal sealed class SharedStack
         }
     }
 
+    /// <summary>
+    /// Keeps the stack when its users next drop to none, for users known to come after them (collections that run
+    /// alone after the parallel ones: <see cref="StackKeepingCollectionOrderer"/>); the release after that stops it.
+    /// </summary>
+    public static void KeepOverNextRelease()
+    {
+        lock (Gate)
+        {
+            _keepOverNextRelease = true;
+        }
+    }
+
     public static async Task ReleaseAsync()
     {
         Task<SharedStack>? last = null;
@@ -46,7 +60,14 @@ internal sealed class SharedStack
         {
             if (--_users == 0)
             {
-                (last, _current) = (_current, null);
+                if (_keepOverNextRelease)
+                {
+                    _keepOverNextRelease = false;
+                }
+                else
+                {
+                    (last, _current) = (_current, null);
+                }
             }
         }
 
