@@ -13,32 +13,15 @@ public sealed class LimitsTests(LimitsTests.Server server) : IClassFixture<Limit
     /// <summary>
     /// The server the tests of the class share: each names its own workflow, and only the test of the cap starts runs.
     /// </summary>
-    public sealed class Server : IAsyncLifetime
+    public sealed class Server() : ClassServer(new Dictionary<string, string?>
     {
-        private readonly QlawStackFixture _stack = new();
-
-        public QlawApplication App { get; private set; } = null!;
-
-        public async Task InitializeAsync()
-        {
-            await _stack.InitializeAsync();
-            App = await QlawApplication.StartAsync(_stack, new Dictionary<string, string?>
-            {
-                ["Limits:MaxSteps"] = "50",
-                ["Limits:MaxOutputTokens"] = "4096",
-                ["Limits:MaxAttempts"] = "5",
-                ["Limits:MaxTotalTokens"] = "100000",
-                ["Limits:MaxActiveRunsPerClient"] = "2",
-                ["Limits:ActiveRunsRetryAfterSeconds"] = "7",
-            });
-        }
-
-        public async Task DisposeAsync()
-        {
-            await App.DisposeAsync();
-            await _stack.DisposeAsync();
-        }
-    }
+        ["Limits:MaxSteps"] = "50",
+        ["Limits:MaxOutputTokens"] = "4096",
+        ["Limits:MaxAttempts"] = "5",
+        ["Limits:MaxTotalTokens"] = "100000",
+        ["Limits:MaxActiveRunsPerClient"] = "2",
+        ["Limits:ActiveRunsRetryAfterSeconds"] = "7",
+    });
 
     [Fact]
     public async Task A_workflow_over_a_server_ceiling_is_refused_naming_each_field()

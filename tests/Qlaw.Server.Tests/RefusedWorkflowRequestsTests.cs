@@ -16,24 +16,7 @@ public sealed class RefusedWorkflowRequestsTests(RefusedWorkflowRequestsTests.Se
     private readonly HttpClient _client = server.App.CreateClient();
 
     /// <summary>The server the tests of the class share.</summary>
-    public sealed class Server : IAsyncLifetime
-    {
-        private readonly QlawStackFixture _stack = new();
-
-        public QlawApplication App { get; private set; } = null!;
-
-        public async Task InitializeAsync()
-        {
-            await _stack.InitializeAsync();
-            App = await QlawApplication.StartAsync(_stack);
-        }
-
-        public async Task DisposeAsync()
-        {
-            await App.DisposeAsync();
-            await _stack.DisposeAsync();
-        }
-    }
+    public sealed class Server : ClassServer;
 
     [Theory]
     [InlineData("no-such-workflow")]

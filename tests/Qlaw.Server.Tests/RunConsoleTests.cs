@@ -10,24 +10,7 @@ public sealed class RunConsoleTests(RunConsoleTests.Server server) : IClassFixtu
     private readonly HttpClient _client = server.App.CreateClient();
 
     /// <summary>The server the tests of the class share: they only read its static files.</summary>
-    public sealed class Server : IAsyncLifetime
-    {
-        private readonly QlawStackFixture _stack = new();
-
-        public QlawApplication App { get; private set; } = null!;
-
-        public async Task InitializeAsync()
-        {
-            await _stack.InitializeAsync();
-            App = await QlawApplication.StartAsync(_stack);
-        }
-
-        public async Task DisposeAsync()
-        {
-            await App.DisposeAsync();
-            await _stack.DisposeAsync();
-        }
-    }
+    public sealed class Server : ClassServer;
 
     [Fact]
     public async Task The_console_page_is_served_at_the_root_under_the_content_security_policy()

@@ -16,26 +16,15 @@ public sealed class StreamingTests(QlawStackFixture stack, StreamingTests.Server
     /// <summary>
     /// The server the tests of the class share: each follows only runs it started itself, by id, so none sees another's.
     /// </summary>
-    public sealed class Server : IAsyncLifetime
+    public sealed class Server() : ClassServer(new Dictionary<string, string?> { ["Models:Scripted:TokenDelayMs"] = "3" })
     {
-        private readonly QlawStackFixture _stack = new();
-
-        public QlawApplication App { get; private set; } = null!;
-
         public RunsClient Runs { get; private set; } = null!;
 
-        public async Task InitializeAsync()
+        public override async Task InitializeAsync()
         {
-            await _stack.InitializeAsync();
-            App = await QlawApplication.StartAsync(_stack, new Dictionary<string, string?> { ["Models:Scripted:TokenDelayMs"] = "3" });
+            await base.InitializeAsync();
             Runs = new RunsClient(App.CreateClient());
             await Runs.CreateWorkflowAsync(Samples.Workflow());
-        }
-
-        public async Task DisposeAsync()
-        {
-            await App.DisposeAsync();
-            await _stack.DisposeAsync();
         }
     }
 
