@@ -28,4 +28,10 @@ public interface IRunScheduler
 
     /// <summary>Deletes the stored history of instance <paramref name="instanceId"/>; a no-op when there is none.</summary>
     Task PurgeAsync(string instanceId, CancellationToken cancellationToken);
+
+    /// <summary>
+    /// Deletes the stored history of every instance that ended (completed, failed, terminated) and was created before
+    /// <paramref name="createdBefore"/>; instances still pending or running are left alone. Returns how many were purged.
+    /// </summary>
+    Task<int> PurgeEndedAsync(DateTimeOffset createdBefore, CancellationToken cancellationToken);
 }

@@ -11,7 +11,8 @@ namespace Qlaw.Core.Retention;
 /// <summary>
 /// Deletes ended runs older than <see cref="RetentionOptions.Days"/> in bounded batches: first each run's Durable Task
 /// instances (every generation it was re-seeded as), then in one transaction its signals, events, audit entries,
-/// handoffs, steps and the run itself. A batch that fails part-way is taken again by the next pass.
+/// handoffs, steps and the run itself. A batch that fails part-way is taken again by the next pass. A second, frequent
+/// pass purges the hub history of orchestrations that ended (<see cref="RetentionOptions.HubHistorySeconds"/>).
 /// </summary>
 public sealed partial class RunRetention(
     QlawDbContext db, IRunScheduler scheduler, IOptionsMonitor<RetentionOptions> options, TimeProvider clock, ILogger<RunRetention> logger)
@@ -38,6 +39,28 @@ public sealed partial class RunRetention(
         }
 
         return total;
+    }
+
+    /// <summary>
+    /// One pass over the hub: purges the history of orchestrations that ended and were created more than
+    /// <see cref="RetentionOptions.HubHistorySeconds"/> ago; returns how many were purged.
+    /// </summary>
+    public async Task<int> PurgeHubHistoryOnceAsync(CancellationToken cancellationToken)
+    {
+        var seconds = options.CurrentValue.HubHistorySeconds;
+        if (seconds == 0)
+        {
+            return 0;
+        }
+
+        var cutoff = clock.GetUtcNow().AddSeconds(-seconds);
+        var purged = await scheduler.PurgeEndedAsync(cutoff, cancellationToken);
+        if (purged > 0)
+        {
+            LogHubPurged(logger, purged, cutoff);
+        }
+
+        return purged;
     }
 
     private async Task<int> PurgeBatchAsync(DateTimeOffset cutoff, int size, CancellationToken cancellationToken)
@@ -84,4 +107,7 @@ public sealed partial class RunRetention(
     [LoggerMessage(Level = LogLevel.Information, Message =
         "Retention deleted {Runs} runs ended before {Cutoff:u} with {Steps} steps, {Handoffs} handoffs, {Events} events, {Audit} audit entries and {Signals} signals, and purged {Instances} orchestration instances")]
     private static partial void LogPurged(ILogger logger, int runs, int steps, int handoffs, int events, int audit, int signals, int instances, DateTimeOffset cutoff);
+
+    [LoggerMessage(Level = LogLevel.Debug, Message = "Purged the hub history of {Instances} ended orchestrations created before {Cutoff:u}")]
+    private static partial void LogHubPurged(ILogger logger, int instances, DateTimeOffset cutoff);
 }

@@ -47,6 +47,15 @@ public sealed class DurableClientRunScheduler(DurableClientAccessor accessor) : 
     public Task PurgeAsync(string instanceId, CancellationToken cancellationToken) =>
         accessor.Client.PurgeInstanceAsync(instanceId, cancellationToken);
 
+    public async Task<int> PurgeEndedAsync(DateTimeOffset createdBefore, CancellationToken cancellationToken)
+    {
+        var filter = new PurgeInstancesFilter(
+            CreatedFrom: null, CreatedTo: createdBefore,
+            Statuses: [OrchestrationRuntimeStatus.Completed, OrchestrationRuntimeStatus.Failed, OrchestrationRuntimeStatus.Terminated]);
+        var result = await accessor.Client.PurgeAllInstancesAsync(filter, cancellationToken);
+        return result.PurgedInstanceCount;
+    }
+
     public async Task<InstanceState> GetStateAsync(string instanceId, CancellationToken cancellationToken)
     {
         var instance = await accessor.Client.GetInstanceAsync(instanceId, getInputsAndOutputs: false, cancellationToken);

@@ -9,7 +9,8 @@ namespace Qlaw.Functions.Orchestration;
 
 /// <summary>
 /// Self-healing on Functions: the passes Qlaw.Server's RecoveryWorker runs, from a timer (timer triggers run on one
-/// instance at a time): deliver left-over outbox signals, then re-drive lost or stale runs from PostgreSQL.
+/// instance at a time): deliver left-over outbox signals, re-drive lost or stale runs from PostgreSQL, then purge the hub
+/// history of orchestrations that ended (<c>Retention:HubHistorySeconds</c>).
 /// The cadence is the app setting <see cref="ScheduleSetting"/> (an NCRONTAB expression): every few minutes lets the app
 /// scale to zero between passes, at the price of a lost run or an undelivered signal waiting up to that long.
 /// </summary>
@@ -26,6 +27,7 @@ public static class RecoveryFunctions
         services.GetRequiredService<DurableClientAccessor>().Client = client;
         await services.GetRequiredService<RunSignals>().DeliverPendingAsync(context.CancellationToken);
         await services.GetRequiredService<RunReconciler>().ReconcileOnceAsync(context.CancellationToken);
+        await services.GetRequiredService<RunRetention>().PurgeHubHistoryOnceAsync(context.CancellationToken);
     }
 
     /// <summary>Retention on Functions: hourly, ended runs older than <c>Retention:Days</c> are deleted (off unless set).</summary>

@@ -17,6 +17,9 @@ internal sealed class TaskHubRunScheduler(
     private static readonly CoreOrchestrationStatus[] RunningStatuses =
         [CoreOrchestrationStatus.Pending, CoreOrchestrationStatus.Running, CoreOrchestrationStatus.ContinuedAsNew];
 
+    private static readonly CoreOrchestrationStatus[] EndedStatuses =
+        [CoreOrchestrationStatus.Completed, CoreOrchestrationStatus.Failed, CoreOrchestrationStatus.Terminated, CoreOrchestrationStatus.Canceled];
+
     public async Task ScheduleAsync(string instanceId, RunOrchestrationInput input, CancellationToken cancellationToken)
     {
         try
@@ -79,6 +82,19 @@ internal sealed class TaskHubRunScheduler(
         catch (Exception ex) when (IsHubMissing(ex))
         {
             // No hub, no history to purge.
+        }
+    }
+
+    public async Task<int> PurgeEndedAsync(DateTimeOffset createdBefore, CancellationToken cancellationToken)
+    {
+        try
+        {
+            var result = await service.PurgeInstanceHistoryAsync(DateTime.MinValue, createdBefore.UtcDateTime, EndedStatuses);
+            return result.InstancesDeleted;
+        }
+        catch (Exception ex) when (IsHubMissing(ex))
+        {
+            return 0;
         }
     }
 

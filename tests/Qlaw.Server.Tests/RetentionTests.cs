@@ -1,3 +1,5 @@
+using System.Net;
+using System.Text.Json.Nodes;
 using Microsoft.EntityFrameworkCore;
 using Microsoft.Extensions.DependencyInjection;
 using Qlaw.Core.Orchestration;
@@ -19,6 +21,7 @@ public sealed class RetentionTests(QlawStackFixture stack) : IAsyncLifetime
             ["Retention:Days"] = "7",
             ["Retention:IntervalSeconds"] = "1",
             ["Retention:BatchSize"] = "1",
+            ["Retention:HubHistorySeconds"] = "0",
         });
         _runs = new RunsClient(_app.CreateClient());
     }
@@ -72,7 +75,7 @@ public sealed class RetentionTests(QlawStackFixture stack) : IAsyncLifetime
     }
 
     // A bound on waiting for the background pass, not a timing assertion.
-    private static async Task WaitUntilAsync(Func<Task<bool>> condition)
+    internal static async Task WaitUntilAsync(Func<Task<bool>> condition)
     {
         for (var i = 0; i < 600; i++)
         {
@@ -85,5 +88,61 @@ public sealed class RetentionTests(QlawStackFixture stack) : IAsyncLifetime
         }
 
         throw new Xunit.Sdk.XunitException("The condition did not hold within 60 s.");
+    }
+}
+
+/// <summary>
+/// Hub history retention: the Durable Task history of orchestrations that ended is purged soon after, while PostgreSQL
+/// keeps the runs; orchestrations still under way, such as a run waiting for an answer, keep theirs.
+/// </summary>
+[Collection(QlawStackCollections.Streams)]
+public sealed class HubHistoryRetentionTests(QlawStackFixture stack) : IAsyncLifetime
+{
+    private QlawApplication _app = null!;
+    private RunsClient _runs = null!;
+
+    public async Task InitializeAsync()
+    {
+        _app = await QlawApplication.StartAsync(stack, new Dictionary<string, string?>
+        {
+            ["Retention:HubHistorySeconds"] = "1",
+            ["Retention:HubHistoryIntervalSeconds"] = "1",
+        });
+        _runs = new RunsClient(_app.CreateClient());
+    }
+
+    public async Task DisposeAsync() => await _app.DisposeAsync();
+
+    [Fact]
+    public async Task Ended_orchestrations_lose_their_hub_history_while_runs_under_way_keep_theirs_and_resume()
+    {
+        await _runs.CreateWorkflowAsync(Samples.Workflow());
+        await _runs.CreateWorkflowAsync(Samples.Workflow("human-in-the-loop"));
+        var waiting = await _runs.StartAsync("human-in-the-loop");
+        var completed = await _runs.StartAsync("code-review");
+        await _runs.WaitForAsync(completed, "completed");
+        await _runs.WaitForAsync(waiting, "awaiting_input");
+        var scheduler = _app.Services.GetRequiredService<IRunScheduler>();
+
+        await RetentionTests.WaitUntilAsync(async () =>
+            await scheduler.GetStateAsync($"run-{Guid.Parse(completed):N}", CancellationToken.None) == InstanceState.Missing);
+
+        // The purge passes keep running while the other run waits; its orchestration is untouched and takes the answer.
+        await Task.Delay(TimeSpan.FromSeconds(3));
+        Assert.Equal(InstanceState.Running, await scheduler.GetStateAsync($"run-{Guid.Parse(waiting):N}", CancellationToken.None));
+        var answer = await _runs.PostAsync(waiting, "continue", new JsonObject { ["input"] = "C#" });
+        Assert.Equal(HttpStatusCode.Accepted, answer.StatusCode);
+        var resumed = await _runs.WaitForAsync(waiting, "completed");
+        Assert.Equal(["planner:completed:1", "planner:completed:1", "coder:completed:1", "judge:completed:1"], RunsClient.Steps(resumed));
+        await RetentionTests.WaitUntilAsync(async () =>
+            await scheduler.GetStateAsync($"run-{Guid.Parse(waiting):N}", CancellationToken.None) == InstanceState.Missing);
+
+        // PostgreSQL still has all of the purged run: its status, and its stream replayed to the end.
+        var status = await _runs.StatusAsync(completed);
+        Assert.Equal("completed", status["status"]!.GetValue<string>());
+        Assert.Equal(5, RunsClient.Steps(status).Count);
+        var stream = await _app.CreateClient().GetStringAsync($"/v1/runs/{completed}/responses");
+        Assert.Contains("response.completed", stream, StringComparison.Ordinal);
+        Assert.EndsWith("data: [DONE]\n\n", stream, StringComparison.Ordinal);
     }
 }

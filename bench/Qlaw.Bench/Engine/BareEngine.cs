@@ -4,6 +4,7 @@ using DurableTask.Core;
 using Microsoft.Extensions.Logging.Abstractions;
 using Qlaw.Bench.Measure;
 using Qlaw.Bench.Stack;
+using Qlaw.Core.Retention;
 
 namespace Qlaw.Bench.Engine;
 
@@ -14,19 +15,23 @@ internal sealed record ChainTiming(long StartedAt, long FirstActivityAt, long La
 /// The bare Durable Task engine in this process: DurableTask.Core's <see cref="TaskHubWorker"/> on
 /// <see cref="AzureStorageOrchestrationService"/> with the hub settings Qlaw.Server uses, running an orchestration
 /// that calls a no-op activity <c>length</c> times in sequence — the same shape as a run's chain of agent turns, with
-/// none of Qlaw's work in it.
+/// none of Qlaw's work in it. Like Qlaw.Server with its default <c>Retention</c> settings, it purges the hub history of
+/// ended orchestrations as they age, so that both keep Azurite's tables equally small.
 /// </summary>
 internal sealed class BareEngine : IAsyncDisposable
 {
     private readonly TaskHubWorker _worker;
     private readonly TaskHubClient _client;
     private readonly ChainTracker _tracker;
+    private readonly CancellationTokenSource _stop = new();
+    private readonly Task _purging;
 
-    private BareEngine(TaskHubWorker worker, TaskHubClient client, ChainTracker tracker)
+    private BareEngine(TaskHubWorker worker, TaskHubClient client, ChainTracker tracker, AzureStorageOrchestrationService service)
     {
         _worker = worker;
         _client = client;
         _tracker = tracker;
+        _purging = PurgeEndedAsync(service, new RetentionOptions(), _stop.Token);
     }
 
     public static async Task<BareEngine> StartAsync(HubSettings hub, string storageConnection)
@@ -38,7 +43,29 @@ internal sealed class BareEngine : IAsyncDisposable
         worker.AddTaskOrchestrations(typeof(ChainOrchestration));
         worker.AddTaskActivities(new NameValueObjectCreator<TaskActivity>(NoOpActivity.Name, string.Empty, new NoOpActivity(tracker)));
         await worker.StartAsync();
-        return new BareEngine(worker, new TaskHubClient(service, null, NullLoggerFactory.Instance), tracker);
+        return new BareEngine(worker, new TaskHubClient(service, null, NullLoggerFactory.Instance), tracker, service);
+    }
+
+    // What Qlaw.Server's RetentionWorker does for its hub, on the same defaults.
+    private static async Task PurgeEndedAsync(AzureStorageOrchestrationService service, RetentionOptions retention, CancellationToken stop)
+    {
+        OrchestrationStatus[] ended = [OrchestrationStatus.Completed, OrchestrationStatus.Failed, OrchestrationStatus.Terminated, OrchestrationStatus.Canceled];
+        while (!stop.IsCancellationRequested)
+        {
+            try
+            {
+                await Task.Delay(TimeSpan.FromSeconds(retention.HubHistoryIntervalSeconds), stop);
+                await service.PurgeInstanceHistoryAsync(DateTime.MinValue, DateTime.UtcNow.AddSeconds(-retention.HubHistorySeconds), ended);
+            }
+            catch (OperationCanceledException) when (stop.IsCancellationRequested)
+            {
+                return;
+            }
+            catch (Exception ex) when (ex is not OperationCanceledException)
+            {
+                // As the server's pass: the next one tries again.
+            }
+        }
     }
 
     /// <summary>Starts one orchestration of <paramref name="length"/> activities and waits until its last activity ran.</summary>
@@ -55,6 +82,9 @@ internal sealed class BareEngine : IAsyncDisposable
 
     public async ValueTask DisposeAsync()
     {
+        await _stop.CancelAsync();
+        await _purging;
+        _stop.Dispose();
         try
         {
             await _worker.StopAsync(isForced: true).WaitAsync(TimeSpan.FromSeconds(20));
