@@ -42,6 +42,12 @@ public sealed class FunctionsSettingsTests
     {
         // Statsbeat would report to Microsoft's own endpoint: nothing leaves 127.0.0.1 in tests.
         Environment.SetEnvironmentVariable("APPLICATIONINSIGHTS_STATSBEAT_DISABLED", "true");
+
+        // The exporter samples at most 5 traces a second by default, counting every qlaw span in this process (other
+        // test classes run hosts beside this one), so the one span here could be sampled out: keep every trace, as
+        // docs/operations.md tells an operator to when they want them all.
+        Environment.SetEnvironmentVariable("OTEL_TRACES_SAMPLER", "microsoft.fixed_percentage");
+        Environment.SetEnvironmentVariable("OTEL_TRACES_SAMPLER_ARG", "1.0");
         await using var ingestion = await FakeAzureMonitorIngestion.StartAsync();
         var builder = Host.CreateApplicationBuilder();
         builder.Configuration.AddInMemoryCollection(new Dictionary<string, string?>
