@@ -13,7 +13,10 @@ internal sealed record ClientRun(Guid RunId, long PostedAt, long FirstEventAt, l
 /// turn began (scheduling and the engine's first hop), the turns themselves (journal writes and the model), the hops
 /// between turns (the engine), the last turn until the run was marked completed, until that transaction committed (the
 /// run is completed for every reader from then on: <c>pg_xact_commit_timestamp</c> of the run row), and from the commit
-/// until the client's stream closed. Medians over the runs, milliseconds; turns and hops are means within a run.
+/// until the client's stream closed. The first turn is split too: from its beginning until its first text delta was
+/// committed (the attempt's row, the agent and the model's first token, the delta's own transaction), and from that
+/// commit until the client received it (the notification, the stream's read, the socket). Medians over the runs,
+/// milliseconds; turns and hops are means within a run.
 /// </summary>
 internal sealed record RunPhases(RunPhase Median, RunPhase Slowest)
 {
@@ -22,7 +25,9 @@ internal sealed record RunPhases(RunPhase Median, RunPhase Slowest)
         await using var command = database.CreateCommand(
             """
             SELECT r.id, r.created_at, r.completed_at, coalesce(pg_xact_commit_timestamp(r.xmin), r.completed_at),
-                   array_agg(s.started_at ORDER BY s."index"), array_agg(s.completed_at ORDER BY s."index")
+                   array_agg(s.started_at ORDER BY s."index"), array_agg(s.completed_at ORDER BY s."index"),
+                   (SELECT coalesce(pg_xact_commit_timestamp(e.xmin), e.created_at) FROM run_events e
+                    WHERE e.run_id = r.id AND e.type = 'response.output_text.delta' ORDER BY e.id LIMIT 1)
             FROM runs r JOIN steps s ON s.run_id = r.id AND s.status = 'completed'
             WHERE r.id = ANY($1) GROUP BY r.id, r.created_at, r.completed_at, r.xmin
             """);
@@ -35,6 +40,7 @@ internal sealed record RunPhases(RunPhase Median, RunPhase Slowest)
             var run = byId[reader.GetGuid(0)];
             var (created, completed, committed) = (reader.GetDateTime(1), reader.GetDateTime(2), reader.GetDateTime(3));
             var (started, ended) = (reader.GetFieldValue<DateTime[]>(4), reader.GetFieldValue<DateTime[]>(5));
+            var firstDelta = reader.GetDateTime(6);
             phases.Add((run,
             [
                 (created - BenchClock.ToUtc(run.PostedAt)).TotalMilliseconds,
@@ -44,16 +50,20 @@ internal sealed record RunPhases(RunPhase Median, RunPhase Slowest)
                 (completed - ended[^1]).TotalMilliseconds,
                 (committed - completed).TotalMilliseconds,
                 (BenchClock.ToUtc(run.ClosedAt) - committed).TotalMilliseconds,
+                (firstDelta - started[0]).TotalMilliseconds,
+                (BenchClock.ToUtc(run.FirstDeltaAt) - firstDelta).TotalMilliseconds,
             ]));
         }
 
         double Median(int i) => new Distribution(phases.Select(p => p.Phases[i])).P50;
         var slowest = phases.MaxBy(p => p.Run.ClosedAt - p.Run.PostedAt).Phases;
         return new RunPhases(
-            new RunPhase(Median(0), Median(1), Median(2), Median(3), Median(4), Median(5), Median(6)),
-            new RunPhase(slowest[0], slowest[1], slowest[2], slowest[3], slowest[4], slowest[5], slowest[6]));
+            new RunPhase(Median(0), Median(1), Median(2), Median(3), Median(4), Median(5), Median(6), Median(7), Median(8)),
+            new RunPhase(slowest[0], slowest[1], slowest[2], slowest[3], slowest[4], slowest[5], slowest[6], slowest[7], slowest[8]));
     }
 }
 
 /// <summary>One run's phases, or their medians over runs (milliseconds; turns and hops are means within a run).</summary>
-internal sealed record RunPhase(double Created, double FirstTurn, double Turn, double Hop, double Finish, double Commit, double StreamClosed);
+internal sealed record RunPhase(
+    double Created, double FirstTurn, double Turn, double Hop, double Finish, double Commit, double StreamClosed,
+    double FirstDeltaCommitted, double FirstDeltaReceived);

@@ -62,7 +62,11 @@ internal static class RunLatency
             section.Note("Where a sequential run's time goes (ms; from the rows' timestamps): the median run, and the slowest run by time to its stream's end:")
                 .Table(
                     ["", "POST → run row", "→ first turn began", "turn (mean)", "hop between turns (mean)", "last turn → run completed", "→ committed", "→ stream closed"],
-                    [["median", .. Phases(p.Median)], ["slowest", .. Phases(p.Slowest)]]);
+                    [["median", .. Phases(p.Median)], ["slowest", .. Phases(p.Slowest)]])
+                .Note("The first turn, from its beginning to the client's first delta (ms): until the delta was committed (the attempt's row, the agent, the model's first token, the delta's transaction), and from that commit until the client received it:")
+                .Table(
+                    ["", "first turn began → first delta committed", "→ received by the client"],
+                    [["median", Ms(p.Median.FirstDeltaCommitted), Ms(p.Median.FirstDeltaReceived)], ["slowest", Ms(p.Slowest.FirstDeltaCommitted), Ms(p.Slowest.FirstDeltaReceived)]]);
         }
 
         if (sequential is { } q)
