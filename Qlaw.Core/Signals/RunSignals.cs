@@ -34,7 +34,10 @@ public sealed class RunSignals(IServiceScopeFactory scopes, IOptionsMonitor<Reco
     }
 
     /// <summary>Delivers one signal unless another process holds it or delivered it already. False when it failed.</summary>
-    public async Task<bool> DispatchAsync(long signalId, CancellationToken cancellationToken)
+    public async Task<bool> DispatchAsync(long signalId, CancellationToken cancellationToken) =>
+        await DeliverOnceAsync(signalId, cancellationToken) is not Delivery.Failed;
+
+    private async Task<Delivery> DeliverOnceAsync(long signalId, CancellationToken cancellationToken)
     {
         await using var scope = scopes.CreateAsyncScope();
         var db = scope.ServiceProvider.GetRequiredService<QlawDbContext>();
@@ -45,7 +48,8 @@ public sealed class RunSignals(IServiceScopeFactory scopes, IOptionsMonitor<Reco
             .FirstOrDefaultAsync(cancellationToken);
         if (row is null)
         {
-            return true;
+            // Delivered already, or being delivered by another process (or by the request that wrote it).
+            return Delivery.Skipped;
         }
 
         try
@@ -68,7 +72,7 @@ public sealed class RunSignals(IServiceScopeFactory scopes, IOptionsMonitor<Reco
         row.Attempts++;
         await db.SaveChangesAsync(CancellationToken.None);
         await tx.CommitAsync(CancellationToken.None);
-        return row.DispatchedAt is not null;
+        return row.DispatchedAt is not null ? Delivery.Delivered : Delivery.Failed;
     }
 
     /// <summary>
@@ -89,7 +93,7 @@ public sealed class RunSignals(IServiceScopeFactory scopes, IOptionsMonitor<Reco
         var delivered = 0;
         foreach (var id in pending)
         {
-            delivered += await DispatchAsync(id, cancellationToken) ? 1 : 0;
+            delivered += await DeliverOnceAsync(id, cancellationToken) is Delivery.Delivered ? 1 : 0;
         }
 
         return delivered;
@@ -123,5 +127,12 @@ public sealed class RunSignals(IServiceScopeFactory scopes, IOptionsMonitor<Reco
             default:
                 throw new InvalidOperationException($"Unknown run signal kind '{row.Kind}'.");
         }
+    }
+
+    private enum Delivery
+    {
+        Delivered,
+        Skipped,
+        Failed,
     }
 }
