@@ -12,6 +12,7 @@ using Qlaw.Contracts.Workflows;
 using Qlaw.Core;
 using Qlaw.Core.Database;
 using Qlaw.Core.Journal;
+using Qlaw.Core.Retention;
 using Qlaw.Core.Routing;
 using Qlaw.Core.Runs;
 using Qlaw.Core.Workflows;
@@ -62,6 +63,32 @@ public sealed class OrchestratorInProcessTests(QlawStackFixture stack)
         Assert.True(run.StartedAt is not null && run.CompletedAt >= run.StartedAt);
     }
 
+    [Fact]
+    public async Task The_recovery_timers_hub_purge_removes_ended_orchestrations_through_the_functions_client_and_keeps_waiting_ones()
+    {
+        await using var hub = await InProcessHub.StartAsync(stack, new() { ["Retention:HubHistorySeconds"] = "1" });
+        await hub.CreateWorkflowAsync(Samples.WorkflowJson("code-review"));
+        await hub.CreateWorkflowAsync(Samples.WorkflowJson("human-in-the-loop"));
+        var ended = await hub.StartRunAsync("code-review", "add two numbers");
+        var waiting = await hub.StartRunAsync("human-in-the-loop", "add two numbers");
+        using var timeout = new CancellationTokenSource(Timeout);
+        await hub.Client.WaitForInstanceCompletionAsync($"run-{ended:N}", getInputsAndOutputs: false, timeout.Token);
+        while (await hub.StatusAsync(waiting) != RunStatus.AwaitingInput)
+        {
+            await Task.Delay(100, timeout.Token);
+        }
+
+        // Both instances were created more than HubHistorySeconds ago.
+        await Task.Delay(TimeSpan.FromSeconds(1.5), timeout.Token);
+        var purged = await hub.PurgeHubHistoryAsync();
+
+        Assert.Equal(1, purged);
+        Assert.Null(await hub.Client.GetInstanceAsync($"run-{ended:N}", getInputsAndOutputs: false, timeout.Token));
+        var kept = await hub.Client.GetInstanceAsync($"run-{waiting:N}", getInputsAndOutputs: false, timeout.Token);
+        Assert.Equal(OrchestrationRuntimeStatus.Running, kept?.RuntimeStatus);
+        Assert.Equal(RunStatus.Completed, await hub.StatusAsync(ended));
+    }
+
     /// <summary>
     /// Qlaw.Functions' services with the in-process hub in place of Durable Functions: its client stands in for the
     /// <c>[DurableClient]</c> binding the HTTP triggers receive, and its worker runs Core's orchestrator and activities.
@@ -70,7 +97,7 @@ public sealed class OrchestratorInProcessTests(QlawStackFixture stack)
     {
         public DurableTaskClient Client => host.Services.GetRequiredService<DurableTaskClient>();
 
-        public static async Task<InProcessHub> StartAsync(QlawStackFixture stack)
+        public static async Task<InProcessHub> StartAsync(QlawStackFixture stack, Dictionary<string, string?>? settings = null)
         {
             var postgres = await stack.CreateDatabaseAsync();
             var builder = Host.CreateApplicationBuilder();
@@ -78,7 +105,7 @@ public sealed class OrchestratorInProcessTests(QlawStackFixture stack)
             {
                 ["ConnectionStrings:Postgres"] = postgres,
                 ["ConnectionStrings:DurableStorage"] = stack.Azurite.ConnectionString,
-            });
+            }.Concat(settings ?? []));
             builder.AddQlawFunctions();
             builder.Services.AddInMemoryDurableTask(
                 registry =>
@@ -115,6 +142,20 @@ public sealed class OrchestratorInProcessTests(QlawStackFixture stack)
             var started = await scope.ServiceProvider.GetRequiredService<RunCommands>()
                 .StartAsync(workflow, new StartRunRequest { Input = input }, null, "127.0.0.1", CancellationToken.None);
             return Assert.IsType<RunCommandResult.Accepted>(started).Run.Id;
+        }
+
+        /// <summary>What the recovery timer's last step does, with the client its binding would give it.</summary>
+        public async Task<int> PurgeHubHistoryAsync()
+        {
+            await using var scope = host.Services.CreateAsyncScope();
+            scope.ServiceProvider.GetRequiredService<DurableClientAccessor>().Client = Client;
+            return await scope.ServiceProvider.GetRequiredService<RunRetention>().PurgeHubHistoryOnceAsync(CancellationToken.None);
+        }
+
+        public async Task<RunStatus> StatusAsync(Guid runId)
+        {
+            await using var db = CreateDbContext();
+            return await db.Runs.Where(r => r.Id == runId).Select(r => r.Status).SingleAsync();
         }
 
         /// <summary>A context of its own on the run's database, for asserting rows as they are now.</summary>
