@@ -94,13 +94,15 @@ internal static class RunLatency
     private static async Task<ClientRun> OneRunAsync(QlawApi api, CancellationToken cancellationToken)
     {
         using var timeout = CancellationTokenSource.CreateLinkedTokenSource(cancellationToken);
-        timeout.CancelAfter(TimeSpan.FromSeconds(60));
+        // Longer than the reconciler's default stale time (Recovery:StaleAfterSeconds, 120 s): a run the hub lost is
+        // re-driven and ends, and shows as the slowest run, instead of stopping the whole bench.
+        timeout.CancelAfter(TimeSpan.FromSeconds(180));
         var postedAt = BenchClock.Now;
         var runId = await api.StartRunAsync(Workflow, timeout.Token);
         var stream = await SseReader.ReadAsync(api.Http, $"/v1/runs/{runId}/responses", timeout.Token);
         if (!stream.SawDone || stream.FirstDeltaAt is not { } firstDelta)
         {
-            throw new BenchException($"The stream of run {runId} ended without {(stream.SawDone ? "a delta" : "[DONE]")}: {stream.Failure}");
+            throw new BenchException($"The stream of run {runId} ended without {(stream.SawDone ? "a delta" : "[DONE]")} (within 180 s): {stream.Failure}");
         }
 
         return new ClientRun(runId, postedAt, stream.FirstEventAt ?? firstDelta, firstDelta, stream.EndedAt);
