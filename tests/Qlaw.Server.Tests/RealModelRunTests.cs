@@ -214,18 +214,6 @@ public sealed class RealModelRunTests(QlawStackFixture stack) : IAsyncLifetime
 
     private static Task WaitUntilAsync(Func<bool> condition, string because) => WaitUntilAsync(() => Task.FromResult(condition()), because);
 
-    // Polls a condition (a bound on waiting, not a timing assertion).
-    private static async Task WaitUntilAsync(Func<Task<bool>> condition, string because)
-    {
-        var deadline = DateTime.UtcNow.AddSeconds(30);
-        while (!await condition())
-        {
-            if (DateTime.UtcNow > deadline)
-            {
-                throw new Xunit.Sdk.XunitException(because);
-            }
-
-            await Task.Delay(50);
-        }
-    }
+    private static Task WaitUntilAsync(Func<Task<bool>> condition, string because) =>
+        Poll.UntilAsync(condition, TimeSpan.FromSeconds(30), TimeSpan.FromMilliseconds(50), because);
 }

@@ -74,21 +74,9 @@ public sealed class RetentionTests(QlawStackFixture stack) : IAsyncLifetime
         Assert.Equal("completed", (await _runs.StatusAsync(recent.ToString()))["status"]!.GetValue<string>());
     }
 
-    // A bound on waiting for the background pass, not a timing assertion.
-    internal static async Task WaitUntilAsync(Func<Task<bool>> condition)
-    {
-        for (var i = 0; i < 600; i++)
-        {
-            if (await condition())
-            {
-                return;
-            }
-
-            await Task.Delay(100);
-        }
-
-        throw new Xunit.Sdk.XunitException("The condition did not hold within 60 s.");
-    }
+    // The retention passes run in the background.
+    internal static Task WaitUntilAsync(Func<Task<bool>> condition) =>
+        Poll.UntilAsync(condition, TimeSpan.FromSeconds(60), TimeSpan.FromMilliseconds(100), "The condition did not hold within 60 s.");
 }
 
 /// <summary>
