@@ -57,13 +57,16 @@ internal sealed record RunPhases(RunPhase Median, RunPhase Slowest)
 
         double Median(int i) => new Distribution(phases.Select(p => p.Phases[i])).P50;
         var slowest = phases.MaxBy(p => p.Run.ClosedAt - p.Run.PostedAt).Phases;
-        return new RunPhases(
-            new RunPhase(Median(0), Median(1), Median(2), Median(3), Median(4), Median(5), Median(6), Median(7), Median(8)),
-            new RunPhase(slowest[0], slowest[1], slowest[2], slowest[3], slowest[4], slowest[5], slowest[6], slowest[7], slowest[8]));
+        return new RunPhases(RunPhase.Of(Median), RunPhase.Of(i => slowest[i]));
     }
 }
 
 /// <summary>One run's phases, or their medians over runs (milliseconds; turns and hops are means within a run).</summary>
 internal sealed record RunPhase(
     double Created, double FirstTurn, double Turn, double Hop, double Finish, double Commit, double StreamClosed,
-    double FirstDeltaCommitted, double FirstDeltaReceived);
+    double FirstDeltaCommitted, double FirstDeltaReceived)
+{
+    /// <summary>The phases in the order <see cref="RunPhases.ReadAsync"/> measures them: <paramref name="phase"/>(0) … (8).</summary>
+    public static RunPhase Of(Func<int, double> phase) =>
+        new(phase(0), phase(1), phase(2), phase(3), phase(4), phase(5), phase(6), phase(7), phase(8));
+}

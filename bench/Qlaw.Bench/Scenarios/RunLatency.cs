@@ -18,6 +18,10 @@ internal static class RunLatency
     public const string Workflow = "code-review";
     public const int AgentSteps = 5;
 
+    // Longer than the reconciler's default stale time (Recovery:StaleAfterSeconds, 120 s): a run the hub lost is
+    // re-driven and ends, and shows as the slowest run, instead of stopping the whole bench.
+    private static readonly TimeSpan RunTimeout = TimeSpan.FromSeconds(180);
+
     public static async Task<ReportSection> RunAsync(NpgsqlDataSource database, BenchServer server, BareEngine engine, BenchScale scale, SideBySide comparison, CancellationToken cancellationToken)
     {
         var api = new QlawApi(server.Http);
@@ -94,15 +98,13 @@ internal static class RunLatency
     private static async Task<ClientRun> OneRunAsync(QlawApi api, CancellationToken cancellationToken)
     {
         using var timeout = CancellationTokenSource.CreateLinkedTokenSource(cancellationToken);
-        // Longer than the reconciler's default stale time (Recovery:StaleAfterSeconds, 120 s): a run the hub lost is
-        // re-driven and ends, and shows as the slowest run, instead of stopping the whole bench.
-        timeout.CancelAfter(TimeSpan.FromSeconds(180));
+        timeout.CancelAfter(RunTimeout);
         var postedAt = BenchClock.Now;
         var runId = await api.StartRunAsync(Workflow, timeout.Token);
         var stream = await SseReader.ReadAsync(api.Http, $"/v1/runs/{runId}/responses", timeout.Token);
         if (!stream.SawDone || stream.FirstDeltaAt is not { } firstDelta)
         {
-            throw new BenchException($"The stream of run {runId} ended without {(stream.SawDone ? "a delta" : "[DONE]")} (within 180 s): {stream.Failure}");
+            throw new BenchException($"The stream of run {runId} ended without {(stream.SawDone ? "a delta" : "[DONE]")} (within {RunTimeout.TotalSeconds:0} s): {stream.Failure}");
         }
 
         return new ClientRun(runId, postedAt, stream.FirstEventAt ?? firstDelta, firstDelta, stream.EndedAt);
