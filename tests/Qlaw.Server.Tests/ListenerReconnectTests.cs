@@ -8,7 +8,7 @@ namespace Qlaw.Server.Tests;
 /// The process's one <c>LISTEN</c> connection survives PostgreSQL dropping it (an idle socket cut by a proxy, a
 /// failover, an administrator): it comes back by itself and a follower that was already streaming keeps getting events.
 /// </summary>
-[Collection(QlawStackCollections.Streams)]
+[Collection(QlawStackCollections.Recovery)]
 public sealed class ListenerReconnectTests(QlawStackFixture stack) : IAsyncLifetime
 {
     private const string ListenerQuery =

@@ -21,7 +21,10 @@ public static class QlawStackCollections
     /// <summary>Server processes: configuration, migration, crashes and restarts.</summary>
     public const string Processes = "qlaw-stack-processes";
 
-    /// <summary>Self-healing after lost hubs, storage and database outages, and a status cache that is never needed.</summary>
+    /// <summary>
+    /// Self-healing after lost hubs, storage and database outages and a dropped listener, a status cache that is never
+    /// needed, and data retention.
+    /// </summary>
     public const string Recovery = "qlaw-stack-recovery";
 
     /// <summary>Tests that run alone, after every other collection.</summary>
