@@ -53,6 +53,27 @@ internal sealed class QlawApi(HttpClient http)
         }
     }
 
+    /// <summary>
+    /// What the server says of a run that did not end in time, for the bench's failure message: its status and steps,
+    /// and the types of its audit entries in order. Never throws: a server that does not answer says so.
+    /// </summary>
+    public async Task<string> DescribeAsync(Guid runId)
+    {
+        try
+        {
+            using var timeout = new CancellationTokenSource(TimeSpan.FromSeconds(10));
+            var status = JsonNode.Parse(await http.GetStringAsync(new Uri($"/v1/runs/{runId}/status", UriKind.Relative), timeout.Token))!;
+            var steps = status["steps"]?.AsArray().Select(s => $"{s!["index"]}:{s["agent"]}#{s["attempt"]}={s["status"]}") ?? [];
+            var audit = JsonNode.Parse(await http.GetStringAsync(new Uri($"/v1/runs/{runId}/audit?limit=100", UriKind.Relative), timeout.Token))!;
+            var entries = (audit as JsonArray ?? audit["data"]?.AsArray() ?? []).Select(e => e!["type"]?.GetValue<string>());
+            return $"status {status["status"]}, steps [{string.Join(", ", steps)}], audit [{string.Join(", ", entries)}]";
+        }
+        catch (Exception ex) when (ex is HttpRequestException or OperationCanceledException or System.Text.Json.JsonException)
+        {
+            return $"the server did not describe it ({ex.GetType().Name})";
+        }
+    }
+
     private static StringContent Json(JsonNode node) => new(node.ToJsonString(), Encoding.UTF8, "application/json");
 }
 

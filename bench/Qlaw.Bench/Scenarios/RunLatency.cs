@@ -104,7 +104,9 @@ internal static class RunLatency
         var stream = await SseReader.ReadAsync(api.Http, $"/v1/runs/{runId}/responses", timeout.Token);
         if (!stream.SawDone || stream.FirstDeltaAt is not { } firstDelta)
         {
-            throw new BenchException($"The stream of run {runId} ended without {(stream.SawDone ? "a delta" : "[DONE]")} (within {RunTimeout.TotalSeconds:0} s): {stream.Failure}");
+            throw new BenchException(
+                $"The stream of run {runId} ended without {(stream.SawDone ? "a delta" : "[DONE]")} (within {RunTimeout.TotalSeconds:0} s) after " +
+                $"{stream.Frames.Count} events (last id {(stream.Frames.Count > 0 ? stream.Frames[^1].Id : 0)}): {stream.Failure}; the server says {await api.DescribeAsync(runId)}.");
         }
 
         return new ClientRun(runId, postedAt, stream.FirstEventAt ?? firstDelta, firstDelta, stream.EndedAt);
