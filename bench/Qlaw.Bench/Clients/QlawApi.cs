@@ -64,8 +64,8 @@ internal sealed class QlawApi(HttpClient http)
             using var timeout = new CancellationTokenSource(TimeSpan.FromSeconds(10));
             var status = JsonNode.Parse(await http.GetStringAsync(new Uri($"/v1/runs/{runId}/status", UriKind.Relative), timeout.Token))!;
             var steps = status["steps"]?.AsArray().Select(s => $"{s!["index"]}:{s["agent"]}#{s["attempt"]}={s["status"]}") ?? [];
-            var audit = JsonNode.Parse(await http.GetStringAsync(new Uri($"/v1/runs/{runId}/audit?limit=100", UriKind.Relative), timeout.Token))!;
-            var entries = (audit as JsonArray ?? audit["data"]?.AsArray() ?? []).Select(e => e!["type"]?.GetValue<string>());
+            var audit = JsonNode.Parse(await http.GetStringAsync(new Uri($"/v1/runs/{runId}/audit?limit={Qlaw.Contracts.ListPage<object>.MaxLimit}", UriKind.Relative), timeout.Token))!;
+            var entries = (audit["data"]?.AsArray() ?? []).Select(e => e!["type"]?.GetValue<string>());
             return $"status {status["status"]}, steps [{string.Join(", ", steps)}], audit [{string.Join(", ", entries)}]";
         }
         catch (Exception ex) when (ex is HttpRequestException or OperationCanceledException or System.Text.Json.JsonException)
