@@ -1,7 +1,9 @@
+using System.Text.Json;
 using Microsoft.EntityFrameworkCore;
 using Microsoft.EntityFrameworkCore.Storage;
 using Npgsql;
 using NpgsqlTypes;
+using Qlaw.Contracts;
 using Qlaw.Core.Streaming;
 using Qlaw.Data;
 using Qlaw.Data.Runs;
@@ -100,9 +102,14 @@ public sealed class RunLog(QlawDbContext db, TimeProvider clock)
     }
 }
 
-/// <summary>One unit of work on a run's rows, under the run's lock (see <see cref="RunLog"/>). Dispose without commit to drop it.</summary>
+/// <summary>
+/// One unit of work on a run's rows, under the run's lock (see <see cref="RunLog"/>). Dispose without commit to drop it.
+/// Events, audit entries and the statements staged with <see cref="Stage"/> are written as one batch of SQL, in the
+/// order staged, after what EF Core tracks in <see cref="Db"/>: one round trip for all of them.
+/// </summary>
 public sealed class RunLogWrite(QlawDbContext db, IDbContextTransaction transaction, Guid runId, DateTimeOffset now) : IAsyncDisposable
 {
+    private readonly List<(NpgsqlBatchCommand Command, bool ReturnsRows, Action<long>? OnId)> _staged = [];
     private bool _stop;
 
     public QlawDbContext Db => db;
@@ -113,28 +120,87 @@ public sealed class RunLogWrite(QlawDbContext db, IDbContextTransaction transact
     public DateTimeOffset Now => now;
 
     /// <summary>Stages an audit row.</summary>
-    public void Audit(string type, object detail) => AuditTypes.Add(db, runId, type, detail, now);
+    public void Audit(string type, object detail) =>
+        StageRow("INSERT INTO audit_logs (run_id, type, detail, created_at) VALUES ($1, $2, $3, $4)",
+            runId, type, Jsonb(JsonSerializer.Serialize(detail, QlawJson.Options)), now);
 
     /// <summary>Stages an event; readers hear of it when the write commits.</summary>
-    public void Event(RunEventEntity row) => db.RunEvents.Add(row);
+    public void Event(RunEventEntity row) =>
+        StageRow("INSERT INTO run_events (run_id, type, data, step_index, attempt, created_at) VALUES ($1, $2, $3, $4, $5, $6)",
+            row.RunId, row.Type, Jsonb(row.Data), Integer(row.StepIndex), Integer(row.Attempt), row.CreatedAt);
+
+    /// <summary>
+    /// Stages one SQL statement with positional parameters (<c>$1</c>…); <paramref name="onId"/>, when given, gets the
+    /// first column of its first row (an <c>INSERT … RETURNING id</c>) once the batch ran. Only statements with
+    /// <paramref name="onId"/> or starting with <c>SELECT</c> may return rows.
+    /// </summary>
+    public void Stage(string sql, object?[] values, Action<long>? onId = null)
+    {
+        var command = new NpgsqlBatchCommand(sql);
+        foreach (var value in values)
+        {
+            command.Parameters.Add(value as NpgsqlParameter ?? new NpgsqlParameter { Value = value ?? DBNull.Value });
+        }
+
+        _staged.Add((command, onId is not null || sql.StartsWith("SELECT", StringComparison.Ordinal), onId));
+    }
 
     /// <summary>On commit, tells the run's running attempt, wherever it runs, to stop (it no longer runs in the log).</summary>
     public void StopRunningAttempt() => _stop = true;
 
     /// <summary>Writes what is staged so far (still uncommitted), so that later rows get later ids.</summary>
-    public Task SaveAsync(CancellationToken cancellationToken) => db.SaveChangesAsync(cancellationToken);
+    public async Task SaveAsync(CancellationToken cancellationToken)
+    {
+        if (db.ChangeTracker.HasChanges())
+        {
+            await db.SaveChangesAsync(cancellationToken);
+        }
+
+        if (_staged.Count == 0)
+        {
+            return;
+        }
+
+        await using var batch = new NpgsqlBatch((NpgsqlConnection)db.Database.GetDbConnection(), (NpgsqlTransaction)transaction.GetDbTransaction());
+        foreach (var (command, _, _) in _staged)
+        {
+            batch.BatchCommands.Add(command);
+        }
+
+        await using (var reader = await batch.ExecuteReaderAsync(cancellationToken))
+        {
+            // Only the statements that return rows have a result set in the reader.
+            foreach (var (_, _, onId) in _staged.Where(s => s.ReturnsRows))
+            {
+                if (onId is not null && await reader.ReadAsync(cancellationToken))
+                {
+                    onId(reader.GetInt64(0));
+                }
+
+                await reader.NextResultAsync(cancellationToken);
+            }
+        }
+
+        _staged.Clear();
+    }
 
     /// <summary>Writes what is staged, commits (new events are announced then) and releases the run's lock.</summary>
     public async Task CommitAsync(CancellationToken cancellationToken)
     {
-        await db.SaveChangesAsync(cancellationToken);
         if (_stop)
         {
-            await RunEventNotifications.NotifyStopAsync(db, runId, cancellationToken);
+            StageRow("SELECT pg_notify($1, $2)", RunEventNotifications.StopChannel, runId.ToString("N"));
         }
 
+        await SaveAsync(cancellationToken);
         await transaction.CommitAsync(cancellationToken);
     }
 
     public ValueTask DisposeAsync() => transaction.DisposeAsync();
+
+    private void StageRow(string sql, params object?[] values) => Stage(sql, values, null);
+
+    private static NpgsqlParameter Jsonb(string value) => new() { Value = value, NpgsqlDbType = NpgsqlDbType.Jsonb };
+
+    private static NpgsqlParameter Integer(int? value) => new() { Value = (object?)value ?? DBNull.Value, NpgsqlDbType = NpgsqlDbType.Integer };
 }

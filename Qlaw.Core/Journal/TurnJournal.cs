@@ -1,6 +1,8 @@
 using System.Text.Json;
 using Microsoft.EntityFrameworkCore;
 using Microsoft.Extensions.Options;
+using Npgsql;
+using NpgsqlTypes;
 using Qlaw.Contracts;
 using Qlaw.Contracts.Events;
 using Qlaw.Contracts.Runs;
@@ -52,10 +54,8 @@ public sealed class TurnJournal(QlawDbContext db, RunLog log, RunEndings endings
         var now = write.Now;
         foreach (var crashed in attempts.Where(s => s.Status == StepStatus.Running))
         {
-            // Attached as read (running), so the update is fenced by the step's status like any other.
-            db.Steps.Attach(crashed);
-            crashed.Status = StepStatus.Superseded;
-            crashed.CompletedAt = now;
+            write.Stage("UPDATE steps SET status = $1, completed_at = $2 WHERE id = $3 AND status = $4",
+                [QlawJson.EnumName(StepStatus.Superseded), now, crashed.Id, QlawJson.EnumName(StepStatus.Running)]);
             write.Audit(AuditTypes.StepSuperseded, new StepSuperseded(state.Step, crashed.Agent, crashed.Attempt));
             write.StopRunningAttempt();
         }
@@ -63,40 +63,28 @@ public sealed class TurnJournal(QlawDbContext db, RunLog log, RunEndings endings
         var attempt = attempts.Count == 0 ? 1 : attempts.Max(s => s.Attempt) + 1;
         if (attempts.Count == 0)
         {
-            await RecordTransitionAsync(write, state, request, cancellationToken);
+            RecordTransition(write, state, request);
         }
 
-        // The run's row is updated from what the turn knows, without reading it back: every column set is written.
+        // The run's row is updated from what the turn knows, without reading it back.
         var firstTurn = run.Status == RunStatus.Queued;
-        var row = new RunEntity { Id = runId, Input = run.Input, Status = run.Status };
-        db.Runs.Attach(row);
         if (firstTurn)
         {
-            Write(row, r => r.StartedAt, now);
             write.Audit(AuditTypes.RunStarted, new RunStarted(state.Agent));
         }
 
-        Write(row, r => r.Status, RunStatus.Running);
-        Write(row, r => r.CurrentStep, state.Step);
-        Write(row, r => r.CurrentAgent, state.Agent);
-        Write(row, r => r.OriginStack, JsonSerializer.Serialize(state.Stack, QlawJson.Options));
-        Write(row, r => r.Chain, JsonSerializer.Serialize(state.PreviousAgents, QlawJson.Options));
-        Write(row, r => r.ReturnCounts, JsonSerializer.Serialize(state.Returns, QlawJson.Options));
-        Write(row, r => r.UpdatedAt, now);
+        write.Stage(
+            "UPDATE runs SET status = $2, current_step = $3, current_agent = $4, origin_stack = $5, chain = $6, return_counts = $7, " +
+            "updated_at = $8, started_at = CASE WHEN $9 THEN $8 ELSE started_at END WHERE id = $1",
+            [runId, QlawJson.EnumName(RunStatus.Running), state.Step, state.Agent, Jsonb(state.Stack), Jsonb(state.PreviousAgents), Jsonb(state.Returns), now, firstTurn]);
 
-        var step = new StepEntity
-        {
-            RunId = runId,
-            Index = state.Step,
-            Attempt = attempt,
-            Agent = state.Agent,
-            Input = state.Step == 0 ? run.Input : request.Input,
-            Status = StepStatus.Running,
-            StartedAt = now,
-            CheckpointRef = $"{request.InstanceId}#{state.Step}",
-            RouteState = JsonSerializer.Serialize(state, QlawJson.Options),
-        };
-        db.Steps.Add(step);
+        var stepInput = state.Step == 0 ? run.Input : request.Input;
+        long stepId = 0;
+        write.Stage(
+            "INSERT INTO steps (run_id, index, attempt, agent, input, status, started_at, checkpoint_ref, route_state) " +
+            "VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9) RETURNING id",
+            [runId, state.Step, attempt, state.Agent, stepInput, QlawJson.EnumName(StepStatus.Running), now, $"{request.InstanceId}#{state.Step}", Jsonb(state)],
+            id => stepId = id);
         write.Event(RunEvents.Trace(runId, RunEvents.ExecutorInvoked, state.Agent, new ExecutorInvoked(state.Step, attempt, state.Agent), now, state.Step, attempt));
         var previousError = attempts.OrderByDescending(s => s.Attempt).FirstOrDefault()?.Error;
         write.Audit(attempt == 1 ? AuditTypes.StepStarted : AuditTypes.StepRetrying, new StepStarted(state.Step, state.Agent, attempt, previousError));
@@ -122,7 +110,7 @@ public sealed class TurnJournal(QlawDbContext db, RunLog log, RunEndings endings
         }
 
         var agent = workflow.Agents.Single(a => a.Name == state.Agent);
-        return new TurnStart.Started(step.Id, new AgentTurnContext(runId, state.Step, attempt, agentTurns, agent, workflow, history));
+        return new TurnStart.Started(stepId, new AgentTurnContext(runId, state.Step, attempt, agentTurns, agent, workflow, history));
     }
 
     /// <summary>
@@ -143,8 +131,6 @@ public sealed class TurnJournal(QlawDbContext db, RunLog log, RunEndings endings
             return await SettleAsync(request, step.Index, cancellationToken);
         }
 
-        // Attached as read (running), so the update is fenced by the step's status.
-        db.Steps.Attach(step);
         var now = write.Now;
 
         // The text the sink still held goes out with the outcome: one commit for both, the delta first.
@@ -157,6 +143,11 @@ public sealed class TurnJournal(QlawDbContext db, RunLog log, RunEndings endings
         step.Output = output.Text;
         step.Decision = JsonSerializer.Serialize(output.Decision, QlawJson.Options);
         step.CompletedAt = now;
+
+        // Fenced by the step's status like every write of an attempt's outcome (the lock makes it hold already).
+        write.Stage("UPDATE steps SET status = $2, output = $3, decision = $4, completed_at = $5 WHERE id = $1 AND status = $6",
+            [step.Id, QlawJson.EnumName(StepStatus.Completed), step.Output, new NpgsqlParameter { Value = step.Decision, NpgsqlDbType = NpgsqlDbType.Jsonb }, now,
+             QlawJson.EnumName(StepStatus.Running)]);
         var completed = new StepCompleted(
             step.Index, step.Agent, step.Attempt, (now - step.StartedAt).TotalMilliseconds, QlawJson.EnumName(output.Decision.Action),
             output.Decision.Target, output.InputTokens, output.OutputTokens);
@@ -293,7 +284,7 @@ public sealed class TurnJournal(QlawDbContext db, RunLog log, RunEndings endings
         return ended || fenced ? TurnResult.Stop : null;
     }
 
-    private async Task RecordTransitionAsync(RunLogWrite write, RouteState state, TurnRequest request, CancellationToken cancellationToken)
+    private static void RecordTransition(RunLogWrite write, RouteState state, TurnRequest request)
     {
         if (request.Warning is not null)
         {
@@ -305,24 +296,16 @@ public sealed class TurnJournal(QlawDbContext db, RunLog log, RunEndings endings
             return;
         }
 
-        var withReturn = transition.Kind == Transition.ConsultKind;
         if (transition.HandoffId is { } handoffId)
         {
-            await db.Handoffs.Where(h => h.Id == handoffId && h.ResolvedAt == null)
-                .ExecuteUpdateAsync(u => u.SetProperty(h => h.ResolvedAt, write.Now), cancellationToken);
+            write.Stage("UPDATE handoffs SET resolved_at = $2 WHERE id = $1 AND resolved_at IS NULL", [handoffId, write.Now]);
         }
         else
         {
-            db.Handoffs.Add(new HandoffEntity
-            {
-                RunId = write.RunId,
-                FromAgent = transition.From,
-                ToAgent = transition.To,
-                Reason = transition.Reason ?? (transition.Kind == Transition.ReturnKind ? RouteCall.ReturnToPrevious : null),
-                WithReturn = withReturn,
-                CreatedAt = write.Now,
-                ResolvedAt = write.Now,
-            });
+            write.Stage(
+                "INSERT INTO handoffs (run_id, from_agent, to_agent, reason, with_return, created_at, resolved_at) VALUES ($1, $2, $3, $4, $5, $6, $6)",
+                [write.RunId, transition.From, transition.To, transition.Reason ?? (transition.Kind == Transition.ReturnKind ? RouteCall.ReturnToPrevious : null),
+                 transition.Kind == Transition.ConsultKind, write.Now]);
         }
 
         var detail = new HandoffOccurred(
@@ -331,13 +314,7 @@ public sealed class TurnJournal(QlawDbContext db, RunLog log, RunEndings endings
         write.Audit(transition.Kind == Transition.ReturnKind ? AuditTypes.Return : AuditTypes.Handoff, detail);
     }
 
-    // Sets a column of an attached row and marks it written even when the value equals the placeholder's.
-    private void Write<TValue>(RunEntity row, System.Linq.Expressions.Expression<Func<RunEntity, TValue>> column, TValue value)
-    {
-        var property = db.Entry(row).Property(column);
-        property.CurrentValue = value;
-        property.IsModified = true;
-    }
+    private static NpgsqlParameter Jsonb<T>(T value) => new() { Value = JsonSerializer.Serialize(value, QlawJson.Options), NpgsqlDbType = NpgsqlDbType.Jsonb };
 
     // What decides whether a turn still runs: the run's status and the orchestration instance driving it.
     private sealed record RunRouting(RunStatus Status, string? EntityId);

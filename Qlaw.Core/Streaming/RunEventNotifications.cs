@@ -1,6 +1,3 @@
-using Microsoft.EntityFrameworkCore;
-using Qlaw.Data;
-
 namespace Qlaw.Core.Streaming;
 
 /// <summary>
@@ -14,8 +11,4 @@ public static class RunEventNotifications
 
     /// <summary>Announces that a run's running attempt must stop (the run was cancelled, or the attempt superseded).</summary>
     public const string StopChannel = "qlaw_run_stops";
-
-    /// <summary>Queues a stop notification in <paramref name="db"/>'s current transaction (sent when it commits).</summary>
-    public static Task NotifyStopAsync(QlawDbContext db, Guid runId, CancellationToken cancellationToken) =>
-        db.Database.ExecuteSqlAsync($"SELECT pg_notify('qlaw_run_stops', {runId.ToString("N")})", cancellationToken);
 }
