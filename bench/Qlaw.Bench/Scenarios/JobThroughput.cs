@@ -37,6 +37,7 @@ internal static class JobThroughput
         await WaitUntilEndedAsync(stack.Database, ids, TimeSpan.FromMinutes(4), cancellationToken);
         var qlawCpu = cpu.Stop();
         var (completed, lastCompletedAt, completedSteps) = await OutcomeAsync(stack.Database, ids);
+        var turns = await TurnDurationsAsync(stack.Database, ids, cancellationToken);
         var qlawSeconds = (lastCompletedAt - BenchClock.ToUtc(startedAt)).TotalSeconds;
 
         // The runs' orchestrations finish their last episode after the runs completed: let that drain first.
@@ -66,7 +67,9 @@ internal static class JobThroughput
                 ])
             .Note($"Qlaw's cost per agent step is **{Number(ratio, "0.00")}×** the bare engine's hop. A run is {steps} activities, as many as the bare chain: " +
                   "the turn that completes the run also finishes it. In CPU (server, PostgreSQL, Azurite and the bench process together, " +
-                  $"per step or hop) the ratio is {Number(qlawCpuMs / bareCpuMs, "0.00")}× — the bare engine runs in the bench process, so its CPU is counted there.")
+                  $"per step or hop) the ratio is {Number(qlawCpuMs / bareCpuMs, "0.00")}× — the bare engine runs in the bench process, so its CPU is counted there. " +
+                  $"A turn itself (its step row, from start to completion) took {Number(turns.P50, "0")} ms at the median and {Number(turns.P90, "0")} ms at p90 under this load, " +
+                  $"while each run spent {Number(runs / (completedSteps / qlawSeconds), "0.0")} s per step on average: the rest of a step is the hub's queues and episodes.")
             .Goal("Per-step cost ≤ 1.3× the bare engine's hop", $"{Number(ratio, "0.00")}×", ratio <= 1.3)
             .Goal("Throughput ≥ the bare engine's", $"{Number(runs / qlawSeconds)} runs/s (bare engine: {Number(runs / bareSeconds)} orchestrations/s)", qlawSeconds <= bareSeconds)
             .Goal($"≥ 10 completed 4-agent runs/s on {Environment.ProcessorCount} cores", $"{Number(runs / qlawSeconds)} runs/s", runs / qlawSeconds >= 10);
@@ -85,6 +88,18 @@ internal static class JobThroughput
 
             await Task.Delay(200, cancellationToken);
         }
+    }
+
+    // Median and p90 of the runs' completed attempts, from their step rows (ms).
+    private static async Task<(double P50, double P90)> TurnDurationsAsync(NpgsqlDataSource database, Guid[] ids, CancellationToken cancellationToken)
+    {
+        await using var command = database.CreateCommand(
+            "SELECT percentile_cont(0.5) WITHIN GROUP (ORDER BY d), percentile_cont(0.9) WITHIN GROUP (ORDER BY d) " +
+            "FROM (SELECT extract(epoch FROM completed_at - started_at) * 1000 AS d FROM steps WHERE run_id = ANY($1) AND status = 'completed') t");
+        command.Parameters.Add(new() { Value = ids });
+        await using var reader = await command.ExecuteReaderAsync(cancellationToken);
+        await reader.ReadAsync(cancellationToken);
+        return (reader.GetDouble(0), reader.GetDouble(1));
     }
 
     private static async Task<(int Completed, DateTime LastCompletedAt, long Steps)> OutcomeAsync(NpgsqlDataSource database, Guid[] ids)
