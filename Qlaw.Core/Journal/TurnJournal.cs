@@ -123,7 +123,7 @@ public sealed class TurnJournal(QlawDbContext db, RunLog log, RunEndings endings
         long stepId, TurnRequest request, AgentTurnContext context, AgentTurnOutput output, string? tail, FinishRunRequest? finish, CancellationToken cancellationToken)
     {
         // The attempt's step and a handoff requested through the API meanwhile, read in the lock's round trip.
-        var (opened, (step, handoff)) = await log.OpenAsync(context.RunId, TurnReads.Complete(context.RunId, stepId), TurnReads.ReadCompleteAsync, cancellationToken);
+        var (opened, (step, handoff, tokensUsed)) = await log.OpenAsync(context.RunId, TurnReads.Complete(context.RunId, stepId), TurnReads.ReadCompleteAsync, cancellationToken);
         await using var write = opened;
         if (step.Status != StepStatus.Running)
         {
@@ -155,7 +155,7 @@ public sealed class TurnJournal(QlawDbContext db, RunLog log, RunEndings endings
         write.Event(RunEvents.Trace(context.RunId, RunEvents.ExecutorCompleted, step.Agent, completed, now, step.Index, step.Attempt));
 
         // The run's token budget: a turn that spends past it ends the run here, whatever it decided.
-        if (await OverBudgetAsync(write, request, output, cancellationToken) is { } overBudget)
+        if (OverBudget(write, request, output, tokensUsed) is { } overBudget)
         {
             await write.SaveAsync(cancellationToken);
             await endings.StageFinishAsync(write, overBudget, (step.Agent, step.Output), cancellationToken);
@@ -168,8 +168,8 @@ public sealed class TurnJournal(QlawDbContext db, RunLog log, RunEndings endings
         if (handoff is null && output.Decision.Action == RouteAction.RequestInput)
         {
             var prompt = output.Prompt ?? output.Text;
-            await db.Runs.Where(r => r.Id == context.RunId && r.Status == RunStatus.Running).ExecuteUpdateAsync(
-                u => u.SetProperty(r => r.Status, RunStatus.AwaitingInput).SetProperty(r => r.UpdatedAt, now), cancellationToken);
+            write.Stage("UPDATE runs SET status = $2, updated_at = $3 WHERE id = $1 AND status = $4",
+                [context.RunId, QlawJson.EnumName(RunStatus.AwaitingInput), now, QlawJson.EnumName(RunStatus.Running)]);
             write.Audit(AuditTypes.InputRequested, new InputRequested(step.Index, step.Agent, prompt));
             var conversation = context.History
                 .Append(new ConversationEntry("assistant", step.Agent, output.Text))
@@ -191,8 +191,9 @@ public sealed class TurnJournal(QlawDbContext db, RunLog log, RunEndings endings
         return new TurnResult(output.Decision, false, null, handoff, finished);
     }
 
-    // Adds the turn's tokens to the run's count; the failure to finish the run with when that passes the budget.
-    private async Task<FinishRunRequest?> OverBudgetAsync(RunLogWrite write, TurnRequest request, AgentTurnOutput output, CancellationToken cancellationToken)
+    // Adds the turn's tokens to the run's count (read under the lock with the step); the failure to finish the run with
+    // when that passes the budget.
+    private static FinishRunRequest? OverBudget(RunLogWrite write, TurnRequest request, AgentTurnOutput output, long tokensUsed)
     {
         var tokens = (output.InputTokens ?? 0) + (output.OutputTokens ?? 0);
         if (tokens <= 0)
@@ -200,9 +201,8 @@ public sealed class TurnJournal(QlawDbContext db, RunLog log, RunEndings endings
             return null;
         }
 
-        // One statement (not composed: an UPDATE cannot be a subquery).
-        var used = (await db.Database.SqlQuery<long>(
-            $"UPDATE runs SET tokens_used = tokens_used + {tokens} WHERE id = {request.RunId} RETURNING tokens_used AS \"Value\"").ToListAsync(cancellationToken)).Single();
+        write.Stage("UPDATE runs SET tokens_used = tokens_used + $2 WHERE id = $1", [request.RunId, tokens]);
+        var used = tokensUsed + tokens;
         return request.Plan?.MaxTotalTokens is { } budget && used > budget
             ? new FinishRunRequest(
                 request.RunId, request.State with { Step = request.State.Step + 1 }, false,

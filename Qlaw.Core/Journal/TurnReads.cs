@@ -7,8 +7,8 @@ namespace Qlaw.Core.Journal;
 
 /// <summary>
 /// What a turn reads under the run's lock, sent in the lock's round trip (<see cref="RunLog.OpenAsync{T}"/>): to begin,
-/// the run with its workflow and the run's steps so far; to complete, the attempt's step and the handoff requested
-/// through the API that waits, if any.
+/// the run with its workflow and the run's steps so far; to complete, the attempt's step, the handoff requested
+/// through the API that waits, if any, and the run's token count.
 /// </summary>
 internal static class TurnReads
 {
@@ -40,16 +40,20 @@ internal static class TurnReads
     [
         Command($"SELECT {StepColumns} FROM steps WHERE id = $1", stepId),
         Command("SELECT id, to_agent, with_return, reason FROM handoffs WHERE run_id = $1 AND resolved_at IS NULL ORDER BY id LIMIT 1", runId),
+        Command("SELECT tokens_used FROM runs WHERE id = $1", runId),
     ];
 
-    public static async Task<(StepEntity Step, PendingHandoff? Handoff)> ReadCompleteAsync(NpgsqlDataReader reader, CancellationToken cancellationToken)
+    /// <summary>The attempt's step, a handoff that waits, and the tokens the run has used so far.</summary>
+    public static async Task<(StepEntity Step, PendingHandoff? Handoff, long TokensUsed)> ReadCompleteAsync(NpgsqlDataReader reader, CancellationToken cancellationToken)
     {
         var step = (await ReadStepsAsync(reader, cancellationToken)).Single();
         await reader.NextResultAsync(cancellationToken);
         var handoff = await reader.ReadAsync(cancellationToken)
             ? new PendingHandoff(reader.GetInt64(0), reader.GetString(1), reader.GetBoolean(2), NullableString(reader, 3))
             : null;
-        return (step, handoff);
+        await reader.NextResultAsync(cancellationToken);
+        await reader.ReadAsync(cancellationToken);
+        return (step, handoff, reader.GetInt64(0));
     }
 
     private static async Task<List<StepEntity>> ReadStepsAsync(NpgsqlDataReader reader, CancellationToken cancellationToken)

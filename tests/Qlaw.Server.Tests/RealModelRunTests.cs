@@ -164,6 +164,25 @@ public sealed class RealModelRunTests(QlawStackFixture stack) : IAsyncLifetime
     }
 
     [Fact]
+    public async Task Tokens_add_up_across_turns_and_the_turn_that_passes_the_budget_ends_the_run()
+    {
+        var workflow = OnTheModel("code-review", "budgeted-twice");
+        workflow["limits"]!["max_total_tokens"] = 200;
+        await _runs.CreateWorkflowAsync(workflow);
+        _model.ReplyWith(["A plan."], "handoff_to_coder", usage: (60, 50));
+        _model.ReplyWith(["Some code."], "consult_reviewer", usage: (70, 30));
+        _model.ReplyWith(["never asked for"], "return_to_previous");
+
+        var runId = await _runs.StartAsync("budgeted-twice");
+        var failed = await _runs.WaitForAsync(runId, "failed");
+
+        Assert.Equal("budget_exceeded", failed["last_error_code"]!.GetValue<string>());
+        Assert.Equal(210, failed["tokens_used"]!.GetValue<long>());
+        Assert.Equal(["completed", "completed"], failed["steps"]!.AsArray().Select(s => s!["status"]!.GetValue<string>()));
+        Assert.Equal(2, _model.Requests.Count);
+    }
+
+    [Fact]
     public async Task A_turn_that_streams_past_the_text_cap_is_stopped_and_fails_cleanly()
     {
         await using var app = await QlawApplication.StartAsync(stack, new Dictionary<string, string?>
