@@ -143,43 +143,25 @@ public sealed class RealModelRunTests(QlawStackFixture stack) : IAsyncLifetime
     }
 
     [Fact]
-    public async Task A_run_that_spends_past_its_token_budget_fails_with_budget_exceeded()
+    public async Task Tokens_add_up_across_turns_and_the_turn_that_passes_the_budget_fails_the_run_with_budget_exceeded()
     {
         var workflow = OnTheModel("code-review", "budgeted");
-        workflow["limits"]!["max_total_tokens"] = 100;
-        await _runs.CreateWorkflowAsync(workflow);
-        _model.ReplyWith(["A long plan."], "handoff_to_coder", usage: (60, 50));
-        _model.ReplyWith(["never asked for"], "handoff_to_judge");
-
-        var runId = await _runs.StartAsync("budgeted");
-        var failed = await _runs.WaitForAsync(runId, "failed");
-
-        Assert.Equal("budget_exceeded", failed["last_error_code"]!.GetValue<string>());
-        Assert.Equal(110, failed["tokens_used"]!.GetValue<long>());
-        Assert.Single(failed["steps"]!.AsArray());
-        Assert.Single(_model.Requests);
-        var ended = (await _runs.AuditAsync(runId))[^1];
-        Assert.Equal(("run.failed", "budget_exceeded"), (ended["type"]!.GetValue<string>(), ended["detail"]!["code"]!.GetValue<string>()));
-        Assert.NotNull(failed["completed_at"]);
-    }
-
-    [Fact]
-    public async Task Tokens_add_up_across_turns_and_the_turn_that_passes_the_budget_ends_the_run()
-    {
-        var workflow = OnTheModel("code-review", "budgeted-twice");
         workflow["limits"]!["max_total_tokens"] = 200;
         await _runs.CreateWorkflowAsync(workflow);
         _model.ReplyWith(["A plan."], "handoff_to_coder", usage: (60, 50));
         _model.ReplyWith(["Some code."], "consult_reviewer", usage: (70, 30));
         _model.ReplyWith(["never asked for"], "return_to_previous");
 
-        var runId = await _runs.StartAsync("budgeted-twice");
+        var runId = await _runs.StartAsync("budgeted");
         var failed = await _runs.WaitForAsync(runId, "failed");
 
         Assert.Equal("budget_exceeded", failed["last_error_code"]!.GetValue<string>());
         Assert.Equal(210, failed["tokens_used"]!.GetValue<long>());
         Assert.Equal(["completed", "completed"], failed["steps"]!.AsArray().Select(s => s!["status"]!.GetValue<string>()));
         Assert.Equal(2, _model.Requests.Count);
+        var ended = (await _runs.AuditAsync(runId))[^1];
+        Assert.Equal(("run.failed", "budget_exceeded"), (ended["type"]!.GetValue<string>(), ended["detail"]!["code"]!.GetValue<string>()));
+        Assert.NotNull(failed["completed_at"]);
     }
 
     [Fact]
