@@ -44,11 +44,15 @@ internal static class BenchProgram
         BenchServer.Echo = args.Contains("--echo-server");
 
         using var stop = new CancellationTokenSource(HardLimit);
-        using var onInterrupt = PosixSignalRegistration.Create(PosixSignal.SIGINT, context =>
+        // Ctrl+C or a SIGTERM (`timeout`, a CI runner) stops the scenarios, and the stack is removed on the way out.
+        void Stop(PosixSignalContext context)
         {
             context.Cancel = true;
             stop.Cancel();
-        });
+        }
+
+        using var onInterrupt = PosixSignalRegistration.Create(PosixSignal.SIGINT, Stop);
+        using var onTerminate = PosixSignalRegistration.Create(PosixSignal.SIGTERM, Stop);
 
         var command = "dotnet run -c Release --project bench/Qlaw.Bench" + (args.Length > 0 ? " -- " + string.Join(' ', args) : "");
         try

@@ -102,6 +102,9 @@ internal static class RunLatency
         var postedAt = BenchClock.Now;
         var runId = await api.StartRunAsync(Workflow, timeout.Token);
         var stream = await SseReader.ReadAsync(api.Http, $"/v1/runs/{runId}/responses", timeout.Token);
+
+        // The bench was stopped (Ctrl+C, SIGTERM, its hard limit): not a run that failed to end.
+        cancellationToken.ThrowIfCancellationRequested();
         if (!stream.SawDone || stream.FirstDeltaAt is not { } firstDelta)
         {
             throw new BenchException(
