@@ -66,6 +66,20 @@ public sealed class RunLog(QlawDbContext db, TimeProvider clock)
         }
     }
 
+    /// <summary>A <c>run_events</c> row's values, in the column order <c>run_id, type, data, step_index, attempt, created_at</c>.</summary>
+    internal static NpgsqlParameter[] EventValues(RunEventEntity row) =>
+    [
+        new() { Value = row.RunId },
+        new() { Value = row.Type },
+        Jsonb(row.Data),
+        new() { Value = (object?)row.StepIndex ?? DBNull.Value, NpgsqlDbType = NpgsqlDbType.Integer },
+        new() { Value = (object?)row.Attempt ?? DBNull.Value, NpgsqlDbType = NpgsqlDbType.Integer },
+        new() { Value = row.CreatedAt },
+    ];
+
+    /// <summary>A <c>jsonb</c> parameter holding <paramref name="json"/> as it is.</summary>
+    internal static NpgsqlParameter Jsonb(string? json) => new() { Value = (object?)json ?? DBNull.Value, NpgsqlDbType = NpgsqlDbType.Jsonb };
+
     // Takes the run's advisory lock until the transaction ends (the same key from every writer).
     private static NpgsqlBatchCommand LockCommand(Guid runId)
     {
@@ -87,12 +101,7 @@ public sealed class RunLog(QlawDbContext db, TimeProvider clock)
         var insert = new NpgsqlBatchCommand(
             "INSERT INTO run_events (run_id, type, data, step_index, attempt, created_at) " +
             "SELECT $1, $2, $3, $4, $5, $6 WHERE EXISTS (SELECT 1 FROM steps WHERE id = $7 AND status = 'running') RETURNING id");
-        insert.Parameters.Add(new() { Value = row.RunId });
-        insert.Parameters.Add(new() { Value = row.Type });
-        insert.Parameters.Add(new() { Value = row.Data, NpgsqlDbType = NpgsqlDbType.Jsonb });
-        insert.Parameters.Add(new() { Value = (object?)row.StepIndex ?? DBNull.Value, NpgsqlDbType = NpgsqlDbType.Integer });
-        insert.Parameters.Add(new() { Value = (object?)row.Attempt ?? DBNull.Value, NpgsqlDbType = NpgsqlDbType.Integer });
-        insert.Parameters.Add(new() { Value = row.CreatedAt });
+        insert.Parameters.AddRange(EventValues(row));
         insert.Parameters.Add(new() { Value = stepId });
         batch.BatchCommands.Add(LockCommand(row.RunId));
         batch.BatchCommands.Add(insert);
@@ -121,20 +130,21 @@ public sealed class RunLogWrite(QlawDbContext db, IDbContextTransaction transact
 
     /// <summary>Stages an audit row.</summary>
     public void Audit(string type, object detail) =>
-        StageRow("INSERT INTO audit_logs (run_id, type, detail, created_at) VALUES ($1, $2, $3, $4)",
-            runId, type, Jsonb(JsonSerializer.Serialize(detail, QlawJson.Options)), now);
+        Stage("INSERT INTO audit_logs (run_id, type, detail, created_at) VALUES ($1, $2, $3, $4)",
+            [runId, type, RunLog.Jsonb(JsonSerializer.Serialize(detail, QlawJson.Options)), now]);
 
     /// <summary>Stages an event; readers hear of it when the write commits.</summary>
     public void Event(RunEventEntity row) =>
-        StageRow("INSERT INTO run_events (run_id, type, data, step_index, attempt, created_at) VALUES ($1, $2, $3, $4, $5, $6)",
-            row.RunId, row.Type, Jsonb(row.Data), Integer(row.StepIndex), Integer(row.Attempt), row.CreatedAt);
+        Stage("INSERT INTO run_events (run_id, type, data, step_index, attempt, created_at) VALUES ($1, $2, $3, $4, $5, $6)", RunLog.EventValues(row));
 
     /// <summary>
     /// Stages one SQL statement with positional parameters (<c>$1</c>…); <paramref name="onId"/>, when given, gets the
-    /// first column of its first row (an <c>INSERT … RETURNING id</c>) once the batch ran. Only statements with
-    /// <paramref name="onId"/> or starting with <c>SELECT</c> may return rows.
+    /// first column of its first row (an <c>INSERT … RETURNING id</c>) once the batch ran. Only a statement with
+    /// <paramref name="onId"/> may return rows.
     /// </summary>
-    public void Stage(string sql, object?[] values, Action<long>? onId = null)
+    public void Stage(string sql, object?[] values, Action<long>? onId = null) => StageCommand(sql, values, onId is not null, onId);
+
+    private void StageCommand(string sql, object?[] values, bool returnsRows, Action<long>? onId)
     {
         var command = new NpgsqlBatchCommand(sql);
         foreach (var value in values)
@@ -142,7 +152,7 @@ public sealed class RunLogWrite(QlawDbContext db, IDbContextTransaction transact
             command.Parameters.Add(value as NpgsqlParameter ?? new NpgsqlParameter { Value = value ?? DBNull.Value });
         }
 
-        _staged.Add((command, onId is not null || sql.StartsWith("SELECT", StringComparison.Ordinal), onId));
+        _staged.Add((command, returnsRows, onId));
     }
 
     /// <summary>On commit, tells the run's running attempt, wherever it runs, to stop (it no longer runs in the log).</summary>
@@ -189,7 +199,7 @@ public sealed class RunLogWrite(QlawDbContext db, IDbContextTransaction transact
     {
         if (_stop)
         {
-            StageRow("SELECT pg_notify($1, $2)", RunEventNotifications.StopChannel, runId.ToString("N"));
+            StageCommand("SELECT pg_notify($1, $2)", [RunEventNotifications.StopChannel, runId.ToString("N")], returnsRows: true, onId: null);
         }
 
         await SaveAsync(cancellationToken);
@@ -197,10 +207,4 @@ public sealed class RunLogWrite(QlawDbContext db, IDbContextTransaction transact
     }
 
     public ValueTask DisposeAsync() => transaction.DisposeAsync();
-
-    private void StageRow(string sql, params object?[] values) => Stage(sql, values, null);
-
-    private static NpgsqlParameter Jsonb(string value) => new() { Value = value, NpgsqlDbType = NpgsqlDbType.Jsonb };
-
-    private static NpgsqlParameter Integer(int? value) => new() { Value = (object?)value ?? DBNull.Value, NpgsqlDbType = NpgsqlDbType.Integer };
 }

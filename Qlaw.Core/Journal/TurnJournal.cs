@@ -2,7 +2,6 @@ using System.Text.Json;
 using Microsoft.EntityFrameworkCore;
 using Microsoft.Extensions.Options;
 using Npgsql;
-using NpgsqlTypes;
 using Qlaw.Contracts;
 using Qlaw.Contracts.Events;
 using Qlaw.Contracts.Runs;
@@ -139,26 +138,20 @@ public sealed class TurnJournal(QlawDbContext db, RunLog log, RunEndings endings
             write.Event(RunEvents.Delta(context.RunId, step.Index, step.Attempt, step.Agent, tail, now));
         }
 
-        step.Status = StepStatus.Completed;
-        step.Output = output.Text;
-        step.Decision = JsonSerializer.Serialize(output.Decision, QlawJson.Options);
-        step.CompletedAt = now;
-
         // Fenced by the step's status like every write of an attempt's outcome (the lock makes it hold already).
         write.Stage("UPDATE steps SET status = $2, output = $3, decision = $4, completed_at = $5 WHERE id = $1 AND status = $6",
-            [step.Id, QlawJson.EnumName(StepStatus.Completed), step.Output, new NpgsqlParameter { Value = step.Decision, NpgsqlDbType = NpgsqlDbType.Jsonb }, now,
-             QlawJson.EnumName(StepStatus.Running)]);
+            [step.Id, QlawJson.EnumName(StepStatus.Completed), output.Text, Jsonb(output.Decision), now, QlawJson.EnumName(StepStatus.Running)]);
         var completed = new StepCompleted(
             step.Index, step.Agent, step.Attempt, (now - step.StartedAt).TotalMilliseconds, QlawJson.EnumName(output.Decision.Action),
             output.Decision.Target, output.InputTokens, output.OutputTokens);
         write.Audit(AuditTypes.StepCompleted, completed);
         write.Event(RunEvents.Trace(context.RunId, RunEvents.ExecutorCompleted, step.Agent, completed, now, step.Index, step.Attempt));
 
-        // The run's token budget: a turn that spends past it ends the run here, whatever it decided.
+        // The run's token budget: a turn that spends past it ends the run here, whatever it decided. A run's end is staged
+        // after the step's rows (here and below), so that the run's last events follow the step's in the same batch.
         if (OverBudget(write, request, output, tokensUsed) is { } overBudget)
         {
-            await write.SaveAsync(cancellationToken);
-            await endings.StageFinishAsync(write, overBudget, (step.Agent, step.Output), cancellationToken);
+            await endings.StageFinishAsync(write, overBudget, (step.Agent, output.Text), cancellationToken);
             await write.CommitAsync(cancellationToken);
             TurnCounters.Step(step.Agent, "completed");
             TurnCounters.Finished(overBudget);
@@ -178,9 +171,7 @@ public sealed class TurnJournal(QlawDbContext db, RunLog log, RunEndings endings
             write.Event(RunEvents.Completed(context.RunId, RunStatus.AwaitingInput, null, now));
         }
 
-        // Saved before the run's end so that the run's last events follow the step's.
-        await write.SaveAsync(cancellationToken);
-        var finished = handoff is null && finish is not null && await endings.StageFinishAsync(write, finish, (step.Agent, step.Output), cancellationToken);
+        var finished = handoff is null && finish is not null && await endings.StageFinishAsync(write, finish, (step.Agent, output.Text), cancellationToken);
         await write.CommitAsync(cancellationToken);
         TurnCounters.Step(step.Agent, "completed");
         if (finished)
@@ -314,7 +305,7 @@ public sealed class TurnJournal(QlawDbContext db, RunLog log, RunEndings endings
         write.Audit(transition.Kind == Transition.ReturnKind ? AuditTypes.Return : AuditTypes.Handoff, detail);
     }
 
-    private static NpgsqlParameter Jsonb<T>(T value) => new() { Value = JsonSerializer.Serialize(value, QlawJson.Options), NpgsqlDbType = NpgsqlDbType.Jsonb };
+    private static NpgsqlParameter Jsonb<T>(T value) => RunLog.Jsonb(JsonSerializer.Serialize(value, QlawJson.Options));
 
     // What decides whether a turn still runs: the run's status and the orchestration instance driving it.
     private sealed record RunRouting(RunStatus Status, string? EntityId);
