@@ -1,3 +1,4 @@
+using System.Data.Common;
 using Azure.Storage.Queues;
 using Microsoft.Extensions.DependencyInjection;
 using Microsoft.Extensions.DependencyInjection.Extensions;
@@ -98,17 +99,24 @@ public static class QlawCoreExtensions
     public static NpgsqlDataSource CreateDataSource(string connectionString)
     {
         var builder = new NpgsqlDataSourceBuilder(connectionString);
-        var settings = new NpgsqlConnectionStringBuilder(connectionString);
-        if (!settings.ContainsKey("Max Auto Prepare"))
+
+        // What the connection string itself says: NpgsqlConnectionStringBuilder.ContainsKey is true of every keyword
+        // it knows, set or not, so only a plain builder tells which ones are given.
+        var given = new DbConnectionStringBuilder { ConnectionString = connectionString };
+        if (!Says(given, "Max Auto Prepare"))
         {
             builder.ConnectionStringBuilder.MaxAutoPrepare = 64;
         }
 
-        if (!settings.ContainsKey("Auto Prepare Min Usages"))
+        if (!Says(given, "Auto Prepare Min Usages"))
         {
             builder.ConnectionStringBuilder.AutoPrepareMinUsages = 2;
         }
 
         return builder.Build();
     }
+
+    // Npgsql reads a keyword with or without its spaces, in any case.
+    private static bool Says(DbConnectionStringBuilder given, string keyword) =>
+        given.ContainsKey(keyword) || given.ContainsKey(keyword.Replace(" ", string.Empty, StringComparison.Ordinal));
 }
