@@ -20,17 +20,22 @@ internal sealed record ChainTiming(long StartedAt, long FirstActivityAt, long La
 /// </summary>
 internal sealed class BareEngine : IAsyncDisposable
 {
+    private static readonly OrchestrationStatus[] Ended =
+        [OrchestrationStatus.Completed, OrchestrationStatus.Failed, OrchestrationStatus.Terminated, OrchestrationStatus.Canceled];
+
     private readonly TaskHubWorker _worker;
     private readonly TaskHubClient _client;
     private readonly ChainTracker _tracker;
     private readonly CancellationTokenSource _stop = new();
     private readonly Task _purging;
+    private readonly AzureStorageOrchestrationService _service;
 
     private BareEngine(TaskHubWorker worker, TaskHubClient client, ChainTracker tracker, AzureStorageOrchestrationService service)
     {
         _worker = worker;
         _client = client;
         _tracker = tracker;
+        _service = service;
         _purging = PurgeEndedAsync(service, new RetentionOptions(), _stop.Token);
     }
 
@@ -46,16 +51,27 @@ internal sealed class BareEngine : IAsyncDisposable
         return new BareEngine(worker, new TaskHubClient(service, null, NullLoggerFactory.Instance), tracker, service);
     }
 
+    /// <summary>
+    /// Deletes the history of every ended orchestration of this engine's hub and of <paramref name="serverHub"/>'s, so
+    /// that a measured window starts on empty tables and meets no retention pass of the other's leftovers (Azurite's
+    /// table queries scan a table's every row).
+    /// </summary>
+    public async Task PurgeEndedNowAsync(HubSettings serverHub, string storageConnection)
+    {
+        await _service.PurgeInstanceHistoryAsync(DateTime.MinValue, DateTime.UtcNow, Ended);
+        var server = new AzureStorageOrchestrationService(serverHub.ToEngineSettings(storageConnection));
+        await server.PurgeInstanceHistoryAsync(DateTime.MinValue, DateTime.UtcNow, Ended);
+    }
+
     // What Qlaw.Server's RetentionWorker does for its hub, on the same defaults.
     private static async Task PurgeEndedAsync(AzureStorageOrchestrationService service, RetentionOptions retention, CancellationToken stop)
     {
-        OrchestrationStatus[] ended = [OrchestrationStatus.Completed, OrchestrationStatus.Failed, OrchestrationStatus.Terminated, OrchestrationStatus.Canceled];
         while (!stop.IsCancellationRequested)
         {
             try
             {
                 await Task.Delay(TimeSpan.FromSeconds(retention.HubHistoryIntervalSeconds), stop);
-                await service.PurgeInstanceHistoryAsync(DateTime.MinValue, DateTime.UtcNow.AddSeconds(-retention.HubHistorySeconds), ended);
+                await service.PurgeInstanceHistoryAsync(DateTime.MinValue, DateTime.UtcNow.AddSeconds(-retention.HubHistorySeconds), Ended);
             }
             catch (OperationCanceledException) when (stop.IsCancellationRequested)
             {

@@ -3,7 +3,11 @@ namespace Qlaw.Bench.Scenarios;
 /// <summary>How many runs, clients and seconds each scenario uses: the sizes, or a quick smoke-test version.</summary>
 internal sealed record BenchScale
 {
-    public int WarmupRuns { get; init; } = 10;
+    /// <summary>
+    /// Sequential warm-up runs: enough for the runtime to count a run's methods past its tier-up threshold (30 calls,
+    /// counted only once first-time compilation has calmed down) and compile them optimized before anything is timed.
+    /// </summary>
+    public int WarmupRuns { get; init; } = 40;
 
     /// <summary>Runs measured per concurrency level of the latency scenario (500 sequential: enough for a p99 that sees a stall).</summary>
     public (int Concurrency, int Runs)[] LatencyLevels { get; init; } = [(1, 500), (8, 120), (32, 192)];
