@@ -58,7 +58,7 @@ internal static class BenchProgram
         try
         {
             Log($"Starting PostgreSQL and Azurite ({(scale.IsFull ? "full" : "quick")} scale)");
-            await using var stack = await BenchStack.StartAsync(azuriteOnDisk: !args.Contains("--azurite-in-memory"), azuriteOneProcess: args.Contains("--azurite-one-process"), azuriteDebug: args.Contains("--azurite-debug"));
+            await using var stack = await BenchStack.StartAsync(azuriteOnDisk: !args.Contains("--azurite-in-memory"), azuriteOneProcess: args.Contains("--azurite-one-process"), azuriteDebug: args.Contains("--azurite-debug"), pgStatements: args.Contains("--pg-statements"));
             var report = new BenchReport(stack.Repository, command)
             {
                 PostgresVersion = await PostgresVersionAsync(stack),

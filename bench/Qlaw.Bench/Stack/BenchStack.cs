@@ -1,3 +1,4 @@
+using System.Globalization;
 using Npgsql;
 using Qlaw.AppHost.LocalStack;
 
@@ -44,8 +45,14 @@ internal sealed class BenchStack : IAsyncDisposable
     /// <summary>All of Azurite in one Node.js process (<c>--azurite-one-process</c>), as the <c>azurite</c> command runs it: for an A/B.</summary>
     public bool AzuriteOneProcess { get; private init; }
 
-    /// <summary>Starts the stack; with <paramref name="azuriteDebug"/> Azurite logs every request under the bench's <c>.local/bench/azurite-debug/</c>.</summary>
-    public static async Task<BenchStack> StartAsync(bool azuriteOnDisk, bool azuriteOneProcess = false, bool azuriteDebug = false)
+    /// <summary>PostgreSQL counts every statement's calls, plans and time (<c>--pg-statements</c>), written out at the end.</summary>
+    public bool PgStatements { get; private init; }
+
+    /// <summary>
+    /// Starts the stack; with <paramref name="azuriteDebug"/> Azurite logs every request under the bench's
+    /// <c>.local/bench/azurite-debug/</c>, with <paramref name="pgStatements"/> PostgreSQL loads pg_stat_statements.
+    /// </summary>
+    public static async Task<BenchStack> StartAsync(bool azuriteOnDisk, bool azuriteOneProcess = false, bool azuriteDebug = false, bool pgStatements = false)
     {
         var repository = RepositoryRoot.Find();
         var root = Path.Combine(Path.GetTempPath(), $"qlaw-bench-{Guid.NewGuid():N}");
@@ -58,11 +65,27 @@ internal sealed class BenchStack : IAsyncDisposable
             await admin.OpenAsync();
             await using var set = new NpgsqlCommand("ALTER SYSTEM SET track_commit_timestamp = on", admin);
             await set.ExecuteNonQueryAsync();
+            if (pgStatements)
+            {
+                await using var preload = new NpgsqlCommand("ALTER SYSTEM SET shared_preload_libraries = 'pg_stat_statements'", admin);
+                await preload.ExecuteNonQueryAsync();
+            }
         }
 
         await postgres.DisposeAsync();
         postgres = await LocalPostgres.StartAsync(Path.Combine(root, "postgres"), pgPort, durable: true, echo: false);
         var connection = await postgres.EnsureDatabaseAsync("qlaw");
+        if (pgStatements)
+        {
+            // Its settings exist once the library is loaded; planning is counted too (plans against calls).
+            await using var qlaw = new NpgsqlConnection(connection + ";Pooling=false");
+            await qlaw.OpenAsync();
+            foreach (var sql in (string[])["CREATE EXTENSION IF NOT EXISTS pg_stat_statements", "ALTER SYSTEM SET pg_stat_statements.track_planning = on", "SELECT pg_reload_conf()"])
+            {
+                await using var command = new NpgsqlCommand(sql, qlaw);
+                await command.ExecuteNonQueryAsync();
+            }
+        }
 
         var azurite = await LocalAzurite.StartAsync(
             repository, azuriteOnDisk ? Path.Combine(root, "azurite") : null, Network.FreePort(), Network.FreePort(), Network.FreePort(), echo: false, oneProcess: azuriteOneProcess,
@@ -71,6 +94,7 @@ internal sealed class BenchStack : IAsyncDisposable
         {
             AzuriteOnDisk = azuriteOnDisk,
             AzuriteOneProcess = azuriteOneProcess,
+            PgStatements = pgStatements,
         };
     }
 
@@ -83,6 +107,11 @@ internal sealed class BenchStack : IAsyncDisposable
 
     public async ValueTask DisposeAsync()
     {
+        if (PgStatements)
+        {
+            await WriteStatementsAsync(Path.Combine(Repository, ".local", "bench", "pg-statements.md"));
+        }
+
         await Database.DisposeAsync();
         await _azurite.DisposeAsync();
         await _postgres.DisposeAsync();
@@ -94,6 +123,31 @@ internal sealed class BenchStack : IAsyncDisposable
         {
             // Left for the OS to clean; it is under the temp folder.
         }
+    }
+
+    // The statements that took PostgreSQL the most time over the whole bench run, as a Markdown table.
+    private async Task WriteStatementsAsync(string path)
+    {
+        const string Top =
+            "SELECT calls, plans, total_plan_time, total_exec_time, rows, left(regexp_replace(query, '\\s+', ' ', 'g'), 200) " +
+            "FROM pg_stat_statements ORDER BY total_plan_time + total_exec_time DESC LIMIT 40";
+        var lines = new List<string>
+        {
+            "| calls | plans | plan ms | exec ms | rows | statement |",
+            "|---|---|---|---|---|---|",
+        };
+        await using (var command = Database.CreateCommand(Top))
+        await using (var reader = await command.ExecuteReaderAsync())
+        {
+            while (await reader.ReadAsync())
+            {
+                lines.Add(string.Create(CultureInfo.InvariantCulture,
+                    $"| {reader.GetInt64(0)} | {reader.GetInt64(1)} | {reader.GetDouble(2):0.0} | {reader.GetDouble(3):0.0} | {reader.GetInt64(4)} | `{reader.GetString(5).Replace("|", "\\|", StringComparison.Ordinal)}` |"));
+            }
+        }
+
+        Directory.CreateDirectory(Path.GetDirectoryName(path)!);
+        await File.WriteAllLinesAsync(path, lines);
     }
 
     /// <summary>
