@@ -14,6 +14,9 @@ internal sealed record BenchScale
 
     public int ThroughputRuns { get; init; } = 200;
 
+    /// <summary>Pairs of throughput windows (Qlaw's, then the engine's); the report is the pair with the median ratio.</summary>
+    public int ThroughputRepetitions { get; init; } = 3;
+
     /// <summary>Clients on one run; then <see cref="ManyRuns"/> runs with <see cref="ClientsPerRun"/> each.</summary>
     public int[] FanOutClients { get; init; } = [100, 1000, 2000];
 
@@ -37,6 +40,7 @@ internal sealed record BenchScale
         WarmupRuns = 3,
         LatencyLevels = [(1, 10), (8, 16)],
         ThroughputRuns = 40,
+        ThroughputRepetitions = 1,
         FanOutClients = [50, 200],
         ManyRuns = 20,
         Window = TimeSpan.FromSeconds(3),
