@@ -107,14 +107,21 @@ internal sealed class BenchStack : IAsyncDisposable
 
     public async ValueTask DisposeAsync()
     {
-        if (PgStatements)
+        try
         {
-            await WriteStatementsAsync(Path.Combine(Repository, ".local", "bench", "pg-statements.md"));
+            if (PgStatements)
+            {
+                await WriteStatementsAsync(Path.Combine(Repository, ".local", "bench", "pg-statements.md"));
+            }
+        }
+        finally
+        {
+            // The stack goes whether or not the report could be read from PostgreSQL.
+            await Database.DisposeAsync();
+            await _azurite.DisposeAsync();
+            await _postgres.DisposeAsync();
         }
 
-        await Database.DisposeAsync();
-        await _azurite.DisposeAsync();
-        await _postgres.DisposeAsync();
         try
         {
             Directory.Delete(_root, recursive: true);
