@@ -7,9 +7,9 @@ namespace Qlaw.Server.Tests;
 /// A smaller version of the benchmark's chaos run (<c>dotnet run -c Release --project bench/Qlaw.Bench -- chaos</c>),
 /// same code: runs started and followed by reconnecting SSE clients while the server is SIGKILLed and restarted,
 /// and PostgreSQL and Azurite are SIGKILLed and restarted under the running server. It has its own stack, since it
-/// kills it; it sits in the exclusive collection so that it does not run beside the other server tests.
+/// kills it; it runs late so that it does not run beside the parallel collections.
 /// </summary>
-[Collection(QlawStackCollections.Exclusive)]
+[Collection(QlawStackCollections.LateChaos)]
 public sealed class ChaosTests
 {
     [Fact]

@@ -9,7 +9,7 @@ namespace Qlaw.Server.Tests;
 /// Configuration as an operator meets it: a broken config.yaml or setting stops the server at start with one readable
 /// line per key; live edits of non-critical settings apply, invalid ones are rejected and the last good values stay.
 /// </summary>
-[Collection(QlawStackCollections.Processes)]
+[Collection(QlawStackCollections.Streams)]
 public sealed class ConfigurationTests(QlawStackFixture stack) : IDisposable
 {
     private readonly string _yaml = Path.Combine(Path.GetTempPath(), $"qlaw-config-{Guid.NewGuid():N}.yaml");

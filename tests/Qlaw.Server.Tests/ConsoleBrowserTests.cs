@@ -7,7 +7,7 @@ namespace Qlaw.Server.Tests;
 /// page, watches agents, handoffs and the origin stack live, answers, hands off, cancels and reloads. Screenshots are
 /// written to docs/screenshots/.
 /// </summary>
-[Collection(QlawStackCollections.Exclusive)]
+[Collection(QlawStackCollections.LateTimings)]
 public sealed class ConsoleBrowserTests(QlawStackFixture stack) : IAsyncLifetime
 {
     private QlawApplication _app = null!;

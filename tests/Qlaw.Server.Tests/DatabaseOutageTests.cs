@@ -6,9 +6,10 @@ namespace Qlaw.Server.Tests;
 
 /// <summary>
 /// A turn outlasting a PostgreSQL outage by waiting, not by the reconciler. Its margins are seconds (heartbeats, a
-/// stale run after five), so it runs alone: beside the parallel collections it once saw the reconciler re-drive the run.
+/// stale run after five), so it runs late, away from the parallel collections: beside them it once saw the reconciler
+/// re-drive the run.
 /// </summary>
-[Collection(QlawStackCollections.Exclusive)]
+[Collection(QlawStackCollections.LateOutages)]
 public sealed class DatabaseOutageTests(QlawStackFixture stack)
 {
     [Fact]

@@ -18,7 +18,7 @@ namespace Qlaw.Server.Tests;
 /// Hostile input and heavy clients: malformed requests of every kind get 4xx problem+json with no internals, a flood
 /// from one client is limited without starving others, streams per client are capped, headers harden browsers.
 /// </summary>
-[Collection(QlawStackCollections.Exclusive)]
+[Collection(QlawStackCollections.LateTimings)]
 public sealed class HardeningTests(QlawStackFixture stack)
 {
     private static readonly string[] Internals =

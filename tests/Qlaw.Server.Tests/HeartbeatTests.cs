@@ -7,9 +7,9 @@ namespace Qlaw.Server.Tests;
 
 /// <summary>
 /// A long turn's heartbeats keep the reconciler away. Its margin is seconds of timer delay (a beat a second, stale
-/// after three), so it runs alone rather than beside the parallel collections that share this process's thread pool.
+/// after three), so it runs late rather than beside the parallel collections that share this process's thread pool.
 /// </summary>
-[Collection(QlawStackCollections.Exclusive)]
+[Collection(QlawStackCollections.LateOutages)]
 public sealed class HeartbeatTests(QlawStackFixture stack)
 {
     [Fact]

@@ -1,34 +1,42 @@
 using Qlaw.Testing;
 
-// The parallel collections leave the shared stack running for the exclusive one that follows them.
-[assembly: TestCollectionOrderer(StackKeepingCollectionOrderer.TypeName, StackKeepingCollectionOrderer.AssemblyName)]
+// The late collections run beside each other after the parallel ones, on the stack the parallel ones leave running.
+[assembly: TestFramework(LateCollectionsTestFramework.TypeName, LateCollectionsTestFramework.AssemblyName)]
 
 namespace Qlaw.Server.Tests;
 
 /// <summary>
 /// The server tests' collections. Those of the first four run in parallel with each other on the one shared stack
-/// (each test has its own database and task hub); <see cref="Exclusive"/> runs after them, alone, for tests that must
-/// not share the machine: fault injection under load, floods counted against a clock, a browser, timings of seconds.
+/// (each test has its own database and task hub). The three late ones run after them, beside each other, each one test
+/// at a time, for tests that must not share the machine with the parallel collections' load: fault injection under
+/// load, floods counted against a clock, a browser, timings of seconds. They mostly wait, so three at once keep well
+/// under the two cores that the parallel collections fill.
 /// </summary>
 public static class QlawStackCollections
 {
-    /// <summary>Requests and runs against one in-process server.</summary>
+    /// <summary>Requests and runs against one in-process server, and data retention.</summary>
     public const string Api = "qlaw-stack-api";
 
-    /// <summary>Streams, model providers and the console's endpoints.</summary>
+    /// <summary>Streams, model providers, the console's endpoints and configuration edited live.</summary>
     public const string Streams = "qlaw-stack-streams";
 
-    /// <summary>Server processes: configuration, migration, crashes and restarts.</summary>
+    /// <summary>Server processes: migration, crashes, stops and restarts.</summary>
     public const string Processes = "qlaw-stack-processes";
 
     /// <summary>
-    /// Self-healing after lost hubs, storage and database outages and a dropped listener, a status cache that is never
-    /// needed, and data retention.
+    /// Self-healing after lost hubs, storage and database outages and a dropped listener, and a status cache that is
+    /// never needed.
     /// </summary>
     public const string Recovery = "qlaw-stack-recovery";
 
-    /// <summary>Tests that run alone, after every other collection.</summary>
-    public const string Exclusive = "qlaw-stack-exclusive";
+    /// <summary>Late: the chaos run, SIGKILLs of the server, PostgreSQL and Azurite of a stack of its own.</summary>
+    public const string LateChaos = "qlaw-stack-late-chaos";
+
+    /// <summary>Late: an Azurite SIGKILLed under load, a PostgreSQL outage and heartbeats, with margins of seconds.</summary>
+    public const string LateOutages = "qlaw-stack-late-outages";
+
+    /// <summary>Late: floods counted against a clock, and a browser.</summary>
+    public const string LateTimings = "qlaw-stack-late-timings";
 }
 
 // xunit needs the definitions in the test assembly, one class per collection.
@@ -44,5 +52,11 @@ public sealed class ProcessesCollectionDefinition : ICollectionFixture<QlawStack
 [CollectionDefinition(QlawStackCollections.Recovery)]
 public sealed class RecoveryCollectionDefinition : ICollectionFixture<QlawStackFixture>;
 
-[CollectionDefinition(QlawStackCollections.Exclusive, DisableParallelization = true)]
-public sealed class ExclusiveCollectionDefinition : ICollectionFixture<QlawStackFixture>;
+[CollectionDefinition(QlawStackCollections.LateChaos, DisableParallelization = true)]
+public sealed class LateChaosCollectionDefinition : ICollectionFixture<QlawStackFixture>;
+
+[CollectionDefinition(QlawStackCollections.LateOutages, DisableParallelization = true)]
+public sealed class LateOutagesCollectionDefinition : ICollectionFixture<QlawStackFixture>;
+
+[CollectionDefinition(QlawStackCollections.LateTimings, DisableParallelization = true)]
+public sealed class LateTimingsCollectionDefinition : ICollectionFixture<QlawStackFixture>;

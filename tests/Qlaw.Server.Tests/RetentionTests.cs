@@ -8,7 +8,7 @@ using Qlaw.Testing;
 namespace Qlaw.Server.Tests;
 
 /// <summary>Retention: ended runs past Retention:Days are deleted with everything they wrote and their hub history.</summary>
-[Collection(QlawStackCollections.Recovery)]
+[Collection(QlawStackCollections.Api)]
 public sealed class RetentionTests(QlawStackFixture stack) : IAsyncLifetime
 {
     private QlawApplication _app = null!;
@@ -83,7 +83,7 @@ public sealed class RetentionTests(QlawStackFixture stack) : IAsyncLifetime
 /// Hub history retention: the Durable Task history of orchestrations that ended is purged soon after, while PostgreSQL
 /// keeps the runs; orchestrations still under way, such as a run waiting for an answer, keep theirs.
 /// </summary>
-[Collection(QlawStackCollections.Recovery)]
+[Collection(QlawStackCollections.Api)]
 public sealed class HubHistoryRetentionTests(QlawStackFixture stack) : IAsyncLifetime
 {
     private QlawApplication _app = null!;

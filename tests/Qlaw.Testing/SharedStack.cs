@@ -8,7 +8,7 @@ namespace Qlaw.Testing;
 /// <summary>
 /// The one PostgreSQL and Azurite of a test process, started by the first collection that acquires it and stopped by
 /// the last one that releases it: collections that run in parallel share it, each test on its own database and task hub
-/// (and those that run alone after them too, when <see cref="StackKeepingCollectionOrderer"/> says they are coming).
+/// (and the late collections that run after them too, when <see cref="LateCollectionsTestFramework"/> says they are coming).
 /// </summary>
 internal sealed class SharedStack
 {
@@ -43,7 +43,7 @@ internal sealed class SharedStack
 
     /// <summary>
     /// Keeps the stack when its users next drop to none, for users known to come after them (collections that run
-    /// alone after the parallel ones: <see cref="StackKeepingCollectionOrderer"/>); the release after that stops it.
+    /// after the parallel ones: <see cref="LateCollectionsTestFramework"/>); the release after that stops it.
     /// </summary>
     public static void KeepOverNextRelease()
     {
