@@ -3,7 +3,10 @@ using Qlaw.Testing;
 
 namespace Qlaw.Server.Tests;
 
-/// <summary>A server killed with SIGKILL mid-run loses nothing: the restarted server finishes the run exactly once.</summary>
+/// <summary>
+/// A server killed with SIGKILL mid-run loses nothing, and one stopped mid-turn finishes that turn first: the next
+/// server finishes the run exactly once.
+/// </summary>
 [Collection(QlawStackCollections.Processes)]
 public sealed class CrashRecoveryTests(QlawStackFixture stack)
 {
@@ -46,7 +49,57 @@ public sealed class CrashRecoveryTests(QlawStackFixture stack)
         Assert.Equal(types.Count(t => t == "step.superseded"), status["steps"]!.AsArray().Count - 5);
     }
 
+    [Fact]
+    public async Task A_server_stopped_mid_turn_finishes_that_turn_and_the_next_server_carries_the_run_on_without_repeating_it()
+    {
+        var url = new Uri($"http://127.0.0.1:{Network.FreePort()}");
+        var settings = new Dictionary<string, string?>(QlawStackFixture.IsolatedHubSettings())
+        {
+            ["ConnectionStrings:Postgres"] = await stack.CreateMigratedDatabaseAsync(),
+            ["ConnectionStrings:DurableStorage"] = stack.Azurite.ConnectionString,
+            ["Database:MigrateOnStartup"] = "true",
+            ["Database:SeedWorkflowsPath"] = Samples.WorkflowsFolder,
+            ["Models:Scripted:TurnDelayMs"] = "1500",
+        };
+        string runId;
+        await using (var first = await ServerProcess.StartAsync(url, settings, echo: false))
+        {
+            var runs = new RunsClient(new HttpClient { BaseAddress = url });
+            runId = await runs.StartAsync("code-review");
+            await WaitForRunningStepAsync(runs, runId, index: 1);
+
+            await first.StopAsync();
+            Assert.Equal(0, first.ExitCode);
+        }
+
+        await using var second = await ServerProcess.StartAsync(url, settings, echo: false);
+        var client = new RunsClient(new HttpClient { BaseAddress = url });
+        var status = await client.WaitForAsync(runId, "completed", timeoutSeconds: 120);
+
+        // Five steps, each run once: the turn the stop found running completed before the process exited.
+        Assert.Equal(Enumerable.Repeat("completed", 5), status["steps"]!.AsArray().Select(s => s!["status"]!.GetValue<string>()));
+        var types = (await client.AuditAsync(runId)).Select(e => e["type"]!.GetValue<string>()).ToList();
+        Assert.Equal(5, types.Count(t => t == "step.completed"));
+        Assert.DoesNotContain("step.superseded", types);
+    }
+
     private static readonly string[] SurvivingStatuses = ["completed", "superseded"];
+
+    private static async Task WaitForRunningStepAsync(RunsClient runs, string runId, int index)
+    {
+        for (var i = 0; i < 300; i++)
+        {
+            var steps = (await runs.StatusAsync(runId))["steps"]!.AsArray();
+            if (steps.Any(s => s!["index"]!.GetValue<int>() == index && s["status"]!.GetValue<string>() == "running"))
+            {
+                return;
+            }
+
+            await Task.Delay(50);
+        }
+
+        throw new Xunit.Sdk.XunitException($"Run {runId} did not begin step {index}.");
+    }
 
     private static async Task WaitForCompletedStepsAsync(RunsClient runs, string runId, int count)
     {
