@@ -7,10 +7,10 @@ namespace Qlaw.Server.Tests;
 
 /// <summary>
 /// The server tests' collections. Those of the first four run in parallel with each other on the one shared stack
-/// (each test has its own database and task hub), and fill both cores. The late ones run after them, beside each
-/// other, each one test at a time: tests that must not share the machine with the parallel collections' load (fault
-/// injection under load, floods counted against a clock, a browser, timings of seconds), and tests that mostly wait
-/// on server processes. Four at once keep well under the two cores.
+/// (each test has its own database and task hub). The three late ones run after them, beside each other, each one test
+/// at a time, for tests that must not share the machine with the parallel collections' load: fault injection under
+/// load, floods counted against a clock, a browser, timings of seconds. They mostly wait, so three at once keep well
+/// under the two cores that the parallel collections fill.
 /// </summary>
 public static class QlawStackCollections
 {
@@ -37,9 +37,6 @@ public static class QlawStackCollections
 
     /// <summary>Late: floods counted against a clock, and a browser.</summary>
     public const string LateTimings = "qlaw-stack-late-timings";
-
-    /// <summary>Late: forks whose server process dies between its writes.</summary>
-    public const string LateForks = "qlaw-stack-late-forks";
 }
 
 // xunit needs the definitions in the test assembly, one class per collection.
@@ -63,6 +60,3 @@ public sealed class LateOutagesCollectionDefinition : ICollectionFixture<QlawSta
 
 [CollectionDefinition(QlawStackCollections.LateTimings, DisableParallelization = true)]
 public sealed class LateTimingsCollectionDefinition : ICollectionFixture<QlawStackFixture>;
-
-[CollectionDefinition(QlawStackCollections.LateForks, DisableParallelization = true)]
-public sealed class LateForksCollectionDefinition : ICollectionFixture<QlawStackFixture>;
