@@ -14,16 +14,9 @@ public sealed class CrashRecoveryTests(QlawStackFixture stack)
     public async Task A_run_survives_a_SIGKILL_of_the_server_mid_run_without_duplicating_a_step_or_a_transition()
     {
         var url = new Uri($"http://127.0.0.1:{Network.FreePort()}");
-        var settings = new Dictionary<string, string?>(QlawStackFixture.IsolatedHubSettings())
-        {
-            ["ConnectionStrings:Postgres"] = await stack.CreateMigratedDatabaseAsync(),
-            ["ConnectionStrings:DurableStorage"] = stack.Azurite.ConnectionString,
-            ["Database:MigrateOnStartup"] = "true",
-            ["Database:SeedWorkflowsPath"] = Samples.WorkflowsFolder,
-            ["Models:Scripted:TurnDelayMs"] = "400",
-            ["Durable:ControlQueueVisibilityTimeout"] = "00:00:05",
-            ["Durable:WorkItemQueueVisibilityTimeout"] = "00:00:05",
-        };
+        var settings = await SettingsAsync(turnDelayMs: 400);
+        settings["Durable:ControlQueueVisibilityTimeout"] = "00:00:05";
+        settings["Durable:WorkItemQueueVisibilityTimeout"] = "00:00:05";
         string runId;
         await using (var first = await ServerProcess.StartAsync(url, settings, echo: false))
         {
@@ -53,14 +46,7 @@ public sealed class CrashRecoveryTests(QlawStackFixture stack)
     public async Task A_server_stopped_mid_turn_finishes_that_turn_and_the_next_server_carries_the_run_on_without_repeating_it()
     {
         var url = new Uri($"http://127.0.0.1:{Network.FreePort()}");
-        var settings = new Dictionary<string, string?>(QlawStackFixture.IsolatedHubSettings())
-        {
-            ["ConnectionStrings:Postgres"] = await stack.CreateMigratedDatabaseAsync(),
-            ["ConnectionStrings:DurableStorage"] = stack.Azurite.ConnectionString,
-            ["Database:MigrateOnStartup"] = "true",
-            ["Database:SeedWorkflowsPath"] = Samples.WorkflowsFolder,
-            ["Models:Scripted:TurnDelayMs"] = "1500",
-        };
+        var settings = await SettingsAsync(turnDelayMs: 1500);
         string runId;
         await using (var first = await ServerProcess.StartAsync(url, settings, echo: false))
         {
@@ -84,6 +70,17 @@ public sealed class CrashRecoveryTests(QlawStackFixture stack)
     }
 
     private static readonly string[] SurvivingStatuses = ["completed", "superseded"];
+
+    // A server process on its own database and hub, with the sample workflows and turns paced as given.
+    private async Task<Dictionary<string, string?>> SettingsAsync(int turnDelayMs) =>
+        new(QlawStackFixture.IsolatedHubSettings())
+        {
+            ["ConnectionStrings:Postgres"] = await stack.CreateMigratedDatabaseAsync(),
+            ["ConnectionStrings:DurableStorage"] = stack.Azurite.ConnectionString,
+            ["Database:MigrateOnStartup"] = "true",
+            ["Database:SeedWorkflowsPath"] = Samples.WorkflowsFolder,
+            ["Models:Scripted:TurnDelayMs"] = turnDelayMs.ToString(System.Globalization.CultureInfo.InvariantCulture),
+        };
 
     private static async Task WaitForRunningStepAsync(RunsClient runs, string runId, int index)
     {
