@@ -5,10 +5,10 @@ using static Qlaw.Server.Tests.RecoveryTests;
 namespace Qlaw.Server.Tests;
 
 /// <summary>
-/// Azurite SIGKILLed and restarted under a server with runs in flight. It runs late, away from the parallel collections:
-/// a hub coming back under a machine busy with them once took longer than the test waits.
+/// Azurite SIGKILLed and restarted under a server with runs in flight. It runs last, alone
+/// (<see cref="QlawStackCollections.LateAlone"/>): under a busy machine a run was left at one step past the test's wait.
 /// </summary>
-[Collection(QlawStackCollections.LateOutages)]
+[Collection(QlawStackCollections.LateAlone)]
 public sealed class AzuriteKillTests(QlawStackFixture stack)
 {
     [Fact]

@@ -32,8 +32,15 @@ public static class QlawStackCollections
     /// <summary>Late: the chaos run, SIGKILLs of the server, PostgreSQL and Azurite of a stack of its own.</summary>
     public const string LateChaos = "qlaw-stack-late-chaos";
 
-    /// <summary>Late: an Azurite SIGKILLed under load, a PostgreSQL outage and heartbeats, with margins of seconds.</summary>
+    /// <summary>Late: a PostgreSQL outage and heartbeats, with margins of seconds.</summary>
     public const string LateOutages = "qlaw-stack-late-outages";
+
+    /// <summary>
+    /// Late and alone, after the other late collections: Azurite SIGKILLed under a server with runs in flight. Beside
+    /// busy collections a run was left at one step for minutes (with the worker's stop of before and of after issue 18's
+    /// round alike); that is load on recovery, still to be understood, not a reason to let the test fail at random.
+    /// </summary>
+    public const string LateAlone = "qlaw-stack-late-alone";
 
     /// <summary>Late: floods counted against a clock, and a browser.</summary>
     public const string LateTimings = "qlaw-stack-late-timings";
@@ -57,6 +64,9 @@ public sealed class LateChaosCollectionDefinition : ICollectionFixture<QlawStack
 
 [CollectionDefinition(QlawStackCollections.LateOutages, DisableParallelization = true)]
 public sealed class LateOutagesCollectionDefinition : ICollectionFixture<QlawStackFixture>;
+
+[CollectionDefinition(QlawStackCollections.LateAlone, DisableParallelization = true), RunsAlone]
+public sealed class LateAloneCollectionDefinition : ICollectionFixture<QlawStackFixture>;
 
 [CollectionDefinition(QlawStackCollections.LateTimings, DisableParallelization = true)]
 public sealed class LateTimingsCollectionDefinition : ICollectionFixture<QlawStackFixture>;
