@@ -19,8 +19,7 @@ internal sealed partial class DurableTaskWorkerService(
 {
     private static readonly TimeSpan StopTimeout = TimeSpan.FromSeconds(15);
     private readonly SemaphoreSlim _restart = new(0, 1);
-    private TaskHubWorker? _worker;
-    private ActivitiesInFlight? _activities;
+    private (TaskHubWorker Worker, ActivitiesInFlight Activities)? _running;
 
     /// <summary>Asks for a new worker on a re-created hub (the storage lost the hub's queues, tables or leases).</summary>
     public void RequestRestart()
@@ -60,12 +59,12 @@ internal sealed partial class DurableTaskWorkerService(
                 }
 
                 await worker.StartAsync();
-                (_worker, _activities) = (worker, activities);
+                _running = (worker, activities);
                 LogStarted(logger);
 
                 await _restart.WaitAsync(stoppingToken);
                 LogRestarting(logger);
-                (_worker, _activities) = (null, null);
+                _running = null;
                 await StopBoundedAsync(worker, activities, CancellationToken.None);
                 hub = new AzureStorageOrchestrationService(settings);
             }
@@ -84,9 +83,9 @@ internal sealed partial class DurableTaskWorkerService(
     public override async Task StopAsync(CancellationToken cancellationToken)
     {
         await base.StopAsync(cancellationToken);
-        if ((_worker, _activities) is ({ } worker, { } activities))
+        if (_running is { } running)
         {
-            await StopBoundedAsync(worker, activities, cancellationToken);
+            await StopBoundedAsync(running.Worker, running.Activities, cancellationToken);
         }
     }
 

@@ -7,10 +7,10 @@ namespace Qlaw.Server.Tests;
 
 /// <summary>
 /// The server tests' collections. Those of the first four run in parallel with each other on the one shared stack
-/// (each test has its own database and task hub). The three late ones run after them, beside each other, each one test
-/// at a time, for tests that must not share the machine with the parallel collections' load: fault injection under
-/// load, floods counted against a clock, a browser, timings of seconds. They mostly wait, so three at once keep well
-/// under the two cores that the parallel collections fill.
+/// (each test has its own database and task hub). The late ones run after them, each one test at a time, for tests
+/// that must not share the machine with the parallel collections' load: fault injection under load, floods counted
+/// against a clock, a browser, timings of seconds. Three run beside each other, as lanes; <see cref="LateAlone"/> runs
+/// after them with nothing beside it.
 /// </summary>
 public static class QlawStackCollections
 {
