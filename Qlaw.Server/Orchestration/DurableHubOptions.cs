@@ -46,6 +46,22 @@ public sealed class DurableHubOptions
     /// </summary>
     public bool ExecutionStartedDeduplication { get; set; }
 
+    /// <summary>
+    /// The provider's app lease (off by default): a blob lease that lets only one app (by app name) work a hub, for
+    /// two deployments sharing one. Servers of one deployment do not need it, and it cost them the hub: when a renewal
+    /// (every 25 s) fails once — as after a storage restart, where the renewed lease was no longer the one held — the
+    /// provider stops the worker's partitions and tries for the lease again only every 5 minutes, and runs stand
+    /// still meanwhile. Partition leases still keep each orchestration to one server.
+    /// </summary>
+    public bool AppLease { get; set; }
+
+    /// <summary>
+    /// The pause of the orchestration fetcher after a failed fetch or episode, for each of its next five fetches
+    /// (<see cref="ErrorBackoffOrchestrationService"/>; the provider's own is 10 s, and it held every run back).
+    /// </summary>
+    [Range(typeof(TimeSpan), "00:00:00", "00:01:00")]
+    public TimeSpan ErrorBackoff { get; set; } = TimeSpan.FromSeconds(1);
+
     [Range(1, 1000)]
     public int MaxConcurrentActivities { get; set; } = 32;
 

@@ -36,6 +36,7 @@ public static class DurableTaskHosting
                 ExtendedSessionsEnabled = hub.ExtendedSessions,
                 ExtendedSessionIdleTimeout = hub.ExtendedSessionIdleTimeout,
                 DisableExecutionStartedDeduplication = !hub.ExecutionStartedDeduplication,
+                UseAppLease = hub.AppLease,
                 LoggerFactory = sp.GetRequiredService<ILoggerFactory>(),
             };
         });

@@ -2,6 +2,7 @@ using DurableTask.AzureStorage;
 using DurableTask.Core;
 using Microsoft.DurableTask;
 using Microsoft.DurableTask.Worker.Shims;
+using Microsoft.Extensions.Options;
 using Qlaw.Core;
 
 namespace Qlaw.Server.Orchestration;
@@ -13,7 +14,7 @@ namespace Qlaw.Server.Orchestration;
 /// was lost (<see cref="RequestRestart"/>), the worker is replaced by a new one on a freshly created hub.
 /// </summary>
 internal sealed partial class DurableTaskWorkerService(
-    AzureStorageOrchestrationService service, AzureStorageOrchestrationServiceSettings settings, IServiceProvider services,
+    AzureStorageOrchestrationService service, AzureStorageOrchestrationServiceSettings settings, IOptions<DurableHubOptions> options, IServiceProvider services,
     ILoggerFactory loggerFactory, ILogger<DurableTaskWorkerService> logger)
     : BackgroundService
 {
@@ -43,7 +44,7 @@ internal sealed partial class DurableTaskWorkerService(
             try
             {
                 await hub.CreateIfNotExistsAsync().WaitAsync(stoppingToken);
-                var worker = new TaskHubWorker(hub, loggerFactory);
+                var worker = new TaskHubWorker(new ErrorBackoffOrchestrationService(hub, options.Value.ErrorBackoff), loggerFactory);
                 var activities = new ActivitiesInFlight();
                 worker.AddActivityDispatcherMiddleware(activities.TrackAsync);
                 foreach (var (name, type) in QlawOrchestration.Orchestrators)

@@ -27,6 +27,14 @@ public sealed class FunctionsSettingsTests
     }
 
     [Fact]
+    public void Host_json_turns_the_app_lease_off_so_a_failed_lease_renewal_cannot_stop_the_hub_for_minutes()
+    {
+        // With the lease, one failed renewal (a storage blip) stops the host's partitions and the lease is asked for
+        // again only every 5 minutes; Qlaw.Server runs without it too (Durable:AppLease, AzuriteKillTests).
+        Assert.False(HostJson().GetProperty("extensions").GetProperty("durableTask").GetProperty("useAppLease").GetBoolean());
+    }
+
+    [Fact]
     public void The_recovery_timer_reads_its_schedule_from_an_app_setting_that_the_local_sample_sets()
     {
         var recovery = RouteTableTests.Metadata().Single(f => f.GetProperty("name").GetString() == nameof(RecoveryFunctions.RecoverRuns));

@@ -36,9 +36,9 @@ public static class QlawStackCollections
     public const string LateOutages = "qlaw-stack-late-outages";
 
     /// <summary>
-    /// Late and alone, after the other late collections: Azurite SIGKILLed under a server with runs in flight. Beside
-    /// busy collections a run was left at one step for minutes (with the worker's stop of before and of after issue 18's
-    /// round alike); that is load on recovery, still to be understood, not a reason to let the test fail at random.
+    /// Late and alone, after the other late collections: Azurite SIGKILLed under a server with runs in flight. It lost
+    /// its last writes on the kill, and the hub's recovery from that is slow work for the one orchestration fetcher;
+    /// beside busy collections it was slower still (and the app lease, now off, stopped the hub past 25 s).
     /// </summary>
     public const string LateAlone = "qlaw-stack-late-alone";
 

@@ -5,6 +5,7 @@ using Microsoft.Extensions.Logging.Abstractions;
 using Qlaw.Bench.Measure;
 using Qlaw.Bench.Stack;
 using Qlaw.Core.Retention;
+using Qlaw.Server.Orchestration;
 
 namespace Qlaw.Bench.Engine;
 
@@ -44,7 +45,8 @@ internal sealed class BareEngine : IAsyncDisposable
         var service = new AzureStorageOrchestrationService(hub.ToEngineSettings(storageConnection));
         await service.CreateIfNotExistsAsync();
         var tracker = new ChainTracker();
-        var worker = new TaskHubWorker(service, NullLoggerFactory.Instance);
+        // As Qlaw.Server's worker sees its hub: the same pause after a failed fetch or episode.
+        var worker = new TaskHubWorker(new ErrorBackoffOrchestrationService(service, hub.ErrorBackoff), NullLoggerFactory.Instance);
         worker.AddTaskOrchestrations(typeof(ChainOrchestration));
         worker.AddTaskActivities(new NameValueObjectCreator<TaskActivity>(NoOpActivity.Name, string.Empty, new NoOpActivity(tracker)));
         await worker.StartAsync();

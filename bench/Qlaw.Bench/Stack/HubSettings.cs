@@ -28,6 +28,10 @@ internal sealed record HubSettings(string HubName)
 
     public bool ExecutionStartedDeduplication { get; init; }
 
+    public bool AppLease { get; init; }
+
+    public TimeSpan ErrorBackoff { get; init; } = TimeSpan.FromSeconds(1);
+
     public int MaxConcurrentActivities { get; init; } = 32;
 
     public int MaxConcurrentOrchestrations { get; init; } = 32;
@@ -48,6 +52,8 @@ internal sealed record HubSettings(string HubName)
         ["Durable:ExtendedSessions"] = ExtendedSessions ? "true" : "false",
         ["Durable:ExtendedSessionIdleTimeout"] = ExtendedSessionIdleTimeout.ToString("c"),
         ["Durable:ExecutionStartedDeduplication"] = ExecutionStartedDeduplication ? "true" : "false",
+        ["Durable:AppLease"] = AppLease ? "true" : "false",
+        ["Durable:ErrorBackoff"] = ErrorBackoff.ToString("c"),
         ["Durable:MaxConcurrentActivities"] = MaxConcurrentActivities.ToString(CultureInfo.InvariantCulture),
         ["Durable:MaxConcurrentOrchestrations"] = MaxConcurrentOrchestrations.ToString(CultureInfo.InvariantCulture),
     };
@@ -68,6 +74,7 @@ internal sealed record HubSettings(string HubName)
         ExtendedSessionsEnabled = ExtendedSessions,
         ExtendedSessionIdleTimeout = ExtendedSessionIdleTimeout,
         DisableExecutionStartedDeduplication = !ExecutionStartedDeduplication,
+        UseAppLease = AppLease,
         LoggerFactory = NullLoggerFactory.Instance,
     };
 }
