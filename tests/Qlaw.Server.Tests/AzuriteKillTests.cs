@@ -8,9 +8,8 @@ namespace Qlaw.Server.Tests;
 /// <summary>
 /// Azurite SIGKILLed and restarted under a server with runs in flight. Azurite loses the writes of its last moments
 /// (queue messages, history rows) on a kill, so the hub is left inconsistent and the reconciler re-drives what it lost.
-/// It runs last, alone (<see cref="QlawStackCollections.LateAlone"/>).
 /// </summary>
-[Collection(QlawStackCollections.LateAlone)]
+[Collection(QlawStackCollections.LateOutages)]
 public sealed class AzuriteKillTests(QlawStackFixture stack)
 {
     // Past the storage provider's first lease renewal after the server started (its app lease: every 25 s).

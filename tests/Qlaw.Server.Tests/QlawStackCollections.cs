@@ -9,8 +9,7 @@ namespace Qlaw.Server.Tests;
 /// The server tests' collections. Those of the first four run in parallel with each other on the one shared stack
 /// (each test has its own database and task hub). The late ones run after them, each one test at a time, for tests
 /// that must not share the machine with the parallel collections' load: fault injection under load, floods counted
-/// against a clock, a browser, timings of seconds. Three run beside each other, as lanes; <see cref="LateAlone"/> runs
-/// after them with nothing beside it.
+/// against a clock, a browser, timings of seconds. They run beside each other, as lanes: they mostly wait.
 /// </summary>
 public static class QlawStackCollections
 {
@@ -32,15 +31,8 @@ public static class QlawStackCollections
     /// <summary>Late: the chaos run, SIGKILLs of the server, PostgreSQL and Azurite of a stack of its own.</summary>
     public const string LateChaos = "qlaw-stack-late-chaos";
 
-    /// <summary>Late: a PostgreSQL outage and heartbeats, with margins of seconds.</summary>
+    /// <summary>Late: a PostgreSQL outage, heartbeats with margins of seconds, and Azurite SIGKILLed under a server.</summary>
     public const string LateOutages = "qlaw-stack-late-outages";
-
-    /// <summary>
-    /// Late and alone, after the other late collections: Azurite SIGKILLed under a server with runs in flight. It lost
-    /// its last writes on the kill, and the hub's recovery from that is slow work for the one orchestration fetcher;
-    /// beside busy collections it was slower still (and the app lease, now off, stopped the hub past 25 s).
-    /// </summary>
-    public const string LateAlone = "qlaw-stack-late-alone";
 
     /// <summary>Late: floods counted against a clock, and a browser.</summary>
     public const string LateTimings = "qlaw-stack-late-timings";
@@ -64,9 +56,6 @@ public sealed class LateChaosCollectionDefinition : ICollectionFixture<QlawStack
 
 [CollectionDefinition(QlawStackCollections.LateOutages, DisableParallelization = true)]
 public sealed class LateOutagesCollectionDefinition : ICollectionFixture<QlawStackFixture>;
-
-[CollectionDefinition(QlawStackCollections.LateAlone, DisableParallelization = true), RunsAlone]
-public sealed class LateAloneCollectionDefinition : ICollectionFixture<QlawStackFixture>;
 
 [CollectionDefinition(QlawStackCollections.LateTimings, DisableParallelization = true)]
 public sealed class LateTimingsCollectionDefinition : ICollectionFixture<QlawStackFixture>;

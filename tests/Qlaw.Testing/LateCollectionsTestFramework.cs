@@ -11,7 +11,6 @@ namespace Qlaw.Testing;
 /// run one at a time, and none of them beside the parallel collections' load. The late collections are for tests that
 /// mostly wait (on kills, outages, timeouts, a browser), so a few of them at once keep well under the cores that the
 /// parallel collections fill.
-/// Late collections marked <see cref="RunsAloneAttribute"/> run last, one after the other, with nothing beside them.
 /// When parallel collections are followed by late ones, the shared stack they release last is kept for the late ones
 /// instead of being stopped and started again (initdb, Azurite and the template's migration).
 /// A test assembly opts in with <c>[assembly: TestFramework(LateCollectionsTestFramework.TypeName, LateCollectionsTestFramework.AssemblyName)]</c>.
@@ -57,13 +56,7 @@ public sealed class LateCollectionsTestFramework(IMessageSink messageSink) : Xun
                 return summary;
             }
 
-            var alone = late.Where(c => RunsAlone(c.TestMethod.TestClass.TestCollection)).ToList();
-            if (alone.Count > 0)
-            {
-                SharedStack.KeepOverNextRelease();
-            }
-
-            TestCases = late.Except(alone).ToList();
+            TestCases = late;
             var lanes = OrderTestCollections().Select(collection => Task.Run(
                 () => RunTestCollectionAsync(messageBus, collection.Item1, collection.Item2, cancellationTokenSource), cancellationTokenSource.Token));
             foreach (var lane in await Task.WhenAll(lanes))
@@ -71,18 +64,8 @@ public sealed class LateCollectionsTestFramework(IMessageSink messageSink) : Xun
                 summary.Aggregate(lane);
             }
 
-            if (alone.Count > 0 && !cancellationTokenSource.IsCancellationRequested)
-            {
-                // Late collections that disable parallelization: xunit runs them one after the other.
-                TestCases = alone;
-                summary.Aggregate(await base.RunTestCollectionsAsync(messageBus, cancellationTokenSource));
-            }
-
             return summary;
         }
-
-        private static bool RunsAlone(ITestCollection collection) =>
-            collection.CollectionDefinition?.GetCustomAttributes(typeof(RunsAloneAttribute)).Any() == true;
 
         private static bool IsLate(ITestCollection collection) =>
             collection.CollectionDefinition?.GetCustomAttributes(typeof(CollectionDefinitionAttribute)).SingleOrDefault()
