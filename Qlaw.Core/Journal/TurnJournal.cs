@@ -44,6 +44,13 @@ public sealed class TurnJournal(QlawDbContext db, RunLog log, RunEndings endings
         // the lock's round trip.
         var (opened, (run, steps)) = await log.OpenAsync(runId, TurnReads.Begin(runId, state.Step), TurnReads.ReadBeginAsync, cancellationToken);
         await using var write = opened;
+        if (run is null)
+        {
+            // No such run: its start was not committed (the hub is asked to start a run while its rows commit, see
+            // RunCommands.StartAsync), or it was deleted since. Its orchestration has nothing to do.
+            return new TurnStart.Finished(TurnResult.Stop);
+        }
+
         var attempts = steps.Where(s => s.Index == state.Step).ToList();
         if (await SettledAsync(request, attempts, new(run.Status, run.EntityId), cancellationToken) is { } settled)
         {

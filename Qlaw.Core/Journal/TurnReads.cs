@@ -24,11 +24,12 @@ internal static class TurnReads
         Command($"SELECT {StepColumns} FROM steps WHERE run_id = $1 AND index <= $2", runId, step),
     ];
 
-    public static async Task<(RunForTurn Run, List<StepEntity> Steps)> ReadBeginAsync(NpgsqlDataReader reader, CancellationToken cancellationToken)
+    /// <summary>The run (null when there is none) and its steps.</summary>
+    public static async Task<(RunForTurn? Run, List<StepEntity> Steps)> ReadBeginAsync(NpgsqlDataReader reader, CancellationToken cancellationToken)
     {
         if (!await reader.ReadAsync(cancellationToken))
         {
-            throw new InvalidOperationException("The run of the turn does not exist.");
+            return (null, []);
         }
 
         var run = new RunForTurn(QlawJson.ParseEnum<RunStatus>(reader.GetString(0)), NullableString(reader, 1), reader.GetString(2), reader.GetString(3));

@@ -83,20 +83,43 @@ public sealed class RunCommands(
             DefinitionHash = WorkflowCatalog.HashOf(workflow),
         };
         run.EntityId = $"run-{run.Id:N}";
-        db.Runs.Add(run);
-        AuditTypes.Add(db, run.Id, AuditTypes.RunCreated, new RunCreated(workflow.Id, workflow.Name, idempotencyKey, origin is null ? null : "responses", origin?.ConversationId, origin?.FollowUpOf), now);
         var plan = options.CurrentValue.PlanFor(definition, ceilings);
-        var signal = RunSignals.Enqueue(db, run.Id, RunSignal.ScheduleKind, new RunSignal(
-            run.EntityId, Schedule: new RunOrchestrationInput(run.Id, plan, RouteState.Start(definition.StartAgent), null, null)), now);
+        var schedule = new RunSignal(run.EntityId, Schedule: new RunOrchestrationInput(run.Id, plan, RouteState.Start(definition.StartAgent), null, null));
+
+        // The run's rows are written under its lock, and the hub is asked to start it while they commit (its first turn
+        // waits for the lock): the start's round trips to the hub overlap the commit's. The outbox row still makes the
+        // start reach the hub whatever fails meanwhile.
+        RunSignalEntity signal;
+        Task<string?>? scheduled = null;
+        var write = await log.OpenAsync(run.Id, cancellationToken);
         try
         {
-            await db.SaveChangesAsync(cancellationToken);
+            db.Runs.Add(run);
+            AuditTypes.Add(db, run.Id, AuditTypes.RunCreated, new RunCreated(workflow.Id, workflow.Name, idempotencyKey, origin is null ? null : "responses", origin?.ConversationId, origin?.FollowUpOf), now);
+            signal = RunSignals.Enqueue(db, run.Id, RunSignal.ScheduleKind, schedule, now);
+            if (!recovery.CurrentValue.CrashAfterRunCommitted)
+            {
+                scheduled = signals.ScheduleBesideCommitAsync(schedule, cancellationToken);
+            }
+
+            await write.CommitAsync(cancellationToken);
         }
         catch (DbUpdateException ex) when (idempotencyKey is not null && ex.InnerException is PostgresException { SqlState: PostgresErrorCodes.UniqueViolation })
         {
-            // A concurrent request with the same key created the run first.
+            // A concurrent request with the same key created the run first (the orchestration asked for this one finds
+            // no run at its first turn and stops).
+            await write.DisposeAsync();
+            if (scheduled is not null)
+            {
+                await scheduled;
+            }
+
             db.ChangeTracker.Clear();
             return RunLinksFactory.Accepted((await FindByKeyAsync(workflow.Id, idempotencyKey, cancellationToken))!);
+        }
+        finally
+        {
+            await write.DisposeAsync();
         }
 
         if (recovery.CurrentValue.CrashAfterRunCommitted)
@@ -104,7 +127,7 @@ public sealed class RunCommands(
             Environment.FailFast("Fault injection (Recovery:CrashAfterRunCommitted): the run is committed, its schedule signal not delivered.");
         }
 
-        await signals.DispatchAsync(signal.Id, cancellationToken);
+        await signals.RecordAsync(db, signal.Id, await scheduled!, CancellationToken.None);
         return RunLinksFactory.Accepted(run);
     }
 

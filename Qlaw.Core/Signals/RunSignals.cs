@@ -33,6 +33,37 @@ public sealed class RunSignals(IServiceScopeFactory scopes, IOptionsMonitor<Reco
         return row;
     }
 
+    /// <summary>
+    /// Asks the hub to start a run whose rows (with this signal's) are being committed by the caller, beside that commit;
+    /// returns why it failed, or null. The caller holds the run's lock (<see cref="Journal.RunLog"/>) until it commits, and
+    /// the run's first turn takes that lock before it reads the run: the turn finds the run committed, or no run (the
+    /// commit failed) and stops. Once committed, the caller records the outcome with <see cref="RecordAsync"/>; a signal
+    /// left unrecorded is delivered again by <see cref="DeliverPendingAsync"/>, harmlessly (scheduling is idempotent).
+    /// </summary>
+    public async Task<string?> ScheduleBesideCommitAsync(RunSignal signal, CancellationToken cancellationToken)
+    {
+        try
+        {
+            await using var scope = scopes.CreateAsyncScope();
+            await scope.ServiceProvider.GetRequiredService<IRunScheduler>().ScheduleAsync(signal.InstanceId, signal.Schedule!, cancellationToken);
+            return null;
+        }
+        catch (Exception exception)
+        {
+            return ErrorText(exception);
+        }
+    }
+
+    /// <summary>Records the delivery of a committed signal by the request that wrote it (<paramref name="error"/>: why it failed).</summary>
+    public async Task RecordAsync(QlawDbContext db, long signalId, string? error, CancellationToken cancellationToken)
+    {
+        var pending = db.RunSignals.Where(s => s.Id == signalId && s.DispatchedAt == null);
+        var now = clock.GetUtcNow();
+        _ = error is null
+            ? await pending.ExecuteUpdateAsync(s => s.SetProperty(r => r.DispatchedAt, now).SetProperty(r => r.LastError, (string?)null).SetProperty(r => r.Attempts, r => r.Attempts + 1), cancellationToken)
+            : await pending.ExecuteUpdateAsync(s => s.SetProperty(r => r.LastError, error).SetProperty(r => r.Attempts, r => r.Attempts + 1), cancellationToken);
+    }
+
     /// <summary>Delivers one signal unless another process holds it or delivered it already. False when it failed.</summary>
     public async Task<bool> DispatchAsync(long signalId, CancellationToken cancellationToken) =>
         await DeliverOnceAsync(signalId, cancellationToken) is not Delivery.Failed;
@@ -65,8 +96,7 @@ public sealed class RunSignals(IServiceScopeFactory scopes, IOptionsMonitor<Reco
         }
         catch (Exception exception) when (exception is not OperationCanceledException)
         {
-            // Operators read it in run_signals; clients never see it.
-            row.LastError = exception.Message.Length > 2000 ? exception.Message[..2000] : exception.Message;
+            row.LastError = ErrorText(exception);
         }
 
         row.Attempts++;
@@ -98,6 +128,9 @@ public sealed class RunSignals(IServiceScopeFactory scopes, IOptionsMonitor<Reco
 
         return delivered;
     }
+
+    // Operators read it in run_signals; clients never see it.
+    private static string ErrorText(Exception exception) => exception.Message.Length > 2000 ? exception.Message[..2000] : exception.Message;
 
     private static async Task DeliverAsync(IServiceProvider services, RunSignalEntity row, CancellationToken cancellationToken)
     {

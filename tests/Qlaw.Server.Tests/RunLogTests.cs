@@ -96,6 +96,32 @@ public sealed class RunLogTests(QlawStackFixture stack)
     }
 
     [Fact]
+    public async Task An_orchestration_whose_run_was_never_committed_stops_at_its_first_turn_and_writes_nothing()
+    {
+        // A run's start reaches the hub while the run's rows commit; when that commit fails (a concurrent request with the
+        // same Idempotency-Key, the database, a crash), the hub holds an orchestration of a run that does not exist.
+        await using var app = await QlawApplication.StartAsync(stack);
+        var definition = System.Text.Json.JsonSerializer.Deserialize<WorkflowDefinition>(Samples.WorkflowJson("code-review"), QlawJson.Options)!;
+        var plan = app.Services.GetRequiredService<IOptionsMonitor<RunOptions>>().CurrentValue
+            .PlanFor(definition, app.Services.GetRequiredService<IOptionsMonitor<LimitsOptions>>().CurrentValue);
+        var runId = Guid.NewGuid();
+        var instance = $"run-{runId:N}";
+        var scheduler = app.Services.GetRequiredService<IRunScheduler>();
+
+        await scheduler.ScheduleAsync(instance, new RunOrchestrationInput(runId, plan, RouteState.Start("planner"), null, null), CancellationToken.None);
+
+        await Poll.UntilAsync(
+            async () => await scheduler.GetStateAsync(instance, CancellationToken.None) is not (InstanceState.Pending or InstanceState.Running),
+            TimeSpan.FromSeconds(60), TimeSpan.FromMilliseconds(200), "the orchestration ends");
+        Assert.Equal(InstanceState.Completed, await scheduler.GetStateAsync(instance, CancellationToken.None));
+        await using var db = app.CreateDbContext();
+        Assert.False(await db.Runs.AnyAsync(r => r.Id == runId));
+        Assert.Equal(0, await db.Steps.CountAsync(s => s.RunId == runId));
+        Assert.Equal(0, await db.AuditLogs.CountAsync(a => a.RunId == runId));
+        Assert.Equal(0, await db.RunEvents.CountAsync(e => e.RunId == runId));
+    }
+
+    [Fact]
     public async Task A_continue_raised_again_after_a_crash_is_applied_once()
     {
         var url = new Uri($"http://127.0.0.1:{Network.FreePort()}");
