@@ -71,13 +71,20 @@ public sealed partial class AgentTurnActivity(
         }
 
         var turn = started.Context;
+        await using var attempt = started.Attempt;
         span?.SetTag(QlawTelemetry.AttemptTag, turn.Attempt);
+
+        // The attempt's row commits with the turn's first text when the model answers within the delta window, else on
+        // its own when the window ends; the watch starts once it is committed.
+        var windowMs = streaming.CurrentValue.DeltaWindowMs;
+        var heartbeat = TimeSpan.FromSeconds(recovery.CurrentValue.HeartbeatSeconds);
+        await attempt.CommitWithinAsync(TimeSpan.FromMilliseconds(windowMs), clock, () => watch.Attach(started.StepId, heartbeat));
         var maxChars = input.Plan?.MaxTurnChars ?? limits.CurrentValue.MaxTurnChars;
-        var sink = new TurnTextSink(dataSource, clock, streaming.CurrentValue.DeltaWindowMs, maxChars, started.StepId, turn);
-        watch.Attach(started.StepId, TimeSpan.FromSeconds(recovery.CurrentValue.HeartbeatSeconds));
+        var sink = new TurnTextSink(dataSource, clock, windowMs, maxChars, started.StepId, turn, attempt);
         try
         {
             var output = await runner.RunAsync(turn, sink, watch.Stopped);
+            await attempt.CommitAsync(null);
 
             // The orchestrator routes the decision the same way (a pure function of the plan, the state and the decision);
             // when it ends the run, the run is finished with the step, unless an API handoff takes over.
@@ -90,6 +97,7 @@ public sealed partial class AgentTurnActivity(
         {
             // Cancelled or superseded while the model ran: the attempt writes nothing more; the run log says what's next.
             LogAttemptStopped(logger, input.State.Agent, turn.Attempt);
+            await attempt.CommitAsync(null);
             return await journal.AfterStopAsync(started.StepId, input, CancellationToken.None)
                 ?? throw new TurnFailedException(new(RunErrorCodes.Internal, "The model call stopped before the turn completed."));
         }
@@ -98,6 +106,7 @@ public sealed partial class AgentTurnActivity(
             LogTurnFailed(logger, input.State.Agent, turn.Attempt, "permanently: the run is dead-lettered", ex);
             span?.SetStatus(ActivityStatusCode.Error, ex.Code);
             var error = new RunError(ex.Code, ex.Message);
+            await attempt.CommitAsync(null);
             await journal.FailTurnAsync(started.StepId, input, error, permanent: true, CancellationToken.None);
             return new TurnResult(null, false, error, null);
         }
@@ -108,6 +117,7 @@ public sealed partial class AgentTurnActivity(
                 ? new RunError(transient.Code, transient.Message)
                 : new RunError(RunErrorCodes.ModelUnavailable, "The model provider did not answer; the turn will be retried.");
             span?.SetStatus(ActivityStatusCode.Error, error.Code);
+            await attempt.CommitAsync(null);
             await journal.FailTurnAsync(started.StepId, input, error, permanent: false, CancellationToken.None);
             throw new TurnFailedException(error, ex);
         }

@@ -25,7 +25,8 @@ public abstract record TurnStart
 
     public sealed record Finished(TurnResult Result) : TurnStart;
 
-    public sealed record Started(long StepId, AgentTurnContext Context) : TurnStart;
+    /// <summary>A new attempt, whose first write <paramref name="Attempt"/> is still to commit (its owner disposes it).</summary>
+    public sealed record Started(long StepId, AgentTurnContext Context, PendingAttempt Attempt) : TurnStart;
 }
 
 /// <summary>
@@ -35,15 +36,33 @@ public abstract record TurnStart
 /// </summary>
 public sealed class TurnJournal(QlawDbContext db, RunLog log, RunEndings endings, IOptionsMonitor<RecoveryOptions> recovery, TimeProvider clock)
 {
-    /// <summary>Records the transition into the turn (once per step) and a new attempt of it.</summary>
+    /// <summary>
+    /// Records the transition into the turn (once per step) and a new attempt of it, written under the run's lock and
+    /// left for the caller to commit (<see cref="PendingAttempt"/>).
+    /// </summary>
     public async Task<TurnStart> BeginTurnAsync(TurnRequest request, CancellationToken cancellationToken)
     {
-        var (runId, state) = (request.RunId, request.State);
-
         // The run with its workflow and its steps so far (this step's attempts and the conversation before it), read in
         // the lock's round trip.
-        var (opened, (run, steps)) = await log.OpenAsync(runId, TurnReads.Begin(runId, state.Step), TurnReads.ReadBeginAsync, cancellationToken);
-        await using var write = opened;
+        var (write, (run, steps)) = await log.OpenAsync(request.RunId, TurnReads.Begin(request.RunId, request.State.Step), TurnReads.ReadBeginAsync, cancellationToken);
+        TurnStart? start = null;
+        try
+        {
+            start = await BeginAsync(write, request, run, steps, cancellationToken);
+            return start;
+        }
+        finally
+        {
+            if (start is not TurnStart.Started)
+            {
+                await write.DisposeAsync();
+            }
+        }
+    }
+
+    private async Task<TurnStart> BeginAsync(RunLogWrite write, TurnRequest request, TurnReads.RunForTurn? run, List<StepEntity> steps, CancellationToken cancellationToken)
+    {
+        var (runId, state) = (request.RunId, request.State);
         if (run is null)
         {
             // No such run: its start was not committed (the hub is asked to start a run while its rows commit, see
@@ -94,7 +113,7 @@ public sealed class TurnJournal(QlawDbContext db, RunLog log, RunEndings endings
         write.Event(RunEvents.Trace(runId, RunEvents.ExecutorInvoked, state.Agent, new ExecutorInvoked(state.Step, attempt, state.Agent), now, state.Step, attempt));
         var previousError = attempts.OrderByDescending(s => s.Attempt).FirstOrDefault()?.Error;
         write.Audit(attempt == 1 ? AuditTypes.StepStarted : AuditTypes.StepRetrying, new StepStarted(state.Step, state.Agent, attempt, previousError));
-        await write.CommitAsync(cancellationToken);
+        await write.SaveAsync(cancellationToken);
         if (firstTurn)
         {
             QlawTelemetry.RunsStarted.Add(1);
@@ -116,7 +135,7 @@ public sealed class TurnJournal(QlawDbContext db, RunLog log, RunEndings endings
         }
 
         var agent = workflow.Agents.Single(a => a.Name == state.Agent);
-        return new TurnStart.Started(stepId, new AgentTurnContext(runId, state.Step, attempt, agentTurns, agent, workflow, history));
+        return new TurnStart.Started(stepId, new AgentTurnContext(runId, state.Step, attempt, agentTurns, agent, workflow, history), new PendingAttempt(write));
     }
 
     /// <summary>

@@ -11,13 +11,15 @@ namespace Qlaw.Core.Journal;
 /// fast model does not write a row per token. Each batch goes through <see cref="RunLog.AppendWhileRunningAsync"/>:
 /// under the run's lock, and only while the attempt is still running — once it is cancelled or superseded the sink
 /// throws <see cref="AttemptStoppedException"/> and the model call ends. What the window still holds when the model is
-/// done (<see cref="TakeTail"/>) is written with the turn's outcome, in the same commit.
+/// done (<see cref="TakeTail"/>) is written with the turn's outcome, in the same commit. The first text commits with
+/// the attempt's own row when that is still pending (<see cref="PendingAttempt"/>).
 /// </summary>
 /// <remarks>
 /// A turn's text is capped at <paramref name="maxChars"/>: a model (or an endpoint) that streams past it is stopped and
 /// the turn fails permanently (<c>turn_too_long</c>), so neither the turn's buffer nor the event log grows without end.
 /// </remarks>
-public sealed class TurnTextSink(NpgsqlDataSource dataSource, TimeProvider clock, int windowMs, int maxChars, long stepId, AgentTurnContext turn) : ITurnTextSink
+public sealed class TurnTextSink(
+    NpgsqlDataSource dataSource, TimeProvider clock, int windowMs, int maxChars, long stepId, AgentTurnContext turn, PendingAttempt attempt) : ITurnTextSink
 {
     private readonly StringBuilder _pending = new();
     private readonly StringBuilder _text = new();
@@ -85,6 +87,11 @@ public sealed class TurnTextSink(NpgsqlDataSource dataSource, TimeProvider clock
         var row = RunEvents.Delta(turn.RunId, turn.Step, turn.Attempt, turn.Agent.Name, _pending.ToString(), clock.GetUtcNow());
         _pending.Clear();
         _windowStart = -1;
+        if (await attempt.CommitAsync(row))
+        {
+            return;
+        }
+
         if (!await RunLog.AppendWhileRunningAsync(dataSource, stepId, row, cancellationToken))
         {
             throw new AttemptStoppedException();

@@ -11,6 +11,7 @@ using Qlaw.Core.Journal;
 using Qlaw.Core.Limits;
 using Qlaw.Core.Orchestration;
 using Qlaw.Core.Routing;
+using Qlaw.Core.Streaming;
 using Qlaw.Data;
 using Qlaw.Data.Runs;
 using Qlaw.Testing;
@@ -93,6 +94,43 @@ public sealed class RunLogTests(QlawStackFixture stack)
         Assert.Single(audit, t => t == AuditTypes.StepCompleted);
         var traces = await check.RunEvents.Where(e => e.RunId == runId && e.Type == "response.trace.complete").Select(e => e.Data).ToListAsync();
         Assert.Single(traces, t => t.Contains("ExecutorCompletedEvent", StringComparison.Ordinal));
+    }
+
+    [Theory]
+    [InlineData(0, "1000", true)]
+    [InlineData(300, "15", false)]
+    public async Task An_attempt_commits_with_its_first_text_when_the_model_answers_within_the_delta_window_else_on_its_own(int turnDelayMs, string windowMs, bool together)
+    {
+        await using var app = await QlawApplication.StartAsync(stack, new Dictionary<string, string?>
+        {
+            ["Models:Scripted:TurnDelayMs"] = turnDelayMs.ToString(System.Globalization.CultureInfo.InvariantCulture),
+            ["Streaming:DeltaWindowMs"] = windowMs,
+        });
+        var runs = new RunsClient(app.CreateClient());
+        await runs.CreateWorkflowAsync(Samples.Workflow());
+        var runId = Guid.Parse(await runs.StartAsync("code-review"));
+        await runs.WaitForAsync(runId.ToString(), "completed");
+
+        // Per attempt: the transaction of its executor_invoked event (written with the attempt's row) and of its first
+        // text. Events are never updated, so xmin is the transaction that wrote each.
+        var commits = new List<(int Step, string Invoked, string FirstText)>();
+        await using (var command = app.Services.GetRequiredService<Npgsql.NpgsqlDataSource>().CreateCommand(
+            "SELECT i.step_index, i.xmin::text, (SELECT d.xmin::text FROM run_events d WHERE d.run_id = i.run_id AND d.step_index = i.step_index " +
+            "AND d.attempt = i.attempt AND d.type = $2 ORDER BY d.id LIMIT 1) FROM run_events i " +
+            "WHERE i.run_id = $1 AND i.data::text LIKE '%' || $3 || '%' ORDER BY i.id"))
+        {
+            command.Parameters.AddWithValue(runId);
+            command.Parameters.AddWithValue(Qlaw.Contracts.Events.OutputTextDelta.Name);
+            command.Parameters.AddWithValue(RunEvents.ExecutorInvoked);
+            await using var reader = await command.ExecuteReaderAsync();
+            while (await reader.ReadAsync())
+            {
+                commits.Add((reader.GetInt32(0), reader.GetString(1), reader.GetString(2)));
+            }
+        }
+
+        Assert.Equal([0, 1, 2, 3, 4], commits.Select(c => c.Step));
+        Assert.All(commits, c => Assert.Equal(together, c.Invoked == c.FirstText));
     }
 
     [Fact]
