@@ -23,11 +23,17 @@ namespace Qlaw.Core.Recovery;
 /// whatever the hub says: the hub lost a message.</item>
 /// </list>
 /// Runs that wait legitimately (awaiting input, dead-lettered awaiting continue) are not looked at; a slow turn that
-/// still heartbeats is not quiet. Re-driving runs the current step again only if it has no completed attempt.
+/// still heartbeats is not quiet. Re-driving runs the current step again only if it has no completed attempt. A run
+/// re-driven before whose orchestration the hub still calls pending or running, without a step begun since, waits twice
+/// as long for each such re-drive (up to <see cref="MaxStaleFactor"/> × the stale time): every re-drive adds a start and
+/// a terminate to a hub that is already behind.
 /// </summary>
 public sealed partial class RunReconciler(
     IServiceScopeFactory scopes, IOptionsMonitor<RecoveryOptions> options, TimeProvider clock, ILogger<RunReconciler> logger)
 {
+    /// <summary>The most a stale run's wait grows to, in multiples of <see cref="RecoveryOptions.StaleAfterSeconds"/>.</summary>
+    public const int MaxStaleFactor = 8;
+
     /// <summary>One pass: every quiet run is probed and, when lost or stale, re-driven. Returns how many were.</summary>
     public async Task<int> ReconcileOnceAsync(CancellationToken cancellationToken)
     {
@@ -78,7 +84,23 @@ public sealed partial class RunReconciler(
             _ when run.Stale => $"no step, event or heartbeat for over {settings.StaleAfterSeconds} s",
             _ => null,
         };
+        if (reason is not null && state is InstanceState.Pending or InstanceState.Running && await HeldBackAsync(scope.ServiceProvider, run, settings, cancellationToken))
+        {
+            return false;
+        }
+
         return reason is not null && await RedriveAsync(scope.ServiceProvider, run, reason, state, cancellationToken);
+    }
+
+    // Whether a stale run whose orchestration the hub still holds waits longer: 2^n × the stale time after its n-th
+    // re-drive without a step begun since (the hub's instance may be queued behind others, not lost).
+    private async Task<bool> HeldBackAsync(IServiceProvider services, QuietRun run, RecoveryOptions settings, CancellationToken cancellationToken)
+    {
+        var db = services.GetRequiredService<QlawDbContext>();
+        var stepBegun = await db.Steps.Where(s => s.RunId == run.Id).MaxAsync(s => (DateTimeOffset?)s.StartedAt, cancellationToken) ?? DateTimeOffset.MinValue;
+        var redrives = await db.AuditLogs.CountAsync(a => a.RunId == run.Id && a.Type == AuditTypes.RunRecovered && a.CreatedAt > stepBegun, cancellationToken);
+        var factor = Math.Min(MaxStaleFactor, 1 << Math.Min(redrives, 30));
+        return clock.GetUtcNow() - run.UpdatedAt < TimeSpan.FromSeconds((double)settings.StaleAfterSeconds * factor);
     }
 
     private async Task<bool> RedriveAsync(IServiceProvider services, QuietRun quiet, string reason, InstanceState state, CancellationToken cancellationToken)

@@ -86,6 +86,8 @@ internal sealed partial class DurableTaskWorkerService(
         await base.StopAsync(cancellationToken);
         if (_running is { } running)
         {
+            // Once: a host that stops the service again finds nothing to stop.
+            _running = null;
             await StopBoundedAsync(running.Worker, running.Activities, cancellationToken);
         }
     }

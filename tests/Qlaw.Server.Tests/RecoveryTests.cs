@@ -1,5 +1,8 @@
 using System.Net;
 using System.Text.Json.Nodes;
+using Microsoft.EntityFrameworkCore;
+using Microsoft.Extensions.DependencyInjection;
+using Microsoft.Extensions.Hosting;
 using Qlaw.AppHost.LocalStack;
 using Qlaw.Testing;
 
@@ -103,6 +106,44 @@ public sealed class RecoveryTests(QlawStackFixture stack)
         Assert.Equal(2, types.Count(t => t is "handoff" or "return"));
         Assert.Single(types, t => t == "run.completed");
         Assert.Single(await runs.AuditAsync(source), e => e["type"]!.GetValue<string>() == "run.forked");
+    }
+
+    [Fact]
+    public async Task A_run_whose_re_driven_orchestration_does_not_start_is_re_driven_again_only_after_twice_the_wait_each_time()
+    {
+        // The hub holds every new orchestration (its worker is stopped, as when it is far behind): each re-drive of the
+        // stale run creates another pending instance. They are spaced 2, 4, 8 × the stale time instead of 1 each.
+        const int staleSeconds = 2;
+        var database = await stack.CreateMigratedDatabaseAsync();
+        var settings = With(FastRecovery, ("Recovery:StaleAfterSeconds", $"{staleSeconds}"), ("Durable:HubName", $"t{Guid.NewGuid():N}"[..20]));
+        Guid runId;
+        await using (var stalled = await QlawApplication.StartAsync(stack, settings, database))
+        {
+            var runs = new RunsClient(stalled.CreateClient());
+            await runs.CreateWorkflowAsync(Samples.Workflow());
+            await runs.WaitForAsync(await runs.StartAsync("code-review"), "completed");
+            await stalled.Services.GetServices<IHostedService>().Single(s => s.GetType().Name == "DurableTaskWorkerService").StopAsync(CancellationToken.None);
+            runId = Guid.Parse(await runs.StartAsync("code-review"));
+
+            List<DateTimeOffset> redrives = [];
+            await Poll.UntilAsync(
+                async () =>
+                {
+                    await using var db = stalled.CreateDbContext();
+                    redrives = await db.AuditLogs.Where(a => a.RunId == runId && a.Type == "run.recovered").OrderBy(a => a.Id).Select(a => a.CreatedAt).ToListAsync();
+                    return redrives.Count >= 3;
+                },
+                TimeSpan.FromSeconds(90), TimeSpan.FromMilliseconds(250), "the run is re-driven three times");
+
+            Assert.True(redrives[1] - redrives[0] >= TimeSpan.FromSeconds(2 * staleSeconds), $"second re-drive after {redrives[1] - redrives[0]}");
+            Assert.True(redrives[2] - redrives[1] >= TimeSpan.FromSeconds(4 * staleSeconds), $"third re-drive after {redrives[2] - redrives[1]}");
+        }
+
+        // A server whose worker takes the hub's work runs the latest instance to the run's end, each step once.
+        await using var healer = await QlawApplication.StartAsync(stack, settings, database);
+        var status = await new RunsClient(healer.CreateClient()).WaitForAsync(runId.ToString(), "completed", timeoutSeconds: 90);
+        AssertOneCompletedStepPerIndex(status);
+        Assert.Equal(5, status["steps"]!.AsArray().Count(s => s!["status"]!.GetValue<string>() == "completed"));
     }
 
     [Fact]
