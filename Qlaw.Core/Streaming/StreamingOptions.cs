@@ -7,7 +7,8 @@ public sealed class StreamingOptions
 {
     /// <summary>
     /// Text deltas are batched this long before they are written (and streamed); 0 writes each one. A turn's first
-    /// delta is always written at once, so that a reader sees the agent start without waiting a window.
+    /// delta is always written at once, so that a reader sees the agent start without waiting a window. The attempt's
+    /// own rows wait at most this long for that first delta, to commit with it (<c>PendingAttempt</c>).
     /// </summary>
     [Range(0, 1000)]
     public int DeltaWindowMs { get; set; } = 15;
