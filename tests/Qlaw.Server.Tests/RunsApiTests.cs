@@ -46,6 +46,24 @@ public sealed class RunsApiTests(QlawStackFixture stack) : IAsyncLifetime
     }
 
     [Fact]
+    public async Task Requests_racing_with_one_idempotency_key_get_one_run_that_runs_once()
+    {
+        // The losers' inserts hit the key's unique index after their own start was already asked of the hub: those
+        // orchestrations find no run and stop, and every answer names the one run.
+        await _runs.CreateWorkflowAsync(Samples.Workflow(newName: "raced"));
+        var key = $"race-{Guid.NewGuid():N}";
+
+        var ids = await Task.WhenAll(Enumerable.Range(0, 8).Select(_ => _runs.StartAsync("raced", idempotencyKey: key)));
+
+        var runId = Assert.Single(ids.Distinct());
+        var status = await _runs.WaitForAsync(runId, "completed");
+        Assert.Equal(["planner:completed:1", "coder:completed:1", "reviewer:completed:1", "coder:completed:1", "judge:completed:1"], RunsClient.Steps(status));
+        await using var db = _app.CreateDbContext();
+        Assert.Equal(1, await db.Runs.CountAsync(r => r.IdempotencyKey == key));
+        Assert.Single(await _runs.AuditAsync(runId), e => e["type"]!.GetValue<string>() == "run.started");
+    }
+
+    [Fact]
     public async Task The_same_idempotency_key_returns_the_same_run()
     {
         await _runs.CreateWorkflowAsync(Samples.Workflow());
