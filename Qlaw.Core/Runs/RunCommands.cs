@@ -91,8 +91,8 @@ public sealed class RunCommands(
         // start reach the hub whatever fails meanwhile.
         RunSignalEntity signal;
         Task<string?>? scheduled = null;
-        var write = await log.OpenAsync(run.Id, cancellationToken);
-        try
+        var raced = false;
+        await using (var write = await log.OpenAsync(run.Id, cancellationToken))
         {
             db.Runs.Add(run);
             AuditTypes.Add(db, run.Id, AuditTypes.RunCreated, new RunCreated(workflow.Id, workflow.Name, idempotencyKey, origin is null ? null : "responses", origin?.ConversationId, origin?.FollowUpOf), now);
@@ -102,24 +102,27 @@ public sealed class RunCommands(
                 scheduled = signals.ScheduleBesideCommitAsync(schedule, cancellationToken);
             }
 
-            await write.CommitAsync(cancellationToken);
+            try
+            {
+                await write.CommitAsync(cancellationToken);
+            }
+            catch (DbUpdateException ex) when (idempotencyKey is not null && ex.InnerException is PostgresException { SqlState: PostgresErrorCodes.UniqueViolation })
+            {
+                raced = true;
+            }
         }
-        catch (DbUpdateException ex) when (idempotencyKey is not null && ex.InnerException is PostgresException { SqlState: PostgresErrorCodes.UniqueViolation })
+
+        if (raced)
         {
             // A concurrent request with the same key created the run first (the orchestration asked for this one finds
             // no run at its first turn and stops).
-            await write.DisposeAsync();
             if (scheduled is not null)
             {
                 await scheduled;
             }
 
             db.ChangeTracker.Clear();
-            return RunLinksFactory.Accepted((await FindByKeyAsync(workflow.Id, idempotencyKey, cancellationToken))!);
-        }
-        finally
-        {
-            await write.DisposeAsync();
+            return RunLinksFactory.Accepted((await FindByKeyAsync(workflow.Id, idempotencyKey!, cancellationToken))!);
         }
 
         if (recovery.CurrentValue.CrashAfterRunCommitted)
