@@ -26,7 +26,8 @@ public sealed class CrashRecoveryTests(QlawStackFixture stack)
             first.Kill();
         }
 
-        await using var second = await ServerProcess.StartAsync(url, settings, echo: false);
+        // The next server needs no process of its own (nothing kills it).
+        await using var second = QlawApplication.StartAt(url, settings);
         var client = new RunsClient(new HttpClient { BaseAddress = url });
         var status = await client.WaitForAsync(runId, "completed", timeoutSeconds: 120);
 
@@ -58,7 +59,8 @@ public sealed class CrashRecoveryTests(QlawStackFixture stack)
             Assert.Equal(0, first.ExitCode);
         }
 
-        await using var second = await ServerProcess.StartAsync(url, settings, echo: false);
+        // The next server needs no process of its own (nothing kills it).
+        await using var second = QlawApplication.StartAt(url, settings);
         var client = new RunsClient(new HttpClient { BaseAddress = url });
         var status = await client.WaitForAsync(runId, "completed", timeoutSeconds: 120);
 

@@ -47,7 +47,8 @@ public sealed class RecoveryTests(QlawStackFixture stack)
             await doomed.WaitForExitAsync(new CancellationTokenSource(TimeSpan.FromSeconds(30)).Token);
         }
 
-        await using var server = await ServerProcess.StartAsync(url, settings, echo: false);
+        // The next server needs no process of its own (nothing kills it).
+        await using var server = QlawApplication.StartAt(url, settings);
         var runs = new RunsClient(http);
         var listed = JsonNode.Parse(await http.GetStringAsync("/v1/workflows/code-review/runs"))!["data"]!.AsArray();
         var runId = Assert.Single(listed)!["id"]!.GetValue<string>();
@@ -69,7 +70,7 @@ public sealed class RecoveryTests(QlawStackFixture stack)
         using var http = new HttpClient { BaseAddress = url };
         var runs = new RunsClient(http);
         string source;
-        await using (var first = await ServerProcess.StartAsync(url, settings, echo: false))
+        await using (var first = QlawApplication.StartAt(url, settings))
         {
             source = await runs.StartAsync("code-review");
             await runs.WaitForAsync(source, "completed");
@@ -91,7 +92,7 @@ public sealed class RecoveryTests(QlawStackFixture stack)
             await doomed.WaitForExitAsync(new CancellationTokenSource(TimeSpan.FromSeconds(30)).Token);
         }
 
-        await using var server = await ServerProcess.StartAsync(url, settings, echo: false);
+        await using var server = QlawApplication.StartAt(url, settings);
         var listed = JsonNode.Parse(await http.GetStringAsync("/v1/runs?limit=100"))!["data"]!.AsArray();
         var fork = Assert.Single(listed, r => r!["forked_from"]?.GetValue<string>() == source)!["id"]!.GetValue<string>();
 

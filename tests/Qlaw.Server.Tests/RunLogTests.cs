@@ -170,7 +170,8 @@ public sealed class RunLogTests(QlawStackFixture stack)
         using var http = new HttpClient { BaseAddress = url };
         var runs = new RunsClient(http);
         string runId;
-        await using (var first = await ServerProcess.StartAsync(url, settings, echo: false))
+        // Only the doomed server is a process of its own (the fault ends it); the others run in the test host.
+        await using (var first = QlawApplication.StartAt(url, settings))
         {
             var workflow = Samples.Workflow("human-in-the-loop", "two-questions");
             workflow["agents"]![0]!["script"] = new JsonArray(
@@ -189,7 +190,7 @@ public sealed class RunLogTests(QlawStackFixture stack)
             await doomed.WaitForExitAsync(new CancellationTokenSource(TimeSpan.FromSeconds(30)).Token);
         }
 
-        await using var server = await ServerProcess.StartAsync(url, settings, echo: false);
+        await using var server = QlawApplication.StartAt(url, settings);
         var id = Guid.Parse(runId);
         await using (var db = new QlawDbContext(new DbContextOptionsBuilder<QlawDbContext>().UseQlawPostgres(settings["ConnectionStrings:Postgres"]!).Options))
         {
