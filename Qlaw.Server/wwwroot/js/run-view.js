@@ -143,10 +143,10 @@ export class RunView {
     this.#refreshing = { again: false };
     try {
       const last = this.#audit.at(-1)?.id ?? 0;
-      const [status, audit] = await Promise.all([
-        api(`/v1/runs/${this.runId}/status`),
-        listAll(`/v1/runs/${this.runId}/audit${last ? `?after=${last}` : ''}`, 10_000),
-      ]);
+      // The audit first, then the status: the timeline is then never older than the audit beside it (read together,
+      // the audit could show run.completed beside a last step still running).
+      const audit = await listAll(`/v1/runs/${this.runId}/audit${last ? `?after=${last}` : ''}`, 10_000);
+      const status = await api(`/v1/runs/${this.runId}/status`);
       this.#status = status;
       this.#audit.push(...audit.filter(entry => entry.id > last));
 
