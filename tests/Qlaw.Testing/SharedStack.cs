@@ -90,7 +90,9 @@ internal sealed class SharedStack
         var database = $"t{Guid.NewGuid():N}";
         await using var connection = new NpgsqlConnection(Postgres.ConnectionString("postgres") + ";Pooling=false");
         await connection.OpenAsync();
-        await using var create = new NpgsqlCommand($"CREATE DATABASE \"{database}\" TEMPLATE {TemplateDatabase}", connection);
+        // Copied as files (PostgreSQL 15's default writes every block of the copy to the WAL): about a third of the CPU,
+        // and the checkpoint it takes is cheap with fsync off.
+        await using var create = new NpgsqlCommand($"CREATE DATABASE \"{database}\" TEMPLATE {TemplateDatabase} STRATEGY = FILE_COPY", connection);
         await create.ExecuteNonQueryAsync();
         return Postgres.ConnectionString(database);
     }
