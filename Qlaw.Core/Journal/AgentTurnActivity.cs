@@ -78,9 +78,9 @@ public sealed partial class AgentTurnActivity(
         // its own when the window ends; the watch starts once it is committed.
         var windowMs = streaming.CurrentValue.DeltaWindowMs;
         var heartbeat = TimeSpan.FromSeconds(recovery.CurrentValue.HeartbeatSeconds);
-        await attempt.CommitWithinAsync(TimeSpan.FromMilliseconds(windowMs), clock, () => watch.Attach(started.StepId, heartbeat));
+        await attempt.CommitWithinAsync(TimeSpan.FromMilliseconds(windowMs), clock, () => watch.Attach(attempt.StepId, heartbeat));
         var maxChars = input.Plan?.MaxTurnChars ?? limits.CurrentValue.MaxTurnChars;
-        var sink = new TurnTextSink(dataSource, clock, windowMs, maxChars, started.StepId, turn, attempt);
+        var sink = new TurnTextSink(dataSource, hub, clock, windowMs, maxChars, turn, attempt);
         try
         {
             var output = await runner.RunAsync(turn, sink, watch.Stopped);
@@ -91,14 +91,14 @@ public sealed partial class AgentTurnActivity(
             var finish = input.Plan is { } plan && RunRouter.Route(plan, input.State, output.Decision) is RouteOutcome.Completed completed
                 ? new FinishRunRequest(input.RunId, completed.State, true, null, completed.Warning)
                 : null;
-            return await journal.CompleteTurnAsync(started.StepId, input, turn, output, sink.TakeTail(), finish, CancellationToken.None);
+            return await journal.CompleteTurnAsync(attempt.StepId, input, turn, output, sink.TakeTail(), finish, CancellationToken.None);
         }
         catch (OperationCanceledException)
         {
             // Cancelled or superseded while the model ran: the attempt writes nothing more; the run log says what's next.
             LogAttemptStopped(logger, input.State.Agent, turn.Attempt);
             await attempt.CommitAsync(null);
-            return await journal.AfterStopAsync(started.StepId, input, CancellationToken.None)
+            return await journal.AfterStopAsync(attempt.StepId, input, CancellationToken.None)
                 ?? throw new TurnFailedException(new(RunErrorCodes.Internal, "The model call stopped before the turn completed."));
         }
         catch (PermanentAgentException ex)
@@ -107,7 +107,7 @@ public sealed partial class AgentTurnActivity(
             span?.SetStatus(ActivityStatusCode.Error, ex.Code);
             var error = new RunError(ex.Code, ex.Message);
             await attempt.CommitAsync(null);
-            await journal.FailTurnAsync(started.StepId, input, error, permanent: true, CancellationToken.None);
+            await journal.FailTurnAsync(attempt.StepId, input, error, permanent: true, CancellationToken.None);
             return new TurnResult(null, false, error, null);
         }
         catch (Exception ex) when (ex is TransientAgentException or TimeoutException or HttpRequestException)
@@ -118,7 +118,7 @@ public sealed partial class AgentTurnActivity(
                 : new RunError(RunErrorCodes.ModelUnavailable, "The model provider did not answer; the turn will be retried.");
             span?.SetStatus(ActivityStatusCode.Error, error.Code);
             await attempt.CommitAsync(null);
-            await journal.FailTurnAsync(started.StepId, input, error, permanent: false, CancellationToken.None);
+            await journal.FailTurnAsync(attempt.StepId, input, error, permanent: false, CancellationToken.None);
             throw new TurnFailedException(error, ex);
         }
     }

@@ -18,8 +18,14 @@ public sealed class PendingAttempt : IAsyncDisposable
     private Exception? _failure;
     private Action? _committed;
     private Task _timer = Task.CompletedTask;
+    private long _stepId;
 
     internal PendingAttempt(RunLogWrite write) => _write = write;
+
+    /// <summary>The attempt's step row, known once its first write is committed.</summary>
+    public long StepId => _stepId != 0 ? _stepId : throw new InvalidOperationException("The attempt's step row is not committed yet.");
+
+    internal void SetStepId(long id) => _stepId = id;
 
     /// <summary>
     /// Commits once <paramref name="window"/> has passed unless the first text came first (at once when it is zero),

@@ -15,9 +15,10 @@ namespace Qlaw.Core.Journal;
 /// run's status — happens in a <see cref="RunLogWrite"/> that holds the run's advisory lock from before its first row
 /// until it commits. So one writer per run at a time, and a run's event ids (the SSE ids, which readers tail with
 /// <c>id &gt; last</c>) commit in id order. New <c>run_events</c> rows announce themselves: a row trigger sends
-/// <c>NOTIFY</c> (<see cref="RunEventNotifications.Channel"/>), delivered on commit, at no extra round trip.
+/// <c>NOTIFY</c> (<see cref="RunEventNotifications.Channel"/>), delivered on commit, at no extra round trip; and
+/// this process's own streams get them from the writer as soon as it committed (<see cref="RunEventHub.Publish"/>).
 /// </summary>
-public sealed class RunLog(QlawDbContext db, TimeProvider clock)
+public sealed class RunLog(QlawDbContext db, TimeProvider clock, RunEventHub hub)
 {
     /// <summary>
     /// Begins a write of <paramref name="runId"/>'s rows: a transaction holding the run's lock, on a context that tracks
@@ -57,7 +58,7 @@ public sealed class RunLog(QlawDbContext db, TimeProvider clock)
                 result = await read(reader, cancellationToken);
             }
 
-            return (new RunLogWrite(db, transaction, runId, clock.GetUtcNow()), result);
+            return (new RunLogWrite(db, transaction, runId, clock.GetUtcNow(), hub), result);
         }
         catch
         {
@@ -93,33 +94,73 @@ public sealed class RunLog(QlawDbContext db, TimeProvider clock)
     /// row <paramref name="stepId"/> is still running: a cancelled or superseded attempt writes nothing more. One round
     /// trip. False when the attempt is no longer running.
     /// </summary>
-    public static async Task<bool> AppendWhileRunningAsync(NpgsqlDataSource dataSource, long stepId, RunEventEntity row, CancellationToken cancellationToken)
+    public static async Task<bool> AppendWhileRunningAsync(
+        NpgsqlDataSource dataSource, RunEventHub hub, long stepId, RunEventEntity row, CancellationToken cancellationToken)
     {
-        // Two statements of one implicit transaction: the second takes its snapshot after the lock is held, so it sees
-        // a cancel that committed while this write waited.
+        // Statements of one implicit transaction: each after the lock takes its snapshot once the lock is held, so the
+        // insert sees a cancel that committed while this write waited.
         await using var batch = dataSource.CreateBatch();
         var insert = new NpgsqlBatchCommand(
             "INSERT INTO run_events (run_id, type, data, step_index, attempt, created_at) " +
-            "SELECT $1, $2, $3, $4, $5, $6 WHERE EXISTS (SELECT 1 FROM steps WHERE id = $7 AND status = 'running') RETURNING id");
+            "SELECT $1, $2, $3, $4, $5, $6 WHERE EXISTS (SELECT 1 FROM steps WHERE id = $7 AND status = 'running') " + InsertedEvent);
         insert.Parameters.AddRange(EventValues(row));
         insert.Parameters.Add(new() { Value = stepId });
         batch.BatchCommands.Add(LockCommand(row.RunId));
+        batch.BatchCommands.Add(LastEventCommand(row.RunId));
         batch.BatchCommands.Add(insert);
-        await using var reader = await batch.ExecuteReaderAsync(cancellationToken);
-        await reader.NextResultAsync(cancellationToken);
-        return await reader.ReadAsync(cancellationToken);
+        long previous;
+        RunEventRow? appended = null;
+        await using (var reader = await batch.ExecuteReaderAsync(cancellationToken))
+        {
+            await reader.NextResultAsync(cancellationToken);
+            await reader.ReadAsync(cancellationToken);
+            previous = reader.GetInt64(0);
+            await reader.NextResultAsync(cancellationToken);
+            if (await reader.ReadAsync(cancellationToken))
+            {
+                appended = InsertedRow(reader, row.Type);
+            }
+        }
+
+        // The batch's transaction committed when its reader was done.
+        if (appended is null)
+        {
+            return false;
+        }
+
+        hub.Publish(row.RunId, previous, [appended]);
+        return true;
+    }
+
+    /// <summary>What an event's <c>INSERT</c> returns: its id and its data as every reader reads it (<c>jsonb</c>'s text).</summary>
+    internal const string InsertedEvent = "RETURNING id, data::text";
+
+    internal static RunEventRow InsertedRow(NpgsqlDataReader reader, string type) => new(reader.GetInt64(0), type, reader.GetString(1));
+
+    /// <summary>The id of the run's latest committed event (0 when none), read under its lock: what a write's events follow.</summary>
+    internal static NpgsqlBatchCommand LastEventCommand(Guid runId)
+    {
+        var command = new NpgsqlBatchCommand("SELECT coalesce(max(id), 0) FROM run_events WHERE run_id = $1");
+        command.Parameters.Add(new() { Value = runId });
+        return command;
     }
 }
 
 /// <summary>
 /// One unit of work on a run's rows, under the run's lock (see <see cref="RunLog"/>). Dispose without commit to drop it.
 /// Events, audit entries and the statements staged with <see cref="Stage"/> are written as one batch of SQL, in the
-/// order staged, after what EF Core tracks in <see cref="Db"/>: one round trip for all of them.
+/// order staged, after what EF Core tracks in <see cref="Db"/>: one round trip for all of them, and the commit with the
+/// last of them.
 /// </summary>
-public sealed class RunLogWrite(QlawDbContext db, IDbContextTransaction transaction, Guid runId, DateTimeOffset now) : IAsyncDisposable
+public sealed class RunLogWrite(QlawDbContext db, IDbContextTransaction transaction, Guid runId, DateTimeOffset now, RunEventHub hub) : IAsyncDisposable
 {
-    private readonly List<(NpgsqlBatchCommand Command, bool ReturnsRows, Action<long>? OnId)> _staged = [];
+    private readonly List<(NpgsqlBatchCommand Command, bool ReturnsRows, Action<NpgsqlDataReader>? OnRow)> _staged = [];
     private bool _stop;
+
+    // The events this write inserts, in id order, and the run's last event before them: handed to this process's
+    // streams once the write commits.
+    private List<RunEventRow>? _events;
+    private long _previousEventId = -1;
 
     public QlawDbContext Db => db;
 
@@ -134,17 +175,32 @@ public sealed class RunLogWrite(QlawDbContext db, IDbContextTransaction transact
             [runId, type, RunLog.Jsonb(JsonSerializer.Serialize(detail, QlawJson.Options)), now]);
 
     /// <summary>Stages an event; readers hear of it when the write commits.</summary>
-    public void Event(RunEventEntity row) =>
-        Stage("INSERT INTO run_events (run_id, type, data, step_index, attempt, created_at) VALUES ($1, $2, $3, $4, $5, $6)", RunLog.EventValues(row));
+    public void Event(RunEventEntity row)
+    {
+        var events = _events;
+        if (events is null)
+        {
+            _events = events = [];
+            var last = RunLog.LastEventCommand(runId);
+            _staged.Add((last, true, reader => _previousEventId = reader.GetInt64(0)));
+        }
+
+        var type = row.Type;
+        var insert = new NpgsqlBatchCommand(
+            "INSERT INTO run_events (run_id, type, data, step_index, attempt, created_at) VALUES ($1, $2, $3, $4, $5, $6) " + RunLog.InsertedEvent);
+        insert.Parameters.AddRange(RunLog.EventValues(row));
+        _staged.Add((insert, true, reader => events.Add(RunLog.InsertedRow(reader, type))));
+    }
 
     /// <summary>
     /// Stages one SQL statement with positional parameters (<c>$1</c>…); <paramref name="onId"/>, when given, gets the
     /// first column of its first row (an <c>INSERT … RETURNING id</c>) once the batch ran. Only a statement with
     /// <paramref name="onId"/> may return rows.
     /// </summary>
-    public void Stage(string sql, object?[] values, Action<long>? onId = null) => StageCommand(sql, values, onId is not null, onId);
+    public void Stage(string sql, object?[] values, Action<long>? onId = null) =>
+        StageCommand(sql, values, onId is not null, onId is null ? null : reader => onId(reader.GetInt64(0)));
 
-    private void StageCommand(string sql, object?[] values, bool returnsRows, Action<long>? onId)
+    private void StageCommand(string sql, object?[] values, bool returnsRows, Action<NpgsqlDataReader>? onRow)
     {
         var command = new NpgsqlBatchCommand(sql);
         foreach (var value in values)
@@ -152,7 +208,7 @@ public sealed class RunLogWrite(QlawDbContext db, IDbContextTransaction transact
             command.Parameters.Add(value as NpgsqlParameter ?? new NpgsqlParameter { Value = value ?? DBNull.Value });
         }
 
-        _staged.Add((command, returnsRows, onId));
+        _staged.Add((command, returnsRows, onRow));
     }
 
     /// <summary>On commit, tells the run's running attempt, wherever it runs, to stop (it no longer runs in the log).</summary>
@@ -180,11 +236,11 @@ public sealed class RunLogWrite(QlawDbContext db, IDbContextTransaction transact
         await using (var reader = await batch.ExecuteReaderAsync(cancellationToken))
         {
             // Only the statements that return rows have a result set in the reader.
-            foreach (var (_, _, onId) in _staged.Where(s => s.ReturnsRows))
+            foreach (var (_, _, onRow) in _staged.Where(s => s.ReturnsRows))
             {
-                if (onId is not null && await reader.ReadAsync(cancellationToken))
+                if (onRow is not null && await reader.ReadAsync(cancellationToken))
                 {
-                    onId(reader.GetInt64(0));
+                    onRow(reader);
                 }
 
                 await reader.NextResultAsync(cancellationToken);
@@ -194,16 +250,27 @@ public sealed class RunLogWrite(QlawDbContext db, IDbContextTransaction transact
         _staged.Clear();
     }
 
-    /// <summary>Writes what is staged, commits (new events are announced then) and releases the run's lock.</summary>
+    /// <summary>
+    /// Writes what is staged and commits in the same round trip (new events are announced then, and handed to this
+    /// process's streams), releasing the run's lock.
+    /// </summary>
     public async Task CommitAsync(CancellationToken cancellationToken)
     {
         if (_stop)
         {
-            StageCommand("SELECT pg_notify($1, $2)", [RunEventNotifications.StopChannel, runId.ToString("N")], returnsRows: true, onId: null);
+            StageCommand("SELECT pg_notify($1, $2)", [RunEventNotifications.StopChannel, runId.ToString("N")], returnsRows: true, onRow: null);
         }
 
+        // The COMMIT ends the batch: when a statement before it fails, PostgreSQL skips the rest and the transaction is
+        // rolled back on disposal, as before. A transaction ended this way is complete for Npgsql (its connection is idle
+        // again), so disposing it sends nothing; it is disposed at once, so that the context works without it from here.
+        StageCommand("COMMIT", [], returnsRows: false, onRow: null);
         await SaveAsync(cancellationToken);
-        await transaction.CommitAsync(cancellationToken);
+        await transaction.DisposeAsync();
+        if (_events is { Count: > 0 } events && _previousEventId >= 0)
+        {
+            hub.Publish(runId, _previousEventId, events);
+        }
     }
 
     public ValueTask DisposeAsync() => transaction.DisposeAsync();

@@ -25,8 +25,11 @@ public abstract record TurnStart
 
     public sealed record Finished(TurnResult Result) : TurnStart;
 
-    /// <summary>A new attempt, whose first write <paramref name="Attempt"/> is still to commit (its owner disposes it).</summary>
-    public sealed record Started(long StepId, AgentTurnContext Context, PendingAttempt Attempt) : TurnStart;
+    /// <summary>
+    /// A new attempt, whose first write <paramref name="Attempt"/> is still to send and commit (its owner disposes it);
+    /// its step row's id is known once that write is committed.
+    /// </summary>
+    public sealed record Started(AgentTurnContext Context, PendingAttempt Attempt) : TurnStart;
 }
 
 /// <summary>
@@ -103,17 +106,17 @@ public sealed class TurnJournal(QlawDbContext db, RunLog log, RunEndings endings
             "updated_at = $8, started_at = CASE WHEN $9 THEN $8 ELSE started_at END WHERE id = $1",
             [runId, QlawJson.EnumName(RunStatus.Running), state.Step, state.Agent, Jsonb(state.Stack), Jsonb(state.PreviousAgents), Jsonb(state.Returns), now, firstTurn]);
 
+        // Staged, not sent: the attempt's rows go to the database with its first text and the commit, in one round trip.
         var stepInput = state.Step == 0 ? run.Input : request.Input;
-        long stepId = 0;
+        var pending = new PendingAttempt(write);
         write.Stage(
             "INSERT INTO steps (run_id, index, attempt, agent, input, status, started_at, checkpoint_ref, route_state) " +
             "VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9) RETURNING id",
             [runId, state.Step, attempt, state.Agent, stepInput, QlawJson.EnumName(StepStatus.Running), now, $"{request.InstanceId}#{state.Step}", Jsonb(state)],
-            id => stepId = id);
+            pending.SetStepId);
         write.Event(RunEvents.Trace(runId, RunEvents.ExecutorInvoked, state.Agent, new ExecutorInvoked(state.Step, attempt, state.Agent), now, state.Step, attempt));
         var previousError = attempts.OrderByDescending(s => s.Attempt).FirstOrDefault()?.Error;
         write.Audit(attempt == 1 ? AuditTypes.StepStarted : AuditTypes.StepRetrying, new StepStarted(state.Step, state.Agent, attempt, previousError));
-        await write.SaveAsync(cancellationToken);
         if (firstTurn)
         {
             QlawTelemetry.RunsStarted.Add(1);
@@ -135,7 +138,7 @@ public sealed class TurnJournal(QlawDbContext db, RunLog log, RunEndings endings
         }
 
         var agent = workflow.Agents.Single(a => a.Name == state.Agent);
-        return new TurnStart.Started(stepId, new AgentTurnContext(runId, state.Step, attempt, agentTurns, agent, workflow, history), new PendingAttempt(write));
+        return new TurnStart.Started(new AgentTurnContext(runId, state.Step, attempt, agentTurns, agent, workflow, history), pending);
     }
 
     /// <summary>

@@ -19,7 +19,7 @@ namespace Qlaw.Core.Journal;
 /// the turn fails permanently (<c>turn_too_long</c>), so neither the turn's buffer nor the event log grows without end.
 /// </remarks>
 public sealed class TurnTextSink(
-    NpgsqlDataSource dataSource, TimeProvider clock, int windowMs, int maxChars, long stepId, AgentTurnContext turn, PendingAttempt attempt) : ITurnTextSink
+    NpgsqlDataSource dataSource, RunEventHub hub, TimeProvider clock, int windowMs, int maxChars, AgentTurnContext turn, PendingAttempt attempt) : ITurnTextSink
 {
     private readonly StringBuilder _pending = new();
     private readonly StringBuilder _text = new();
@@ -92,7 +92,7 @@ public sealed class TurnTextSink(
             return;
         }
 
-        if (!await RunLog.AppendWhileRunningAsync(dataSource, stepId, row, cancellationToken))
+        if (!await RunLog.AppendWhileRunningAsync(dataSource, hub, attempt.StepId, row, cancellationToken))
         {
             throw new AttemptStoppedException();
         }

@@ -19,7 +19,8 @@ public sealed record RunEventRow(long Id, string Type, string Data)
 /// <summary>
 /// One <c>LISTEN</c> connection per process and an in-memory fan-out: on each notification the run's new rows are read
 /// once and handed to every local subscriber of that run — no per-client polling. When the connection drops it is
-/// re-established and every followed run is read again from where it was, so nothing is lost.
+/// re-established and every followed run is read again from where it was, so nothing is lost. Rows committed by this
+/// process come sooner: their writer hands them over (<see cref="Publish"/>) without the read.
 /// </summary>
 public sealed partial class RunEventHub(NpgsqlDataSource dataSource, IOptionsMonitor<LimitsOptions> limits, ILogger<RunEventHub> logger) : BackgroundService
 {
@@ -57,6 +58,20 @@ public sealed partial class RunEventHub(NpgsqlDataSource dataSource, IOptionsMon
 
             // The feed closed between lookup and add; take a fresh one.
             _feeds.TryRemove(new KeyValuePair<Guid, RunFeed>(runId, feed));
+        }
+    }
+
+    /// <summary>
+    /// Hands rows that a writer of this process has just committed — all the run's rows after
+    /// <paramref name="previousId"/>, read under the run's lock — to the run's local subscribers, when they follow on
+    /// from the last row forwarded to them. Otherwise (rows came between, or were forwarded already) the notification
+    /// of the commit reads them from the log as it would have.
+    /// </summary>
+    public void Publish(Guid runId, long previousId, IReadOnlyList<RunEventRow> rows)
+    {
+        if (rows.Count > 0 && _feeds.TryGetValue(runId, out var feed))
+        {
+            feed.Publish(previousId, rows);
         }
     }
 
@@ -211,6 +226,19 @@ internal sealed class RunFeed(Guid runId)
         hub.Remove(this);
     }
 
+    /// <summary>Forwards <paramref name="rows"/> when they follow on from the last row forwarded (see <see cref="RunEventHub.Publish"/>).</summary>
+    public void Publish(long previousId, IReadOnlyList<RunEventRow> rows)
+    {
+        lock (_gate)
+        {
+            // Before the feed knows where it starts, or with a gap, the notification's read forwards them.
+            if (_start is { IsCompletedSuccessfully: true } && _lastId == previousId)
+            {
+                ForwardLocked(rows);
+            }
+        }
+    }
+
     /// <summary>Reads the rows after the last one read and hands them to every subscriber; concurrent calls coalesce.</summary>
     public void Pull(NpgsqlDataSource dataSource, ILogger logger)
     {
@@ -257,25 +285,41 @@ internal sealed class RunFeed(Guid runId)
         List<RunEventRow> rows;
         do
         {
-            rows = await ReadAfterAsync(dataSource, runId, _lastId, 500, CancellationToken.None);
+            rows = await ReadAfterAsync(dataSource, runId, Interlocked.Read(ref _lastId), 500, CancellationToken.None);
             if (rows.Count == 0)
             {
                 return;
             }
 
-            _lastId = rows[^1].Id;
-            RunSubscription[] subscribers;
             lock (_gate)
             {
-                subscribers = [.. _subscribers];
-            }
-
-            foreach (var subscriber in subscribers)
-            {
-                subscriber.Deliver(rows);
+                ForwardLocked(rows);
             }
         }
         while (rows.Count == 500);
+    }
+
+    // Under the gate, so that the rows a writer hands over and the rows read after a notification reach each subscriber
+    // once and in order: only what comes after the last row forwarded goes out.
+    private void ForwardLocked(IReadOnlyList<RunEventRow> rows)
+    {
+        var first = 0;
+        while (first < rows.Count && rows[first].Id <= _lastId)
+        {
+            first++;
+        }
+
+        if (first == rows.Count)
+        {
+            return;
+        }
+
+        var fresh = first == 0 ? rows : rows.Skip(first).ToList();
+        Interlocked.Exchange(ref _lastId, fresh[^1].Id);
+        foreach (var subscriber in _subscribers)
+        {
+            subscriber.Deliver(fresh);
+        }
     }
 
     /// <summary>The run's rows after <paramref name="afterId"/>, in order.</summary>
@@ -321,7 +365,7 @@ public sealed class RunSubscription : IDisposable
     /// <summary>The reader fell more than its capacity behind: the queue was completed, the reader resumes from the log.</summary>
     public bool Lagged { get; private set; }
 
-    internal void Deliver(List<RunEventRow> rows)
+    internal void Deliver(IReadOnlyList<RunEventRow> rows)
     {
         if (Lagged)
         {

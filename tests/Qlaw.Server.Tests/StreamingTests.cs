@@ -75,6 +75,10 @@ public sealed class StreamingTests(QlawStackFixture stack, StreamingTests.Server
             Assert.Equal(expected, s.Ids);
         });
         Assert.True(expected.Length > 20);
+
+        // Followed live, the server's own writes reach its streams from the writer; replayed, from the log: the same frames.
+        var replay = Frames(await SseClient.GetAsync(_runs.Http, $"/v1/runs/{runId}/responses"));
+        Assert.All(streams, s => Assert.Equal(replay, Frames(s)));
     }
 
     [Fact]
@@ -96,8 +100,12 @@ public sealed class StreamingTests(QlawStackFixture stack, StreamingTests.Server
     [Fact]
     public async Task A_dropped_listener_connection_is_reestablished_and_nothing_is_lost_or_repeated()
     {
+        // Followed through another server, which hears of the run's events only through its listener.
+        await using var other = new QlawApplication(_app.PostgresConnectionString, stack.Azurite.ConnectionString);
+        other.UseKestrel(0);
+        other.StartServer();
         var runId = await _runs.StartAsync("code-review", "a long task");
-        var streaming = SseClient.GetAsync(_runs.Http, $"/v1/runs/{runId}/responses");
+        var streaming = SseClient.GetAsync(other.CreateClient(), $"/v1/runs/{runId}/responses");
         await Task.Delay(300);
         await using (var admin = new NpgsqlConnection(_app.PostgresConnectionString))
         {
@@ -158,6 +166,9 @@ public sealed class StreamingTests(QlawStackFixture stack, StreamingTests.Server
         var id = Guid.Parse(runId);
         Assert.Equal(await db.RunEvents.Where(e => e.RunId == id).OrderBy(e => e.Id).Select(e => e.Id).ToListAsync(), stream.Ids);
     }
+
+    private static List<string> Frames(SseTranscript stream) =>
+        [.. stream.Events.Select(e => $"{e.Id} {e.Event} {e.Data?.ToJsonString()}")];
 
     private async Task<long[]> LogIdsAsync(string runId)
     {
