@@ -98,38 +98,50 @@ public sealed class RunLog(QlawDbContext db, TimeProvider clock, RunEventHub hub
         NpgsqlDataSource dataSource, RunEventHub hub, long stepId, RunEventEntity row, CancellationToken cancellationToken)
     {
         // Statements of one implicit transaction: each after the lock takes its snapshot once the lock is held, so the
-        // insert sees a cancel that committed while this write waited.
+        // insert sees a cancel that committed while this write waited. The run's last event and the row as stored are
+        // read only for a stream of this process (see RunEventHub.Publish).
+        var handOver = hub.Follows(row.RunId);
         await using var batch = dataSource.CreateBatch();
         var insert = new NpgsqlBatchCommand(
             "INSERT INTO run_events (run_id, type, data, step_index, attempt, created_at) " +
-            "SELECT $1, $2, $3, $4, $5, $6 WHERE EXISTS (SELECT 1 FROM steps WHERE id = $7 AND status = 'running') " + InsertedEvent);
+            "SELECT $1, $2, $3, $4, $5, $6 WHERE EXISTS (SELECT 1 FROM steps WHERE id = $7 AND status = 'running') " +
+            (handOver ? InsertedEvent : "RETURNING id"));
         insert.Parameters.AddRange(EventValues(row));
         insert.Parameters.Add(new() { Value = stepId });
         batch.BatchCommands.Add(LockCommand(row.RunId));
-        batch.BatchCommands.Add(LastEventCommand(row.RunId));
+        if (handOver)
+        {
+            batch.BatchCommands.Add(LastEventCommand(row.RunId));
+        }
+
         batch.BatchCommands.Add(insert);
-        long previous;
+        long previous = -1;
         RunEventRow? appended = null;
+        bool inserted;
         await using (var reader = await batch.ExecuteReaderAsync(cancellationToken))
         {
             await reader.NextResultAsync(cancellationToken);
-            await reader.ReadAsync(cancellationToken);
-            previous = reader.GetInt64(0);
-            await reader.NextResultAsync(cancellationToken);
-            if (await reader.ReadAsync(cancellationToken))
+            if (handOver)
+            {
+                await reader.ReadAsync(cancellationToken);
+                previous = reader.GetInt64(0);
+                await reader.NextResultAsync(cancellationToken);
+            }
+
+            inserted = await reader.ReadAsync(cancellationToken);
+            if (inserted && handOver)
             {
                 appended = InsertedRow(reader, row.Type);
             }
         }
 
         // The batch's transaction committed when its reader was done.
-        if (appended is null)
+        if (appended is not null)
         {
-            return false;
+            hub.Publish(row.RunId, previous, [appended]);
         }
 
-        hub.Publish(row.RunId, previous, [appended]);
-        return true;
+        return inserted;
     }
 
     /// <summary>What an event's <c>INSERT</c> returns: its id and its data as every reader reads it (<c>jsonb</c>'s text).</summary>
@@ -158,7 +170,8 @@ public sealed class RunLogWrite(QlawDbContext db, IDbContextTransaction transact
     private bool _stop;
 
     // The events this write inserts, in id order, and the run's last event before them: handed to this process's
-    // streams once the write commits.
+    // streams once the write commits, when one followed the run as the write staged its first event.
+    private bool _stagedEvent;
     private List<RunEventRow>? _events;
     private long _previousEventId = -1;
 
@@ -177,17 +190,25 @@ public sealed class RunLogWrite(QlawDbContext db, IDbContextTransaction transact
     /// <summary>Stages an event; readers hear of it when the write commits.</summary>
     public void Event(RunEventEntity row)
     {
-        var events = _events;
-        if (events is null)
+        const string Insert = "INSERT INTO run_events (run_id, type, data, step_index, attempt, created_at) VALUES ($1, $2, $3, $4, $5, $6)";
+        if (!_stagedEvent)
         {
-            _events = events = [];
-            var last = RunLog.LastEventCommand(runId);
-            _staged.Add((last, true, reader => _previousEventId = reader.GetInt64(0)));
+            _stagedEvent = true;
+            if (hub.Follows(runId))
+            {
+                _events = [];
+                _staged.Add((RunLog.LastEventCommand(runId), true, reader => _previousEventId = reader.GetInt64(0)));
+            }
+        }
+
+        if (_events is not { } events)
+        {
+            Stage(Insert, RunLog.EventValues(row));
+            return;
         }
 
         var type = row.Type;
-        var insert = new NpgsqlBatchCommand(
-            "INSERT INTO run_events (run_id, type, data, step_index, attempt, created_at) VALUES ($1, $2, $3, $4, $5, $6) " + RunLog.InsertedEvent);
+        var insert = new NpgsqlBatchCommand(Insert + " " + RunLog.InsertedEvent);
         insert.Parameters.AddRange(RunLog.EventValues(row));
         _staged.Add((insert, true, reader => events.Add(RunLog.InsertedRow(reader, type))));
     }

@@ -75,6 +75,12 @@ public sealed partial class RunEventHub(NpgsqlDataSource dataSource, IOptionsMon
         }
     }
 
+    /// <summary>
+    /// Whether a stream of this process follows the run: only then is a write's hand-over worth preparing (a stream that
+    /// starts following later reads the write from the log).
+    /// </summary>
+    public bool Follows(Guid runId) => _feeds.ContainsKey(runId);
+
     protected override async Task ExecuteAsync(CancellationToken stoppingToken)
     {
         while (!stoppingToken.IsCancellationRequested)
