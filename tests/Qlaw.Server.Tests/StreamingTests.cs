@@ -122,6 +122,42 @@ public sealed class StreamingTests(QlawStackFixture stack, StreamingTests.Server
     }
 
     [Fact]
+    public async Task A_stream_on_the_server_executing_a_run_also_gets_the_events_another_server_writes_to_it()
+    {
+        // The executing server's own writes reach its stream from their writer, and their notifications are not read
+        // again; another server's writes (this cancel) reach it only through its listener's read.
+        await using var app = await QlawApplication.StartAsync(stack, new Dictionary<string, string?> { ["Models:Scripted:TokenDelayMs"] = "20" });
+        await using var other = new QlawApplication(app.PostgresConnectionString, stack.Azurite.ConnectionString);
+        other.UseKestrel(0);
+        other.StartServer();
+        var runs = new RunsClient(app.CreateClient());
+        var runId = await runs.StartAsync(await runs.CreateWorkflowAsync(Samples.Workflow()), "a long task");
+        var streaming = SseClient.GetAsync(runs.Http, $"/v1/runs/{runId}/responses", timeoutSeconds: 30);
+        await using (var db = app.CreateDbContext())
+        {
+            var id = Guid.Parse(runId);
+            while (await db.RunEvents.CountAsync(e => e.RunId == id && e.Type == "response.output_text.delta") < 3)
+            {
+                await Task.Delay(20);
+            }
+        }
+
+        var cancel = await new RunsClient(other.CreateClient()).PostAsync(runId, "cancel");
+        Assert.True(cancel.IsSuccessStatusCode, $"{(int)cancel.StatusCode}");
+
+        var stream = await streaming;
+
+        SseClient.AssertFollowsContract(stream);
+        await using (var db = app.CreateDbContext())
+        {
+            var id = Guid.Parse(runId);
+            Assert.Equal(await db.RunEvents.Where(e => e.RunId == id).OrderBy(e => e.Id).Select(e => e.Id).ToListAsync(), stream.Ids);
+        }
+
+        Assert.Equal("cancelled", stream.Events[^1].Data!["response"]!["status"]!.GetValue<string>());
+    }
+
+    [Fact]
     public async Task A_failing_runs_stream_ends_with_response_error()
     {
         var workflow = Samples.Workflow(newName: "doomed");
