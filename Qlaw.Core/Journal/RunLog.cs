@@ -152,7 +152,7 @@ public sealed class RunLog(QlawDbContext db, TimeProvider clock, RunEventHub hub
     /// <summary>The id of the run's latest committed event (0 when none), read under its lock: what a write's events follow.</summary>
     internal static NpgsqlBatchCommand LastEventCommand(Guid runId)
     {
-        var command = new NpgsqlBatchCommand("SELECT coalesce(max(id), 0) FROM run_events WHERE run_id = $1");
+        var command = new NpgsqlBatchCommand(RunEventHub.LastEventIdSql);
         command.Parameters.Add(new() { Value = runId });
         return command;
     }

@@ -75,6 +75,9 @@ public sealed partial class RunEventHub(NpgsqlDataSource dataSource, IOptionsMon
         }
     }
 
+    /// <summary>The id of a run's latest committed event, 0 when none (<c>$1</c>: the run): where following it starts.</summary>
+    internal const string LastEventIdSql = "SELECT coalesce(max(id), 0) FROM run_events WHERE run_id = $1";
+
     /// <summary>
     /// Whether a stream of this process follows the run: only then is a write's hand-over worth preparing (a stream that
     /// starts following later reads the write from the log).
@@ -197,7 +200,7 @@ internal sealed class RunFeed(Guid runId)
 
         async Task LoadLastIdAsync(NpgsqlDataSource source)
         {
-            await using var command = source.CreateCommand("SELECT coalesce(max(id), 0) FROM run_events WHERE run_id = $1");
+            await using var command = source.CreateCommand(RunEventHub.LastEventIdSql);
             command.Parameters.Add(new() { Value = runId });
             _lastId = (long)(await command.ExecuteScalarAsync(CancellationToken.None))!;
         }

@@ -118,7 +118,7 @@ public sealed class RunStreamReader(NpgsqlDataSource dataSource, RunEventHub hub
     /// <summary>The id of the run's latest event (0 when none): where a stream of what happens next starts.</summary>
     public async Task<long> LastEventIdAsync(Guid runId, CancellationToken cancellationToken)
     {
-        await using var command = dataSource.CreateCommand("SELECT coalesce(max(id), 0) FROM run_events WHERE run_id = $1");
+        await using var command = dataSource.CreateCommand(RunEventHub.LastEventIdSql);
         command.Parameters.Add(new() { Value = runId });
         return (long)(await command.ExecuteScalarAsync(cancellationToken))!;
     }
