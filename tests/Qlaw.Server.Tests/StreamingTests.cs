@@ -124,8 +124,8 @@ public sealed class StreamingTests(QlawStackFixture stack, StreamingTests.Server
     [Fact]
     public async Task A_stream_on_the_server_executing_a_run_also_gets_the_events_another_server_writes_to_it()
     {
-        // The executing server's own writes reach its stream from their writer, and their notifications are not read
-        // again; another server's writes (this cancel) reach it only through its listener's read.
+        // The executing server's own writes reach its stream from their writer; another server's writes (this cancel)
+        // reach it only through its listener's read.
         await using var app = await QlawApplication.StartAsync(stack, new Dictionary<string, string?> { ["Models:Scripted:TokenDelayMs"] = "20" });
         await using var other = new QlawApplication(app.PostgresConnectionString, stack.Azurite.ConnectionString);
         other.UseKestrel(0);
@@ -148,12 +148,7 @@ public sealed class StreamingTests(QlawStackFixture stack, StreamingTests.Server
         var stream = await streaming;
 
         SseClient.AssertFollowsContract(stream);
-        await using (var db = app.CreateDbContext())
-        {
-            var id = Guid.Parse(runId);
-            Assert.Equal(await db.RunEvents.Where(e => e.RunId == id).OrderBy(e => e.Id).Select(e => e.Id).ToListAsync(), stream.Ids);
-        }
-
+        Assert.Equal(await LogIdsAsync(runId, app), stream.Ids);
         Assert.Equal("cancelled", stream.Events[^1].Data!["response"]!["status"]!.GetValue<string>());
     }
 
@@ -198,17 +193,16 @@ public sealed class StreamingTests(QlawStackFixture stack, StreamingTests.Server
 
         SseClient.AssertFollowsContract(stream);
         Assert.True(stream.Heartbeats >= 3, $"{stream.Heartbeats} heartbeats during five quiet turns");
-        await using var db = app.CreateDbContext();
-        var id = Guid.Parse(runId);
-        Assert.Equal(await db.RunEvents.Where(e => e.RunId == id).OrderBy(e => e.Id).Select(e => e.Id).ToListAsync(), stream.Ids);
+        Assert.Equal(await LogIdsAsync(runId, app), stream.Ids);
     }
 
     private static List<string> Frames(SseTranscript stream) =>
         [.. stream.Events.Select(e => $"{e.Id} {e.Event} {e.Data?.ToJsonString()}")];
 
-    private async Task<long[]> LogIdsAsync(string runId)
+    // The run's event ids in the log, in order (on the class's server unless another is given).
+    private async Task<long[]> LogIdsAsync(string runId, QlawApplication? app = null)
     {
-        await using var db = _app.CreateDbContext();
+        await using var db = (app ?? _app).CreateDbContext();
         var id = Guid.Parse(runId);
         return [.. await db.RunEvents.Where(e => e.RunId == id).OrderBy(e => e.Id).Select(e => e.Id).ToListAsync()];
     }
