@@ -93,8 +93,11 @@ public static class QlawCoreExtensions
 
     /// <summary>
     /// The data source of a connection string. A turn runs the same few statements every time, so Npgsql prepares
-    /// them on each connection after their second use (PostgreSQL then parses and plans them once), unless the
-    /// connection string says otherwise (<c>Max Auto Prepare</c>, <c>Auto Prepare Min Usages</c>).
+    /// them on each connection after their second use (PostgreSQL then parses and plans them once). A server keeps at
+    /// most <see cref="DefaultMaxPoolSize"/> connections: under a burst of work the rest wait for one (at most the
+    /// connection string's <c>Timeout</c>) instead of each starting a PostgreSQL backend that plans its statements
+    /// afresh and competes for the same cores. The connection string can say otherwise (<c>Max Auto Prepare</c>,
+    /// <c>Auto Prepare Min Usages</c>, <c>Maximum Pool Size</c>).
     /// </summary>
     public static NpgsqlDataSource CreateDataSource(string connectionString)
     {
@@ -113,8 +116,16 @@ public static class QlawCoreExtensions
             builder.ConnectionStringBuilder.AutoPrepareMinUsages = 2;
         }
 
+        if (!Says(given, "Maximum Pool Size"))
+        {
+            builder.ConnectionStringBuilder.MaxPoolSize = DefaultMaxPoolSize;
+        }
+
         return builder.Build();
     }
+
+    /// <summary>A server's connections to PostgreSQL at most, unless its connection string says (Npgsql's own default is 100).</summary>
+    public const int DefaultMaxPoolSize = 30;
 
     // Npgsql reads a keyword with or without its spaces, in any case.
     private static bool Says(DbConnectionStringBuilder given, string keyword) =>

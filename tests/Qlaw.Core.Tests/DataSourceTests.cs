@@ -4,7 +4,7 @@ namespace Qlaw.Core.Tests;
 
 /// <summary>
 /// The server's PostgreSQL data source prepares a turn's repeated statements (PostgreSQL then parses and plans each
-/// once per connection) unless the connection string decides otherwise.
+/// once per connection) and keeps a small pool, unless the connection string decides otherwise.
 /// </summary>
 public sealed class DataSourceTests
 {
@@ -17,6 +17,24 @@ public sealed class DataSourceTests
 
         var settings = new NpgsqlConnectionStringBuilder(dataSource.ConnectionString);
         Assert.Equal((64, 2), (settings.MaxAutoPrepare, settings.AutoPrepareMinUsages));
+    }
+
+    [Fact]
+    public async Task A_plain_connection_string_gets_a_small_pool()
+    {
+        await using var dataSource = QlawCoreExtensions.CreateDataSource(Plain);
+
+        Assert.Equal(30, new NpgsqlConnectionStringBuilder(dataSource.ConnectionString).MaxPoolSize);
+    }
+
+    [Theory]
+    [InlineData(";Maximum Pool Size=100", 100)]
+    [InlineData(";maxpoolsize=8", 8)]
+    public async Task The_connection_strings_pool_size_wins(string extra, int maxPoolSize)
+    {
+        await using var dataSource = QlawCoreExtensions.CreateDataSource(Plain + extra);
+
+        Assert.Equal(maxPoolSize, new NpgsqlConnectionStringBuilder(dataSource.ConnectionString).MaxPoolSize);
     }
 
     [Theory]
