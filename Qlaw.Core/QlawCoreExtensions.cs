@@ -116,7 +116,8 @@ public static class QlawCoreExtensions
             builder.ConnectionStringBuilder.AutoPrepareMinUsages = 2;
         }
 
-        if (!Says(given, "Maximum Pool Size"))
+        // Npgsql reads the pool size under its name or as MaxPoolSize.
+        if (!Says(given, "Maximum Pool Size") && !Says(given, "MaxPoolSize"))
         {
             builder.ConnectionStringBuilder.MaxPoolSize = DefaultMaxPoolSize;
         }
