@@ -72,7 +72,7 @@ internal static class JobThroughput
                   $"per step or hop) the ratio is {Number(qlawCpuMs / bareCpuMs, "0.00")}× — the bare engine runs in the bench process, so its CPU is counted there. " +
                   $"A turn itself (its step row, from start to completion) took {Number(turns.P50, "0")} ms at the median and {Number(turns.P90, "0")} ms at p90 under this load, " +
                   $"while each run spent {Number(runs / (completedSteps / qlawSeconds), "0.0")} s per step on average: the rest of a step is the hub's queues and episodes. " +
-                  HubShare(qlawCpu, bareCpu, completedSteps, runs * steps))
+                  HubShare(qlawCpu, bareCpu, completedSteps, runs * steps, qlawCpuMs, bareCpuMs))
             .Goal("Per-step cost ≤ 1.3× the bare engine's hop", $"{Number(ratio, "0.00")}×", ratio <= 1.3)
             .Goal("Throughput ≥ the bare engine's", $"{Number(runs / qlawSeconds)} runs/s (bare engine: {Number(runs / bareSeconds)} orchestrations/s)", qlawSeconds <= bareSeconds)
             .Goal($"≥ 10 completed 4-agent runs/s on {Environment.ProcessorCount} cores", $"{Number(runs / qlawSeconds)} runs/s", runs / qlawSeconds >= 10);
@@ -81,17 +81,18 @@ internal static class JobThroughput
     // Where each window's CPU went per step, and how much of it Qlaw's own work may take to keep the engine's pace:
     // both windows drive the hub with the same requests per step, so Azurite's CPU and its worker's (the bench process
     // in the engine's window; inside the server in Qlaw's, not measured apart) are what a step on this hub costs anyway.
-    private static string HubShare(CpuUsage qlaw, CpuUsage bare, long qlawSteps, long bareHops)
+    // (qlawStackMs, bareStackMs: each stack's CPU per step or hop, as the table gives them.)
+    private static string HubShare(CpuUsage qlaw, CpuUsage bare, long qlawSteps, long bareHops, double qlawStackMs, double bareStackMs)
     {
         var azurite = qlaw.MillisecondsPer(qlaw.Azurite, qlawSteps);
         var worker = bare.MillisecondsPer(bare.Bench, bareHops);
         var hub = azurite + worker;
-        var own = qlaw.StackSeconds * 1000 / qlawSteps - hub;
+        var own = qlawStackMs - hub;
         var budget = qlaw.Total / 100 * bare.Seconds * 1000 / bareHops;
         var left = budget - hub;
         return $"In CPU milliseconds per step: Azurite {Number(azurite)} for Qlaw against {Number(bare.MillisecondsPer(bare.Azurite, bareHops))} per engine hop, " +
                $"Qlaw's server {Number(qlaw.MillisecondsPer(qlaw.Server, qlawSteps))} and PostgreSQL {Number(qlaw.MillisecondsPer(qlaw.Postgres, qlawSteps))}, " +
-               $"the engine's worker {Number(worker)} and its whole stack {Number(bare.StackSeconds * 1000 / bareHops)}. " +
+               $"the engine's worker {Number(worker)} and its whole stack {Number(bareStackMs)}. " +
                $"At the load Qlaw's stack ran at ({Number(qlaw.Total, "0")} % of {Environment.ProcessorCount * 100} %), keeping the engine's pace would allow {Number(budget)} ms of CPU per step; " +
                $"Azurite and a hub worker's share (the engine's) take {Number(hub)} ms of it, " +
                (left > 0 ? $"which leaves {Number(left)} ms" : "which leaves nothing") +
