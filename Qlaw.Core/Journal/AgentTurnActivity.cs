@@ -91,7 +91,7 @@ public sealed partial class AgentTurnActivity(
             var finish = input.Plan is { } plan && RunRouter.Route(plan, input.State, output.Decision) is RouteOutcome.Completed completed
                 ? new FinishRunRequest(input.RunId, completed.State, true, null, completed.Warning)
                 : null;
-            return await journal.CompleteTurnAsync(attempt.StepId, input, turn, output, sink.TakeTail(), finish, CancellationToken.None);
+            return await journal.CompleteTurnAsync(attempt, input, turn, output, sink.TakeTail(), finish, CancellationToken.None);
         }
         catch (OperationCanceledException)
         {

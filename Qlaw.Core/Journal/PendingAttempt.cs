@@ -20,7 +20,14 @@ public sealed class PendingAttempt : IAsyncDisposable
     private Task _timer = Task.CompletedTask;
     private long _stepId;
 
-    internal PendingAttempt(RunLogWrite write) => _write = write;
+    internal PendingAttempt(RunLogWrite write)
+    {
+        _write = write;
+        StartedAt = write.Now;
+    }
+
+    /// <summary>When the attempt began: its step row's <c>started_at</c>.</summary>
+    public DateTimeOffset StartedAt { get; }
 
     /// <summary>The attempt's step row, known once its first write is committed.</summary>
     public long StepId => _stepId != 0 ? _stepId : throw new InvalidOperationException("The attempt's step row is not committed yet.");

@@ -110,6 +110,33 @@ public sealed class RunEndings(QlawDbContext db, RunLog log)
             return false;
         }
 
+        var (agent, output) = !request.Succeeded ? default : lastStep ?? await db.Steps
+            .Where(s => s.RunId == request.RunId && s.Status == StepStatus.Completed)
+            .OrderByDescending(s => s.Index).Select(s => new ValueTuple<string?, string?>(s.Agent, s.Output)).FirstOrDefaultAsync(cancellationToken);
+        StageEnd(write, request, agent, output);
+        return true;
+    }
+
+    /// <summary>
+    /// Stages the end of a run that has not ended, as <see cref="StageFinishAsync"/> does, without a round trip: for a
+    /// write whose step is still running under the run's lock (checked, or expected with <see cref="RunLogWrite.Expect"/>),
+    /// so that the run is open. <paramref name="agent"/> and <paramref name="output"/> are the run's last step's.
+    /// </summary>
+    public static void StageFinish(RunLogWrite write, FinishRunRequest request, string agent, string? output)
+    {
+        write.Stage(
+            "UPDATE runs SET status = $2, completed_at = $3, updated_at = $3, last_error = $4, last_error_code = $5, current_step = $6, origin_stack = $7, chain = $8 " +
+            "WHERE id = $1 AND status NOT IN ($9, $10, $11)",
+            [request.RunId, QlawJson.EnumName(request.Succeeded ? RunStatus.Completed : RunStatus.Failed), write.Now, request.Failure?.Message, request.Failure?.Code,
+             request.State.Step, RunLog.Jsonb(JsonSerializer.Serialize(request.State.Stack, QlawJson.Options)),
+             RunLog.Jsonb(JsonSerializer.Serialize(request.State.PreviousAgents, QlawJson.Options)),
+             QlawJson.EnumName(RunStatus.Completed), QlawJson.EnumName(RunStatus.Cancelled), QlawJson.EnumName(RunStatus.Failed)]);
+        StageEnd(write, request, agent, output);
+    }
+
+    // The rows of a run's end after its row's update: the warning, the audit entry and the run's last events.
+    private static void StageEnd(RunLogWrite write, FinishRunRequest request, string? agent, string? output)
+    {
         if (request.Warning is not null)
         {
             RouteWarnings.Record(write, request.State.Step - 1, null, request.Warning);
@@ -120,8 +147,6 @@ public sealed class RunEndings(QlawDbContext db, RunLog log)
             new RunFinished(request.State.Step, request.Failure?.Message, request.Failure?.Code));
         if (request.Succeeded)
         {
-            var (agent, output) = lastStep ?? await db.Steps.Where(s => s.RunId == request.RunId && s.Status == StepStatus.Completed)
-                .OrderByDescending(s => s.Index).Select(s => new ValueTuple<string?, string?>(s.Agent, s.Output)).FirstOrDefaultAsync(cancellationToken);
             write.Event(RunEvents.Trace(request.RunId, RunEvents.WorkflowOutput, agent, new WorkflowOutput(request.State.Step, output), write.Now));
             write.Event(RunEvents.Completed(request.RunId, RunStatus.Completed, output, write.Now));
         }
@@ -131,7 +156,5 @@ public sealed class RunEndings(QlawDbContext db, RunLog log)
             write.Event(RunEvents.Trace(request.RunId, RunEvents.WorkflowError, request.State.Agent, new WorkflowError(failure.Message, failure.Code, request.State.Step), write.Now));
             write.Event(RunEvents.Error(request.RunId, failure.Code, failure.Message, write.Now));
         }
-
-        return true;
     }
 }

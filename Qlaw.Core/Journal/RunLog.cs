@@ -28,6 +28,32 @@ public sealed class RunLog(QlawDbContext db, TimeProvider clock, RunEventHub hub
         (await OpenAsync(runId, [], static (_, _) => Task.FromResult(true), cancellationToken)).Write;
 
     /// <summary>
+    /// Begins a write as <see cref="OpenAsync(Guid, CancellationToken)"/> does, without a round trip: the lock is the
+    /// first statement of the write's batch, sent with its rows and its commit. For a write that reads nothing first and
+    /// states what it relies on with <see cref="RunLogWrite.Expect"/> instead.
+    /// </summary>
+    public async Task<RunLogWrite> BeginAsync(Guid runId, CancellationToken cancellationToken)
+    {
+        var transaction = await BeginTransactionAsync(cancellationToken);
+        var write = new RunLogWrite(db, transaction, runId, clock.GetUtcNow(), hub);
+        write.StageRows(LockCommand(runId), null);
+        return write;
+    }
+
+    /// <summary>The SQLSTATE of a failed <see cref="RunLogWrite.Expect"/> (raised by <c>qlaw_expect</c>).</summary>
+    public const string ExpectationFailed = "QL001";
+
+    private async Task<IDbContextTransaction> BeginTransactionAsync(CancellationToken cancellationToken)
+    {
+        // Rows tracked by an earlier unit of work may be stale: what this one reads under the lock is read afresh.
+        db.ChangeTracker.Clear();
+
+        // A failed save abandons the whole unit of work, so EF Core's savepoint around each save (two round trips) buys nothing.
+        db.Database.AutoSavepointsEnabled = false;
+        return await db.Database.BeginTransactionAsync(cancellationToken);
+    }
+
+    /// <summary>
     /// Begins a write as <see cref="OpenAsync(Guid, CancellationToken)"/> does, with <paramref name="reads"/> sent in
     /// the same round trip as the lock: each statement of a batch takes its snapshot when it starts, after the lock is
     /// held, so the reads see every write of the run committed before. <paramref name="read"/> gets the reader at the
@@ -36,12 +62,7 @@ public sealed class RunLog(QlawDbContext db, TimeProvider clock, RunEventHub hub
     public async Task<(RunLogWrite Write, T Read)> OpenAsync<T>(
         Guid runId, NpgsqlBatchCommand[] reads, Func<NpgsqlDataReader, CancellationToken, Task<T>> read, CancellationToken cancellationToken)
     {
-        // Rows tracked by an earlier unit of work may be stale: what this one reads under the lock is read afresh.
-        db.ChangeTracker.Clear();
-
-        // A failed save abandons the whole unit of work, so EF Core's savepoint around each save (two round trips) buys nothing.
-        db.Database.AutoSavepointsEnabled = false;
-        var transaction = await db.Database.BeginTransactionAsync(cancellationToken);
+        var transaction = await BeginTransactionAsync(cancellationToken);
         try
         {
             await using var batch = new NpgsqlBatch((NpgsqlConnection)db.Database.GetDbConnection(), (NpgsqlTransaction)transaction.GetDbTransaction());
@@ -231,6 +252,18 @@ public sealed class RunLogWrite(QlawDbContext db, IDbContextTransaction transact
 
         _staged.Add((command, returnsRows, onRow));
     }
+
+    /// <summary>
+    /// Stages a check of what the rest of the write relies on (<paramref name="condition"/>, SQL with positional
+    /// parameters), evaluated under the run's lock in the same batch. When it does not hold, PostgreSQL stops there and
+    /// skips the rest of the batch, its commit included: the write throws a <see cref="PostgresException"/> with
+    /// <see cref="RunLog.ExpectationFailed"/> and is dropped on disposal.
+    /// </summary>
+    public void Expect(string condition, object?[] values) =>
+        StageCommand($"SELECT qlaw_expect({condition})", values, returnsRows: true, onRow: null);
+
+    // A statement that returns rows, read by onRow when given.
+    internal void StageRows(NpgsqlBatchCommand command, Action<NpgsqlDataReader>? onRow) => _staged.Add((command, true, onRow));
 
     /// <summary>On commit, tells the run's running attempt, wherever it runs, to stop (it no longer runs in the log).</summary>
     public void StopRunningAttempt() => _stop = true;

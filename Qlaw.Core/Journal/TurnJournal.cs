@@ -147,18 +147,54 @@ public sealed class TurnJournal(QlawDbContext db, RunLog log, RunEndings endings
     /// with the result; when none is pending and <paramref name="finish"/> is given (the decision ends the run), the run
     /// is finished in the same write.
     /// </summary>
+    /// <remarks>
+    /// Nearly every completion finds the attempt still running, no handoff waiting and the token budget not passed: it
+    /// is written in one round trip, the lock, a check of those three (<see cref="RunLogWrite.Expect"/>), its rows and
+    /// the commit in one batch. When the check fails, nothing of it is written and the completion reads first, as below.
+    /// </remarks>
     public async Task<TurnResult> CompleteTurnAsync(
-        long stepId, TurnRequest request, AgentTurnContext context, AgentTurnOutput output, string? tail, FinishRunRequest? finish, CancellationToken cancellationToken)
+        PendingAttempt attempt, TurnRequest request, AgentTurnContext context, AgentTurnOutput output, string? tail, FinishRunRequest? finish, CancellationToken cancellationToken)
     {
-        // The attempt's step and a handoff requested through the API meanwhile, read in the lock's round trip.
-        var (opened, (step, handoff, tokensUsed)) = await log.OpenAsync(context.RunId, TurnReads.Complete(context.RunId, stepId), TurnReads.ReadCompleteAsync, cancellationToken);
-        await using var write = opened;
-        if (step.Status != StepStatus.Running)
+        var step = new AttemptRow(attempt.StepId, context.Step, context.Attempt, context.Agent.Name, attempt.StartedAt);
+        await using (var write = await log.BeginAsync(context.RunId, cancellationToken))
         {
-            await write.DisposeAsync();
-            return await SettleAsync(request, step.Index, cancellationToken);
+            var tokens = Tokens(output);
+            var budget = tokens > 0 ? request.Plan?.MaxTotalTokens : null;
+            write.Expect(
+                "EXISTS (SELECT 1 FROM steps WHERE id = $1 AND status = $3) " +
+                "AND NOT EXISTS (SELECT 1 FROM handoffs WHERE run_id = $2 AND resolved_at IS NULL) " +
+                "AND EXISTS (SELECT 1 FROM runs WHERE id = $2 AND status = $4 AND ($5::bigint IS NULL OR tokens_used + $6 <= $5))",
+                [step.Id, context.RunId, QlawJson.EnumName(StepStatus.Running), QlawJson.EnumName(RunStatus.Running),
+                 new NpgsqlParameter { Value = (object?)budget ?? DBNull.Value, NpgsqlDbType = NpgsqlTypes.NpgsqlDbType.Bigint }, tokens]);
+            try
+            {
+                return await WriteCompletionAsync(write, step, null, null, request, context, output, tail, finish, cancellationToken);
+            }
+            catch (PostgresException ex) when (ex.SqlState == RunLog.ExpectationFailed)
+            {
+                // Cancelled, superseded, a handoff waiting or the budget passed: read what the run log says, below.
+            }
         }
 
+        // The attempt's step and a handoff requested through the API meanwhile, read in the lock's round trip.
+        var (opened, (row, handoff, tokensUsed)) = await log.OpenAsync(context.RunId, TurnReads.Complete(context.RunId, step.Id), TurnReads.ReadCompleteAsync, cancellationToken);
+        await using var checkedWrite = opened;
+        if (row.Status != StepStatus.Running)
+        {
+            await checkedWrite.DisposeAsync();
+            return await SettleAsync(request, row.Index, cancellationToken);
+        }
+
+        return await WriteCompletionAsync(
+            checkedWrite, step with { StartedAt = row.StartedAt }, handoff, tokensUsed, request, context, output, tail, finish, cancellationToken);
+    }
+
+    // The completion's rows, staged and committed in one batch. A null tokensUsed means the write expects the run within
+    // its budget (so the run is running too, and is finished without a read).
+    private async Task<TurnResult> WriteCompletionAsync(
+        RunLogWrite write, AttemptRow step, PendingHandoff? handoff, long? tokensUsed, TurnRequest request, AgentTurnContext context, AgentTurnOutput output,
+        string? tail, FinishRunRequest? finish, CancellationToken cancellationToken)
+    {
         var now = write.Now;
 
         // The text the sink still held goes out with the outcome: one commit for both, the delta first.
@@ -200,7 +236,20 @@ public sealed class TurnJournal(QlawDbContext db, RunLog log, RunEndings endings
             write.Event(RunEvents.Completed(context.RunId, RunStatus.AwaitingInput, null, now));
         }
 
-        var finished = handoff is null && finish is not null && await endings.StageFinishAsync(write, finish, (step.Agent, output.Text), cancellationToken);
+        var finished = false;
+        if (handoff is null && finish is not null)
+        {
+            if (tokensUsed is null)
+            {
+                RunEndings.StageFinish(write, finish, step.Agent, output.Text);
+                finished = true;
+            }
+            else
+            {
+                finished = await endings.StageFinishAsync(write, finish, (step.Agent, output.Text), cancellationToken);
+            }
+        }
+
         await write.CommitAsync(cancellationToken);
         TurnCounters.Step(step.Agent, "completed");
         if (finished)
@@ -211,11 +260,17 @@ public sealed class TurnJournal(QlawDbContext db, RunLog log, RunEndings endings
         return new TurnResult(output.Decision, false, null, handoff, finished);
     }
 
+    // The attempt being completed: its step row and what the turn knows of it.
+    private sealed record AttemptRow(long Id, int Index, int Attempt, string Agent, DateTimeOffset StartedAt);
+
+    private static long Tokens(AgentTurnOutput output) => (output.InputTokens ?? 0) + (output.OutputTokens ?? 0);
+
     // Adds the turn's tokens to the run's count (read under the lock with the step); the failure to finish the run with
     // when that passes the budget.
-    private static FinishRunRequest? OverBudget(RunLogWrite write, TurnRequest request, AgentTurnOutput output, long tokensUsed)
+    // tokensUsed is null when the write expects the run within its budget.
+    private static FinishRunRequest? OverBudget(RunLogWrite write, TurnRequest request, AgentTurnOutput output, long? tokensUsed)
     {
-        var tokens = (output.InputTokens ?? 0) + (output.OutputTokens ?? 0);
+        var tokens = Tokens(output);
         if (tokens <= 0)
         {
             return null;
