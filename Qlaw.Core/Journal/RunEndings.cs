@@ -92,19 +92,7 @@ public sealed class RunEndings(QlawDbContext db, RunLog log)
     /// </summary>
     public async Task<bool> StageFinishAsync(RunLogWrite write, FinishRunRequest request, (string? Agent, string? Output)? lastStep, CancellationToken cancellationToken)
     {
-        var status = request.Succeeded ? RunStatus.Completed : RunStatus.Failed;
-        var changed = await db.Runs
-            .Where(r => r.Id == request.RunId && r.Status != RunStatus.Completed && r.Status != RunStatus.Cancelled && r.Status != RunStatus.Failed)
-            .ExecuteUpdateAsync(
-                u => u.SetProperty(r => r.Status, status)
-                    .SetProperty(r => r.CompletedAt, write.Now)
-                    .SetProperty(r => r.UpdatedAt, write.Now)
-                    .SetProperty(r => r.LastError, request.Failure == null ? null : request.Failure.Message)
-                    .SetProperty(r => r.LastErrorCode, request.Failure == null ? null : request.Failure.Code)
-                    .SetProperty(r => r.CurrentStep, request.State.Step)
-                    .SetProperty(r => r.OriginStack, JsonSerializer.Serialize(request.State.Stack, QlawJson.Options))
-                    .SetProperty(r => r.Chain, JsonSerializer.Serialize(request.State.PreviousAgents, QlawJson.Options)),
-                cancellationToken);
+        var changed = await write.ExecuteAsync(FinishSql, FinishValues(write, request), cancellationToken);
         if (changed == 0)
         {
             return false;
@@ -124,15 +112,20 @@ public sealed class RunEndings(QlawDbContext db, RunLog log)
     /// </summary>
     public static void StageFinish(RunLogWrite write, FinishRunRequest request, string agent, string? output)
     {
-        write.Stage(
-            "UPDATE runs SET status = $2, completed_at = $3, updated_at = $3, last_error = $4, last_error_code = $5, current_step = $6, origin_stack = $7, chain = $8 " +
-            "WHERE id = $1 AND status NOT IN ($9, $10, $11)",
-            [request.RunId, QlawJson.EnumName(request.Succeeded ? RunStatus.Completed : RunStatus.Failed), write.Now, request.Failure?.Message, request.Failure?.Code,
-             request.State.Step, RunLog.Jsonb(JsonSerializer.Serialize(request.State.Stack, QlawJson.Options)),
-             RunLog.Jsonb(JsonSerializer.Serialize(request.State.PreviousAgents, QlawJson.Options)),
-             QlawJson.EnumName(RunStatus.Completed), QlawJson.EnumName(RunStatus.Cancelled), QlawJson.EnumName(RunStatus.Failed)]);
+        write.Stage(FinishSql, FinishValues(write, request));
         StageEnd(write, request, agent, output);
     }
+
+    // The run's row at its end, unless it ended already.
+    private const string FinishSql =
+        "UPDATE runs SET status = $2, completed_at = $3, updated_at = $3, last_error = $4, last_error_code = $5, current_step = $6, origin_stack = $7, chain = $8 " +
+        "WHERE id = $1 AND status NOT IN ($9, $10, $11)";
+
+    private static object?[] FinishValues(RunLogWrite write, FinishRunRequest request) =>
+        [request.RunId, QlawJson.EnumName(request.Succeeded ? RunStatus.Completed : RunStatus.Failed), write.Now, request.Failure?.Message, request.Failure?.Code,
+         request.State.Step, RunLog.Jsonb(JsonSerializer.Serialize(request.State.Stack, QlawJson.Options)),
+         RunLog.Jsonb(JsonSerializer.Serialize(request.State.PreviousAgents, QlawJson.Options)),
+         QlawJson.EnumName(RunStatus.Completed), QlawJson.EnumName(RunStatus.Cancelled), QlawJson.EnumName(RunStatus.Failed)];
 
     // The rows of a run's end after its row's update: the warning, the audit entry and the run's last events.
     private static void StageEnd(RunLogWrite write, FinishRunRequest request, string? agent, string? output)

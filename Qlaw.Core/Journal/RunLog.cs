@@ -305,6 +305,18 @@ public sealed class RunLogWrite(QlawDbContext db, IDbContextTransaction transact
     }
 
     /// <summary>
+    /// Writes what is staged with <paramref name="sql"/> last, in one round trip (still uncommitted), and returns how
+    /// many rows that statement changed.
+    /// </summary>
+    public async Task<int> ExecuteAsync(string sql, object?[] values, CancellationToken cancellationToken)
+    {
+        StageCommand(sql, values, returnsRows: false, onRow: null);
+        var command = _staged[^1].Command;
+        await SaveAsync(cancellationToken);
+        return command.RecordsAffected;
+    }
+
+    /// <summary>
     /// Writes what is staged and commits in the same round trip (new events are announced then, and handed to this
     /// process's streams), releasing the run's lock.
     /// </summary>

@@ -185,8 +185,7 @@ public sealed class TurnJournal(QlawDbContext db, RunLog log, RunEndings endings
             return await SettleAsync(request, row.Index, cancellationToken);
         }
 
-        return await WriteCompletionAsync(
-            checkedWrite, step with { StartedAt = row.StartedAt }, handoff, tokensUsed, request, context, output, tail, finish, cancellationToken);
+        return await WriteCompletionAsync(checkedWrite, step, handoff, tokensUsed, request, context, output, tail, finish, cancellationToken);
     }
 
     // The completion's rows, staged and committed in one batch. A null tokensUsed means the write expects the run within
