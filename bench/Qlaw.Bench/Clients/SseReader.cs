@@ -1,5 +1,6 @@
 using System.Buffers.Text;
 using System.Net.Http.Headers;
+using System.Net.Sockets;
 using Qlaw.Bench.Measure;
 
 namespace Qlaw.Bench.Clients;
@@ -91,6 +92,12 @@ internal static class SseReader
         return await ReadAsync(http, request, SseVocabulary.Responses, cancellationToken, connected);
     }
 
+    /// <summary>
+    /// Whether <paramref name="ex"/> is the connection failing (the server killed or restarting): HttpClient's own
+    /// errors, and a <see cref="SocketException"/> it lets through when the peer resets a connection it has just made.
+    /// </summary>
+    public static bool IsConnectionFailure(Exception ex) => ex is HttpRequestException or IOException or SocketException;
+
     /// <summary>Sends <paramref name="request"/> (a GET, or a POST that starts a run and streams it) and reads its stream.</summary>
     public static async Task<SseReading> ReadAsync(HttpClient http, HttpRequestMessage request, SseVocabulary vocabulary, CancellationToken cancellationToken, Action? connected = null)
     {
@@ -114,7 +121,7 @@ internal static class SseReader
         {
             // Stopped by the scenario.
         }
-        catch (Exception ex) when (ex is HttpRequestException or IOException)
+        catch (Exception ex) when (IsConnectionFailure(ex))
         {
             reading.Failure = ex.Message;
         }
