@@ -1,3 +1,5 @@
+using System.Buffers;
+using System.IO.Pipelines;
 using System.Runtime.CompilerServices;
 using System.Text;
 using Qlaw.Core.Responses;
@@ -35,11 +37,25 @@ public sealed class RunEventStreamResult(IAsyncEnumerable<byte[]?> frames, IDisp
         response.Headers["X-Accel-Buffering"] = "no";
         var body = response.BodyWriter;
         var cancellationToken = httpContext.RequestAborted;
+
+        // The frames stop with the request, or when a flush fails while the next frame is awaited.
+        using var stop = CancellationTokenSource.CreateLinkedTokenSource(cancellationToken);
+        var pending = frames.GetAsyncEnumerator(stop.Token);
         try
         {
             await response.StartAsync(cancellationToken);
-            await foreach (var frame in frames.WithCancellation(cancellationToken))
+            while (true)
             {
+                // Frames that are ready at once (the rows of one commit, a reader catching up) go out in one send: the
+                // response is flushed only when the next frame has to be waited for.
+                var next = pending.MoveNextAsync();
+                var more = next.IsCompleted ? next.Result : await FlushWhileWaitingAsync(body, next.AsTask(), stop, cancellationToken);
+                if (!more)
+                {
+                    break;
+                }
+
+                var frame = pending.Current;
                 if (ReferenceEquals(frame, Lagging))
                 {
                     // A reader too far behind is dropped without [DONE]: it reconnects with Last-Event-ID.
@@ -47,7 +63,7 @@ public sealed class RunEventStreamResult(IAsyncEnumerable<byte[]?> frames, IDisp
                     return;
                 }
 
-                await body.WriteAsync(frame ?? Heartbeat, cancellationToken);
+                body.Write(frame ?? Heartbeat);
             }
 
             await body.WriteAsync(Done, cancellationToken);
@@ -58,8 +74,35 @@ public sealed class RunEventStreamResult(IAsyncEnumerable<byte[]?> frames, IDisp
         }
         finally
         {
+            await pending.DisposeAsync();
             slot?.Dispose();
         }
+    }
+
+    // Sends what was written while the next frame is awaited; if the send fails, the frames are stopped and their
+    // pending step is settled before the failure goes on (an async iterator cannot be disposed while it runs).
+    private static async Task<bool> FlushWhileWaitingAsync(PipeWriter body, Task<bool> next, CancellationTokenSource stop, CancellationToken cancellationToken)
+    {
+        try
+        {
+            await body.FlushAsync(cancellationToken);
+        }
+        catch
+        {
+            await stop.CancelAsync();
+            try
+            {
+                await next;
+            }
+            catch (OperationCanceledException)
+            {
+                // The frames stopped, as asked.
+            }
+
+            throw;
+        }
+
+        return await next;
     }
 
     private static async IAsyncEnumerable<byte[]?> EncodeAsync(IAsyncEnumerable<RunEventRow?> rows)

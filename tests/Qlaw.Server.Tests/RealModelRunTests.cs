@@ -24,6 +24,9 @@ public sealed class RealModelRunTests(QlawStackFixture stack) : IAsyncLifetime
             ["Models:OpenAI:ApiKey"] = "sk-test",
             ["Models:OpenAI:BaseUrl"] = _model.BaseUrl.ToString(),
             ["Streaming:DeltaWindowMs"] = "0",
+
+            // No heartbeat during a test: a stream's first bytes are its headers or an event.
+            ["Streaming:HeartbeatSeconds"] = "300",
         });
         _runs = new RunsClient(_app.CreateClient());
     }
@@ -86,6 +89,37 @@ public sealed class RealModelRunTests(QlawStackFixture stack) : IAsyncLifetime
         var audit = await _runs.AuditAsync(runId);
         Assert.Equal("run.cancelled", audit[^1]["type"]!.GetValue<string>());
         Assert.DoesNotContain(audit, e => e["type"]!.GetValue<string>() == "step.completed");
+    }
+
+    [Fact]
+    public async Task A_stream_opens_at_once_while_the_model_has_not_answered_yet()
+    {
+        await _runs.CreateWorkflowAsync(OnTheModel("code-review", "thinking"));
+        _model.ReplyWith(["1. Think."], "handoff_to_coder", chunkDelayMs: 120_000);
+        var runId = await _runs.StartAsync("thinking", "think it over");
+        await WaitUntilAsync(() => !_model.Requests.IsEmpty, "the model was never called");
+        var id = Guid.Parse(runId);
+        long last;
+        await using (var db = _app.CreateDbContext())
+        {
+            last = await db.RunEvents.Where(e => e.RunId == id).MaxAsync(e => e.Id);
+        }
+
+        // The client learns that it follows the run (200, text/event-stream) before anything happens in it: the headers
+        // do not wait for the run's next event, which is two minutes away.
+        using var request = new HttpRequestMessage(HttpMethod.Get, $"/v1/runs/{runId}/responses?starting_after={last}");
+        using var response = await _runs.Http.SendAsync(request, HttpCompletionOption.ResponseHeadersRead).WaitAsync(TimeSpan.FromSeconds(30));
+
+        Assert.Equal(HttpStatusCode.OK, response.StatusCode);
+        Assert.Equal("text/event-stream", response.Content.Headers.ContentType?.MediaType);
+        Assert.Equal(0, _model.Finished);
+        await using (var db = _app.CreateDbContext())
+        {
+            Assert.False(await db.RunEvents.AnyAsync(e => e.RunId == id && e.Id > last));
+        }
+
+        Assert.Equal(HttpStatusCode.Accepted, (await _runs.PostAsync(runId, "cancel")).StatusCode);
+        await _runs.WaitForAsync(runId, "cancelled");
     }
 
     [Fact]
