@@ -93,7 +93,7 @@ public sealed partial class RunEventHub(NpgsqlDataSource dataSource, IOptionsMon
                 await using var connection = await dataSource.OpenConnectionAsync(stoppingToken);
                 connection.Notification += (_, e) =>
                 {
-                    if (!Guid.TryParseExact(e.Payload, "N", out var runId))
+                    if (!RunEventNotifications.TryParse(e.Payload, out var runId, out var eventId))
                     {
                         return;
                     }
@@ -105,7 +105,7 @@ public sealed partial class RunEventHub(NpgsqlDataSource dataSource, IOptionsMon
                             stopped();
                         }
                     }
-                    else if (_feeds.TryGetValue(runId, out var feed))
+                    else if (_feeds.TryGetValue(runId, out var feed) && !feed.Forwarded(eventId))
                     {
                         feed.Pull(dataSource, logger);
                     }
@@ -247,6 +247,14 @@ internal sealed class RunFeed(Guid runId)
             }
         }
     }
+
+    /// <summary>
+    /// Whether the row <paramref name="eventId"/> (announced by a notification; null when it did not say) was forwarded
+    /// already, or came before the feed's start: then reading after the last row forwarded finds nothing of it. Every row
+    /// is announced on its own, so a row after it has its own notification.
+    /// </summary>
+    public bool Forwarded(long? eventId) =>
+        eventId is { } id && _start is { IsCompletedSuccessfully: true } && id <= Interlocked.Read(ref _lastId);
 
     /// <summary>Reads the rows after the last one read and hands them to every subscriber; concurrent calls coalesce.</summary>
     public void Pull(NpgsqlDataSource dataSource, ILogger logger)

@@ -122,6 +122,39 @@ public sealed class StreamingTests(QlawStackFixture stack, StreamingTests.Server
     }
 
     [Fact]
+    public async Task Every_event_of_a_run_is_announced_on_its_own_with_its_id()
+    {
+        // What a listener relies on to skip the read of rows it has forwarded: each row names itself, once.
+        var heard = new System.Collections.Concurrent.ConcurrentQueue<string>();
+        // Unpooled: closed for good at the end, so that no pooled connection is left listening.
+        await using var listener = new NpgsqlConnection(new NpgsqlConnectionStringBuilder(_app.PostgresConnectionString) { Pooling = false }.ConnectionString);
+        await listener.OpenAsync();
+        listener.Notification += (_, e) => heard.Enqueue(e.Payload);
+        await using (var listen = new NpgsqlCommand("LISTEN qlaw_run_events", listener))
+        {
+            await listen.ExecuteNonQueryAsync();
+        }
+
+        using var waiting = new CancellationTokenSource();
+        var waits = Task.Run(async () =>
+        {
+            while (!waiting.IsCancellationRequested)
+            {
+                await listener.WaitAsync(TimeSpan.FromMilliseconds(100));
+            }
+        });
+        var runId = await _runs.StartAsync("code-review");
+        await _runs.WaitForAsync(runId, "completed");
+        var ids = await LogIdsAsync(runId);
+        await Poll.UntilAsync(() => Task.FromResult(heard.Count(p => p.StartsWith(Guid.Parse(runId).ToString("N") + ":", StringComparison.Ordinal)) >= ids.Length), TimeSpan.FromSeconds(10), TimeSpan.FromMilliseconds(50), "not every event was announced");
+        await waiting.CancelAsync();
+        await waits;
+
+        var announced = heard.Where(p => p.StartsWith(Guid.Parse(runId).ToString("N") + ":", StringComparison.Ordinal)).Select(p => long.Parse(p[33..], System.Globalization.CultureInfo.InvariantCulture)).Order().ToArray();
+        Assert.Equal(ids, announced);
+    }
+
+    [Fact]
     public async Task A_stream_on_the_server_executing_a_run_also_gets_the_events_another_server_writes_to_it()
     {
         // The executing server's own writes reach its stream from their writer; another server's writes (this cancel)
