@@ -12,7 +12,7 @@ namespace Qlaw.Server.Tests;
 public sealed class ListenerReconnectTests(QlawStackFixture stack) : IAsyncLifetime
 {
     private const string ListenerQuery =
-        "SELECT pid FROM pg_stat_activity WHERE query LIKE 'LISTEN qlaw_run_events%' AND datname = current_database()";
+        "SELECT pid FROM pg_stat_activity WHERE query LIKE 'LISTEN qlaw_run_rows%' AND datname = current_database()";
 
     private QlawApplication _app = null!;
     private RunsClient _runs = null!;
