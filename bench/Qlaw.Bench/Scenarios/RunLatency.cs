@@ -37,8 +37,7 @@ internal static class RunLatency
         var rows = new List<string[]>();
         (Distribution First, Distribution Done, Distribution BareFirst, Distribution BareDone)? sequential = null;
         RunPhases? phases = null;
-        var slowestTogether = new List<string[]>();
-        var slowestTogetherFirst = new List<string[]>();
+        var slowestTogether = new List<(string Label, RunPhase Phase)>();
         foreach (var (concurrency, runs) in scale.LatencyLevels)
         {
             var (qlaw, qlawSeconds) = await ClosedLoop.RunAsync(concurrency, runs, ct => OneRunAsync(api, ct), cancellationToken);
@@ -60,9 +59,7 @@ internal static class RunLatency
             else
             {
                 // Where the tail of runs started together goes: is it the start, a hop, the stream?
-                var slowest = (await RunPhases.ReadAsync(database, qlaw)).Slowest;
-                slowestTogether.Add([$"slowest, {label}", .. Phases(slowest)]);
-                slowestTogetherFirst.Add([$"slowest, {label}", Ms(slowest.FirstDeltaCommitted), Ms(slowest.FirstDeltaReceived)]);
+                slowestTogether.Add(($"slowest, {label}", (await RunPhases.ReadAsync(database, qlaw)).Slowest));
             }
         }
 
@@ -75,14 +72,15 @@ internal static class RunLatency
             .Table(["", "runs", "first delta p50", "p95", "p99", "completed p50", "p95", "p99", "runs/s"], rows);
         if (phases is { } p)
         {
+            (string Label, RunPhase Phase)[] named = [("median", p.Median), ("slowest", p.Slowest), .. slowestTogether];
             section.Note("Where a sequential run's time goes (ms; from the rows' timestamps): the median run, and the slowest run by time to its stream's end; then the slowest of the runs started together, by the same measure:")
                 .Table(
                     ["", "POST → run row", "→ first turn began", "turn (mean)", "hop between turns (mean)", "last turn → run completed", "→ committed", "→ stream closed"],
-                    [["median", .. Phases(p.Median)], ["slowest", .. Phases(p.Slowest)], .. slowestTogether])
+                    [.. named.Select(n => (string[])[n.Label, .. Phases(n.Phase)])])
                 .Note("The first turn, from its beginning to the client's first delta (ms): until the delta was committed (the attempt's row, the agent, the model's first token, the delta's transaction), and from that commit until the client received it:")
                 .Table(
                     ["", "first turn began → first delta committed", "→ received by the client"],
-                    [["median", Ms(p.Median.FirstDeltaCommitted), Ms(p.Median.FirstDeltaReceived)], ["slowest", Ms(p.Slowest.FirstDeltaCommitted), Ms(p.Slowest.FirstDeltaReceived)], .. slowestTogetherFirst]);
+                    [.. named.Select(n => (string[])[n.Label, Ms(n.Phase.FirstDeltaCommitted), Ms(n.Phase.FirstDeltaReceived)])]);
         }
 
         if (sequential is { } q)
