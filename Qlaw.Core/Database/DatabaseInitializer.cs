@@ -1,9 +1,12 @@
 using System.Text.Json;
 using Microsoft.EntityFrameworkCore;
+using Microsoft.EntityFrameworkCore.Infrastructure;
+using Microsoft.EntityFrameworkCore.Migrations;
 using Microsoft.Extensions.DependencyInjection;
 using Microsoft.Extensions.Hosting;
 using Microsoft.Extensions.Logging;
 using Microsoft.Extensions.Options;
+using Npgsql;
 using Qlaw.Contracts;
 using Qlaw.Contracts.Workflows;
 using Qlaw.Core.Workflows;
@@ -36,7 +39,26 @@ public sealed partial class DatabaseInitializer(IServiceScopeFactory scopes, IOp
     {
         await using var scope = scopes.CreateAsyncScope();
         var db = scope.ServiceProvider.GetRequiredService<QlawDbContext>();
+        await CreateHistoryTableAsync(db, cancellationToken);
         await db.Database.MigrateAsync(cancellationToken);
+    }
+
+    /// <summary>
+    /// Creates EF Core's migration history table when it is missing. Npgsql's migrator learns that a database is fresh
+    /// by reading that table and failing, and EF Core logs the failed read as an error (npgsql/efcore.pg#3407), so every
+    /// first start printed a failed SQL command; with the table created first, a fresh database reads as one without
+    /// migrations.
+    /// </summary>
+    private static async Task CreateHistoryTableAsync(QlawDbContext db, CancellationToken cancellationToken)
+    {
+        try
+        {
+            await db.Database.ExecuteSqlRawAsync(db.GetService<IHistoryRepository>().GetCreateIfNotExistsScript(), cancellationToken);
+        }
+        catch (PostgresException exception) when (exception.SqlState is PostgresErrorCodes.UniqueViolation or PostgresErrorCodes.DuplicateTable)
+        {
+            // Another server created it at the same moment.
+        }
     }
 
     private async Task SeedAsync(string path, CancellationToken cancellationToken)
