@@ -43,7 +43,7 @@ public sealed class RetentionTests(QlawStackFixture stack) : IAsyncLifetime
         var recent = Guid.Parse(await _runs.StartAsync("code-review"));
         await _runs.WaitForAsync(recent.ToString(), "completed");
         var scheduler = _app.Services.GetRequiredService<IRunScheduler>();
-        Assert.Equal(InstanceState.Completed, await scheduler.GetStateAsync($"run-{old[0]:N}", CancellationToken.None));
+        Assert.Equal(InstanceState.Completed, await HubState.EndedAsync(scheduler, $"run-{old[0]:N}"));
 
         // Arrange: three runs ended eight days ago.
         await using (var db = _app.CreateDbContext())
@@ -70,7 +70,7 @@ public sealed class RetentionTests(QlawStackFixture stack) : IAsyncLifetime
         }
 
         Assert.True(await check.RunEvents.AnyAsync(e => e.RunId == recent));
-        Assert.Equal(InstanceState.Completed, await scheduler.GetStateAsync($"run-{recent:N}", CancellationToken.None));
+        Assert.Equal(InstanceState.Completed, await HubState.EndedAsync(scheduler, $"run-{recent:N}"));
         Assert.Equal("completed", (await _runs.StatusAsync(recent.ToString()))["status"]!.GetValue<string>());
     }
 

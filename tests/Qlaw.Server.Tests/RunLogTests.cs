@@ -148,10 +148,7 @@ public sealed class RunLogTests(QlawStackFixture stack)
 
         await scheduler.ScheduleAsync(instance, new RunOrchestrationInput(runId, plan, RouteState.Start("planner"), null, null), CancellationToken.None);
 
-        await Poll.UntilAsync(
-            async () => await scheduler.GetStateAsync(instance, CancellationToken.None) is not (InstanceState.Pending or InstanceState.Running),
-            TimeSpan.FromSeconds(60), TimeSpan.FromMilliseconds(200), "the orchestration ends");
-        Assert.Equal(InstanceState.Completed, await scheduler.GetStateAsync(instance, CancellationToken.None));
+        Assert.Equal(InstanceState.Completed, await HubState.EndedAsync(scheduler, instance));
         await using var db = app.CreateDbContext();
         Assert.False(await db.Runs.AnyAsync(r => r.Id == runId));
         Assert.Equal(0, await db.Steps.CountAsync(s => s.RunId == runId));

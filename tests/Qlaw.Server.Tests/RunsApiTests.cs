@@ -185,20 +185,7 @@ public sealed class RunsApiTests(QlawStackFixture stack) : IAsyncLifetime
         await ProblemAssert.IsProblem(await _runs.PostAsync(runId, "continue"), HttpStatusCode.Conflict);
         await ProblemAssert.IsProblem(await _runs.PostAsync(runId, "handoff", new JsonObject { ["to_agent"] = "coder" }), HttpStatusCode.Conflict);
         var scheduler = _app.Services.GetRequiredService<IRunScheduler>();
-        Assert.Equal(InstanceState.Terminated, await TerminatedAsync(scheduler, status["entity_id"]!.GetValue<string>()));
-    }
-
-    // Termination is a queued message: the hub applies it a moment after the call returns.
-    private static async Task<InstanceState> TerminatedAsync(IRunScheduler scheduler, string instance)
-    {
-        var deadline = DateTime.UtcNow.AddSeconds(30);
-        InstanceState state;
-        while ((state = await scheduler.GetStateAsync(instance, default)) is not InstanceState.Terminated && DateTime.UtcNow < deadline)
-        {
-            await Task.Delay(100);
-        }
-
-        return state;
+        Assert.Equal(InstanceState.Terminated, await HubState.EndedAsync(scheduler, status["entity_id"]!.GetValue<string>()));
     }
 
     [Fact]
@@ -210,8 +197,7 @@ public sealed class RunsApiTests(QlawStackFixture stack) : IAsyncLifetime
         var scheduler = _app.Services.GetRequiredService<IRunScheduler>();
         var instance = failed["entity_id"]!.GetValue<string>();
         await scheduler.TerminateAsync(instance, "lost", default);
-        Assert.Equal(InstanceState.Terminated, await TerminatedAsync(scheduler, instance));
-
+        Assert.Equal(InstanceState.Terminated, await HubState.EndedAsync(scheduler, instance));
 
         await _runs.PostAsync(runId, "continue");
         var completed = await _runs.WaitForAsync(runId, "completed");
