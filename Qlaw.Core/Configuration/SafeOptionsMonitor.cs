@@ -95,13 +95,13 @@ public sealed partial class SafeOptionsMonitor<T> : IOptionsMonitor<T>, IDisposa
             listeners = _listeners;
         }
 
+        // The listeners first: once "Applied" is logged, the new values are in force.
+        listeners?.Invoke(next, Options.DefaultName);
         if (!Same(previous, next))
         {
             var logger = Logger();
             LogApplied(logger, _section);
         }
-
-        listeners?.Invoke(next, Options.DefaultName);
     }
 
     private static bool Same(T? previous, T next)
