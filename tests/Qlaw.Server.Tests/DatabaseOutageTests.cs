@@ -18,7 +18,7 @@ public sealed class DatabaseOutageTests(QlawStackFixture stack)
         await using var relay = new TcpRelay(stack.Postgres.Port);
         var database = new NpgsqlConnectionStringBuilder(await stack.CreateMigratedDatabaseAsync()) { Port = relay.Port }.ConnectionString;
         await using var app = await QlawApplication.StartAsync(
-            stack, new Dictionary<string, string?>(FastRecovery) { ["Models:Scripted:TurnDelayMs"] = "1000" }, database: database);
+            stack, new Dictionary<string, string?>(FastRecovery) { ["Models:Scripted:TurnDelayMs"] = "1000", ["Recovery:StaleAfterSeconds"] = "10" }, database: database);
         var runs = new RunsClient(app.CreateClient());
         await runs.CreateWorkflowAsync(Samples.Workflow(newName: "outage"));
         var runId = await runs.StartAsync("outage");

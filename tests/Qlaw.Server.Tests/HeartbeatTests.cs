@@ -7,7 +7,7 @@ namespace Qlaw.Server.Tests;
 
 /// <summary>
 /// A long turn's heartbeats keep the reconciler away. Its margin is seconds of timer delay (a beat a second, stale
-/// after three), so it runs late rather than beside the parallel collections that share this process's thread pool.
+/// after five), so it runs late rather than beside the parallel collections that share this process's thread pool.
 /// </summary>
 [Collection(QlawStackCollections.LateOutages)]
 public sealed class HeartbeatTests(QlawStackFixture stack)
@@ -15,7 +15,7 @@ public sealed class HeartbeatTests(QlawStackFixture stack)
     [Fact]
     public async Task A_slow_turn_that_still_heartbeats_is_not_re_driven()
     {
-        await using var app = await QlawApplication.StartAsync(stack, With(FastRecovery, ("Models:Scripted:TurnDelayMs", "7000"), ("Recovery:StaleAfterSeconds", "3")));
+        await using var app = await QlawApplication.StartAsync(stack, With(FastRecovery, ("Models:Scripted:TurnDelayMs", "10000"), ("Recovery:StaleAfterSeconds", "5")));
         var runs = new RunsClient(app.CreateClient());
         var workflow = Samples.Workflow(newName: "slow");
         workflow["agents"]![0]!["script"] = new JsonArray(new JsonObject { ["say"] = "done", ["call"] = "complete" });

@@ -173,8 +173,11 @@ public sealed class RecoveryTests(QlawStackFixture stack)
         }, database))
         {
             var http = observer.CreateClient();
-            await Task.Delay(TimeSpan.FromSeconds(6));
-            var stale = JsonNode.Parse(await http.GetStringAsync("/v1/runs?stale=true&limit=100"))!["data"]!.AsArray();
+            // Each run turns stale five seconds after its last write; the list only grows until all four are on it.
+            JsonArray stale = [];
+            await Poll.UntilAsync(
+                async () => (stale = JsonNode.Parse(await http.GetStringAsync("/v1/runs?stale=true&limit=100"))!["data"]!.AsArray()).Count >= runIds.Count,
+                TimeSpan.FromSeconds(60), TimeSpan.FromMilliseconds(250), "Fewer than four runs were listed as stale within 60 s.");
             Assert.Equal(runIds.Order(StringComparer.Ordinal), stale.Select(r => r!["id"]!.GetValue<string>()).Order(StringComparer.Ordinal));
             var running = JsonNode.Parse(await http.GetStringAsync("/v1/runs?status=running"))!["data"]!.AsArray();
             Assert.NotEmpty(running);

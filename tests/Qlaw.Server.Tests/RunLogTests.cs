@@ -58,7 +58,7 @@ public sealed class RunLogTests(QlawStackFixture stack)
     {
         await using var app = await QlawApplication.StartAsync(stack, new Dictionary<string, string?>
         {
-            ["Models:Scripted:TurnDelayMs"] = "300",
+            ["Models:Scripted:TurnDelayMs"] = "2000",
             ["Models:Scripted:TokenDelayMs"] = "10",
         });
         var runs = new RunsClient(app.CreateClient());
@@ -98,7 +98,7 @@ public sealed class RunLogTests(QlawStackFixture stack)
 
     [Theory]
     [InlineData(0, "1000", true)]
-    [InlineData(300, "15", false)]
+    [InlineData(1000, "15", false)]
     public async Task An_attempt_commits_with_its_first_text_when_the_model_answers_within_the_delta_window_else_on_its_own(int turnDelayMs, string windowMs, bool together)
     {
         await using var app = await QlawApplication.StartAsync(stack, new Dictionary<string, string?>

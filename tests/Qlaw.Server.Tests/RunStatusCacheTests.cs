@@ -43,7 +43,7 @@ public sealed class RunStatusCacheTests(QlawStackFixture stack, RedisFixture red
     [Fact]
     public async Task A_running_runs_status_is_not_cached()
     {
-        await using var app = await StartAsync(redis.Redis.ConnectionString, turnDelayMs: 1500);
+        await using var app = await StartAsync(redis.Redis.ConnectionString, turnDelayMs: 5000);
         var runs = new RunsClient(app.CreateClient());
         await runs.CreateWorkflowAsync(Scripted("slow", "complete"));
         var runId = await runs.StartAsync("slow");
@@ -59,7 +59,7 @@ public sealed class RunStatusCacheTests(QlawStackFixture stack, RedisFixture red
     [Fact]
     public async Task A_cancelled_runs_status_is_cached_once_it_can_no_longer_change_its_running_attempt_stopped_with_it()
     {
-        await using var app = await StartAsync(redis.Redis.ConnectionString, turnDelayMs: 2000);
+        await using var app = await StartAsync(redis.Redis.ConnectionString, turnDelayMs: 4000);
         var runs = new RunsClient(app.CreateClient());
         await runs.CreateWorkflowAsync(Scripted("cancelled", "complete"));
         var runId = await runs.StartAsync("cancelled");
@@ -72,7 +72,7 @@ public sealed class RunStatusCacheTests(QlawStackFixture stack, RedisFixture red
         Assert.Equal(["planner:failed:1"], RunsClient.Steps(cancelled));
         Assert.Equal("cancelled", cancelled["steps"]![0]!["error_code"]!.GetValue<string>());
         Assert.Single(await CachedKeysAsync(redis.Redis));
-        await Task.Delay(2500);
+        await Task.Delay(4500);
         Assert.Equal(RunsClient.Steps(cancelled), RunsClient.Steps(await runs.StatusAsync(runId)));
     }
 
