@@ -6,7 +6,7 @@ namespace Qlaw.Server.Tests;
 
 /// <summary>
 /// A turn outlasting a PostgreSQL outage by waiting, not by the reconciler. Its margins are seconds (heartbeats, a
-/// stale run after five), so it runs late, away from the parallel collections: beside them it once saw the reconciler
+/// stale run after ten against a four-second outage), so it runs late, away from the parallel collections: beside them it once saw the reconciler
 /// re-drive the run.
 /// </summary>
 [Collection(QlawStackCollections.LateOutages)]
