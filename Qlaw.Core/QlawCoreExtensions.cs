@@ -80,6 +80,10 @@ public static class QlawCoreExtensions
         services.TryAddSingleton<IAgentTurnRunner, AgentFrameworkTurnRunner>();
         services.TryAddSingleton<RunEventHub>();
         services.AddHostedService(sp => sp.GetRequiredService<RunEventHub>());
+
+        // Every streaming turn's text, written in one batch per window.
+        services.TryAddSingleton<DeltaBatcher>();
+        services.AddHostedService(sp => sp.GetRequiredService<DeltaBatcher>());
         services.TryAddSingleton<RunStreamReader>();
         services.AddQlawOptions<ResponsesOptions>("Responses", SettingReload.Live);
         services.TryAddScoped<ResponseConversations>();

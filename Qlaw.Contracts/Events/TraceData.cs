@@ -4,10 +4,28 @@ namespace Qlaw.Contracts.Events;
 [RunEvent("ExecutorInvokedEvent")]
 public sealed record ExecutorInvoked(int Step, int Attempt, string Agent);
 
-/// <summary><c>ExecutorCompletedEvent</c> and the <c>step.completed</c> audit: the turn ended with a routing decision.</summary>
+/// <summary>
+/// <c>ExecutorCompletedEvent</c> and the <c>step.completed</c> audit: the turn ended with a routing decision.
+/// <c>truncated</c>: the model's answer was cut by its output token limit and it was asked to go on, once.
+/// </summary>
 [RunEvent("ExecutorCompletedEvent", "step.completed")]
 public sealed record StepCompleted(
-    int Step, string Agent, int Attempt, double DurationMs, string Decision, string? Target, long? InputTokens, long? OutputTokens);
+    int Step, string Agent, int Attempt, double DurationMs, string Decision, string? Target, long? InputTokens, long? OutputTokens, bool? Truncated = null);
+
+/// <summary>
+/// <c>ModelWaitingEvent</c> and the <c>model.waiting</c> audit: the turn waits before its model call goes — every call its
+/// endpoint allows at once is taken (<c>calls</c>), the provider's quota holds the endpoint back (<c>rate_limit</c>), or
+/// the provider answered 429/503 (<c>status</c>) and the call goes again after <c>wait_ms</c> (<c>retry_after</c>).
+/// </summary>
+[RunEvent("ModelWaitingEvent", "model.waiting")]
+public sealed record ModelWaiting(int Step, string Agent, int Attempt, string Endpoint, string Reason, double? WaitMs, int? Status);
+
+/// <summary>
+/// <c>WorkflowWarningEvent</c> and the <c>route.ignored</c> audit: the model made several routing calls in one turn;
+/// the one <c>followed</c> decides, the <c>ignored</c> ones are not followed (and the model is told so).
+/// </summary>
+[RunEvent("WorkflowWarningEvent", "route.ignored")]
+public sealed record RouteIgnored(int Step, string Agent, string? Followed, IReadOnlyList<string> Ignored);
 
 /// <summary><c>ExecutorFailedEvent</c> and the <c>step.failed</c> audit: an attempt failed; transient ones are retried.</summary>
 [RunEvent("ExecutorFailedEvent", "step.failed")]

@@ -9,6 +9,12 @@ public static class RunErrorCodes
     /// <summary>The model provider failed for a while (timeouts, 429, 5xx) and the turn's retries ran out.</summary>
     public const string ModelUnavailable = "model_unavailable";
 
+    /// <summary>The model sent nothing for its endpoint's first-token or idle timeout, and the turn's retries ran out.</summary>
+    public const string ModelTimeout = "model_timeout";
+
+    /// <summary>The model's answer was cut by its output token limit (<c>finish_reason: length</c>) again after it was asked to go on once.</summary>
+    public const string AnswerTruncated = "answer_truncated";
+
     /// <summary>The model provider refused the request (a bad model name, key or request).</summary>
     public const string ModelRejected = "model_rejected";
 

@@ -11,7 +11,7 @@ public sealed record RunLinks(string Status, string Responses, string Audit);
 /// </summary>
 public sealed record RunAccepted(Guid Id, Guid WorkflowId, RunStatus Status, RunLinks Links, Guid? ForkedFrom = null, int? FromStep = null);
 
-/// <summary>One attempt of one agent turn.</summary>
+/// <summary>One attempt of one agent turn; a running one that waits for its model says why (<see cref="StepWaiting"/>).</summary>
 public sealed record StepView(
     int Index,
     int Attempt,
@@ -22,7 +22,15 @@ public sealed record StepView(
     double? DurationMs,
     string? Output,
     string? Error,
-    string? ErrorCode = null);
+    string? ErrorCode = null,
+    StepWaiting? Waiting = null);
+
+/// <summary>
+/// A running attempt waiting for its model since <paramref name="Since"/>: <c>calls</c> (every call its endpoint allows
+/// at once is taken), <c>rate_limit</c> (the provider's quota holds the endpoint back) or <c>retry_after</c> (the provider
+/// answered <paramref name="Status"/> and asked for <paramref name="WaitMs"/>).
+/// </summary>
+public sealed record StepWaiting(string Reason, string Endpoint, DateTimeOffset Since, double? WaitMs = null, int? Status = null);
 
 /// <summary>
 /// Snapshot of a run: state, position, origin stack, the chain of control (<c>return_to_previous</c> goes back along it

@@ -11,9 +11,9 @@ public sealed class AgentFactory(ILoggerFactory loggerFactory)
     /// <summary>
     /// A <see cref="ChatClientAgent"/> with a fixed id (random ids break checkpoint resume), the agent's instructions
     /// and model options, and its routing tools. The chat client is used as is: routing tool calls are not invoked
-    /// but returned, and end the turn.
+    /// but returned, and end the turn. With <paramref name="oneToolCall"/> the request says <c>parallel_tool_calls: false</c>.
     /// </summary>
-    public ChatClientAgent Create(WorkflowDefinition workflow, AgentDefinition agent, ModelOptions model, IChatClient client) =>
+    public ChatClientAgent Create(WorkflowDefinition workflow, AgentDefinition agent, ModelOptions model, IChatClient client, bool oneToolCall) =>
         new(client, new ChatClientAgentOptions
         {
             Id = $"{workflow.Name}.{agent.Name}",
@@ -28,6 +28,7 @@ public sealed class AgentFactory(ILoggerFactory loggerFactory)
                 ModelId = model.Model,
                 Temperature = (float?)model.Temperature,
                 MaxOutputTokens = model.MaxOutputTokens,
+                AllowMultipleToolCalls = oneToolCall ? false : null,
             },
         }, loggerFactory);
 }

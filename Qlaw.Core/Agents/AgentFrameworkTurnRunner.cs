@@ -1,7 +1,9 @@
 using System.ClientModel;
 using System.Diagnostics;
+using Microsoft.Agents.AI;
 using Microsoft.Extensions.AI;
 using Qlaw.Contracts;
+using Qlaw.Contracts.Runs;
 using Qlaw.Contracts.Workflows;
 using Qlaw.Core.Routing;
 using Qlaw.Core.Telemetry;
@@ -10,11 +12,12 @@ namespace Qlaw.Core.Agents;
 
 /// <summary>
 /// Runs a turn on Microsoft Agent Framework: builds the agent, replays the conversation so far (author names kept),
-/// streams its updates into the turn's text sink, and reads its routing tool call.
+/// streams its updates into the turn's log through its endpoint's gate (<see cref="ModelCall"/>), and reads its routing
+/// tool call (<see cref="TurnAnswer"/>).
 /// </summary>
-public sealed class AgentFrameworkTurnRunner(ChatClientProvider clients, AgentFactory agents) : IAgentTurnRunner
+public sealed class AgentFrameworkTurnRunner(ChatClientProvider clients, AgentFactory agents, TimeProvider clock) : IAgentTurnRunner
 {
-    public async Task<AgentTurnOutput> RunAsync(AgentTurnContext context, ITurnTextSink text, CancellationToken cancellationToken)
+    public async Task<AgentTurnOutput> RunAsync(AgentTurnContext context, ITurnLog log, CancellationToken cancellationToken)
     {
         var model = ChatClientProvider.Resolve(context.Workflow, context.Agent);
         var (provider, modelName) = (QlawJson.EnumName(model.Provider ?? ModelProvider.Scripted), model.Model ?? "default");
@@ -28,7 +31,7 @@ public sealed class AgentFrameworkTurnRunner(ChatClientProvider clients, AgentFa
         var outcome = "error";
         try
         {
-            var output = await CallAsync(context, model, text, cancellationToken);
+            var output = await CallAsync(context, model, log, cancellationToken);
             span?.SetTag("gen_ai.usage.input_tokens", output.InputTokens).SetTag("gen_ai.usage.output_tokens", output.OutputTokens);
             outcome = "ok";
             return output;
@@ -53,45 +56,71 @@ public sealed class AgentFrameworkTurnRunner(ChatClientProvider clients, AgentFa
         }
     }
 
-    // Streams the agent's answer into the sink; provider failures become transient or permanent turn failures whose
-    // messages are ours (the provider's exception stays inside, for the log).
-    private async Task<AgentTurnOutput> CallAsync(AgentTurnContext context, ModelOptions model, ITurnTextSink text, CancellationToken cancellationToken)
+    // Streams the agent's answer into the log; an answer cut by the output token limit is continued once. Provider
+    // failures become transient or permanent turn failures whose messages are ours (the provider's exception stays
+    // inside, for the log).
+    private async Task<AgentTurnOutput> CallAsync(AgentTurnContext context, ModelOptions model, ITurnLog log, CancellationToken cancellationToken)
     {
-        var agent = agents.Create(context.Workflow, context.Agent, model, clients.For(model, context));
-        var offered = RoutingTools.For(context.Agent).Select(t => t.Name).ToHashSet(StringComparer.Ordinal);
-        RouteDecision? decision = null;
-        string? prompt = null;
-        long? inputTokens = null, outputTokens = null;
+        var (client, endpoint) = clients.For(model, context);
+        var agent = agents.Create(context.Workflow, context.Agent, model, client, endpoint?.Calls.DisableParallelToolCalls ?? true);
+        var answer = new TurnAnswer(RoutingTools.For(context.Agent).Select(t => t.Name).ToHashSet(StringComparer.Ordinal));
+        var messages = ToMessages(context);
+        await StreamAsync(agent, messages, endpoint, answer, log, cancellationToken);
+        var truncated = answer.Truncated;
+        if (truncated)
+        {
+            // The cut answer's calls were cut with it. The model is asked to go on from where it stopped, once.
+            answer.DropCalls();
+            answer.Truncated = false;
+            messages.Add(new ChatMessage(ChatRole.Assistant, log.Text) { AuthorName = context.Agent.Name });
+            messages.Add(new ChatMessage(ChatRole.User, ContinueCutAnswer));
+            await StreamAsync(agent, messages, endpoint, answer, log, cancellationToken);
+            if (answer.Truncated)
+            {
+                throw new PermanentAgentException(
+                    "The model's answer was cut by its output token limit (finish_reason length), and again after it was asked to go on; raise model.max_output_tokens or shorten the task.",
+                    code: RunErrorCodes.AnswerTruncated);
+            }
+        }
+
+        var (decision, prompt) = answer.Decide();
+        return new AgentTurnOutput(log.Text, decision, prompt, answer.InputTokens, answer.OutputTokens, truncated);
+    }
+
+    /// <summary>What a model whose answer was cut off is asked, once.</summary>
+    public const string ContinueCutAnswer =
+        "Your answer was cut off by the output token limit. Continue exactly where it stopped, without repeating anything, and make your routing call at the end.";
+
+    private async Task StreamAsync(ChatClientAgent agent, List<ChatMessage> messages, ModelEndpoint? endpoint, TurnAnswer answer, ITurnLog log, CancellationToken cancellationToken)
+    {
+        async Task Read(AgentResponseUpdate update)
+        {
+            await log.AppendAsync(update.Text, cancellationToken);
+            answer.Read(update.Contents, update.FinishReason);
+        }
+
+        IAsyncEnumerable<AgentResponseUpdate> Call(CancellationToken token) => agent.RunStreamingAsync(messages, cancellationToken: token);
         try
         {
-            await foreach (var update in agent.RunStreamingAsync(ToMessages(context), cancellationToken: cancellationToken))
+            if (endpoint is null)
             {
-                await text.AppendAsync(update.Text, cancellationToken);
-                foreach (var content in update.Contents)
+                await foreach (var update in Call(cancellationToken))
                 {
-                    switch (content)
-                    {
-                        // The first routing call decides; a call of a tool that was not offered, or whose arguments do
-                        // not parse, is an invalid decision the router reports and falls back from.
-                        case FunctionCallContent call when decision is null:
-                            (decision, prompt) = offered.Contains(call.Name) && call.Exception is null
-                                ? RoutingTools.Read(call)
-                                : (new RouteDecision(RouteAction.Invalid, call.Name), null);
-                            break;
-                        case UsageContent usage:
-                            (inputTokens, outputTokens) = (usage.Details.InputTokenCount, usage.Details.OutputTokenCount);
-                            break;
-                    }
+                    await Read(update);
                 }
+            }
+            else
+            {
+                await new ModelCall(endpoint, log, clock).RunAsync(Call, Read, cancellationToken);
             }
         }
         catch (ClientResultException ex) when (ex.Status is 0)
         {
-            throw new TransientAgentException("The model provider could not be reached; the turn will be retried.", ex);
+            throw new TransientAgentException("The model provider could not be reached.", ex);
         }
         catch (ClientResultException ex) when (ex.Status is 408 or 429 or >= 500)
         {
-            throw new TransientAgentException($"The model provider answered {ex.Status}; the turn will be retried.", ex);
+            throw new TransientAgentException($"The model provider answered {ex.Status}.", ex);
         }
         catch (ClientResultException ex)
         {
@@ -100,14 +129,49 @@ public sealed class AgentFrameworkTurnRunner(ChatClientProvider clients, AgentFa
         catch (Exception ex) when (ex is HttpRequestException or TimeoutException or IOException
             || (ex is OperationCanceledException and not AttemptStoppedException && !cancellationToken.IsCancellationRequested))
         {
-            throw new TransientAgentException("The model provider did not answer in time; the turn will be retried.", ex);
+            throw new TransientAgentException("The model provider did not answer in time, or its stream was cut.", ex);
         }
-
-        return new AgentTurnOutput(text.Text, decision ?? new RouteDecision(RouteAction.EndTurn), prompt, inputTokens, outputTokens);
     }
 
-    private static List<ChatMessage> ToMessages(AgentTurnContext context) =>
-        [.. context.History.Select(e => e.Role == "user"
-            ? new ChatMessage(ChatRole.User, e.Text)
-            : new ChatMessage(ChatRole.Assistant, e.Text) { AuthorName = e.AuthorName })];
+    // The conversation so far. A turn whose model made several routing calls shows them with their results: the one
+    // followed, and the others ignored, so that the model learns that one routing call a turn is followed.
+    private static List<ChatMessage> ToMessages(AgentTurnContext context)
+    {
+        var messages = new List<ChatMessage>();
+        foreach (var entry in context.History)
+        {
+            if (entry.Role == "user")
+            {
+                messages.Add(new ChatMessage(ChatRole.User, entry.Text));
+                continue;
+            }
+
+            var said = new ChatMessage(ChatRole.Assistant, entry.Text) { AuthorName = entry.AuthorName };
+            messages.Add(said);
+            if (entry.Decision is not { Ignored: { Count: > 0 } ignored } decision)
+            {
+                continue;
+            }
+
+            var results = new List<AIContent>();
+            if (decision.CallId is { } followed && decision.Action != RouteAction.Invalid)
+            {
+                said.Contents.Add(new FunctionCallContent(followed, RouteCall.Name(decision)));
+                results.Add(new FunctionResultContent(followed, "Followed."));
+            }
+
+            foreach (var call in ignored)
+            {
+                said.Contents.Add(new FunctionCallContent(call.CallId, call.Name));
+                results.Add(new FunctionResultContent(call.CallId, IgnoredCallResult));
+            }
+
+            messages.Add(new ChatMessage(ChatRole.Tool, results));
+        }
+
+        return messages;
+    }
+
+    /// <summary>What a model is told of a routing call that was not followed.</summary>
+    public const string IgnoredCallResult = "Not followed: one routing call a turn is followed, and another call of this turn was.";
 }

@@ -4,8 +4,8 @@ using Qlaw.Core.Routing;
 
 namespace Qlaw.Core.Agents;
 
-/// <summary>An earlier turn of the run, as the next agent sees it.</summary>
-public sealed record ConversationEntry(string Role, string? AuthorName, string Text);
+/// <summary>An earlier turn of the run, as the next agent sees it; an agent's turn with the routing decision it made.</summary>
+public sealed record ConversationEntry(string Role, string? AuthorName, string Text, RouteDecision? Decision = null);
 
 /// <summary>Everything an agent needs for one turn.</summary>
 /// <param name="AgentTurnNumber">How many turns this agent completed earlier in the run (0 for its first).</param>
@@ -18,18 +18,34 @@ public sealed record AgentTurnContext(
     WorkflowDefinition Workflow,
     IReadOnlyList<ConversationEntry> History);
 
-/// <summary>What the agent said, where it routes, and the tokens it used when the model reports them.</summary>
-public sealed record AgentTurnOutput(string Text, RouteDecision Decision, string? Prompt = null, long? InputTokens = null, long? OutputTokens = null);
+/// <summary>
+/// What the agent said, where it routes, and the tokens it used when the model reports them. <paramref name="Truncated"/>
+/// says the model's answer was cut by its output token limit and continued once.
+/// </summary>
+public sealed record AgentTurnOutput(
+    string Text, RouteDecision Decision, string? Prompt = null, long? InputTokens = null, long? OutputTokens = null, bool Truncated = false);
 
 /// <summary>Runs one agent turn on a model.</summary>
 public interface IAgentTurnRunner
 {
-    /// <summary>Runs the turn, streaming its text into <paramref name="text"/>; cancelled when the run is.</summary>
-    Task<AgentTurnOutput> RunAsync(AgentTurnContext context, ITurnTextSink text, CancellationToken cancellationToken);
+    /// <summary>Runs the turn, recording its text and waits in <paramref name="log"/>; cancelled when the run is.</summary>
+    Task<AgentTurnOutput> RunAsync(AgentTurnContext context, ITurnLog log, CancellationToken cancellationToken);
 }
 
-/// <summary>Where a turn's streamed text goes (the run's event log), and all of it so far.</summary>
-public interface ITurnTextSink
+/// <summary>
+/// Why a turn waits before its model call goes: every call the endpoint allows at once is taken (<see cref="Calls"/>),
+/// the provider's rate-limit headers or an earlier 429 hold the endpoint back (<see cref="RateLimit"/>), or the call got
+/// a 429/503 and waits what the provider asked (<see cref="RetryAfter"/>, with its <paramref name="Status"/>).
+/// </summary>
+public sealed record ModelWait(string Endpoint, string Reason, double? WaitMs = null, int? Status = null)
+{
+    public const string Calls = "calls";
+    public const string RateLimit = "rate_limit";
+    public const string RetryAfter = "retry_after";
+}
+
+/// <summary>What a running turn records in its run's log: its streamed text (all of it so far) and its waits for its model.</summary>
+public interface ITurnLog
 {
     /// <summary>The text appended so far.</summary>
     string Text { get; }
@@ -42,6 +58,12 @@ public interface ITurnTextSink
     /// the sink buffers when the model is done is written with the turn's outcome.
     /// </summary>
     Task AppendAsync(string? delta, CancellationToken cancellationToken);
+
+    /// <summary>The turn waits for its model: status, audit and stream say so until <see cref="WaitOverAsync"/>.</summary>
+    Task WaitingAsync(ModelWait wait, CancellationToken cancellationToken);
+
+    /// <summary>The wait is over: the model call goes now.</summary>
+    Task WaitOverAsync(CancellationToken cancellationToken);
 }
 
 /// <summary>

@@ -10,7 +10,7 @@ namespace Qlaw.Core.Agents;
 /// The endpoint named <c>openai</c> (section <c>Models:OpenAI</c>): OpenAI, Azure OpenAI (v1 API), Ollama, LiteLLM,
 /// vLLM… It is the default endpoint unless one of <c>Models:Endpoints</c> says it is.
 /// </summary>
-public sealed class OpenAIProviderOptions
+public sealed class OpenAIProviderOptions : ModelCallOptions
 {
     /// <summary>API key; when empty the <c>OPENAI_API_KEY</c> environment variable is used. Never logged or echoed.</summary>
     public string? ApiKey { get; set; }
@@ -27,9 +27,6 @@ public sealed class OpenAIProviderOptions
 
     /// <summary>Send the key as an <c>api-key</c> header (Azure OpenAI) instead of a bearer token.</summary>
     public bool UseApiKeyHeader { get; set; }
-
-    [Range(1, 3600)]
-    public int TimeoutSeconds { get; set; } = 120;
 }
 
 /// <summary>Gives each agent turn its chat client: the scripted model, or the client of a configured endpoint.</summary>
@@ -51,14 +48,15 @@ public sealed class ChatClientProvider(ModelEndpoints endpoints, IOptionsMonitor
     }
 
     /// <summary>
-    /// The turn's chat client. The endpoint is chosen again at every turn, so a stored workflow whose endpoint was
-    /// removed (or whose model is no longer allowed) fails its turn instead of reaching anything unconfigured.
+    /// The turn's chat client, and the endpoint it calls (none for the scripted model). The endpoint is chosen again at
+    /// every turn, so a stored workflow whose endpoint was removed (or whose model is no longer allowed) fails its turn
+    /// instead of reaching anything unconfigured.
     /// </summary>
-    public IChatClient For(ModelOptions model, AgentTurnContext context)
+    public ModelClient For(ModelOptions model, AgentTurnContext context)
     {
         if (model.Provider != ModelProvider.Openai)
         {
-            return new ScriptedChatClient(ScriptedTurns.For(context), context.Attempt, scripted.CurrentValue);
+            return new(new ScriptedChatClient(ScriptedTurns.For(context), context.Attempt, scripted.CurrentValue), null);
         }
 
         var choice = endpoints.Choose(model);
@@ -67,7 +65,11 @@ public sealed class ChatClientProvider(ModelEndpoints endpoints, IOptionsMonitor
             throw new PermanentAgentException($"model.{choice.Field}: {choice.Error}");
         }
 
-        return endpoint.ChatClient(choice.Model!)
+        var client = endpoint.ChatClient(choice.Model!)
             ?? throw new PermanentAgentException($"No API key for model endpoint '{endpoint.Name}': set its ApiKey or ApiKeyVariable (Models:OpenAI:ApiKey or OPENAI_API_KEY for 'openai').");
+        return new(client, endpoint);
     }
 }
+
+/// <summary>A turn's chat client and the configured endpoint behind it (null for the scripted model).</summary>
+public sealed record ModelClient(IChatClient Client, ModelEndpoint? Endpoint);

@@ -22,7 +22,7 @@ public enum KeyHeader
 public sealed class ModelEndpointsOptions() : Dictionary<string, ModelEndpointOptions>(StringComparer.OrdinalIgnoreCase);
 
 /// <summary>One model endpoint (section <c>Models:Endpoints:&lt;name&gt;</c>).</summary>
-public sealed class ModelEndpointOptions
+public sealed class ModelEndpointOptions : ModelCallOptions
 {
     /// <summary>OpenAI-compatible base URL, e.g. <c>https://my-resource.openai.azure.com/openai/v1</c>.</summary>
     [Required, Url]
@@ -46,9 +46,6 @@ public sealed class ModelEndpointOptions
 
     /// <summary>The endpoint of workflows that name none; at most one endpoint is the default.</summary>
     public bool Default { get; set; }
-
-    [Range(1, 3600)]
-    public int TimeoutSeconds { get; set; } = 120;
 }
 
 /// <summary>Checks every endpoint's settings and the rules across them, as <c>Models:Endpoints:&lt;name&gt;:Key: message</c>.</summary>

@@ -21,12 +21,16 @@ public sealed class ModelEndpoints : IDisposable
 
     private readonly IOptionsMonitor<ModelEndpointsOptions> _endpoints;
     private readonly IOptionsMonitor<OpenAIProviderOptions> _openAI;
+    private readonly TimeProvider _clock;
     private readonly IDisposable?[] _subscriptions;
+
+    // An endpoint's gate outlives edits of its settings: the calls it counts and the hold a provider asked for stay.
+    private readonly System.Collections.Concurrent.ConcurrentDictionary<string, EndpointGate> _gates = new(StringComparer.OrdinalIgnoreCase);
     private IReadOnlyList<ModelEndpoint>? _table;
 
-    public ModelEndpoints(IOptionsMonitor<ModelEndpointsOptions> endpoints, IOptionsMonitor<OpenAIProviderOptions> openAI)
+    public ModelEndpoints(IOptionsMonitor<ModelEndpointsOptions> endpoints, IOptionsMonitor<OpenAIProviderOptions> openAI, TimeProvider clock)
     {
-        (_endpoints, _openAI) = (endpoints, openAI);
+        (_endpoints, _openAI, _clock) = (endpoints, openAI, clock);
         _subscriptions = [endpoints.OnChange(_ => _table = null), openAI.OnChange(_ => _table = null)];
     }
 
@@ -95,7 +99,8 @@ public sealed class ModelEndpoints : IDisposable
             new HashSet<string>(e.Value.AllowedModels, StringComparer.Ordinal),
             e.Value.DefaultModel,
             e.Value.Default,
-            e.Value.TimeoutSeconds)).ToList();
+            e.Value,
+            Gate(e.Key, e.Value))).ToList();
         if (!named.ContainsKey(OpenAIEndpoint))
         {
             var openAI = _openAI.CurrentValue;
@@ -107,10 +112,18 @@ public sealed class ModelEndpoints : IDisposable
                 new HashSet<string>(openAI.AllowedModels, StringComparer.Ordinal),
                 openAI.DefaultModel,
                 !named.Values.Any(e => e.Default),
-                openAI.TimeoutSeconds));
+                openAI,
+                Gate(OpenAIEndpoint, openAI)));
         }
 
         return table;
+    }
+
+    private EndpointGate Gate(string name, ModelCallOptions calls)
+    {
+        var gate = _gates.GetOrAdd(name, _ => new EndpointGate(_clock));
+        gate.Resize(calls.MaxConcurrentCalls);
+        return gate;
     }
 
     private static string Names(IReadOnlyList<ModelEndpoint> all) => string.Join(", ", all.Select(e => e.Name));
@@ -129,11 +142,15 @@ public sealed record EndpointChoice(ModelEndpoint? Endpoint, string? Model, stri
     public static EndpointChoice Refused(string field, string error) => new(null, null, field, error);
 }
 
-/// <summary>A configured endpoint and its one OpenAI client, created on first use with the endpoint's own key.</summary>
+/// <summary>
+/// A configured endpoint: its one OpenAI client, created on first use with the endpoint's own key, how its calls are
+/// bounded (<see cref="Calls"/>) and the gate every call to it passes (<see cref="Gate"/>).
+/// </summary>
 public sealed class ModelEndpoint(
-    string name, string baseUrl, string? key, KeyHeader header, IReadOnlySet<string> allowedModels, string? defaultModel, bool isDefault, int timeoutSeconds)
+    string name, string baseUrl, string? key, KeyHeader header, IReadOnlySet<string> allowedModels, string? defaultModel, bool isDefault,
+    ModelCallOptions calls, EndpointGate gate)
 {
-    private readonly Lazy<OpenAIClient?> _client = new(() => key is { Length: > 0 } ? Create(baseUrl, key, header, timeoutSeconds) : null);
+    private readonly Lazy<OpenAIClient?> _client = new(() => key is { Length: > 0 } ? Create(baseUrl, key, header, calls.TimeoutSeconds, gate) : null);
 
     public string Name => name;
 
@@ -145,19 +162,25 @@ public sealed class ModelEndpoint(
 
     public bool IsDefault => isDefault;
 
+    public ModelCallOptions Calls => calls;
+
+    public EndpointGate Gate => gate;
+
     /// <summary>A chat client of <paramref name="model"/> on this endpoint; null when the endpoint has no key.</summary>
     public IChatClient? ChatClient(string model) => _client.Value?.GetChatClient(model).AsIChatClient();
 
-    private static OpenAIClient Create(string baseUrl, string key, KeyHeader header, int timeoutSeconds)
+    private static OpenAIClient Create(string baseUrl, string key, KeyHeader header, int timeoutSeconds, EndpointGate gate)
     {
         var options = new OpenAIClientOptions
         {
             Endpoint = new Uri(baseUrl),
 
-            // Retries belong to the durable retry policy, which audits each one.
+            // A turn retries a provider's 429/503 itself, after the wait it asks for (ModelCall), and everything else
+            // belongs to the durable retry policy, which audits each one.
             RetryPolicy = new ClientRetryPolicy(maxRetries: 0),
             NetworkTimeout = TimeSpan.FromSeconds(timeoutSeconds),
         };
+        options.AddPolicy(new RateLimitHeaders(gate), PipelinePosition.PerTry);
         if (header == KeyHeader.ApiKey)
         {
             options.AddPolicy(new ApiKeyHeaderPolicy(key), PipelinePosition.PerCall);

@@ -21,7 +21,7 @@ namespace Qlaw.Core.Journal;
 /// message is safe to show; the exception behind it goes to the log with the trace id.
 /// </summary>
 public sealed partial class AgentTurnActivity(
-    IServiceScopeFactory scopes, IAgentTurnRunner runner, NpgsqlDataSource dataSource, RunEventHub hub, DatabaseOutage outage, TimeProvider clock,
+    IServiceScopeFactory scopes, IAgentTurnRunner runner, NpgsqlDataSource dataSource, RunEventHub hub, DeltaBatcher batcher, DatabaseOutage outage, TimeProvider clock,
     IOptionsMonitor<RecoveryOptions> recovery, IOptionsMonitor<StreamingOptions> streaming, IOptionsMonitor<LimitsOptions> limits, ILogger<AgentTurnActivity> logger)
     : TaskActivity<TurnRequest, TurnResult>
 {
@@ -80,10 +80,10 @@ public sealed partial class AgentTurnActivity(
         var heartbeat = TimeSpan.FromSeconds(recovery.CurrentValue.HeartbeatSeconds);
         await attempt.CommitWithinAsync(TimeSpan.FromMilliseconds(windowMs), clock, () => watch.Attach(attempt.StepId, heartbeat));
         var maxChars = input.Plan?.MaxTurnChars ?? limits.CurrentValue.MaxTurnChars;
-        var sink = new TurnTextSink(dataSource, hub, clock, windowMs, maxChars, turn, attempt);
+        var log = new TurnLog(batcher, dataSource, clock, maxChars, turn, attempt);
         try
         {
-            var output = await runner.RunAsync(turn, sink, watch.Stopped);
+            var output = await runner.RunAsync(turn, log, watch.Stopped);
             await attempt.CommitAsync(null);
 
             // The orchestrator routes the decision the same way (a pure function of the plan, the state and the decision);
@@ -91,13 +91,14 @@ public sealed partial class AgentTurnActivity(
             var finish = input.Plan is { } plan && RunRouter.Route(plan, input.State, output.Decision) is RouteOutcome.Completed completed
                 ? new FinishRunRequest(input.RunId, completed.State, true, null, completed.Warning)
                 : null;
-            return await journal.CompleteTurnAsync(attempt, input, turn, output, sink.TakeTail(), finish, CancellationToken.None);
+            return await journal.CompleteTurnAsync(attempt, input, turn, output, await log.EndAsync(), finish, CancellationToken.None);
         }
         catch (OperationCanceledException)
         {
             // Cancelled or superseded while the model ran: the attempt writes nothing more; the run log says what's next.
             LogAttemptStopped(logger, input.State.Agent, turn.Attempt);
             await attempt.CommitAsync(null);
+            await log.EndAsync();
             return await journal.AfterStopAsync(attempt.StepId, input, CancellationToken.None)
                 ?? throw new TurnFailedException(new(RunErrorCodes.Internal, "The model call stopped before the turn completed."));
         }
@@ -107,7 +108,7 @@ public sealed partial class AgentTurnActivity(
             span?.SetStatus(ActivityStatusCode.Error, ex.Code);
             var error = new RunError(ex.Code, ex.Message);
             await attempt.CommitAsync(null);
-            await journal.FailTurnAsync(attempt.StepId, input, error, permanent: true, CancellationToken.None);
+            await journal.FailTurnAsync(attempt.StepId, input, error, permanent: true, await log.EndAsync(), CancellationToken.None);
             return new TurnResult(null, false, error, null);
         }
         catch (Exception ex) when (ex is TransientAgentException or TimeoutException or HttpRequestException)
@@ -115,10 +116,10 @@ public sealed partial class AgentTurnActivity(
             LogTurnFailed(logger, input.State.Agent, turn.Attempt, "transiently: the retry policy takes over", ex);
             var error = ex is TransientAgentException transient
                 ? new RunError(transient.Code, transient.Message)
-                : new RunError(RunErrorCodes.ModelUnavailable, "The model provider did not answer; the turn will be retried.");
+                : new RunError(RunErrorCodes.ModelUnavailable, "The model provider did not answer.");
             span?.SetStatus(ActivityStatusCode.Error, error.Code);
             await attempt.CommitAsync(null);
-            await journal.FailTurnAsync(attempt.StepId, input, error, permanent: false, CancellationToken.None);
+            await journal.FailTurnAsync(attempt.StepId, input, error, permanent: false, await log.EndAsync(), CancellationToken.None);
             throw new TurnFailedException(error, ex);
         }
     }

@@ -19,6 +19,8 @@ public static class AuditTypes
     public const string HandoffRequested = "handoff.requested";
     public const string Return = "return";
     public const string RouteRejected = "route.rejected";
+    public const string RouteIgnored = "route.ignored";
+    public const string ModelWaiting = "model.waiting";
     public const string InputRequested = "input.requested";
     public const string RunResumed = "run.resumed";
     public const string InputAnswered = "input.answered";

@@ -1,5 +1,7 @@
+using System.Text.Json;
 using Qlaw.Contracts;
 using Qlaw.Core.Agents;
+using Qlaw.Core.Routing;
 using Qlaw.Data.Runs;
 
 namespace Qlaw.Core.Journal;
@@ -18,7 +20,8 @@ public static class RunConversation
                 history.Add(new("user", null, input));
             }
 
-            history.Add(new("assistant", step.Agent, step.Output ?? ""));
+            var decision = step.Decision is { } json ? JsonSerializer.Deserialize<RouteDecision>(json, QlawJson.Options) : null;
+            history.Add(new("assistant", step.Agent, step.Output ?? "", decision));
         }
 
         return history;

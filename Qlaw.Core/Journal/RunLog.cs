@@ -110,61 +110,6 @@ public sealed class RunLog(QlawDbContext db, TimeProvider clock, RunEventHub hub
         return command;
     }
 
-    /// <summary>
-    /// Appends one event of a running attempt in a transaction of its own, under the run's lock, only while the step
-    /// row <paramref name="stepId"/> is still running: a cancelled or superseded attempt writes nothing more. One round
-    /// trip. False when the attempt is no longer running.
-    /// </summary>
-    public static async Task<bool> AppendWhileRunningAsync(
-        NpgsqlDataSource dataSource, RunEventHub hub, long stepId, RunEventEntity row, CancellationToken cancellationToken)
-    {
-        // Statements of one implicit transaction: each after the lock takes its snapshot once the lock is held, so the
-        // insert sees a cancel that committed while this write waited. The run's last event and the row as stored are
-        // read only for a stream of this process (see RunEventHub.Publish).
-        var handOver = hub.Follows(row.RunId);
-        await using var batch = dataSource.CreateBatch();
-        var insert = new NpgsqlBatchCommand(
-            "INSERT INTO run_events (run_id, type, data, step_index, attempt, created_at) " +
-            "SELECT $1, $2, $3, $4, $5, $6 WHERE EXISTS (SELECT 1 FROM steps WHERE id = $7 AND status = 'running') " +
-            (handOver ? InsertedEvent : "RETURNING id"));
-        insert.Parameters.AddRange(EventValues(row));
-        insert.Parameters.Add(new() { Value = stepId });
-        batch.BatchCommands.Add(LockCommand(row.RunId));
-        if (handOver)
-        {
-            batch.BatchCommands.Add(LastEventCommand(row.RunId));
-        }
-
-        batch.BatchCommands.Add(insert);
-        long previous = -1;
-        RunEventRow? appended = null;
-        bool inserted;
-        await using (var reader = await batch.ExecuteReaderAsync(cancellationToken))
-        {
-            await reader.NextResultAsync(cancellationToken);
-            if (handOver)
-            {
-                await reader.ReadAsync(cancellationToken);
-                previous = reader.GetInt64(0);
-                await reader.NextResultAsync(cancellationToken);
-            }
-
-            inserted = await reader.ReadAsync(cancellationToken);
-            if (inserted && handOver)
-            {
-                appended = InsertedRow(reader, row.Type);
-            }
-        }
-
-        // The batch's transaction committed when its reader was done.
-        if (appended is not null)
-        {
-            hub.Publish(row.RunId, previous, [appended]);
-        }
-
-        return inserted;
-    }
-
     /// <summary>What an event's <c>INSERT</c> returns: its id and its data as every reader reads it (<c>jsonb</c>'s text).</summary>
     internal const string InsertedEvent = "RETURNING id, data::text";
 

@@ -203,11 +203,19 @@ public sealed class TurnJournal(QlawDbContext db, RunLog log, RunEndings endings
         }
 
         // Fenced by the step's status like every write of an attempt's outcome (the lock makes it hold already).
-        write.Stage("UPDATE steps SET status = $2, output = $3, decision = $4, completed_at = $5 WHERE id = $1 AND status = $6",
+        write.Stage("UPDATE steps SET status = $2, output = $3, decision = $4, completed_at = $5, waiting = NULL WHERE id = $1 AND status = $6",
             [step.Id, QlawJson.EnumName(StepStatus.Completed), output.Text, Jsonb(output.Decision), now, QlawJson.EnumName(StepStatus.Running)]);
+        if (output.Decision.Ignored is { } ignored)
+        {
+            // Several routing calls in one turn: one decides, the others are said, here and to the model later.
+            var detail = new RouteIgnored(step.Index, step.Agent, output.Decision.Action == RouteAction.Invalid ? null : RouteCall.Name(output.Decision), [.. ignored.Select(c => c.Name)]);
+            write.Audit(AuditTypes.RouteIgnored, detail);
+            write.Event(RunEvents.Trace(context.RunId, RunEvents.WorkflowWarning, step.Agent, detail, now, step.Index, step.Attempt));
+        }
+
         var completed = new StepCompleted(
             step.Index, step.Agent, step.Attempt, (now - step.StartedAt).TotalMilliseconds, QlawJson.EnumName(output.Decision.Action),
-            output.Decision.Target, output.InputTokens, output.OutputTokens);
+            output.Decision.Target, output.InputTokens, output.OutputTokens, output.Truncated ? true : null);
         write.Audit(AuditTypes.StepCompleted, completed);
         write.Event(RunEvents.Trace(context.RunId, RunEvents.ExecutorCompleted, step.Agent, completed, now, step.Index, step.Attempt));
 
@@ -284,8 +292,11 @@ public sealed class TurnJournal(QlawDbContext db, RunLog log, RunEndings endings
             : null;
     }
 
-    /// <summary>Records a failed attempt with its error; nothing when the attempt no longer runs.</summary>
-    public async Task FailTurnAsync(long stepId, TurnRequest request, RunError error, bool permanent, CancellationToken cancellationToken)
+    /// <summary>
+    /// Records a failed attempt with its error, after the text it streamed that was not written yet (<paramref name="tail"/>);
+    /// nothing when the attempt no longer runs.
+    /// </summary>
+    public async Task FailTurnAsync(long stepId, TurnRequest request, RunError error, bool permanent, string? tail, CancellationToken cancellationToken)
     {
         await using var write = await log.OpenAsync(request.RunId, cancellationToken);
         var step = await db.Steps.SingleAsync(s => s.Id == stepId, cancellationToken);
@@ -294,7 +305,13 @@ public sealed class TurnJournal(QlawDbContext db, RunLog log, RunEndings endings
             return;
         }
 
+        if (tail is not null)
+        {
+            write.Event(RunEvents.Delta(request.RunId, step.Index, step.Attempt, step.Agent, tail, write.Now));
+        }
+
         step.Status = StepStatus.Failed;
+        step.Waiting = null;
         step.Error = error.Message;
         step.ErrorCode = error.Code;
         step.CompletedAt = write.Now;

@@ -9,6 +9,17 @@ public static class RouteCall
     public const string RequestInput = "request_input";
     public const string Complete = "complete";
 
+    /// <summary>The tool call that stands for <paramref name="decision"/> (none for <see cref="RouteAction.EndTurn"/>).</summary>
+    public static string Name(RouteDecision decision) => decision.Action switch
+    {
+        RouteAction.Handoff => HandoffPrefix + decision.Target,
+        RouteAction.Consult => ConsultPrefix + decision.Target,
+        RouteAction.ReturnToPrevious => ReturnToPrevious,
+        RouteAction.RequestInput => RequestInput,
+        RouteAction.Complete => Complete,
+        _ => decision.Target ?? "",
+    };
+
     /// <summary>The decision a tool call stands for: <see cref="RouteAction.EndTurn"/> for none, <see cref="RouteAction.Invalid"/> for an unknown name.</summary>
     public static RouteDecision Parse(string? call, string? reason = null) => call switch
     {

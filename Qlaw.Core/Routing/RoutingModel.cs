@@ -25,8 +25,14 @@ public enum RouteAction
     Invalid,
 }
 
-/// <summary>An agent's routing decision.</summary>
-public sealed record RouteDecision(RouteAction Action, string? Target = null, string? Reason = null);
+/// <summary>
+/// An agent's routing decision. A model that made several routing calls in one turn has the one followed here
+/// (<paramref name="CallId"/>) and the others in <paramref name="Ignored"/>; the next turns' conversation tells it so.
+/// </summary>
+public sealed record RouteDecision(RouteAction Action, string? Target = null, string? Reason = null, string? CallId = null, IReadOnlyList<ToolCallRef>? Ignored = null);
+
+/// <summary>A tool call the model made, by its id and the tool's name.</summary>
+public sealed record ToolCallRef(string CallId, string Name);
 
 /// <summary>
 /// The routing rules of one workflow, small enough to travel in the orchestration's input so the orchestrator

@@ -66,7 +66,8 @@ public sealed class RunQueries(QlawDbContext db, IRunStatusCache cache, IOptions
             .ToListAsync(cancellationToken);
         var steps = rows.Select(s => new StepView(
             s.Index, s.Attempt, s.Agent, s.Status, s.StartedAt, s.CompletedAt,
-            (s.CompletedAt - s.StartedAt)?.TotalMilliseconds, s.Output, s.Error, s.ErrorCode)).ToList();
+            (s.CompletedAt - s.StartedAt)?.TotalMilliseconds, s.Output, s.Error, s.ErrorCode,
+            s.Waiting is { } waiting && s.Status == StepStatus.Running ? JsonSerializer.Deserialize<StepWaiting>(waiting, QlawJson.Options) : null)).ToList();
         var status = new RunStatusResponse(
             run.Id, run.WorkflowId, run.Status, run.CurrentStep, run.CurrentAgent,
             JsonSerializer.Deserialize<List<string>>(run.OriginStack, QlawJson.Options)!, steps, run.LastError,

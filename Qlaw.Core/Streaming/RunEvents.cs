@@ -30,6 +30,7 @@ public static class RunEvents
     public const string WorkflowError = "WorkflowErrorEvent";
     public const string WorkflowWarning = "WorkflowWarningEvent";
     public const string InputAnswered = "InputAnsweredEvent";
+    public const string ModelWaiting = "ModelWaitingEvent";
 
     /// <summary>A chunk of an agent's streamed text, marked with its attempt.</summary>
     public static RunEventEntity Delta(Guid runId, int step, int attempt, string agent, string text, DateTimeOffset at) =>

@@ -448,6 +448,10 @@ namespace Qlaw.Data.Migrations
                         .HasColumnType("character varying(20)")
                         .HasColumnName("status");
 
+                    b.Property<string>("Waiting")
+                        .HasColumnType("jsonb")
+                        .HasColumnName("waiting");
+
                     b.HasKey("Id")
                         .HasName("pk_steps");
 

@@ -56,6 +56,7 @@ internal sealed class StepConfiguration : IEntityTypeConfiguration<StepEntity>
         builder.Property(s => s.CheckpointRef).HasMaxLength(200);
         builder.Property(s => s.Decision).HasColumnType("jsonb");
         builder.Property(s => s.RouteState).HasColumnType("jsonb");
+        builder.Property(s => s.Waiting).HasColumnType("jsonb");
         builder.Property(s => s.ErrorCode).HasMaxLength(40);
         // The status an attempt's writer read is its concurrency token: completing, failing or superseding an attempt
         // that another writer moved on meanwhile fails instead of overwriting it (heartbeats do not count as a change).

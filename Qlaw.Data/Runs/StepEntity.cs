@@ -41,6 +41,9 @@ public sealed class StepEntity
     /// <summary>The agent's routing decision of a completed step (<c>jsonb</c>), replayed if the step is run again.</summary>
     public string? Decision { get; set; }
 
+    /// <summary>What a running attempt waits for before its model call goes (<c>jsonb</c>, a <c>StepWaiting</c>); null once the call went.</summary>
+    public string? Waiting { get; set; }
+
     /// <summary>
     /// The routing state the turn began with (<c>jsonb</c>: agent, step, origin stack, chain, return counts), so a run
     /// can be forked from this step; null for steps recorded before forks existed.

@@ -62,9 +62,18 @@ public sealed class DurableHubOptions
     [Range(typeof(TimeSpan), "00:00:00", "00:01:00")]
     public TimeSpan ErrorBackoff { get; set; } = TimeSpan.FromSeconds(1);
 
-    [Range(1, 1000)]
-    public int MaxConcurrentActivities { get; set; } = 32;
+    /// <summary>
+    /// Activities (agent turns, mostly) this server runs at once. A turn spends nearly all its time waiting on its model,
+    /// holding a few kilobytes and no database connection, so this is sized for I/O: what bounds model calls is each
+    /// endpoint's <c>MaxConcurrentCalls</c>, and a turn beyond it waits in the endpoint's queue, visible in status.
+    /// </summary>
+    [Range(1, 10_000)]
+    public int MaxConcurrentActivities { get; set; } = 1000;
 
-    [Range(1, 1000)]
-    public int MaxConcurrentOrchestrations { get; set; } = 32;
+    /// <summary>
+    /// Orchestration episodes at once. An episode is a few milliseconds of CPU; half of these may be extended sessions
+    /// that stay in memory between a run's turns (<see cref="ExtendedSessions"/>), each holding its place meanwhile.
+    /// </summary>
+    [Range(1, 10_000)]
+    public int MaxConcurrentOrchestrations { get; set; } = 256;
 }

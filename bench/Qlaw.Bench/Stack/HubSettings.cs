@@ -32,9 +32,9 @@ internal sealed record HubSettings(string HubName)
 
     public TimeSpan ErrorBackoff { get; init; } = TimeSpan.FromSeconds(1);
 
-    public int MaxConcurrentActivities { get; init; } = 32;
+    public int MaxConcurrentActivities { get; init; } = 1000;
 
-    public int MaxConcurrentOrchestrations { get; init; } = 32;
+    public int MaxConcurrentOrchestrations { get; init; } = 256;
 
     /// <summary>A new hub name: letters and digits, unique per start.</summary>
     public static HubSettings Fresh(string prefix) => new($"{prefix}{Guid.NewGuid():N}"[..24]);

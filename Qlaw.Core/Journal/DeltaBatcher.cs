@@ -1,0 +1,321 @@
+using Microsoft.Extensions.Hosting;
+using Microsoft.Extensions.Logging;
+using Microsoft.Extensions.Options;
+using Npgsql;
+using NpgsqlTypes;
+using Qlaw.Core.Agents;
+using Qlaw.Core.Streaming;
+
+namespace Qlaw.Core.Journal;
+
+/// <summary>
+/// Writes the streamed text of every attempt this process runs: what all of them streamed during one window
+/// (<c>Streaming:DeltaWindowMs</c>) goes in one batch — one round trip and one commit however many turns stream — so
+/// that a server streaming hundreds of turns writes as often as one streaming a single turn, each write carrying more.
+/// A write that takes longer than the window gathers more for the next. Each attempt's text is written under its run's
+/// lock (all the batch's runs, locked in key order, so two batches never wait on each other) and only while its step
+/// row still runs: an attempt found stopped (cancelled, superseded) hears so at its next delta.
+/// </summary>
+public sealed partial class DeltaBatcher(
+    NpgsqlDataSource dataSource, RunEventHub hub, IOptionsMonitor<StreamingOptions> streaming, TimeProvider clock, ILogger<DeltaBatcher> logger) : BackgroundService
+{
+    private readonly Lock _lock = new();
+    private readonly SemaphoreSlim _signal = new(0);
+    private List<DeltaBuffer> _queued = [];
+
+    /// <summary>A buffer for the text of the running attempt <paramref name="stepId"/> of <paramref name="turn"/>.</summary>
+    public DeltaBuffer Open(AgentTurnContext turn, long stepId) => new(this, turn, stepId);
+
+    internal void Enqueue(DeltaBuffer buffer)
+    {
+        bool first;
+        lock (_lock)
+        {
+            _queued.Add(buffer);
+            first = _queued.Count == 1;
+        }
+
+        if (first)
+        {
+            _signal.Release();
+        }
+    }
+
+    protected override async Task ExecuteAsync(CancellationToken stoppingToken)
+    {
+        try
+        {
+            while (true)
+            {
+                await _signal.WaitAsync(stoppingToken);
+                if (streaming.CurrentValue.DeltaWindowMs is > 0 and var window)
+                {
+                    await Task.Delay(TimeSpan.FromMilliseconds(window), clock, stoppingToken);
+                }
+
+                if (!await WriteQueuedAsync(stoppingToken))
+                {
+                    // PostgreSQL is away: what was taken went back to its buffers; try again in a moment.
+                    await Task.Delay(TimeSpan.FromSeconds(1), clock, stoppingToken);
+                }
+            }
+        }
+        catch (OperationCanceledException) when (stoppingToken.IsCancellationRequested)
+        {
+            // Stopping: what is left is written once more, as the turns that own it end.
+            await WriteQueuedAsync(CancellationToken.None);
+        }
+    }
+
+    // Takes every queued buffer's text and writes it; false when the write failed (the text went back).
+    private async Task<bool> WriteQueuedAsync(CancellationToken cancellationToken)
+    {
+        List<DeltaBuffer> queued;
+        lock (_lock)
+        {
+            (queued, _queued) = (_queued, []);
+        }
+
+        var batch = new List<(DeltaBuffer Buffer, string Text)>(queued.Count);
+        foreach (var buffer in queued)
+        {
+            if (buffer.Take() is { } text)
+            {
+                batch.Add((buffer, text));
+            }
+        }
+
+        if (batch.Count == 0)
+        {
+            return true;
+        }
+
+        try
+        {
+            var inserted = await WriteAsync(batch, cancellationToken);
+            foreach (var (buffer, _) in batch)
+            {
+                buffer.Written(inserted.Contains((buffer.Turn.RunId, buffer.Turn.Step, buffer.Turn.Attempt)));
+            }
+
+            return true;
+        }
+        catch (Exception ex) when (ex is NpgsqlException or TimeoutException or OperationCanceledException)
+        {
+            LogWriteFailed(logger, batch.Count, ex);
+            foreach (var (buffer, text) in batch)
+            {
+                buffer.Failed(text);
+            }
+
+            return false;
+        }
+    }
+
+    // One round trip: the runs' locks, the last event id of each run a stream of this process follows (for the
+    // hand-over), and every attempt's row, inserted only while the attempt's step runs.
+    private async Task<HashSet<(Guid, int, int)>> WriteAsync(List<(DeltaBuffer Buffer, string Text)> batch, CancellationToken cancellationToken)
+    {
+        var now = clock.GetUtcNow();
+        var rows = batch.Select(b => RunEvents.Delta(b.Buffer.Turn.RunId, b.Buffer.Turn.Step, b.Buffer.Turn.Attempt, b.Buffer.Turn.Agent.Name, b.Text, now)).ToList();
+        var runs = rows.Select(r => r.RunId).Distinct().ToArray();
+        var followed = runs.Where(hub.Follows).ToArray();
+
+        await using var command = dataSource.CreateBatch();
+        var locks = new NpgsqlBatchCommand(
+            "SELECT pg_advisory_xact_lock(k) FROM (SELECT DISTINCT hashtextextended(r::text, 0) AS k FROM unnest($1::uuid[]) AS r) AS keys ORDER BY k");
+        locks.Parameters.Add(new() { Value = runs });
+        command.BatchCommands.Add(locks);
+        if (followed.Length > 0)
+        {
+            var last = new NpgsqlBatchCommand("SELECT r, (SELECT coalesce(max(id), 0) FROM run_events WHERE run_id = r) FROM unnest($1::uuid[]) AS r");
+            last.Parameters.Add(new() { Value = followed });
+            command.BatchCommands.Add(last);
+        }
+
+        var insert = new NpgsqlBatchCommand(
+            "INSERT INTO run_events (run_id, type, data, step_index, attempt, created_at) " +
+            "SELECT d.run_id, $1, d.data, d.step_index, d.attempt, $2 " +
+            "FROM unnest($3::uuid[], $4::jsonb[], $5::int[], $6::int[], $7::bigint[]) WITH ORDINALITY AS d(run_id, data, step_index, attempt, step_id, n) " +
+            "WHERE EXISTS (SELECT 1 FROM steps WHERE id = d.step_id AND status = 'running') ORDER BY d.n " +
+            "RETURNING id, run_id, step_index, attempt, data::text");
+        insert.Parameters.Add(new() { Value = RunEvents.TextDelta });
+        insert.Parameters.Add(new() { Value = now });
+        insert.Parameters.Add(new() { Value = rows.Select(r => r.RunId).ToArray() });
+        insert.Parameters.Add(new() { Value = rows.Select(r => r.Data).ToArray(), NpgsqlDbType = NpgsqlDbType.Array | NpgsqlDbType.Jsonb });
+        insert.Parameters.Add(new() { Value = rows.Select(r => r.StepIndex!.Value).ToArray() });
+        insert.Parameters.Add(new() { Value = rows.Select(r => r.Attempt!.Value).ToArray() });
+        insert.Parameters.Add(new() { Value = batch.Select(b => b.Buffer.StepId).ToArray() });
+        command.BatchCommands.Add(insert);
+
+        var previous = new Dictionary<Guid, long>();
+        var inserted = new HashSet<(Guid, int, int)>();
+        var published = new Dictionary<Guid, List<RunEventRow>>();
+        await using (var reader = await command.ExecuteReaderAsync(cancellationToken))
+        {
+            await reader.NextResultAsync(cancellationToken);
+            if (followed.Length > 0)
+            {
+                while (await reader.ReadAsync(cancellationToken))
+                {
+                    previous[reader.GetGuid(0)] = reader.GetInt64(1);
+                }
+
+                await reader.NextResultAsync(cancellationToken);
+            }
+
+            while (await reader.ReadAsync(cancellationToken))
+            {
+                var runId = reader.GetGuid(1);
+                inserted.Add((runId, reader.GetInt32(2), reader.GetInt32(3)));
+                if (previous.ContainsKey(runId))
+                {
+                    (published.TryGetValue(runId, out var list) ? list : published[runId] = []).Add(new(reader.GetInt64(0), RunEvents.TextDelta, reader.GetString(4)));
+                }
+            }
+        }
+
+        // The batch's implicit transaction committed when its reader was done.
+        foreach (var (runId, list) in published)
+        {
+            hub.Publish(runId, previous[runId], list);
+        }
+
+        return inserted;
+    }
+
+    [LoggerMessage(Level = LogLevel.Warning, Message = "Could not write the streamed text of {Attempts} attempts; it is kept and written again")]
+    private static partial void LogWriteFailed(ILogger logger, int attempts, Exception exception);
+}
+
+/// <summary>
+/// One running attempt's text on its way to the run log (<see cref="DeltaBatcher"/>): appended as it streams, taken by
+/// the batcher each window, and closed when the turn ends — the rest, not yet written, is then the caller's to write
+/// with the turn's outcome, after every earlier write of it committed.
+/// </summary>
+public sealed class DeltaBuffer
+{
+    private readonly Lock _lock = new();
+    private readonly DeltaBatcher _batcher;
+    private readonly System.Text.StringBuilder _pending = new();
+    private TaskCompletionSource? _inFlight;
+    private bool _queued;
+    private bool _closed;
+    private volatile bool _stopped;
+
+    internal DeltaBuffer(DeltaBatcher batcher, AgentTurnContext turn, long stepId)
+    {
+        (_batcher, Turn, StepId) = (batcher, turn, stepId);
+    }
+
+    public AgentTurnContext Turn { get; }
+
+    public long StepId { get; }
+
+    /// <summary>A write found the attempt no longer running: it was cancelled or superseded.</summary>
+    public bool Stopped => _stopped;
+
+    /// <summary>Adds text to be written with the next batch.</summary>
+    public void Append(string text)
+    {
+        bool enqueue;
+        lock (_lock)
+        {
+            _pending.Append(text);
+            enqueue = !_queued && !_closed;
+            _queued = true;
+        }
+
+        if (enqueue)
+        {
+            _batcher.Enqueue(this);
+        }
+    }
+
+    /// <summary>Waits for a write of this buffer in flight, then takes what is not written yet (null when nothing).</summary>
+    public async Task<string?> CloseAsync()
+    {
+        Task? inFlight;
+        lock (_lock)
+        {
+            _closed = true;
+            inFlight = _inFlight?.Task;
+        }
+
+        if (inFlight is not null)
+        {
+            await inFlight;
+        }
+
+        lock (_lock)
+        {
+            return TakeLocked();
+        }
+    }
+
+    // The batcher takes the text to write; null once the buffer is closed (its owner writes the rest).
+    internal string? Take()
+    {
+        lock (_lock)
+        {
+            _queued = false;
+            if (_closed)
+            {
+                return null;
+            }
+
+            var text = TakeLocked();
+            if (text is not null)
+            {
+                _inFlight = new TaskCompletionSource(TaskCreationOptions.RunContinuationsAsynchronously);
+            }
+
+            return text;
+        }
+    }
+
+    internal void Written(bool inserted)
+    {
+        TaskCompletionSource? done;
+        lock (_lock)
+        {
+            _stopped |= !inserted;
+            (done, _inFlight) = (_inFlight, null);
+        }
+
+        done?.TrySetResult();
+    }
+
+    // The write failed: the text goes back in front, for the next batch or the turn's own last write.
+    internal void Failed(string text)
+    {
+        TaskCompletionSource? done;
+        bool enqueue;
+        lock (_lock)
+        {
+            _pending.Insert(0, text);
+            (done, _inFlight) = (_inFlight, null);
+            enqueue = !_queued && !_closed;
+            _queued |= enqueue;
+        }
+
+        if (enqueue)
+        {
+            _batcher.Enqueue(this);
+        }
+
+        done?.TrySetResult();
+    }
+
+    private string? TakeLocked()
+    {
+        if (_pending.Length == 0)
+        {
+            return null;
+        }
+
+        var text = _pending.ToString();
+        _pending.Clear();
+        return text;
+    }
+}
