@@ -1,5 +1,6 @@
 using System.Text.Json.Nodes;
 using Microsoft.EntityFrameworkCore;
+using Qlaw.FakeModel;
 using Qlaw.Testing;
 
 namespace Qlaw.Server.Tests;

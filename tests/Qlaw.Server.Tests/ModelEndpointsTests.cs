@@ -1,6 +1,7 @@
 using System.Net;
 using System.Text.Json.Nodes;
 using Qlaw.Data.Workflows;
+using Qlaw.FakeModel;
 using Qlaw.Testing;
 
 namespace Qlaw.Server.Tests;

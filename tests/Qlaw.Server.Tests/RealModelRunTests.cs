@@ -1,6 +1,7 @@
 using System.Net;
 using System.Text.Json.Nodes;
 using Microsoft.EntityFrameworkCore;
+using Qlaw.FakeModel;
 using Qlaw.Testing;
 
 namespace Qlaw.Server.Tests;
