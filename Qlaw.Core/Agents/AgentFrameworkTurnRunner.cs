@@ -93,8 +93,10 @@ public sealed class AgentFrameworkTurnRunner(ChatClientProvider clients, AgentFa
 
     private async Task StreamAsync(ChatClientAgent agent, List<ChatMessage> messages, ModelEndpoint? endpoint, TurnAnswer answer, ITurnLog log, CancellationToken cancellationToken)
     {
+        var streamed = false;
         async Task Read(AgentResponseUpdate update)
         {
+            streamed = true;
             await log.AppendAsync(update.Text, cancellationToken);
             answer.Read(update.Contents, update.FinishReason);
         }
@@ -116,7 +118,7 @@ public sealed class AgentFrameworkTurnRunner(ChatClientProvider clients, AgentFa
         }
         catch (ClientResultException ex) when (ex.Status is 0)
         {
-            throw new TransientAgentException("The model provider could not be reached.", ex);
+            throw new TransientAgentException(streamed || Cut(ex) ? CutStream : "The model provider could not be reached.", ex);
         }
         catch (ClientResultException ex) when (ex.Status is 408 or 429 or >= 500)
         {
@@ -129,9 +131,14 @@ public sealed class AgentFrameworkTurnRunner(ChatClientProvider clients, AgentFa
         catch (Exception ex) when (ex is HttpRequestException or TimeoutException or IOException
             || (ex is OperationCanceledException and not AttemptStoppedException && !cancellationToken.IsCancellationRequested))
         {
-            throw new TransientAgentException("The model provider did not answer in time, or its stream was cut.", ex);
+            throw new TransientAgentException(streamed || Cut(ex) ? CutStream : "The model provider did not answer in time.", ex);
         }
     }
+
+    private const string CutStream = "The model's connection was closed before its answer ended (a cut stream).";
+
+    // The provider's connection ended mid-answer (an HttpIOException somewhere inside), as against one never made.
+    private static bool Cut(Exception ex) => ex is IOException || (ex.InnerException is { } inner && Cut(inner));
 
     // The conversation so far. A turn whose model made several routing calls shows them with their results: the one
     // followed, and the others ignored, so that the model learns that one routing call a turn is followed.

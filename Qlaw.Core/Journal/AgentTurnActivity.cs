@@ -46,7 +46,7 @@ public sealed partial class AgentTurnActivity(
             // (the attempt left running is superseded by the next one).
             LogDatabaseOutage(logger, input.State.Agent, input.State.Step, ex);
             await outage.WaitAsync(CancellationToken.None);
-            throw new TurnFailedException(new(RunErrorCodes.DatabaseUnavailable, "PostgreSQL was out of reach; the turn will be retried."));
+            throw new TurnFailedException(new(RunErrorCodes.DatabaseUnavailable, "PostgreSQL was out of reach for the turn."));
         }
         catch (Exception ex)
         {

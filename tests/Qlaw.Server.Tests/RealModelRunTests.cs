@@ -41,7 +41,7 @@ public sealed class RealModelRunTests(QlawStackFixture stack) : IAsyncLifetime
     [Fact]
     public async Task A_judge_on_a_real_model_sends_work_back_to_the_coder_that_handed_it_over()
     {
-        await _runs.CreateWorkflowAsync(OnTheModel("judge-sends-back", "judge-model"));
+        await _runs.CreateWorkflowAsync(Samples.OnTheModel("judge-sends-back", "judge-model"));
         _model.ReplyWith(["1. Parse the number."], "handoff_to_coder");
         _model.ReplyWith(["int.Parse(s)"], "handoff_to_judge");
         _model.ReplyWith(["Rejected: bad input throws."], "return_to_previous", """{"reason":"handle bad input"}""");
@@ -65,7 +65,7 @@ public sealed class RealModelRunTests(QlawStackFixture stack) : IAsyncLifetime
     [Fact]
     public async Task A_cancel_stops_a_slow_streaming_model_and_nothing_is_written_for_the_run_after_it()
     {
-        await _runs.CreateWorkflowAsync(OnTheModel("code-review", "slow"));
+        await _runs.CreateWorkflowAsync(Samples.OnTheModel("code-review", "slow"));
         _model.ReplyWith([.. Enumerable.Range(0, 600).Select(i => $"token{i} ")], "handoff_to_coder", chunkDelayMs: 100);
         var runId = await _runs.StartAsync("slow", "write a long essay");
         await WaitForDeltaAsync(runId);
@@ -95,7 +95,7 @@ public sealed class RealModelRunTests(QlawStackFixture stack) : IAsyncLifetime
     [Fact]
     public async Task A_stream_opens_at_once_while_the_model_has_not_answered_yet()
     {
-        await _runs.CreateWorkflowAsync(OnTheModel("code-review", "thinking"));
+        await _runs.CreateWorkflowAsync(Samples.OnTheModel("code-review", "thinking"));
         _model.ReplyWith(["1. Think."], "handoff_to_coder", chunkDelayMs: 120_000);
         var runId = await _runs.StartAsync("thinking", "think it over");
         await WaitUntilAsync(() => !_model.Requests.IsEmpty, "the model was never called");
@@ -126,7 +126,7 @@ public sealed class RealModelRunTests(QlawStackFixture stack) : IAsyncLifetime
     [Fact]
     public async Task A_model_that_calls_no_tool_follows_the_default_edge_and_a_wrong_tool_is_traced_then_fails_where_no_edge_applies()
     {
-        await _runs.CreateWorkflowAsync(OnTheModel("code-review", "wayward"));
+        await _runs.CreateWorkflowAsync(Samples.OnTheModel("code-review", "wayward"));
         _model.ReplyWith(["Here is a plan, and I will not call anything."]);
         _model.ReplyWith(["// code"], "delete_repository", """{"path":"/"}""");
         _model.ReplyWith(["Looks fine."], "handoff_to_judge", "{not json");
@@ -157,7 +157,7 @@ public sealed class RealModelRunTests(QlawStackFixture stack) : IAsyncLifetime
             ["Models:OpenAI:BaseUrl"] = unreachable,
         });
         var runs = new RunsClient(app.CreateClient());
-        var workflow = OnTheModel("code-review", "unreachable");
+        var workflow = Samples.OnTheModel("code-review", "unreachable");
         workflow["retry"] = new JsonObject { ["max_attempts"] = 2, ["first_interval_ms"] = 50, ["backoff_coefficient"] = 1.0, ["max_interval_ms"] = 50 };
         await runs.CreateWorkflowAsync(workflow);
 
@@ -180,7 +180,7 @@ public sealed class RealModelRunTests(QlawStackFixture stack) : IAsyncLifetime
     [Fact]
     public async Task Tokens_add_up_across_turns_and_the_turn_that_passes_the_budget_fails_the_run_with_budget_exceeded()
     {
-        var workflow = OnTheModel("code-review", "budgeted");
+        var workflow = Samples.OnTheModel("code-review", "budgeted");
         workflow["limits"]!["max_total_tokens"] = 200;
         await _runs.CreateWorkflowAsync(workflow);
         _model.ReplyWith(["A plan."], "handoff_to_coder", usage: (60, 50));
@@ -209,7 +209,7 @@ public sealed class RealModelRunTests(QlawStackFixture stack) : IAsyncLifetime
             ["Limits:MaxTurnChars"] = "1000",
         });
         var runs = new RunsClient(app.CreateClient());
-        await runs.CreateWorkflowAsync(OnTheModel("code-review", "endless"));
+        await runs.CreateWorkflowAsync(Samples.OnTheModel("code-review", "endless"));
         _model.ReplyWith([.. Enumerable.Repeat("0123456789", 500)], "handoff_to_coder", chunkDelayMs: 5);
 
         var runId = await runs.StartAsync("endless");
@@ -221,19 +221,6 @@ public sealed class RealModelRunTests(QlawStackFixture stack) : IAsyncLifetime
         await using var db = app.CreateDbContext();
         var streamed = await db.RunEvents.Where(e => e.RunId == id && e.Type == "response.output_text.delta").Select(e => e.Data).ToListAsync();
         Assert.InRange(streamed.Sum(d => System.Text.Json.Nodes.JsonNode.Parse(d)!["delta"]!.GetValue<string>().Length), 1, 1000);
-    }
-
-    // A sample workflow with every agent on the OpenAI-compatible model configured for the server.
-    private static JsonObject OnTheModel(string sample, string name)
-    {
-        var workflow = Samples.Workflow(sample, name);
-        workflow["model"] = new JsonObject { ["provider"] = "openai", ["model"] = "fake-model" };
-        foreach (var agent in workflow["agents"]!.AsArray())
-        {
-            agent!.AsObject().Remove("script");
-        }
-
-        return workflow;
     }
 
     private async Task WaitForDeltaAsync(string runId)
