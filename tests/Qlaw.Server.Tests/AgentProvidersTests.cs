@@ -117,16 +117,17 @@ public sealed class AgentProvidersTests(QlawStackFixture stack) : IAsyncLifetime
     }
 
     [Fact]
-    public async Task A_429_from_the_provider_is_retried_by_the_durable_policy()
+    public async Task A_503_that_names_no_wait_is_retried_by_the_durable_policy()
     {
-        await _runs.CreateWorkflowAsync(WithOpenAIPlanner("openai-429"));
-        _openAI.FailWith(429);
+        // A 429 (or a 503 with retry-after) is waited out within the attempt: ProviderLimitsTests.
+        await _runs.CreateWorkflowAsync(WithOpenAIPlanner("openai-503"));
+        _openAI.FailWith(503);
         _openAI.ReplyWith(["Plan."], "handoff_to_coder");
 
-        var status = await _runs.WaitForAsync(await _runs.StartAsync("openai-429"), "completed");
+        var status = await _runs.WaitForAsync(await _runs.StartAsync("openai-503"), "completed");
 
         Assert.Equal(["planner:failed:1", "planner:completed:2"], RunsClient.Steps(status).Take(2));
-        Assert.Contains("429", status["steps"]![0]!["error"]!.GetValue<string>(), StringComparison.Ordinal);
+        Assert.Contains("503", status["steps"]![0]!["error"]!.GetValue<string>(), StringComparison.Ordinal);
     }
 
     [Fact]

@@ -77,16 +77,24 @@ function updateTurn(card, item) {
   return card;
 }
 
+// Why a turn waits for its model (ModelWaitingEvent): a full endpoint, or the provider's quota.
+const WAITS = {
+  calls: endpoint => `waiting for its model (every call to ${endpoint} is taken)…`,
+  rate_limit: endpoint => `waiting for its model (${endpoint}'s quota)…`,
+  retry_after: (endpoint, waiting) => `waiting for its model (${endpoint} answered ${waiting.status}; again in ${formatDuration(waiting.waitMs ?? 0)})…`,
+};
+
 function decisionText(item) {
   switch (item.status) {
     case 'running':
-      return 'streaming…';
+      return item.waiting ? (WAITS[item.waiting.reason] ?? WAITS.calls)(item.waiting.endpoint, item.waiting) : 'streaming…';
     case 'failed':
       return `failed${item.transient ? ' (transient)' : ''}: ${item.error ?? ''}`;
     case 'superseded':
       return 'superseded by a retry';
     default:
-      return item.decision ? `${item.decision.replaceAll('_', ' ')}${item.target ? ` ${item.target}` : ''}` : 'done';
+      return (item.decision ? `${item.decision.replaceAll('_', ' ')}${item.target ? ` ${item.target}` : ''}` : 'done')
+        + (item.truncated ? ' (the answer was cut at the token limit and continued)' : '');
   }
 }
 

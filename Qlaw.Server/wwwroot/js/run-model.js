@@ -69,6 +69,7 @@ function appendText(model, payload) {
   const turn = findLast(model.items, item => item.kind === 'turn' && item.step === step)
     ?? startTurn(model, { step, attempt: 1, agent: payload.agent });
   turn.text += payload.delta ?? '';
+  turn.waiting = null;
 }
 
 function applyTrace(model, trace) {
@@ -86,10 +87,14 @@ function applyTrace(model, trace) {
     case 'ExecutorCompletedEvent':
       Object.assign(turnOf(model, data), {
         status: 'completed', decision: data.decision, target: data.target ?? null, durationMs: data.duration_ms ?? null,
+        truncated: data.truncated === true, waiting: null,
       });
       break;
     case 'ExecutorFailedEvent':
-      Object.assign(turnOf(model, data), { status: 'failed', error: data.error, transient: data.transient });
+      Object.assign(turnOf(model, data), { status: 'failed', error: data.error, transient: data.transient, waiting: null });
+      break;
+    case 'ModelWaitingEvent':
+      turnOf(model, data).waiting = { reason: data.reason, endpoint: data.endpoint, waitMs: data.wait_ms ?? null, status: data.status ?? null };
       break;
     case 'HandoffEvent':
       model.stack = data.stack ?? [];
@@ -119,7 +124,7 @@ function applyTrace(model, trace) {
 function startTurn(model, data) {
   const turn = {
     kind: 'turn', step: data.step, attempt: data.attempt ?? 1, agent: data.agent, text: '', status: 'running',
-    decision: null, target: null, durationMs: null,
+    decision: null, target: null, durationMs: null, waiting: null,
   };
   model.items.push(turn);
   model.status = 'running';
