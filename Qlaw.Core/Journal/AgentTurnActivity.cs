@@ -4,6 +4,7 @@ using Microsoft.Extensions.DependencyInjection;
 using Microsoft.Extensions.Logging;
 using Microsoft.Extensions.Options;
 using Npgsql;
+using Qlaw.Contracts;
 using Qlaw.Contracts.Runs;
 using Qlaw.Core.Agents;
 using Qlaw.Core.Database;
@@ -75,8 +76,10 @@ public sealed partial class AgentTurnActivity(
         span?.SetTag(QlawTelemetry.AttemptTag, turn.Attempt);
 
         // The attempt's row commits with the turn's first text when the model answers within the delta window, else on
-        // its own when the window ends; the watch starts once it is committed.
-        var windowMs = streaming.CurrentValue.DeltaWindowMs;
+        // its own when the window ends; the watch starts once it is committed. A model behind an endpoint answers in
+        // hundreds of milliseconds at best: its attempt commits at once rather than hold a connection for the window.
+        var offline = ChatClientProvider.Resolve(turn.Workflow, turn.Agent).Provider != ModelProvider.Openai;
+        var windowMs = offline ? streaming.CurrentValue.DeltaWindowMs : 0;
         var heartbeat = TimeSpan.FromSeconds(recovery.CurrentValue.HeartbeatSeconds);
         await attempt.CommitWithinAsync(TimeSpan.FromMilliseconds(windowMs), clock, () => watch.Attach(attempt.StepId, heartbeat));
         var maxChars = input.Plan?.MaxTurnChars ?? limits.CurrentValue.MaxTurnChars;
