@@ -30,15 +30,30 @@ public sealed record PageRequest(int Limit, Guid? After)
         return errors.Count == 0;
     }
 
-    /// <summary>Cuts a fetched list of <c>Limit + 1</c> rows into a page.</summary>
-    internal ListPage<T> ToPage<T>(List<T> rows, Func<T, Guid> id)
+    /// <summary>
+    /// Cuts a fetched list of <c>Limit + 1</c> rows into a page; with <paramref name="size"/> the page also stops once its
+    /// rows pass <see cref="ListPages.MaxBytes"/> (it keeps at least one).
+    /// </summary>
+    internal ListPage<T> ToPage<T>(List<T> rows, Func<T, Guid> id, Func<T, long>? size = null)
     {
-        var hasMore = rows.Count > Limit;
-        if (hasMore)
+        var keep = size is null ? Math.Min(rows.Count, Limit) : Fit(rows, Limit, size);
+        var hasMore = rows.Count > keep;
+        rows.RemoveRange(keep, rows.Count - keep);
+        return new ListPage<T>(rows, hasMore, rows.Count > 0 ? id(rows[^1]).ToString() : null);
+    }
+
+    /// <summary>
+    /// How many of <paramref name="rows"/> a page keeps: at most <paramref name="limit"/>, and no more than fit in
+    /// <see cref="ListPages.MaxBytes"/> by <paramref name="size"/> — but always one.
+    /// </summary>
+    internal static int Fit<T>(IReadOnlyList<T> rows, int limit, Func<T, long> size)
+    {
+        var kept = 0;
+        for (long bytes = 0; kept < Math.Min(rows.Count, limit) && (kept == 0 || bytes + size(rows[kept]) <= ListPages.MaxBytes); kept++)
         {
-            rows.RemoveAt(rows.Count - 1);
+            bytes += size(rows[kept]);
         }
 
-        return new ListPage<T>(rows, hasMore, rows.Count > 0 ? id(rows[^1]).ToString() : null);
+        return kept;
     }
 }

@@ -9,7 +9,7 @@ using Qlaw.Api.Http;
 
 namespace Qlaw.Api.Runs;
 
-/// <summary>Run control: start, status, audit, continue, handoff, cancel, fork.</summary>
+/// <summary>Run control: start, status, steps, audit, continue, handoff, cancel, fork.</summary>
 public static class RunsApi
 {
     public static RouteGroupBuilder MapRuns(this IEndpointRouteBuilder routes)
@@ -18,6 +18,7 @@ public static class RunsApi
         routes.MapGet("/v1/runs", ListRuns).WithTags("Runs").WithName(nameof(ListRuns));
         var group = routes.MapGroup("/v1/runs/{id}").WithTags("Runs");
         group.MapGet("/status", GetRunStatus).WithName(nameof(GetRunStatus));
+        group.MapGet("/steps", GetRunSteps).WithName(nameof(GetRunSteps));
         group.MapGet("/audit", GetRunAudit).WithName(nameof(GetRunAudit));
         group.MapPost("/continue", ContinueRun).WithName(nameof(ContinueRun));
         group.MapPost("/handoff", HandoffRun).WithName(nameof(HandoffRun));
@@ -59,6 +60,39 @@ public static class RunsApi
         Guid.TryParse(id, out var runId) && await queries.GetStatusAsync(runId, cancellationToken) is { } status
             ? TypedResults.Ok(status)
             : RunResults.RunNotFound(id);
+
+    /// <summary>The run's step attempts with their whole outputs, a page at a time (<c>after</c> = <c>{step}.{attempt}</c> of the last one).</summary>
+    public static async Task<Results<Ok<ListPage<StepView>>, ValidationProblem, ProblemHttpResult>> GetRunSteps(
+        string id, int? limit, string? after, RunQueries queries, CancellationToken cancellationToken)
+    {
+        var errors = new Dictionary<string, string[]>();
+        if (limit is < 1 or > ListPage<object>.MaxLimit)
+        {
+            errors["limit"] = [$"The limit must be between 1 and {ListPage<object>.MaxLimit}."];
+        }
+
+        (int, int)? cursor = null;
+        if (after is not null)
+        {
+            if (after.Split('.') is [var step, var attempt] && int.TryParse(step, out var s) && int.TryParse(attempt, out var a) && s >= 0 && a >= 1)
+            {
+                cursor = (s, a);
+            }
+            else
+            {
+                errors["after"] = ["The cursor is the last_id of the previous page: {step}.{attempt}."];
+            }
+        }
+
+        if (errors.Count > 0)
+        {
+            return TypedResults.ValidationProblem(errors);
+        }
+
+        return Guid.TryParse(id, out var runId) && await queries.GetStepsAsync(runId, limit ?? ListPage<object>.DefaultLimit, cursor, cancellationToken) is { } page
+            ? TypedResults.Ok(page)
+            : RunResults.RunNotFound(id);
+    }
 
     public static async Task<Results<Ok<AuditPage>, ValidationProblem, ProblemHttpResult>> GetRunAudit(
         string id, int? limit, long? after, RunQueries queries, CancellationToken cancellationToken)

@@ -7,7 +7,7 @@ using Qlaw.Core.Workflows;
 
 namespace Qlaw.Api.Workflows;
 
-/// <summary><c>/v1/workflows</c>: create, read by id or name, list, and list a workflow's runs.</summary>
+/// <summary><c>/v1/workflows</c>: create, read by id or name, list, delete, and list a workflow's runs.</summary>
 public static class WorkflowsApi
 {
     public static RouteGroupBuilder MapWorkflows(this IEndpointRouteBuilder routes)
@@ -16,6 +16,7 @@ public static class WorkflowsApi
         group.MapPost("/", CreateWorkflow).WithName(nameof(CreateWorkflow));
         group.MapGet("/", ListWorkflows).WithName(nameof(ListWorkflows));
         group.MapGet("/{id}", GetWorkflow).WithName(nameof(GetWorkflow));
+        group.MapDelete("/{id}", DeleteWorkflow).WithName(nameof(DeleteWorkflow));
         group.MapGet("/{id}/runs", ListWorkflowRuns).WithName(nameof(ListWorkflowRuns));
         return group;
     }
@@ -32,7 +33,19 @@ public static class WorkflowsApi
                 Status = StatusCodes.Status409Conflict,
                 Title = "The workflow name is taken.",
             }),
+            CreateWorkflowResult.Full full => TypedResults.Problem(statusCode: StatusCodes.Status409Conflict, title: "The server keeps no more workflows.", detail: full.Reason),
             var other => throw new InvalidOperationException($"Unexpected result {other}."),
+        };
+
+    public static async Task<Results<NoContent, ProblemHttpResult>> DeleteWorkflow(
+        string id, WorkflowCatalog catalog, CancellationToken cancellationToken) =>
+        await catalog.DeleteAsync(id, cancellationToken) switch
+        {
+            DeleteWorkflowResult.Deleted => TypedResults.NoContent(),
+            DeleteWorkflowResult.Busy busy => TypedResults.Problem(
+                statusCode: StatusCodes.Status409Conflict, title: "The workflow has runs that have not ended.",
+                detail: $"{busy.ActiveRuns} runs of this workflow are active (or dead-lettered and waiting for continue); cancel them, or wait for them to end."),
+            _ => WorkflowNotFound(id),
         };
 
     public static async Task<Results<Ok<WorkflowResponse>, ProblemHttpResult>> GetWorkflow(

@@ -48,3 +48,10 @@ public sealed record RunRecovered(string Reason, string PreviousInstance, string
 /// </summary>
 [RunEvent("run.forked", "run.forked_from")]
 public sealed record RunForked(Guid SourceRunId, Guid ForkRunId, int FromStep, string? Input, string NextAgent, bool? DefinitionChanged, string? Note, string? IdempotencyKey);
+
+/// <summary>
+/// <c>run.abandoned</c>: a dead-lettered run waited <paramref name="AfterSeconds"/> for <c>continue</c> and ended for good
+/// with its last error (<paramref name="Code"/>); its orchestration is terminated.
+/// </summary>
+[RunEvent("run.abandoned")]
+public sealed record RunAbandoned(int AfterSeconds, string? Code);

@@ -11,7 +11,11 @@ public sealed record RunLinks(string Status, string Responses, string Audit);
 /// </summary>
 public sealed record RunAccepted(Guid Id, Guid WorkflowId, RunStatus Status, RunLinks Links, Guid? ForkedFrom = null, int? FromStep = null);
 
-/// <summary>One attempt of one agent turn; a running one that waits for its model says why (<see cref="StepWaiting"/>).</summary>
+/// <summary>
+/// One attempt of one agent turn; a running one that waits for its model says why (<see cref="StepWaiting"/>). In a
+/// run's status the output is cut to <c>Limits:StatusOutputChars</c> (<paramref name="OutputTruncated"/>);
+/// <c>GET /v1/runs/{id}/steps</c> pages through the whole outputs.
+/// </summary>
 public sealed record StepView(
     int Index,
     int Attempt,
@@ -23,7 +27,8 @@ public sealed record StepView(
     string? Output,
     string? Error,
     string? ErrorCode = null,
-    StepWaiting? Waiting = null);
+    StepWaiting? Waiting = null,
+    bool? OutputTruncated = null);
 
 /// <summary>
 /// A running attempt waiting for its model since <paramref name="Since"/>: <c>calls</c> (every call its endpoint allows

@@ -22,9 +22,6 @@ public sealed class OpenAIProviderOptions : ModelCallOptions
     /// <summary>Model used when a workflow names none.</summary>
     public string DefaultModel { get; set; } = "gpt-4o-mini";
 
-    /// <summary>Models workflows may name on this endpoint; empty allows any.</summary>
-    public string[] AllowedModels { get; set; } = [];
-
     /// <summary>Send the key as an <c>api-key</c> header (Azure OpenAI) instead of a bearer token.</summary>
     public bool UseApiKeyHeader { get; set; }
 }

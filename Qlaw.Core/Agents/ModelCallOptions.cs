@@ -11,6 +11,15 @@ public abstract class ModelCallOptions
 {
     public const int DefaultMaxConcurrentCalls = 200;
 
+    /// <summary>Models (or deployments) workflows may name on this endpoint; empty allows only its default model.</summary>
+    public string[] AllowedModels { get; set; } = [];
+
+    /// <summary>
+    /// With no <see cref="AllowedModels"/>, let workflows name any model on this endpoint (off: only its default model,
+    /// so that no caller picks the endpoint's most expensive one).
+    /// </summary>
+    public bool AllowAnyModel { get; set; }
+
     /// <summary>Longest wait for any read of one call (connect, headers, a chunk of the stream).</summary>
     [Range(1, 3600)]
     public int TimeoutSeconds { get; set; } = 120;

@@ -38,9 +38,6 @@ public sealed class ModelEndpointOptions : ModelCallOptions
     /// <summary>How the key is sent: <c>Bearer</c> (default) or <c>ApiKey</c> (an <c>api-key</c> header).</summary>
     public KeyHeader Header { get; set; } = KeyHeader.Bearer;
 
-    /// <summary>Models (or deployments) workflows may name on this endpoint; empty allows any.</summary>
-    public string[] AllowedModels { get; set; } = [];
-
     /// <summary>Model used when a workflow names none.</summary>
     public string? DefaultModel { get; set; }
 

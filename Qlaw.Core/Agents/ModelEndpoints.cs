@@ -72,9 +72,10 @@ public sealed class ModelEndpoints : IDisposable
         }
 
         var modelName = model.Model ?? endpoint.DefaultModel;
-        if (modelName is null || (endpoint.AllowedModels.Count > 0 && !endpoint.AllowedModels.Contains(modelName)))
+        if (modelName is null || !endpoint.Allows(modelName))
         {
-            return EndpointChoice.Refused("model", $"Model '{modelName}' is not allowed on endpoint '{endpoint.Name}' (allowed: {string.Join(", ", endpoint.AllowedModels)}).");
+            var allowed = endpoint.AllowedModels.Count > 0 ? string.Join(", ", endpoint.AllowedModels) : $"its default model {endpoint.DefaultModel} only";
+            return EndpointChoice.Refused("model", $"Model '{modelName}' is not allowed on endpoint '{endpoint.Name}' (allowed: {allowed}).");
         }
 
         return new EndpointChoice(endpoint, modelName, null, null);
@@ -157,6 +158,10 @@ public sealed class ModelEndpoint(
     public string BaseUrl => baseUrl;
 
     public IReadOnlySet<string> AllowedModels => allowedModels;
+
+    /// <summary>Whether workflows may name <paramref name="model"/>: one of AllowedModels, else the default model unless AllowAnyModel.</summary>
+    public bool Allows(string model) =>
+        allowedModels.Count > 0 ? allowedModels.Contains(model) : calls.AllowAnyModel || string.Equals(model, defaultModel, StringComparison.Ordinal);
 
     public string? DefaultModel => defaultModel;
 

@@ -102,6 +102,7 @@ public sealed partial class AgentTurnActivity(
             LogAttemptStopped(logger, input.State.Agent, turn.Attempt);
             await attempt.CommitAsync(null);
             await log.EndAsync();
+            await journal.CountTokensAsync(input.RunId, TokenEstimate.Spent(turn, log.Length), CancellationToken.None);
             return await journal.AfterStopAsync(attempt.StepId, input, CancellationToken.None)
                 ?? throw new TurnFailedException(new(RunErrorCodes.Internal, "The model call stopped before the turn completed."));
         }
@@ -111,7 +112,7 @@ public sealed partial class AgentTurnActivity(
             span?.SetStatus(ActivityStatusCode.Error, ex.Code);
             var error = new RunError(ex.Code, ex.Message);
             await attempt.CommitAsync(null);
-            await journal.FailTurnAsync(attempt.StepId, input, error, permanent: true, await log.EndAsync(), CancellationToken.None);
+            await journal.FailTurnAsync(attempt.StepId, input, error, permanent: true, await log.EndAsync(), TokenEstimate.Spent(turn, log.Length), CancellationToken.None);
             return new TurnResult(null, false, error, null);
         }
         catch (Exception ex) when (ex is TransientAgentException or TimeoutException or HttpRequestException)
@@ -122,7 +123,7 @@ public sealed partial class AgentTurnActivity(
                 : new RunError(RunErrorCodes.ModelUnavailable, "The model provider did not answer.");
             span?.SetStatus(ActivityStatusCode.Error, error.Code);
             await attempt.CommitAsync(null);
-            await journal.FailTurnAsync(attempt.StepId, input, error, permanent: false, await log.EndAsync(), CancellationToken.None);
+            await journal.FailTurnAsync(attempt.StepId, input, error, permanent: false, await log.EndAsync(), TokenEstimate.Spent(turn, log.Length), CancellationToken.None);
             throw new TurnFailedException(error, ex);
         }
     }

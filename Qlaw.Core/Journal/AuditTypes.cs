@@ -28,6 +28,7 @@ public static class AuditTypes
     public const string RunFailed = "run.failed";
     public const string RunCancelled = "run.cancelled";
     public const string RunDeadLettered = "run.dead_lettered";
+    public const string RunAbandoned = "run.abandoned";
     public const string RunRecovered = "run.recovered";
     public const string RunForked = "run.forked";
     public const string RunForkedFrom = "run.forked_from";

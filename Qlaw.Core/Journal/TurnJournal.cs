@@ -79,6 +79,19 @@ public sealed class TurnJournal(QlawDbContext db, RunLog log, RunEndings endings
             return new TurnStart.Finished(settled);
         }
 
+        // Every attempt's tokens count, failed ones too: a run whose budget is spent makes no more model calls.
+        if (request.Plan?.MaxTotalTokens is { } budget && run.TokensUsed >= budget)
+        {
+            var spent = new FinishRunRequest(runId, state, false, BudgetError(run.TokensUsed, budget), null);
+            if (await endings.StageFinishAsync(write, spent, null, cancellationToken))
+            {
+                await write.CommitAsync(cancellationToken);
+                TurnCounters.Finished(spent);
+            }
+
+            return new TurnStart.Finished(TurnResult.Stop);
+        }
+
         var now = write.Now;
         foreach (var crashed in attempts.Where(s => s.Status == StepStatus.Running))
         {
@@ -158,8 +171,8 @@ public sealed class TurnJournal(QlawDbContext db, RunLog log, RunEndings endings
         var step = new AttemptRow(attempt.StepId, context.Step, context.Attempt, context.Agent.Name, attempt.StartedAt);
         await using (var write = await log.BeginAsync(context.RunId, cancellationToken))
         {
-            var tokens = Tokens(output);
-            var budget = tokens > 0 ? request.Plan?.MaxTotalTokens : null;
+            var tokens = Tokens(context, output);
+            var budget = request.Plan?.MaxTotalTokens;
             write.Expect(
                 "EXISTS (SELECT 1 FROM steps WHERE id = $1 AND status = $3) " +
                 "AND NOT EXISTS (SELECT 1 FROM handoffs WHERE run_id = $2 AND resolved_at IS NULL) " +
@@ -221,7 +234,7 @@ public sealed class TurnJournal(QlawDbContext db, RunLog log, RunEndings endings
 
         // The run's token budget: a turn that spends past it ends the run here, whatever it decided. A run's end is staged
         // after the step's rows (here and below), so that the run's last events follow the step's in the same batch.
-        if (OverBudget(write, request, output, tokensUsed) is { } overBudget)
+        if (OverBudget(write, request, Tokens(context, output), tokensUsed) is { } overBudget)
         {
             await endings.StageFinishAsync(write, overBudget, (step.Agent, output.Text), cancellationToken);
             await write.CommitAsync(cancellationToken);
@@ -270,38 +283,45 @@ public sealed class TurnJournal(QlawDbContext db, RunLog log, RunEndings endings
     // The attempt being completed: its step row and what the turn knows of it.
     private sealed record AttemptRow(long Id, int Index, int Attempt, string Agent, DateTimeOffset StartedAt);
 
-    private static long Tokens(AgentTurnOutput output) => (output.InputTokens ?? 0) + (output.OutputTokens ?? 0);
+    // The turn's tokens as the model reported them, each half estimated from the text when it did not.
+    private static long Tokens(AgentTurnContext context, AgentTurnOutput output) =>
+        (output.InputTokens ?? TokenEstimate.Input(context)) + (output.OutputTokens ?? TokenEstimate.Output(output.Text.Length));
+
+    private static RunError BudgetError(long used, long budget) =>
+        new(RunErrorCodes.BudgetExceeded, $"The run used {used} tokens, over its budget of {budget} (limits.max_total_tokens).");
 
     // Adds the turn's tokens to the run's count (read under the lock with the step); the failure to finish the run with
     // when that passes the budget.
     // tokensUsed is null when the write expects the run within its budget.
-    private static FinishRunRequest? OverBudget(RunLogWrite write, TurnRequest request, AgentTurnOutput output, long? tokensUsed)
+    private static FinishRunRequest? OverBudget(RunLogWrite write, TurnRequest request, long tokens, long? tokensUsed)
     {
-        var tokens = Tokens(output);
-        if (tokens <= 0)
-        {
-            return null;
-        }
-
         write.Stage("UPDATE runs SET tokens_used = tokens_used + $2 WHERE id = $1", [request.RunId, tokens]);
         var used = tokensUsed + tokens;
         return request.Plan?.MaxTotalTokens is { } budget && used > budget
-            ? new FinishRunRequest(
-                request.RunId, request.State with { Step = request.State.Step + 1 }, false,
-                new RunError(RunErrorCodes.BudgetExceeded, $"The run used {used} tokens, over its budget of {budget} (limits.max_total_tokens)."), null)
+            ? new FinishRunRequest(request.RunId, request.State with { Step = request.State.Step + 1 }, false, BudgetError(used.Value, budget), null)
             : null;
     }
+
+    /// <summary>
+    /// Adds the tokens of an attempt that did not complete — cut, stopped, cancelled, superseded — to its run's count:
+    /// a model call costs whether or not its turn completes. The next attempt of an over-budget run does not start.
+    /// </summary>
+    public async Task CountTokensAsync(Guid runId, long tokens, CancellationToken cancellationToken) =>
+        await db.Runs.Where(r => r.Id == runId).ExecuteUpdateAsync(u => u.SetProperty(r => r.TokensUsed, r => r.TokensUsed + tokens), cancellationToken);
 
     /// <summary>
     /// Records a failed attempt with its error, after the text it streamed that was not written yet (<paramref name="tail"/>);
     /// nothing when the attempt no longer runs.
     /// </summary>
-    public async Task FailTurnAsync(long stepId, TurnRequest request, RunError error, bool permanent, string? tail, CancellationToken cancellationToken)
+    public async Task FailTurnAsync(long stepId, TurnRequest request, RunError error, bool permanent, string? tail, long tokens, CancellationToken cancellationToken)
     {
         await using var write = await log.OpenAsync(request.RunId, cancellationToken);
         var step = await db.Steps.SingleAsync(s => s.Id == stepId, cancellationToken);
+        write.Stage("UPDATE runs SET tokens_used = tokens_used + $2 WHERE id = $1", [request.RunId, tokens]);
         if (step.Status != StepStatus.Running)
         {
+            // Stopped meanwhile: the attempt records nothing more, but what its model call cost still counts.
+            await write.CommitAsync(cancellationToken);
             return;
         }
 

@@ -16,11 +16,11 @@ internal static class TurnReads
         "id, run_id, index, attempt, agent, input, output, status, started_at, completed_at, heartbeat_at, checkpoint_ref, error, error_code, decision, route_state";
 
     /// <summary>The run as a turn begins it: whether it still runs, who drives it, its task and its workflow.</summary>
-    public sealed record RunForTurn(RunStatus Status, string? EntityId, string Input, string Config);
+    public sealed record RunForTurn(RunStatus Status, string? EntityId, string Input, string Config, long TokensUsed);
 
     public static NpgsqlBatchCommand[] Begin(Guid runId, int step) =>
     [
-        Command("SELECT r.status, r.entity_id, r.input, w.config FROM runs r JOIN workflows w ON w.id = r.workflow_id WHERE r.id = $1", runId),
+        Command("SELECT r.status, r.entity_id, r.input, w.config, r.tokens_used FROM runs r JOIN workflows w ON w.id = r.workflow_id WHERE r.id = $1", runId),
         Command($"SELECT {StepColumns} FROM steps WHERE run_id = $1 AND index <= $2", runId, step),
     ];
 
@@ -32,7 +32,7 @@ internal static class TurnReads
             return (null, []);
         }
 
-        var run = new RunForTurn(QlawJson.ParseEnum<RunStatus>(reader.GetString(0)), NullableString(reader, 1), reader.GetString(2), reader.GetString(3));
+        var run = new RunForTurn(QlawJson.ParseEnum<RunStatus>(reader.GetString(0)), NullableString(reader, 1), reader.GetString(2), reader.GetString(3), reader.GetInt64(4));
         await reader.NextResultAsync(cancellationToken);
         return (run, await ReadStepsAsync(reader, cancellationToken));
     }

@@ -17,6 +17,13 @@ public sealed class LimitsOptions
     [Range(1, 200_000)]
     public int MaxOutputTokens { get; set; } = 16_384;
 
+    /// <summary>
+    /// <c>max_output_tokens</c> of every model call whose workflow and agent set none, so that no call is bounded only by
+    /// the model's own maximum (kept within <see cref="MaxOutputTokens"/>).
+    /// </summary>
+    [Range(1, 200_000)]
+    public int DefaultMaxOutputTokens { get; set; } = 4096;
+
     /// <summary>Highest <c>retry.max_attempts</c> a workflow may set (and the ceiling of <c>Runs:MaxAttempts</c>).</summary>
     [Range(1, 20)]
     public int MaxAttempts { get; set; } = 10;
@@ -28,6 +35,24 @@ public sealed class LimitsOptions
     /// <summary>Most characters one turn's text may reach; past it the turn fails.</summary>
     [Range(1000, 10_000_000)]
     public int MaxTurnChars { get; set; } = 200_000;
+
+    /// <summary>Most workflows that may exist at once; creating another is refused with 409 until one is deleted.</summary>
+    [Range(1, 1_000_000)]
+    public int MaxWorkflows { get; set; } = 1000;
+
+    /// <summary>
+    /// Most bytes all stored workflow definitions may take (deleted ones included until retention removes them with
+    /// their last run); a definition that would pass it is refused with 409. Each definition is at most <c>Http:MaxRequestBodyBytes</c>.
+    /// </summary>
+    [Range(1024, long.MaxValue)]
+    public long MaxWorkflowBytes { get; set; } = 64L * 1024 * 1024;
+
+    /// <summary>
+    /// Characters of each step's output in <c>GET /v1/runs/{id}/status</c>; longer ones are cut there
+    /// (<c>output_truncated</c>) and read whole from <c>GET /v1/runs/{id}/steps</c>.
+    /// </summary>
+    [Range(0, 200_000)]
+    public int StatusOutputChars { get; set; } = 2000;
 
     /// <summary>Most runs active at once on the server (all clients).</summary>
     [Range(1, 1_000_000)]

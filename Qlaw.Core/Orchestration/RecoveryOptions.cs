@@ -28,6 +28,14 @@ public sealed class RecoveryOptions
     [Range(1, 3600)]
     public int HeartbeatSeconds { get; set; } = 10;
 
+    /// <summary>
+    /// A dead-lettered run (failed, waiting for <c>continue</c>) is abandoned after this long without a change: the run
+    /// ends for good (<c>run.abandoned</c>; <c>continue</c> answers 409), its orchestration is terminated and, once ended,
+    /// purged with the hub's history, and retention deletes it like any ended run. Until then it counts as active.
+    /// </summary>
+    [Range(1, 31_536_000)]
+    public int AbandonDeadLettersAfterSeconds { get; set; } = 86_400;
+
     /// <summary>Runs looked at per reconcile pass.</summary>
     [Range(1, 10_000)]
     public int BatchSize { get; set; } = 100;

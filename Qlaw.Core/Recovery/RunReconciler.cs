@@ -52,6 +52,7 @@ public sealed partial class RunReconciler(
             quiet = [.. candidates.Select(r => new QuietRun(r.Id, r.EntityId!, r.UpdatedAt, stale.Contains(r.Id)))];
         }
 
+        await AbandonDeadLettersAsync(settings, now, cancellationToken);
         QlawTelemetry.ReportStuckRuns(quiet.Count(r => r.Stale));
         var recovered = 0;
         foreach (var run in quiet)
@@ -131,6 +132,48 @@ public sealed partial class RunReconciler(
         LogRecovered(logger, run.Id, reason, instance);
         return true;
     }
+
+    // Dead letters nobody continued within AbandonDeadLettersAfterSeconds end for good: the run is marked ended and
+    // audited, and its orchestration (waiting for continue) terminated through the outbox; the hub's history pass purges it.
+    private async Task AbandonDeadLettersAsync(RecoveryOptions settings, DateTimeOffset now, CancellationToken cancellationToken)
+    {
+        var cutoff = now - TimeSpan.FromSeconds(settings.AbandonDeadLettersAfterSeconds);
+        List<Guid> ids;
+        await using (var scope = scopes.CreateAsyncScope())
+        {
+            ids = await scope.ServiceProvider.GetRequiredService<QlawDbContext>().Runs
+                .Where(r => r.Status == RunStatus.Failed && r.CompletedAt == null && r.UpdatedAt < cutoff)
+                .OrderBy(r => r.UpdatedAt).Take(settings.BatchSize).Select(r => r.Id).ToListAsync(cancellationToken);
+        }
+
+        foreach (var id in ids)
+        {
+            await using var scope = scopes.CreateAsyncScope();
+            var db = scope.ServiceProvider.GetRequiredService<QlawDbContext>();
+            await using var write = await scope.ServiceProvider.GetRequiredService<RunLog>().OpenAsync(id, cancellationToken);
+            var run = await db.Runs.SingleAsync(r => r.Id == id, cancellationToken);
+            if (run.Status != RunStatus.Failed || run.CompletedAt is not null || run.UpdatedAt >= cutoff)
+            {
+                continue;
+            }
+
+            (run.CompletedAt, run.UpdatedAt) = (write.Now, write.Now);
+            write.Audit(AuditTypes.RunAbandoned, new RunAbandoned(settings.AbandonDeadLettersAfterSeconds, run.LastErrorCode));
+            var signal = run.EntityId is { } instance
+                ? RunSignals.Enqueue(db, run.Id, RunSignal.TerminateKind, new RunSignal(instance, Reason: "dead letter abandoned"), write.Now)
+                : null;
+            await write.CommitAsync(cancellationToken);
+            QlawTelemetry.RunsAbandoned.Add(1);
+            LogAbandoned(logger, run.Id, settings.AbandonDeadLettersAfterSeconds);
+            if (signal is not null)
+            {
+                await scope.ServiceProvider.GetRequiredService<RunSignals>().DispatchAsync(signal.Id, cancellationToken);
+            }
+        }
+    }
+
+    [LoggerMessage(Level = LogLevel.Information, Message = "Abandoned dead-lettered run {RunId}: no continue for {Seconds} s")]
+    private static partial void LogAbandoned(ILogger logger, Guid runId, int seconds);
 
     [LoggerMessage(Level = LogLevel.Warning, Message = "Could not re-drive run {RunId} this pass")]
     private static partial void LogRunFailed(ILogger logger, Guid runId, Exception exception);

@@ -9,6 +9,7 @@ using Qlaw.Contracts.Events;
 using Qlaw.Core.Journal;
 using Qlaw.Core.Runs;
 using Qlaw.Core.Validation;
+using Qlaw.Core.Workflows;
 using Qlaw.Data;
 using Qlaw.Data.Runs;
 
@@ -74,8 +75,7 @@ public sealed class ResponseConversations(QlawDbContext db, IOptionsMonitor<Resp
 
     /// <summary>The workflow with that id or name.</summary>
     public Task<WorkflowRef?> WorkflowAsync(string idOrName, CancellationToken cancellationToken) =>
-        (Guid.TryParse(idOrName, out var id) ? db.Workflows.Where(w => w.Id == id) : db.Workflows.Where(w => w.Name == idOrName))
-            .Select(w => new WorkflowRef(w.Id, w.Name)).FirstOrDefaultAsync(cancellationToken);
+        WorkflowCatalog.Named(db, idOrName).Select(w => new WorkflowRef(w.Id, w.Name)).FirstOrDefaultAsync(cancellationToken);
 
     /// <summary>
     /// The run this message answers or follows up, and how it was found; an error when the named response does not

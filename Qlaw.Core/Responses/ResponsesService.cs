@@ -191,14 +191,14 @@ public sealed class ResponsesService(QlawDbContext db, RunCommands runs, RunQuer
     /// </summary>
     public async Task<ListPage<AgentInfo>> ListAgentsAsync(PageRequest page, CancellationToken cancellationToken)
     {
-        var query = db.Workflows.AsNoTracking();
+        var query = db.Workflows.AsNoTracking().Where(w => w.DeletedAt == null);
         if (page.After is { } after)
         {
             query = query.Where(w => w.Id > after);
         }
 
         var rows = await query.OrderBy(w => w.Id).Take(page.Limit + 1).Select(w => new { w.Id, w.Config }).ToListAsync(cancellationToken);
-        var workflows = page.ToPage(rows, w => w.Id);
+        var workflows = page.ToPage(rows, w => w.Id, w => w.Config.Length);
         return new ListPage<AgentInfo>(
             [.. workflows.Data
                 .Select(row => WorkflowCatalog.Parse(row.Config))

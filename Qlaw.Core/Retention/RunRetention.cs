@@ -38,6 +38,8 @@ public sealed partial class RunRetention(
             }
         }
 
+        // A deleted workflow's row stayed for its runs; it goes with the last of them.
+        await db.Workflows.Where(w => w.DeletedAt != null && !db.Runs.Any(r => r.WorkflowId == w.Id)).ExecuteDeleteAsync(cancellationToken);
         return total;
     }
 

@@ -43,9 +43,7 @@ public sealed class RunCommands(
             return new RunCommandResult.Invalid(errors);
         }
 
-        var workflow = await (Guid.TryParse(workflowIdOrName, out var id)
-            ? db.Workflows.Where(w => w.Id == id)
-            : db.Workflows.Where(w => w.Name == workflowIdOrName)).AsNoTracking().FirstOrDefaultAsync(cancellationToken);
+        var workflow = await WorkflowCatalog.Named(db, workflowIdOrName).AsNoTracking().FirstOrDefaultAsync(cancellationToken);
         if (workflow is null)
         {
             return new RunCommandResult.NotFound($"No workflow has the id or name '{workflowIdOrName}'.");

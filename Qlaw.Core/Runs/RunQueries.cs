@@ -5,6 +5,7 @@ using Qlaw.Contracts;
 using Qlaw.Contracts.Runs;
 using Qlaw.Core.Caching;
 using Qlaw.Core.Journal;
+using Qlaw.Core.Limits;
 using Qlaw.Core.Orchestration;
 using Qlaw.Core.Workflows;
 using Qlaw.Data;
@@ -13,7 +14,8 @@ using Qlaw.Data.Runs;
 namespace Qlaw.Core.Runs;
 
 /// <summary>Reads a run's state and audit trail from PostgreSQL; final snapshots of ended runs may come from a cache.</summary>
-public sealed class RunQueries(QlawDbContext db, IRunStatusCache cache, IOptionsMonitor<RecoveryOptions> recovery, TimeProvider clock)
+public sealed class RunQueries(
+    QlawDbContext db, IRunStatusCache cache, IOptionsMonitor<RecoveryOptions> recovery, IOptionsMonitor<LimitsOptions> limits, TimeProvider clock)
 {
     /// <summary>
     /// Runs across workflows, newest first: of one <paramref name="status"/> if given; with <paramref name="stale"/>,
@@ -64,10 +66,8 @@ public sealed class RunQueries(QlawDbContext db, IRunStatusCache cache, IOptions
         var rows = await db.Steps.AsNoTracking().Where(s => s.RunId == runId)
             .OrderBy(s => s.Index).ThenBy(s => s.Attempt)
             .ToListAsync(cancellationToken);
-        var steps = rows.Select(s => new StepView(
-            s.Index, s.Attempt, s.Agent, s.Status, s.StartedAt, s.CompletedAt,
-            (s.CompletedAt - s.StartedAt)?.TotalMilliseconds, s.Output, s.Error, s.ErrorCode,
-            s.Waiting is { } waiting && s.Status == StepStatus.Running ? JsonSerializer.Deserialize<StepWaiting>(waiting, QlawJson.Options) : null)).ToList();
+        var outputChars = limits.CurrentValue.StatusOutputChars;
+        var steps = rows.Select(s => View(s, outputChars)).ToList();
         var status = new RunStatusResponse(
             run.Id, run.WorkflowId, run.Status, run.CurrentStep, run.CurrentAgent,
             JsonSerializer.Deserialize<List<string>>(run.OriginStack, QlawJson.Options)!, steps, run.LastError,
@@ -83,6 +83,40 @@ public sealed class RunQueries(QlawDbContext db, IRunStatusCache cache, IOptions
         return status;
     }
 
+    /// <summary>
+    /// A page of the run's step attempts in order, outputs whole: after the attempt <paramref name="after"/>
+    /// (<c>{step}.{attempt}</c>), at most <paramref name="limit"/> and about <see cref="ListPages.MaxBytes"/> of output;
+    /// null when the run does not exist.
+    /// </summary>
+    public async Task<ListPage<StepView>?> GetStepsAsync(Guid runId, int limit, (int Step, int Attempt)? after, CancellationToken cancellationToken)
+    {
+        if (!await db.Runs.AnyAsync(r => r.Id == runId, cancellationToken))
+        {
+            return null;
+        }
+
+        var query = db.Steps.AsNoTracking().Where(s => s.RunId == runId);
+        if (after is var (step, attempt))
+        {
+            query = query.Where(s => s.Index > step || (s.Index == step && s.Attempt > attempt));
+        }
+
+        var rows = await query.OrderBy(s => s.Index).ThenBy(s => s.Attempt).Take(limit + 1).ToListAsync(cancellationToken);
+        var kept = PageRequest.Fit(rows, limit, s => s.Output?.Length ?? 0);
+
+        var page = rows.Take(kept).Select(s => View(s, int.MaxValue)).ToList();
+        return new ListPage<StepView>(page, rows.Count > kept, page.Count > 0 ? $"{page[^1].Index}.{page[^1].Attempt}" : null);
+    }
+
+    // A step row as clients see it, its output cut to outputChars.
+    private static StepView View(StepEntity s, int outputChars) => new(
+        s.Index, s.Attempt, s.Agent, s.Status, s.StartedAt, s.CompletedAt,
+        (s.CompletedAt - s.StartedAt)?.TotalMilliseconds,
+        s.Output is { } output && output.Length > outputChars ? output[..outputChars] : s.Output,
+        s.Error, s.ErrorCode,
+        s.Waiting is { } waiting && s.Status == StepStatus.Running ? JsonSerializer.Deserialize<StepWaiting>(waiting, QlawJson.Options) : null,
+        s.Output?.Length > outputChars ? true : null);
+
     /// <summary>A page of the run's audit entries in order; null when the run does not exist.</summary>
     public async Task<AuditPage?> GetAuditAsync(Guid runId, int limit, long? after, CancellationToken cancellationToken)
     {
@@ -95,10 +129,12 @@ public sealed class RunQueries(QlawDbContext db, IRunStatusCache cache, IOptions
             .Where(a => a.RunId == runId && (after == null || a.Id > after))
             .OrderBy(a => a.Id).Take(limit + 1)
             .ToListAsync(cancellationToken);
-        var hasMore = rows.Count > limit;
-        var page = rows.Take(limit)
+        // At most limit entries, and about ListPages.MaxBytes of details (an entry can hold a prompt).
+        var kept = PageRequest.Fit(rows, limit, a => a.Detail.Length);
+
+        var page = rows.Take(kept)
             .Select(a => new AuditEntry(a.Id, a.RunId, a.Type, JsonDocument.Parse(a.Detail).RootElement, a.CreatedAt))
             .ToList();
-        return new AuditPage(page, hasMore, page.Count > 0 ? page[^1].Id : null);
+        return new AuditPage(page, rows.Count > kept, page.Count > 0 ? page[^1].Id : null);
     }
 }

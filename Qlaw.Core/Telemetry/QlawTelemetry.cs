@@ -57,6 +57,8 @@ public static class QlawTelemetry
 
     internal static UpDownCounter<long> OpenStreams { get; } = Meter.CreateUpDownCounter<long>("qlaw.streams.open", "{stream}", "Run event streams being followed now: SSE clients and /v1/responses calls waiting for the end.");
 
+    internal static Counter<long> RunsAbandoned { get; } = Meter.CreateCounter<long>("qlaw.runs.abandoned", "{run}", "Dead-lettered runs abandoned after Recovery:AbandonDeadLettersAfterSeconds.");
+
     internal static Counter<long> RunsRecovered { get; } = Meter.CreateCounter<long>("qlaw.runs.recovered", "{run}", "Runs re-driven from PostgreSQL by the reconciler.");
 
     private static int _stuckRuns;

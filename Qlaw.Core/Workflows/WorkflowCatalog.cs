@@ -2,10 +2,12 @@ using System.Security.Cryptography;
 using System.Text;
 using System.Text.Json;
 using Microsoft.EntityFrameworkCore;
+using Microsoft.Extensions.Options;
 using Npgsql;
 using Qlaw.Contracts;
 using Qlaw.Contracts.Runs;
 using Qlaw.Contracts.Workflows;
+using Qlaw.Core.Limits;
 using Qlaw.Core.Validation;
 using Qlaw.Data;
 using Qlaw.Data.Runs;
@@ -13,8 +15,8 @@ using Qlaw.Data.Workflows;
 
 namespace Qlaw.Core.Workflows;
 
-/// <summary>Creates, finds and lists workflows and their runs.</summary>
-public sealed class WorkflowCatalog(QlawDbContext db, WorkflowRules rules, TimeProvider clock)
+/// <summary>Creates, finds, lists and deletes workflows, and lists their runs; the server's caps on stored workflows.</summary>
+public sealed class WorkflowCatalog(QlawDbContext db, WorkflowRules rules, IOptionsMonitor<LimitsOptions> limits, TimeProvider clock)
 {
     /// <summary>Validates a workflow definition, checks it against the server's rules and stores it.</summary>
     public async Task<CreateWorkflowResult> CreateAsync(WorkflowDefinition definition, CancellationToken cancellationToken)
@@ -30,7 +32,7 @@ public sealed class WorkflowCatalog(QlawDbContext db, WorkflowRules rules, TimeP
             return new CreateWorkflowResult.Invalid(errors);
         }
 
-        if (await db.Workflows.AnyAsync(w => w.Name == definition.Name, cancellationToken))
+        if (await db.Workflows.AnyAsync(w => w.Name == definition.Name && w.DeletedAt == null, cancellationToken))
         {
             return new CreateWorkflowResult.NameTaken(definition.Name);
         }
@@ -42,6 +44,11 @@ public sealed class WorkflowCatalog(QlawDbContext db, WorkflowRules rules, TimeP
             Config = JsonSerializer.Serialize(definition, QlawJson.Options),
             CreatedAt = clock.GetUtcNow(),
         };
+        if (await FullAsync(entity.Config.Length, cancellationToken) is { } full)
+        {
+            return full;
+        }
+
         db.Workflows.Add(entity);
         try
         {
@@ -57,30 +64,86 @@ public sealed class WorkflowCatalog(QlawDbContext db, WorkflowRules rules, TimeP
         return new CreateWorkflowResult.Created(ToResponse(entity));
     }
 
+    // The server's caps on stored workflows (Limits:MaxWorkflows, MaxWorkflowBytes): a refusal, or null.
+    private async Task<CreateWorkflowResult.Full?> FullAsync(long size, CancellationToken cancellationToken)
+    {
+        var stored = await db.Database.SqlQuery<StoredWorkflows>(
+            $"SELECT count(*) FILTER (WHERE deleted_at IS NULL)::int AS count, coalesce(sum(octet_length(config::text)), 0)::bigint AS bytes FROM workflows")
+            .SingleAsync(cancellationToken);
+        var caps = limits.CurrentValue;
+        return stored.Count >= caps.MaxWorkflows
+            ? new($"The server holds {stored.Count} workflows, the most it keeps (Limits:MaxWorkflows); delete one first.")
+            : stored.Bytes + size > caps.MaxWorkflowBytes
+                ? new($"Stored workflow definitions would pass {caps.MaxWorkflowBytes} bytes (Limits:MaxWorkflowBytes); delete one first.")
+                : null;
+    }
+
+    private sealed record StoredWorkflows(int Count, long Bytes);
+
+    /// <summary>
+    /// Deletes a workflow: refused while it has an active run (queued, running, awaiting input, or dead-lettered and
+    /// not abandoned). Its ended runs stay readable; the row goes when they do (retention), and its name is free at once.
+    /// </summary>
+    public async Task<DeleteWorkflowResult> DeleteAsync(string idOrName, CancellationToken cancellationToken)
+    {
+        await using var transaction = await db.Database.BeginTransactionAsync(cancellationToken);
+        var found = await Named(db, idOrName).Select(w => (Guid?)w.Id).FirstOrDefaultAsync(cancellationToken);
+        if (found is not { } id)
+        {
+            return new DeleteWorkflowResult.NotFound();
+        }
+
+        // Under the row's lock: a run that starts meanwhile finds the workflow deleted, or this finds its run.
+        await db.Database.ExecuteSqlAsync($"SELECT 1 FROM workflows WHERE id = {id} FOR UPDATE", cancellationToken);
+        var runs = await db.Runs.Where(r => r.WorkflowId == id).GroupBy(_ => 1).Select(g => new
+        {
+            All = g.Count(),
+            Active = g.Count(r => r.Status == RunStatus.Queued || r.Status == RunStatus.Running || r.Status == RunStatus.AwaitingInput
+                || (r.Status == RunStatus.Failed && r.CompletedAt == null)),
+        }).FirstOrDefaultAsync(cancellationToken);
+        if (runs is { Active: > 0 })
+        {
+            return new DeleteWorkflowResult.Busy(runs.Active);
+        }
+
+        if (runs is { All: > 0 })
+        {
+            await db.Workflows.Where(w => w.Id == id).ExecuteUpdateAsync(u => u.SetProperty(w => w.DeletedAt, clock.GetUtcNow()), cancellationToken);
+        }
+        else
+        {
+            await db.Workflows.Where(w => w.Id == id).ExecuteDeleteAsync(cancellationToken);
+        }
+
+        await transaction.CommitAsync(cancellationToken);
+        return new DeleteWorkflowResult.Deleted();
+    }
+
     /// <summary>Finds a workflow by id, or by its unique name when <paramref name="idOrName"/> is not a GUID.</summary>
     public async Task<WorkflowResponse?> FindAsync(string idOrName, CancellationToken cancellationToken)
     {
-        var entity = await FindEntity(idOrName).AsNoTracking().FirstOrDefaultAsync(cancellationToken);
+        var entity = await Named(db, idOrName).AsNoTracking().FirstOrDefaultAsync(cancellationToken);
         return entity is null ? null : ToResponse(entity);
     }
 
-    /// <summary>Lists workflows in creation order, one keyset page at a time.</summary>
+    /// <summary>Lists workflows in creation order, one keyset page at a time (bounded in bytes too).</summary>
     public async Task<ListPage<WorkflowResponse>> ListAsync(PageRequest page, CancellationToken cancellationToken)
     {
-        var query = db.Workflows.AsNoTracking();
+        var query = db.Workflows.AsNoTracking().Where(w => w.DeletedAt == null);
         if (page.After is { } after)
         {
             query = query.Where(w => w.Id > after);
         }
 
         var rows = await query.OrderBy(w => w.Id).Take(page.Limit + 1).ToListAsync(cancellationToken);
-        return page.ToPage(rows.Select(ToResponse).ToList(), w => w.Id);
+        var kept = page.ToPage(rows, w => w.Id, w => w.Config.Length);
+        return new(kept.Data.Select(ToResponse).ToList(), kept.HasMore, kept.LastId);
     }
 
     /// <summary>Lists a workflow's runs in creation order; null when the workflow does not exist.</summary>
     public async Task<ListPage<RunSummary>?> ListRunsAsync(string idOrName, PageRequest page, CancellationToken cancellationToken)
     {
-        var workflowId = await FindEntity(idOrName).Select(w => (Guid?)w.Id).FirstOrDefaultAsync(cancellationToken);
+        var workflowId = await Named(db, idOrName).Select(w => (Guid?)w.Id).FirstOrDefaultAsync(cancellationToken);
         if (workflowId is null)
         {
             return null;
@@ -106,10 +169,11 @@ public sealed class WorkflowCatalog(QlawDbContext db, WorkflowRules rules, TimeP
     /// <summary>SHA-256 (hex) of a stored definition: a run keeps it, so that a fork can tell the definition changed since.</summary>
     public static string HashOf(WorkflowEntity workflow) => Convert.ToHexStringLower(SHA256.HashData(Encoding.UTF8.GetBytes(workflow.Config)));
 
-    private IQueryable<WorkflowEntity> FindEntity(string idOrName) =>
+    /// <summary>The workflow (not deleted) with the id <paramref name="idOrName"/>, or with that unique name when it is not a GUID.</summary>
+    public static IQueryable<WorkflowEntity> Named(QlawDbContext db, string idOrName) =>
         Guid.TryParse(idOrName, out var id)
-            ? db.Workflows.Where(w => w.Id == id)
-            : db.Workflows.Where(w => w.Name == idOrName);
+            ? db.Workflows.Where(w => w.Id == id && w.DeletedAt == null)
+            : db.Workflows.Where(w => w.Name == idOrName && w.DeletedAt == null);
 
     private static WorkflowResponse ToResponse(WorkflowEntity entity) =>
         new(entity.Id, entity.Name, Parse(entity.Config), entity.CreatedAt);
@@ -130,4 +194,22 @@ public abstract record CreateWorkflowResult
     public sealed record Invalid(IDictionary<string, string[]> Errors) : CreateWorkflowResult;
 
     public sealed record NameTaken(string Name) : CreateWorkflowResult;
+
+    /// <summary>The server holds as many workflows, or bytes of them, as it keeps.</summary>
+    public sealed record Full(string Reason) : CreateWorkflowResult;
+}
+
+/// <summary>Outcome of <see cref="WorkflowCatalog.DeleteAsync"/>.</summary>
+public abstract record DeleteWorkflowResult
+{
+    private DeleteWorkflowResult()
+    {
+    }
+
+    public sealed record Deleted : DeleteWorkflowResult;
+
+    public sealed record NotFound : DeleteWorkflowResult;
+
+    /// <summary>The workflow has <paramref name="ActiveRuns"/> runs that have not ended.</summary>
+    public sealed record Busy(int ActiveRuns) : DeleteWorkflowResult;
 }

@@ -477,6 +477,10 @@ namespace Qlaw.Data.Migrations
                         .HasColumnType("timestamp with time zone")
                         .HasColumnName("created_at");
 
+                    b.Property<DateTimeOffset?>("DeletedAt")
+                        .HasColumnType("timestamp with time zone")
+                        .HasColumnName("deleted_at");
+
                     b.Property<string>("Name")
                         .IsRequired()
                         .HasMaxLength(100)
@@ -488,7 +492,8 @@ namespace Qlaw.Data.Migrations
 
                     b.HasIndex("Name")
                         .IsUnique()
-                        .HasDatabaseName("ix_workflows_name");
+                        .HasDatabaseName("ix_workflows_name")
+                        .HasFilter("deleted_at IS NULL");
 
                     b.ToTable("workflows", (string)null);
                 });

@@ -11,7 +11,8 @@ internal sealed class WorkflowConfiguration : IEntityTypeConfiguration<WorkflowE
         builder.HasKey(w => w.Id);
         builder.Property(w => w.Id).ValueGeneratedNever();
         builder.Property(w => w.Name).HasMaxLength(100);
-        builder.HasIndex(w => w.Name).IsUnique();
+        // Names are unique among workflows that exist; a deleted one's name can be taken again.
+        builder.HasIndex(w => w.Name).IsUnique().HasFilter("deleted_at IS NULL");
         builder.Property(w => w.Config).HasColumnType("jsonb");
     }
 }

@@ -47,6 +47,13 @@ public static class ApiFunctions
         ApiTrigger.InvokeAsync(request, client, RateLimiting.Requests, async http =>
             await WorkflowsApi.GetWorkflow(id, http.Service<WorkflowCatalog>(), http.RequestAborted));
 
+    [Function(nameof(WorkflowsApi.DeleteWorkflow))]
+    public static Task<IActionResult> DeleteWorkflow(
+        [HttpTrigger(AuthorizationLevel.Anonymous, "delete", Route = "workflows/{id}")] HttpRequest request, string id,
+        [DurableClient] DurableTaskClient client) =>
+        ApiTrigger.InvokeAsync(request, client, RateLimiting.Requests, async http =>
+            await WorkflowsApi.DeleteWorkflow(id, http.Service<WorkflowCatalog>(), http.RequestAborted));
+
     [Function(nameof(WorkflowsApi.ListWorkflowRuns))]
     public static Task<IActionResult> ListWorkflowRuns(
         [HttpTrigger(AuthorizationLevel.Anonymous, "get", Route = "workflows/{id}/runs")] HttpRequest request, string id,
@@ -74,6 +81,13 @@ public static class ApiFunctions
         [DurableClient] DurableTaskClient client) =>
         ApiTrigger.InvokeAsync(request, client, RateLimiting.Requests, async http =>
             await RunsApi.GetRunStatus(id, http.Service<RunQueries>(), http.RequestAborted));
+
+    [Function(nameof(RunsApi.GetRunSteps))]
+    public static Task<IActionResult> GetRunSteps(
+        [HttpTrigger(AuthorizationLevel.Anonymous, "get", Route = "runs/{id}/steps")] HttpRequest request, string id,
+        [DurableClient] DurableTaskClient client) =>
+        ApiTrigger.InvokeAsync(request, client, RateLimiting.Requests, async http =>
+            await RunsApi.GetRunSteps(id, QueryInt(http, "limit"), Query(http, "after"), http.Service<RunQueries>(), http.RequestAborted));
 
     [Function(nameof(RunsApi.GetRunAudit))]
     public static Task<IActionResult> GetRunAudit(

@@ -21,6 +21,7 @@ public sealed class AgentProvidersTests(QlawStackFixture stack) : IAsyncLifetime
         {
             ["Models:OpenAI:ApiKey"] = ApiKey,
             ["Models:OpenAI:BaseUrl"] = _openAI.BaseUrl.ToString(),
+            ["Models:OpenAI:AllowedModels:0"] = "fake-planner",
             ["Models:Scripted:TokenDelayMs"] = "2",
             ["Streaming:DeltaWindowMs"] = "0",
         });

@@ -133,7 +133,7 @@ public sealed class ProviderLimitsTests(QlawStackFixture stack) : IAsyncLifetime
             {"name": "judge", "role": "judge"}
           ],
           "retry": {"max_attempts": 2, "first_interval_ms": 100, "backoff_coefficient": 1.0, "max_interval_ms": 100},
-          "model": {"provider": "openai", "model": "fake-model"}
+          "model": {"provider": "openai"}
         }
         """)!.AsObject();
 }

@@ -23,11 +23,14 @@ public static class Samples
         return workflow;
     }
 
-    /// <summary>A sample workflow with every agent on the OpenAI-compatible model configured for the server (no scripts).</summary>
+    /// <summary>
+    /// A sample workflow with every agent on the OpenAI-compatible endpoint configured for the server, on its default
+    /// model (no scripts).
+    /// </summary>
     public static JsonObject OnTheModel(string sample, string name)
     {
         var workflow = Workflow(sample, name);
-        workflow["model"] = new JsonObject { ["provider"] = "openai", ["model"] = "fake-model" };
+        workflow["model"] = new JsonObject { ["provider"] = "openai" };
         foreach (var agent in workflow["agents"]!.AsArray())
         {
             agent!.AsObject().Remove("script");
