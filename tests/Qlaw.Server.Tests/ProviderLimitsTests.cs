@@ -24,7 +24,7 @@ public sealed class ProviderLimitsTests(QlawStackFixture stack) : IAsyncLifetime
     {
         await using var app = await StartAsync();
         var runs = new RunsClient(app.CreateClient());
-        await runs.CreateWorkflowAsync(Chain("throttled"));
+        await runs.CreateWorkflowAsync(Samples.Chain("throttled"));
         _model.Enqueue(FakeReply.Throttled(2));
         _model.UsePace(new FakeModelPace { FirstTokenMs = 10, Tokens = 3, TokenMs = 10 });
 
@@ -46,7 +46,7 @@ public sealed class ProviderLimitsTests(QlawStackFixture stack) : IAsyncLifetime
     {
         await using var app = await StartAsync();
         var runs = new RunsClient(app.CreateClient());
-        await runs.CreateWorkflowAsync(Chain("rate-limited"));
+        await runs.CreateWorkflowAsync(Samples.Chain("rate-limited"));
         _model.Enqueue(FakeReply.Text("A plan.").Calling("handoff_to_coder") with
         {
             Headers = new Dictionary<string, string> { ["x-ratelimit-remaining-requests"] = "0", ["x-ratelimit-reset-requests"] = "1.5s" },
@@ -68,7 +68,7 @@ public sealed class ProviderLimitsTests(QlawStackFixture stack) : IAsyncLifetime
     {
         await using var app = await StartAsync();
         var runs = new RunsClient(app.CreateClient());
-        await runs.CreateWorkflowAsync(Chain("storm"));
+        await runs.CreateWorkflowAsync(Samples.Chain("storm"));
         _model.ThrottleEvery(2, retryAfterSeconds: 1);
         _model.UsePace(new FakeModelPace { FirstTokenMs = 20, Tokens = 5, TokenMs = 20 });
 
@@ -84,7 +84,7 @@ public sealed class ProviderLimitsTests(QlawStackFixture stack) : IAsyncLifetime
     {
         await using var app = await StartAsync(new() { ["Models:OpenAI:MaxConcurrentCalls"] = "1" });
         var runs = new RunsClient(app.CreateClient());
-        await runs.CreateWorkflowAsync(Chain("one-at-a-time"));
+        await runs.CreateWorkflowAsync(Samples.Chain("one-at-a-time"));
         _model.UsePace(new FakeModelPace { FirstTokenMs = 300, Tokens = 10, TokenMs = 100 });
 
         var first = await runs.StartAsync("one-at-a-time");
@@ -121,19 +121,4 @@ public sealed class ProviderLimitsTests(QlawStackFixture stack) : IAsyncLifetime
 
         return QlawApplication.StartAsync(stack, settings);
     }
-
-    // Planner → coder → judge on the fake model, whose paced answers hand off down the chain and complete at the judge.
-    private static JsonObject Chain(string name) => JsonNode.Parse($$"""
-        {
-          "name": "{{name}}",
-          "start_agent": "planner",
-          "agents": [
-            {"name": "planner", "role": "planner", "handoffs": ["coder"]},
-            {"name": "coder", "role": "coder", "handoffs": ["judge"]},
-            {"name": "judge", "role": "judge"}
-          ],
-          "retry": {"max_attempts": 2, "first_interval_ms": 100, "backoff_coefficient": 1.0, "max_interval_ms": 100},
-          "model": {"provider": "openai"}
-        }
-        """)!.AsObject();
 }

@@ -38,4 +38,22 @@ public static class Samples
 
         return workflow;
     }
+
+    /// <summary>
+    /// Planner → coder → judge on the server's OpenAI-compatible endpoint: the fake model's paced answers hand off down
+    /// the chain and complete at the judge.
+    /// </summary>
+    public static JsonObject Chain(string name) => JsonNode.Parse($$"""
+        {
+          "name": "{{name}}",
+          "start_agent": "planner",
+          "agents": [
+            {"name": "planner", "role": "planner", "handoffs": ["coder"]},
+            {"name": "coder", "role": "coder", "handoffs": ["judge"]},
+            {"name": "judge", "role": "judge"}
+          ],
+          "retry": {"max_attempts": 2, "first_interval_ms": 100, "backoff_coefficient": 1.0, "max_interval_ms": 100},
+          "model": {"provider": "openai"}
+        }
+        """)!.AsObject();
 }
