@@ -89,6 +89,7 @@ public static class QlawCoreExtensions
         services.TryAddScoped<ResponseConversations>();
         services.TryAddScoped<ResponsesService>();
         services.AddHostedService<DatabaseInitializer>();
+        services.TryAddSingleton<ReadinessResults>();
         services.AddHealthChecks()
             .AddCheck<PostgresReadinessCheck>("postgres", tags: [ReadyTag])
             .AddCheck<DurableStorageReadinessCheck>("durable-storage", tags: [ReadyTag]);

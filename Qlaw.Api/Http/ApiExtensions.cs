@@ -38,10 +38,11 @@ public static class ApiExtensions
         {
             var origins = http.Value.Cors.AllowedOrigins;
             _ = origins.Contains("*") ? policy.AllowAnyOrigin() : policy.WithOrigins(origins);
-            policy.AllowAnyHeader().WithMethods("GET", "POST").WithExposedHeaders("Location", "Retry-After")
+            policy.AllowAnyHeader().WithMethods("GET", "POST", "DELETE").WithExposedHeaders("Location", "Retry-After")
                 .SetPreflightMaxAge(TimeSpan.FromSeconds(http.Value.Cors.PreflightMaxAgeSeconds));
         }));
         services.AddQlawRateLimiting();
+        services.AddQlawForwardedHeaders();
 
         // The authorization seam: one policy on every /v1 route, allow-all until authentication is added.
         services.AddAuthorizationBuilder().AddPolicy(ApiPolicy, policy => policy.RequireAssertion(_ => true));

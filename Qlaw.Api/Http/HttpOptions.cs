@@ -88,7 +88,9 @@ public sealed class SecurityHeaderSettings
 
 /// <summary>
 /// Per-client rate limits (section <c>RateLimits</c>), applied live when the file changes. A client is its remote
-/// address. Run creation and all other /v1 requests have separate token buckets; open SSE streams are capped.
+/// address (an IPv6 one, its /64). Run creation and all other /v1 requests have separate token buckets; open SSE
+/// streams are capped per client and per instance. With Redis configured the buckets and the per-client stream cap
+/// are the service's, shared by every instance.
 /// </summary>
 public sealed class RateLimitOptions
 {
@@ -100,9 +102,23 @@ public sealed class RateLimitOptions
     /// <summary>Budget of every other /v1 call (reads and run commands).</summary>
     public TokenBucketSettings Requests { get; set; } = new() { PermitsPerSecond = 200, Burst = 400 };
 
-    /// <summary>Most SSE streams one client may hold open at once.</summary>
+    /// <summary>Most SSE streams one client may hold open at once (across the service when Redis is configured).</summary>
     [Range(1, 100_000)]
     public int MaxOpenStreamsPerClient { get; set; } = 100;
+
+    /// <summary>
+    /// Most SSE streams this instance holds open at once, all clients together: keep it below what one instance serves
+    /// at once (on Flex Consumption, its HTTP concurrency), so that streams cannot take every request an instance has.
+    /// </summary>
+    [Range(1, 1_000_000)]
+    public int MaxOpenStreams { get; set; } = 5000;
+
+    /// <summary>
+    /// Bits of an IPv6 address that name a client (1–128): a host is given a /64, so one client is its /64 unless set
+    /// otherwise. IPv4 addresses are clients whole.
+    /// </summary>
+    [Range(1, 128)]
+    public int IPv6PrefixLength { get; set; } = 64;
 }
 
 /// <summary>A token bucket: <see cref="Burst"/> calls at once, refilled at <see cref="PermitsPerSecond"/>.</summary>

@@ -1,13 +1,20 @@
-using System.Collections.Concurrent;
 using System.Globalization;
 using System.Threading.RateLimiting;
+using System.Net;
+using System.Net.Sockets;
 using Microsoft.Extensions.Options;
+using Qlaw.Api.Streaming;
+using Qlaw.Core.Caching;
+using RedisRateLimiting;
 
 namespace Qlaw.Api.Http;
 
 /// <summary>
-/// Rate limiting per client address with ASP.NET Core's limiter: token buckets for run creation and for other
-/// requests, and a cap on open streams. Edited limits apply at once (limiters are keyed by the settings' generation).
+/// Rate limiting per client with ASP.NET Core's limiter: token buckets for run creation and for other requests.
+/// A client is its address, an IPv6 one taken to its /64 (<c>RateLimits:IPv6PrefixLength</c>), so that one host's
+/// 2^64 addresses are one client. With Redis configured the buckets are the service's, shared by every instance
+/// (RedisRateLimiting's token bucket); while Redis is away, each instance's own. Edited limits apply at once
+/// (limiters are keyed by the settings' generation).
 /// </summary>
 public static class RateLimiting
 {
@@ -21,10 +28,11 @@ public static class RateLimiting
     {
         services.AddSingleton<RateLimitSettings>();
         services.AddSingleton<StreamSlots>();
+        services.AddHostedService(sp => sp.GetRequiredService<StreamSlots>());
         services.AddRateLimiter(options =>
         {
-            options.AddPolicy(RunCreation, context => Partition(context, s => s.RunCreation));
-            options.AddPolicy(Requests, context => Partition(context, s => s.Requests));
+            options.AddPolicy(RunCreation, context => Partition(context, RunCreation));
+            options.AddPolicy(Requests, context => Partition(context, Requests));
             options.OnRejected = (context, cancellationToken) => new ValueTask(RejectAsync(context.HttpContext, context.Lease));
         });
         services.AddSingleton<ApiRateLimiter>();
@@ -39,8 +47,7 @@ public static class RateLimiting
             "Too many requests from this client.");
 
     /// <summary>The partition of a request under <paramref name="policy"/>: the same budgets for every host.</summary>
-    public static RateLimitPartition<string> PartitionFor(HttpContext context, string policy) =>
-        Partition(context, policy == RunCreation ? s => s.RunCreation : s => s.Requests);
+    public static RateLimitPartition<string> PartitionFor(HttpContext context, string policy) => Partition(context, policy);
 
     /// <summary>Answers 429 problem+json with <c>Retry-After</c>.</summary>
     public static async Task WriteTooManyAsync(HttpContext context, TimeSpan retryAfter, string title)
@@ -60,10 +67,36 @@ public static class RateLimiting
         });
     }
 
-    /// <summary>The client a request is counted against: its remote address.</summary>
-    public static string ClientOf(HttpContext context) => context.Connection.RemoteIpAddress?.ToString() ?? "unknown";
+    /// <summary>
+    /// The client a request is counted against: its remote address (as trusted forwarded headers give it), an IPv6
+    /// address cut to its network of <c>RateLimits:IPv6PrefixLength</c> bits (<c>2001:db8:1:2::/64</c>).
+    /// </summary>
+    public static string ClientOf(HttpContext context)
+    {
+        if (context.Connection.RemoteIpAddress is not { } address)
+        {
+            return "unknown";
+        }
 
-    private static RateLimitPartition<string> Partition(HttpContext context, Func<RateLimitOptions, TokenBucketSettings> bucket)
+        address = address.IsIPv4MappedToIPv6 ? address.MapToIPv4() : address;
+        var prefix = context.RequestServices.GetRequiredService<RateLimitSettings>().Current.Options.IPv6PrefixLength;
+        return address.AddressFamily != AddressFamily.InterNetworkV6 || prefix == 128
+            ? address.ToString()
+            : Network(address, prefix);
+    }
+
+    private static string Network(IPAddress address, int prefix)
+    {
+        var bytes = address.GetAddressBytes();
+        for (var bit = prefix; bit < bytes.Length * 8; bit++)
+        {
+            bytes[bit / 8] &= (byte)~(0x80 >> (bit % 8));
+        }
+
+        return $"{new IPAddress(bytes)}/{prefix}";
+    }
+
+    private static RateLimitPartition<string> Partition(HttpContext context, string policy)
     {
         var settings = context.RequestServices.GetRequiredService<RateLimitSettings>();
         var (current, generation) = settings.Current;
@@ -72,15 +105,33 @@ public static class RateLimiting
             return RateLimitPartition.GetNoLimiter("off");
         }
 
-        var limits = bucket(current);
-        return RateLimitPartition.GetTokenBucketLimiter($"{generation}|{ClientOf(context)}", _ => new TokenBucketRateLimiterOptions
+        var limits = policy == RunCreation ? current.RunCreation : current.Requests;
+        var local = new TokenBucketRateLimiterOptions
         {
             TokenLimit = limits.Burst,
             TokensPerPeriod = limits.PermitsPerSecond,
             ReplenishmentPeriod = TimeSpan.FromSeconds(1),
             QueueLimit = 0,
             AutoReplenishment = true,
-        });
+        };
+        var key = $"{generation}|{ClientOf(context)}";
+        var redis = context.RequestServices.GetRequiredService<RedisConnection>();
+        if (!redis.Configured)
+        {
+            return RateLimitPartition.GetTokenBucketLimiter(key, _ => local);
+        }
+
+        // The bucket in Redis is named by the limits themselves, so that instances on the same settings share it.
+        var shared = $"{redis.Options.KeyPrefix}rate:{policy}:{limits.Burst}:{limits.PermitsPerSecond}:{ClientOf(context)}";
+        return RateLimitPartition.Get(key, _ => new SharedRateLimiter(
+            new RedisTokenBucketRateLimiter<string>(shared, new RedisTokenBucketRateLimiterOptions
+            {
+                ConnectionMultiplexerFactory = () => redis.Multiplexer,
+                TokenLimit = limits.Burst,
+                TokensPerPeriod = limits.PermitsPerSecond,
+                ReplenishmentPeriod = TimeSpan.FromSeconds(1),
+            }),
+            new TokenBucketRateLimiter(local)));
     }
 }
 
@@ -98,7 +149,7 @@ public sealed class ApiRateLimiter : IDisposable
     /// <summary>Takes a permit of <paramref name="policy"/>'s budget, or answers 429 and returns false.</summary>
     public async Task<bool> TryAcquireAsync(HttpContext context, string policy)
     {
-        using var lease = (policy == RateLimiting.RunCreation ? _runCreation : _requests).AttemptAcquire(context);
+        using var lease = await (policy == RateLimiting.RunCreation ? _runCreation : _requests).AcquireAsync(context, 1, context.RequestAborted);
         if (lease.IsAcquired)
         {
             return true;
@@ -132,89 +183,6 @@ public sealed class RateLimitSettings : IDisposable
     public void Dispose() => _subscription?.Dispose();
 }
 
-/// <summary>Counts open SSE streams per client and refuses one over the cap.</summary>
-public sealed class StreamSlots
-{
-    private readonly ConcurrentDictionary<string, int> _open = new(StringComparer.Ordinal);
-
-    public StreamSlots(RateLimitSettings settings) => Settings = settings;
-
-    private RateLimitSettings Settings { get; }
-
-    /// <summary>A slot for one more stream of this request's client, or null when it holds the most allowed.</summary>
-    public IDisposable? TryOpen(HttpContext context)
-    {
-        var options = Settings.Current.Options;
-        var client = RateLimiting.ClientOf(context);
-        var limit = options.Enabled ? options.MaxOpenStreamsPerClient : int.MaxValue;
-        while (true)
-        {
-            var open = _open.GetOrAdd(client, 0);
-            if (open >= limit)
-            {
-                return null;
-            }
-
-            if (_open.TryUpdate(client, open + 1, open))
-            {
-                return new Slot(this, client);
-            }
-        }
-    }
-
-    /// <summary>The answer to a client over its stream cap: 429 problem+json with <c>Retry-After</c>.</summary>
-    public static IResult TooMany { get; } = new TooManyRequestsResult(TimeSpan.FromSeconds(5), "Too many open streams from this client.");
-
-    /// <summary>Streams through <paramref name="stream"/> when the client has a free slot, else answers 429.</summary>
-    public static IResult Open(HttpContext context, Func<IDisposable, IResult> stream) =>
-        context.RequestServices.GetRequiredService<StreamSlots>().TryOpen(context) is { } slot ? stream(slot) : TooMany;
-
-    /// <summary>Reserves a slot before work that may end in a stream; disposing releases it unless taken.</summary>
-    public static StreamReservation Reserve(HttpContext context, bool wanted) =>
-        new(wanted, wanted ? context.RequestServices.GetRequiredService<StreamSlots>().TryOpen(context) : null);
-
-    private void Close(string client)
-    {
-        while (true)
-        {
-            var open = _open[client];
-            if (open == 1 ? _open.TryRemove(new KeyValuePair<string, int>(client, 1)) : _open.TryUpdate(client, open - 1, open))
-            {
-                return;
-            }
-        }
-    }
-
-    private sealed class Slot(StreamSlots owner, string client) : IDisposable
-    {
-        private int _closed;
-
-        public void Dispose()
-        {
-            if (Interlocked.Exchange(ref _closed, 1) == 0)
-            {
-                owner.Close(client);
-            }
-        }
-    }
-}
-
-/// <summary>A stream slot held while a request decides whether it streams.</summary>
-public sealed class StreamReservation(bool wanted, IDisposable? slot) : IDisposable
-{
-    private IDisposable? _slot = slot;
-
-    /// <summary>Whether the client asked for a stream.</summary>
-    public bool Wanted => wanted;
-
-    /// <summary>Whether a stream was wanted and the client is over its cap.</summary>
-    public bool Refused => wanted && _slot is null;
-
-    /// <summary>Hands the slot to the stream, which releases it when it ends.</summary>
-    public IDisposable? Take() => Interlocked.Exchange(ref _slot, null);
-
-    public void Dispose() => Take()?.Dispose();
-}
 
 /// <summary>429 problem+json with <c>Retry-After</c>.</summary>
 public sealed class TooManyRequestsResult(TimeSpan retryAfter, string title) : IResult

@@ -52,7 +52,7 @@ public static class StreamingApi
             after = startingAfter ?? 0;
         }
 
-        return StreamSlots.Open(http, slot => RunEventStreamResult.OfRows(reader.ReadAsync(runId, after, cancellationToken), slot));
+        return await StreamSlots.OpenAsync(http, slot => RunEventStreamResult.OfRows(reader.ReadAsync(runId, after, cancellationToken), slot));
     }
 
     /// <summary>
@@ -65,7 +65,7 @@ public static class StreamingApi
     {
         // A stream slot is taken before the run starts, so a client over its cap starts nothing.
         var stream = request.Stream == true;
-        using var slot = StreamSlots.Reserve(http, stream);
+        using var slot = await StreamSlots.ReserveAsync(http, stream);
         if (stream && slot.Refused)
         {
             return StreamSlots.TooMany;
@@ -84,7 +84,7 @@ public static class StreamingApi
         CancellationToken cancellationToken)
     {
         var stream = !(body.ValueKind == JsonValueKind.Object && body.TryGetProperty("stream", out var flag) && flag.ValueKind == JsonValueKind.False);
-        using var slot = StreamSlots.Reserve(http, stream);
+        using var slot = await StreamSlots.ReserveAsync(http, stream);
         if (stream && slot.Refused)
         {
             return StreamSlots.TooMany;

@@ -1,6 +1,5 @@
 using System.Text.Json;
 using Microsoft.Extensions.Logging;
-using Microsoft.Extensions.Options;
 using Qlaw.Contracts;
 using Qlaw.Contracts.Runs;
 using StackExchange.Redis;
@@ -12,28 +11,18 @@ namespace Qlaw.Core.Caching;
 /// (no backlog), each failure is answered as a miss, one warning is logged per outage, and the connection comes back by
 /// itself.
 /// </summary>
-internal sealed partial class RedisRunStatusCache : IRunStatusCache, IAsyncDisposable
+internal sealed partial class RedisRunStatusCache : IRunStatusCache
 {
     // Bump when RunStatusResponse changes shape, so that a deployment never reads the previous one's snapshots.
     private const string KeyVersion = "v1";
-    private readonly Lazy<Task<ConnectionMultiplexer>> _connection;
+    private readonly RedisConnection _redis;
     private readonly RedisOptions _options;
     private readonly ILogger<RedisRunStatusCache> _logger;
     private int _failing;
 
-    public RedisRunStatusCache(string connectionString, IOptions<RedisOptions> options, ILogger<RedisRunStatusCache> logger)
+    public RedisRunStatusCache(RedisConnection redis, ILogger<RedisRunStatusCache> logger)
     {
-        _options = options.Value;
-        _logger = logger;
-        var timeout = _options.TimeoutMs;
-        _connection = new(() => ConnectionMultiplexer.ConnectAsync(connectionString, c =>
-        {
-            // Start even when Redis is down and keep reconnecting in the background.
-            c.AbortOnConnectFail = false;
-            // While disconnected, fail commands at once rather than queueing them until they time out.
-            c.BacklogPolicy = BacklogPolicy.FailFast;
-            c.ConnectTimeout = c.SyncTimeout = c.AsyncTimeout = timeout;
-        }));
+        (_redis, _options, _logger) = (redis, redis.Options, logger);
     }
 
     /// <summary>The key of a run's snapshot.</summary>
@@ -43,7 +32,7 @@ internal sealed partial class RedisRunStatusCache : IRunStatusCache, IAsyncDispo
     {
         try
         {
-            var database = (await _connection.Value.WaitAsync(cancellationToken)).GetDatabase();
+            var database = _redis.Multiplexer.GetDatabase();
             var value = await database.StringGetAsync(Key(_options.KeyPrefix, runId)).WaitAsync(cancellationToken);
             Succeeded();
             return value.IsNullOrEmpty ? null : JsonSerializer.Deserialize<RunStatusResponse>(value.ToString(), QlawJson.Options);
@@ -59,7 +48,7 @@ internal sealed partial class RedisRunStatusCache : IRunStatusCache, IAsyncDispo
     {
         try
         {
-            var database = (await _connection.Value.WaitAsync(cancellationToken)).GetDatabase();
+            var database = _redis.Multiplexer.GetDatabase();
             var json = JsonSerializer.Serialize(status, QlawJson.Options);
             await database.StringSetAsync(Key(_options.KeyPrefix, status.Id), json, TimeSpan.FromSeconds(_options.SnapshotTtlSeconds), When.Always)
                 .WaitAsync(cancellationToken);
@@ -68,14 +57,6 @@ internal sealed partial class RedisRunStatusCache : IRunStatusCache, IAsyncDispo
         catch (Exception ex) when (ex is RedisException or TimeoutException)
         {
             Failed(ex);
-        }
-    }
-
-    public async ValueTask DisposeAsync()
-    {
-        if (_connection.IsValueCreated)
-        {
-            await (await _connection.Value).DisposeAsync();
         }
     }
 

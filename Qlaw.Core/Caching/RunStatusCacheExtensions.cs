@@ -1,4 +1,3 @@
-using Microsoft.Extensions.Configuration;
 using Microsoft.Extensions.DependencyInjection;
 using Microsoft.Extensions.DependencyInjection.Extensions;
 using Microsoft.Extensions.Hosting;
@@ -19,9 +18,10 @@ public static class RunStatusCacheExtensions
         var services = builder.Services;
         services.AddQlawOptions<RedisOptions>("Redis", SettingReload.Restart);
         services.TryAddEnumerable(ServiceDescriptor.Singleton<IValidateOptions<RedisOptions>, RedisConnectionStringValidator>());
+        services.TryAddSingleton<RedisConnection>();
         services.TryAddSingleton<IRunStatusCache>(sp =>
-            sp.GetRequiredService<IConfiguration>().GetConnectionString(RedisOptions.ConnectionStringName) is { } redis && !string.IsNullOrWhiteSpace(redis)
-                ? ActivatorUtilities.CreateInstance<RedisRunStatusCache>(sp, redis)
+            sp.GetRequiredService<RedisConnection>().Configured
+                ? ActivatorUtilities.CreateInstance<RedisRunStatusCache>(sp)
                 : new NoRunStatusCache());
         return builder;
     }

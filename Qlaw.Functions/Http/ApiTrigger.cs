@@ -11,7 +11,8 @@ namespace Qlaw.Functions.Http;
 
 /// <summary>
 /// What Qlaw.Server's middleware does around each /v1 endpoint, done around each HTTP trigger with the same shared
-/// pieces: security headers, the UTF-8 check, the authorization policy, the client's rate budget, and problem+json for
+/// pieces: the trusted proxies' forwarded headers, security headers, the UTF-8 check, the authorization policy, the
+/// client's rate budget, and problem+json for
 /// any exception. The trigger's handler is the shared one from Qlaw.Api.
 /// </summary>
 public static class ApiTrigger
@@ -30,6 +31,8 @@ public static class ApiTrigger
             return Task.CompletedTask;
         });
 
+        // The same trusted proxies as Qlaw.Server's, before anything counts the client.
+        ForwardedClients.Apply(context, http);
         try
         {
             if (await ApiExtensions.RefuseForeignCharsetAsync(context) || !await AuthorizeAsync(context) ||

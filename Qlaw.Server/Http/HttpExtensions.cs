@@ -1,6 +1,4 @@
-using System.Net;
 using Microsoft.AspNetCore.HostFiltering;
-using Microsoft.AspNetCore.HttpOverrides;
 using Microsoft.Extensions.Options;
 using Npgsql;
 using Qlaw.Api.Http;
@@ -15,8 +13,8 @@ namespace Qlaw.Server.Http;
 public static class HttpExtensions
 {
     /// <summary>
-    /// Adds the shared API services, Kestrel's request body limit, the allowed host names (loopback and
-    /// <c>Http:PublicHosts</c> unless <c>AllowedHosts</c> is set) and the trusted proxies of forwarded headers.
+    /// Adds the shared API services (the trusted proxies of forwarded headers among them), Kestrel's request body limit
+    /// and the allowed host names (loopback and <c>Http:PublicHosts</c> unless <c>AllowedHosts</c> is set).
     /// </summary>
     public static WebApplicationBuilder AddQlawHttp(this WebApplicationBuilder builder)
     {
@@ -28,25 +26,6 @@ public static class HttpExtensions
             var configured = configuration["AllowedHosts"]?.Split(';', StringSplitOptions.RemoveEmptyEntries | StringSplitOptions.TrimEntries);
             filtering.AllowedHosts = [.. configured is { Length: > 0 } ? configured : HttpOptions.LoopbackHosts, .. http.Value.PublicHosts];
         });
-        builder.Services.AddOptions<ForwardedHeadersOptions>().Configure<IOptions<HttpOptions>>((forwarded, http) =>
-        {
-            var proxies = http.Value.ForwardedHeaders;
-            forwarded.ForwardedHeaders = ForwardedHeaders.XForwardedFor | ForwardedHeaders.XForwardedProto;
-            forwarded.ForwardLimit = proxies.ForwardLimit;
-
-            // Only the configured proxies are believed, not the loopback ones ASP.NET Core trusts by default.
-            forwarded.KnownProxies.Clear();
-            forwarded.KnownIPNetworks.Clear();
-            foreach (var proxy in proxies.KnownProxies)
-            {
-                forwarded.KnownProxies.Add(IPAddress.Parse(proxy));
-            }
-
-            foreach (var network in proxies.KnownNetworks)
-            {
-                forwarded.KnownIPNetworks.Add(System.Net.IPNetwork.Parse(network));
-            }
-        });
         return builder;
     }
 
@@ -57,7 +36,7 @@ public static class HttpExtensions
     public static WebApplication UseQlawHttp(this WebApplication app)
     {
         var http = app.Services.GetRequiredService<IOptions<HttpOptions>>().Value;
-        if (http.ForwardedHeaders is { KnownProxies.Length: > 0 } or { KnownNetworks.Length: > 0 })
+        if (ForwardedClients.Configured(http))
         {
             // First, so that every limit below counts the client the trusted proxy names.
             app.UseForwardedHeaders();
