@@ -163,7 +163,7 @@ internal static class BenchProgram
 
             return 0;
         }
-        catch (Exception ex) when (ex is BenchException or LocalStackException or TimeoutException)
+        catch (Exception ex) when (ex is BenchException or LocalStackException or TimeoutException or HttpRequestException)
         {
             Console.Error.WriteLine($"bench: {ex.Message}");
             return 1;

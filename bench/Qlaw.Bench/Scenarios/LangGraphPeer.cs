@@ -90,8 +90,11 @@ internal static class LangGraphPeer
         return new PeerRun(postedAt, firstEvent, firstText, stream.Frames.Last(f => f.Kind == SseKind.Delta).ReceivedAt, stream.EndedAt);
     }
 
+    // The runs' statuses are read this many at once after a wave.
+    private const int StatusReads = 64;
+
     /// <summary>What a wave of background runs came to: the server's CPU in % of one core; <c>TimedOut</c> when runs were still busy at the limit.</summary>
-    internal sealed record Wave(int Completed, int Failed, double Seconds, double CpuPercent, bool TimedOut);
+    internal sealed record Wave(int Completed, int Failed, double Seconds, double PostedSeconds, double CpuPercent, bool TimedOut);
 
     /// <summary>
     /// <paramref name="runs"/> background runs of <paramref name="graph"/> (threads made first) started together, at most
@@ -109,24 +112,13 @@ internal static class LangGraphPeer
 
         var cpuBefore = ProcessStats.CpuSeconds(pid);
         var startedAt = BenchClock.Now;
-        using var starts = new SemaphoreSlim(Math.Min(startConcurrency, runs));
-        var ids = await Task.WhenAll(threads.Select(async t =>
-        {
-            await starts.WaitAsync(cancellationToken);
-            try
-            {
-                return await api.StartRunAsync(t, 0, cancellationToken, graph);
-            }
-            finally
-            {
-                starts.Release();
-            }
-        }));
+        var ids = await ClosedLoop.MapAsync(threads, Math.Min(startConcurrency, runs), t => api.StartRunAsync(t, 0, cancellationToken, graph), cancellationToken);
+        var postedSeconds = BenchClock.Milliseconds(startedAt, BenchClock.Now) / 1000;
         var drained = await TryWaitAsync(() => api.CountBusyAsync(batch, cancellationToken), busy => busy == 0, limit, cancellationToken);
         var cpuPercent = (ProcessStats.CpuSeconds(pid) - cpuBefore) / (BenchClock.Milliseconds(startedAt, BenchClock.Now) / 1000) * 100;
-        var statuses = await Task.WhenAll(threads.Zip(ids, (t, r) => api.GetRunAsync(t, r, cancellationToken)));
+        var statuses = await ClosedLoop.MapAsync(threads.Zip(ids), StatusReads, r => api.GetRunAsync(r.First, r.Second, cancellationToken), cancellationToken);
         var lastAt = statuses.Where(s => s?.HasEnded == true).Select(s => s!.UpdatedAt).DefaultIfEmpty(BenchClock.ToUtc(startedAt)).Max();
-        return new Wave(statuses.Count(s => s?.Status == "success"), statuses.Count(s => s is { HasEnded: true, Status: not "success" }), (lastAt - BenchClock.ToUtc(startedAt)).TotalSeconds, cpuPercent, !drained.Done);
+        return new Wave(statuses.Count(s => s?.Status == "success"), statuses.Count(s => s is { HasEnded: true, Status: not "success" }), (lastAt - BenchClock.ToUtc(startedAt)).TotalSeconds, postedSeconds, cpuPercent, !drained.Done);
     }
 
     private sealed record KillOutcome(int Accepted, int RunningAtKill, int EndedAtKill, double RestartSeconds, double WaitedSeconds, int Known, int Completed);

@@ -48,10 +48,10 @@ internal static class PacedModel
         FakeModelPace pace, BenchScale scale, (double AloneSeconds, List<PacedWave> Waves) qlaw, (double AloneSeconds, List<PacedWave> Waves, int Workers) peer)
     {
         var turnSeconds = (pace.FirstTokenMs + (pace.Tokens - 1) * pace.TokenMs) / 1000.0;
-        string[] Alone(string system, double seconds) => [system, "1 alone", "", "", Number(seconds, "0.00"), "1.00", "", "", "", "", ""];
+        string[] Alone(string system, double seconds) => [system, "1 alone", "", "", "", Number(seconds, "0.00"), "1.00", "", "", "", "", ""];
         string[] Row(string system, PacedWave w, double alone) =>
         [
-            system, w.Runs.ToString(CultureInfo.InvariantCulture), w.Completed.ToString(CultureInfo.InvariantCulture), w.Failed.ToString(CultureInfo.InvariantCulture),
+            system, w.Runs.ToString(CultureInfo.InvariantCulture), w.Completed.ToString(CultureInfo.InvariantCulture), w.Failed.ToString(CultureInfo.InvariantCulture), Number(w.PostedSeconds, "0.0"),
             (w.TimedOut ? "> " : "") + Number(w.Seconds, "0.0"), (w.TimedOut ? "> " : "") + Number(w.Seconds / alone, "0.00"),
             w.PeakModelCalls.ToString(CultureInfo.InvariantCulture), w.WaitedTurns?.ToString(CultureInfo.InvariantCulture) ?? "–",
             w.PoolMax is { } pool ? $"{w.Peaks.Connections} / {w.Peaks.ConnectionsInUse} / {pool}" : "–", Number(w.Peaks.RssMiB, "0"), w.Cpu,
@@ -64,7 +64,7 @@ internal static class PacedModel
             "the request offers, else `complete`. Qlaw.Server (profile `paced-model`: the `openai` endpoint at the fake, `Durable:MaxConcurrentActivities` and " +
             $"`MaxConcurrentOrchestrations` 1000) runs `{PacedQlaw.Workflow}`, planner → coder → judge: 3 model calls, {Number(3 * turnSeconds, "0.0")} s of model time a run. " +
             $"One run alone (the median of {scale.PacedAloneRuns}, after one untimed run), then N runs started together (at most {PacedQlaw.StartConcurrency} POSTs at once), " +
-            $"each wave timed from its first POST to its last run's `completed_at`, for {scale.PacedWaveLimit.TotalMinutes:0} min at most (a wave that does not end in time " +
+            $"each wave timed from its first POST to its last run's `completed_at` (*all POSTed*: to the last POST's answer), for {scale.PacedWaveLimit.TotalMinutes:0} min at most (a wave that does not end in time " +
             "is reported as far as it got, marked >, and the larger ones are skipped). Sampled every 100 ms of a wave: the model calls in flight (the fake's count), the " +
             "server's PostgreSQL connections (client backends of its `application_name`, so never the bench's own: all, and those not idle) beside its pool's maximum " +
             "(its connection string's, else the server's default), and its resident memory. *Turns waited* counts the runs' `model.waiting` audit entries. CPU in % " +
@@ -73,7 +73,7 @@ internal static class PacedModel
             $"streaming, no retries), on {peer.Workers} workers (`node server.mjs <port> {peer.Workers}`; the dev server's default is 10), as background runs timed " +
             "as *LangGraph.js peer* times them (threads made first, until the last run's `updated_at`).")
             .Table(
-                ["", "N", "completed", "failed", "makespan s", "× one alone", "peak model calls in flight", "turns waited for a slot", "PG connections peak (all / in use / pool max)", "server peak RSS MiB", "CPU"],
+                ["", "N", "completed", "failed", "all POSTed s", "makespan s", "× one alone", "peak model calls in flight", "turns waited for a slot", "PG connections peak (all / in use / pool max)", "server peak RSS MiB", "CPU"],
                 [
                     Alone("Qlaw", qlaw.AloneSeconds),
                     .. qlaw.Waves.Select(w => Row("Qlaw", w, qlaw.AloneSeconds)),

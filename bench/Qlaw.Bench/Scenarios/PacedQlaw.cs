@@ -95,25 +95,14 @@ internal static class PacedQlaw
         await using var sampler = WaveSampler.Start(processes.Server, database, ServerProfile.PacedApplicationName);
         var cpu = CpuWindow.Start(processes);
         var startedAt = BenchClock.Now;
-        using var starts = new SemaphoreSlim(StartConcurrency);
-        var ids = await Task.WhenAll(Enumerable.Range(0, runs).Select(async _ =>
-        {
-            await starts.WaitAsync(cancellationToken);
-            try
-            {
-                return await api.StartRunAsync(Workflow, cancellationToken);
-            }
-            finally
-            {
-                starts.Release();
-            }
-        }));
+        var ids = await ClosedLoop.MapAsync(Enumerable.Range(0, runs), StartConcurrency, _ => api.StartRunAsync(Workflow, cancellationToken), cancellationToken);
+        var postedSeconds = Elapsed(startedAt).TotalSeconds;
         var ended = await WaitUntilEndedAsync(database, ids, limit - Elapsed(startedAt), 250, cancellationToken);
         var usage = cpu.Stop();
         var peaks = await sampler.StopAsync();
         var outcome = await OutcomeAsync(database, ids);
         var seconds = ended ? (outcome.LastEndedAt - BenchClock.ToUtc(startedAt)).TotalSeconds : Elapsed(startedAt).TotalSeconds;
-        return new PacedWave(runs, outcome.Completed, outcome.Failed, seconds, !ended, model.PeakInFlight, outcome.Waited, peaks, poolMax, usage.ToString());
+        return new PacedWave(runs, outcome.Completed, outcome.Failed, seconds, postedSeconds, !ended, model.PeakInFlight, outcome.Waited, peaks, poolMax, usage.ToString());
     }
 
     private static TimeSpan Elapsed(long since) => TimeSpan.FromMilliseconds(BenchClock.Milliseconds(since, BenchClock.Now));
