@@ -48,16 +48,17 @@ internal static class PacedModel
         FakeModelPace pace, BenchScale scale, (double AloneSeconds, List<PacedWave> Waves) qlaw, (double AloneSeconds, List<PacedWave> Waves, int Workers) peer)
     {
         var turnSeconds = (pace.FirstTokenMs + (pace.Tokens - 1) * pace.TokenMs) / 1000.0;
-        string[] Alone(string system, double seconds) => [system, "1 alone", "", "", "", Number(seconds, "0.00"), "1.00", "", "", "", "", ""];
+        string[] Alone(string system, double seconds) => [system, "1 alone", "", "", "", Number(seconds, "0.00"), "1.00", "", "", "", "", "", ""];
         string[] Row(string system, PacedWave w, double alone) =>
         [
             system, w.Runs.ToString(CultureInfo.InvariantCulture), w.Completed.ToString(CultureInfo.InvariantCulture), w.Failed.ToString(CultureInfo.InvariantCulture), Number(w.PostedSeconds, "0.0"),
-            (w.TimedOut ? "> " : "") + Number(w.Seconds, "0.0"), (w.TimedOut ? "> " : "") + Number(w.Seconds / alone, "0.00"),
+            w.TimedOut ? $"> {Number(w.Seconds, "0")} (last end {Number(w.LastEndedSeconds, "0.0")})" : Number(w.Seconds, "0.0"), (w.TimedOut ? "> " : "") + Number(w.Seconds / alone, "0.00"),
+            w.Turns is { } turns ? $"{Number(turns.P50 / 1000, "0.00")} / {Number(turns.P90 / 1000, "0.00")}" : "–",
             w.PeakModelCalls.ToString(CultureInfo.InvariantCulture), w.WaitedTurns?.ToString(CultureInfo.InvariantCulture) ?? "–",
             w.PoolMax is { } pool ? $"{w.Peaks.Connections} / {w.Peaks.ConnectionsInUse} / {pool}" : "–", Number(w.Peaks.RssMiB, "0"), w.Cpu,
         ];
 
-        return new ReportSection(
+        var section = new ReportSection(
             "Paced model: many runs waiting on a real model",
             $"An OpenAI-compatible fake model in the bench process (tests/Qlaw.FakeModel) answers every call as a real model streams: the first token after " +
             $"{pace.FirstTokenMs} ms, then {pace.Tokens} tokens {pace.TokenMs} ms apart ({Number(turnSeconds, "0.00")} s a call), then a call of the first `handoff_to_…` tool " +
@@ -67,18 +68,25 @@ internal static class PacedModel
             $"each wave timed from its first POST to its last run's `completed_at` (*all POSTed*: to the last POST's answer), for {scale.PacedWaveLimit.TotalMinutes:0} min at most (a wave that does not end in time " +
             "is reported as far as it got, marked >, and the larger ones are skipped). Sampled every 100 ms of a wave: the model calls in flight (the fake's count), the " +
             "server's PostgreSQL connections (client backends of its `application_name`, so never the bench's own: all, and those not idle) beside its pool's maximum " +
-            "(its connection string's, else the server's default), and its resident memory. *Turns waited* counts the runs' `model.waiting` audit entries. CPU in % " +
+            "(its connection string's, else the server's default), and its resident memory. A turn's duration is its step row's, from its start to its completion " +
+            $"(the model's own {Number(turnSeconds, "0.00")} s and the turn's writes). *Turns waited* counts the runs' `model.waiting` audit entries. CPU in % " +
             "of one core over each wave; the bench process holds the fake model and the clients. " +
             $"The LangGraph.js peer runs bench/peer/paced.mjs, 3 nodes in a chain each streaming one completion from the same fake (`@langchain/openai` `ChatOpenAI`, " +
             $"streaming, no retries), on {peer.Workers} workers (`node server.mjs <port> {peer.Workers}`; the dev server's default is 10), as background runs timed " +
             "as *LangGraph.js peer* times them (threads made first, until the last run's `updated_at`).")
             .Table(
-                ["", "N", "completed", "failed", "all POSTed s", "makespan s", "× one alone", "peak model calls in flight", "turns waited for a slot", "PG connections peak (all / in use / pool max)", "server peak RSS MiB", "CPU"],
+                ["", "N", "completed", "failed", "all POSTed s", "makespan s", "× one alone", "turn p50 / p90 s", "peak model calls in flight", "turns waited for a slot", "PG connections peak (all / in use / pool max)", "server peak RSS MiB", "CPU"],
                 [
                     Alone("Qlaw", qlaw.AloneSeconds),
                     .. qlaw.Waves.Select(w => Row("Qlaw", w, qlaw.AloneSeconds)),
                     Alone("LangGraph.js", peer.AloneSeconds),
                     .. peer.Waves.Select(w => Row("LangGraph.js", w, peer.AloneSeconds)),
                 ]);
+        foreach (var wave in qlaw.Waves.Where(w => w.NotEnded is not null))
+        {
+            section.Note($"Qlaw's {wave.Runs} runs at the limit: {wave.NotEnded}.");
+        }
+
+        return section;
     }
 }

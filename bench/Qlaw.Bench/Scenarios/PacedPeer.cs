@@ -47,7 +47,7 @@ internal static class PacedPeer
             var benchPercent = (ProcessStats.CpuSeconds(StackProcesses.Bench) - bench) / (BenchClock.Milliseconds(startedAt, BenchClock.Now) / 1000) * 100;
             var seconds = wave.TimedOut ? scale.PacedWaveLimit.TotalSeconds : wave.Seconds;
             waves.Add(new PacedWave(
-                runs, wave.Completed, wave.Failed, seconds, wave.PostedSeconds, wave.TimedOut, model.PeakInFlight, null, peaks, null,
+                runs, wave.Completed, wave.Failed, seconds, wave.PostedSeconds, wave.Seconds, wave.TimedOut, model.PeakInFlight, null, peaks, null,
                 string.Create(CultureInfo.InvariantCulture, $"peer server {wave.CpuPercent:0}%, bench process {benchPercent:0}%")));
             log($"LangGraph.js: {runs} runs together: {wave.Completed} completed in {seconds:0.0} s{(wave.TimedOut ? " (timed out)" : "")}");
             if (wave.TimedOut)

@@ -101,8 +101,32 @@ internal static class PacedQlaw
         var usage = cpu.Stop();
         var peaks = await sampler.StopAsync();
         var outcome = await OutcomeAsync(database, ids);
-        var seconds = ended ? (outcome.LastEndedAt - BenchClock.ToUtc(startedAt)).TotalSeconds : Elapsed(startedAt).TotalSeconds;
-        return new PacedWave(runs, outcome.Completed, outcome.Failed, seconds, postedSeconds, !ended, model.PeakInFlight, outcome.Waited, peaks, poolMax, usage.ToString());
+        var lastEnded = (outcome.LastEndedAt - BenchClock.ToUtc(startedAt)).TotalSeconds;
+        return new PacedWave(
+            runs, outcome.Completed, outcome.Failed, ended ? lastEnded : Elapsed(startedAt).TotalSeconds, postedSeconds, lastEnded, !ended, model.PeakInFlight, outcome.Waited,
+            peaks, poolMax, usage.ToString())
+        {
+            Turns = await JobThroughput.TurnDurationsAsync(database, ids, cancellationToken),
+            NotEnded = ended ? null : await DescribeNotEndedAsync(database, api, ids),
+        };
+    }
+
+    // How many runs had not ended, and what the server says of the first few.
+    private static async Task<string> DescribeNotEndedAsync(NpgsqlDataSource database, QlawApi api, Guid[] ids)
+    {
+        await using var command = database.CreateCommand("SELECT id FROM runs WHERE id = ANY($1) AND status NOT IN ('completed', 'failed', 'cancelled') ORDER BY id");
+        command.Parameters.Add(new() { Value = ids });
+        var open = new List<Guid>();
+        await using (var reader = await command.ExecuteReaderAsync())
+        {
+            while (await reader.ReadAsync())
+            {
+                open.Add(reader.GetGuid(0));
+            }
+        }
+
+        var described = await Task.WhenAll(open.Take(3).Select(async id => $"{id}: {await api.DescribeAsync(id)}"));
+        return $"{open.Count} not ended; {string.Join("; ", described)}";
     }
 
     private static TimeSpan Elapsed(long since) => TimeSpan.FromMilliseconds(BenchClock.Milliseconds(since, BenchClock.Now));
