@@ -9,14 +9,18 @@ using Qlaw.Bench.Stack;
 namespace Qlaw.Bench;
 
 /// <summary>
-/// <c>dotnet run -c Release --project bench/Qlaw.Bench -- [latency] [throughput] [fanout] [writes] [recovery] [chaos] [peer] [--quick] [--seed N]</c>:
-/// starts its own PostgreSQL, Azurite and Qlaw.Server on free ports, runs the scenarios (all but <c>peer</c> by default),
-/// prints the report, saves it under .local/bench/ and, after a full run of every scenario, writes it into
-/// docs/benchmarks.md; a full run of <c>latency throughput peer</c> writes the side-by-side table there.
+/// <c>dotnet run -c Release --project bench/Qlaw.Bench -- [latency] [throughput] [fanout] [writes] [recovery] [chaos] [peer] [paced] [--quick] [--seed N] [--pace 500/30/50]</c>:
+/// starts its own PostgreSQL, Azurite and Qlaw.Server on free ports, runs the scenarios (all but <c>peer</c> and
+/// <c>paced</c> by default), prints the report, saves it under .local/bench/ and, after a full run of every scenario,
+/// writes it into docs/benchmarks.md; a full run of <c>latency throughput peer</c> writes the side-by-side table there,
+/// and a full run of <c>paced</c> its own section.
 /// </summary>
 internal static class BenchProgram
 {
-    private static readonly string[] Scenarios = ["latency", "throughput", "fanout", "writes", "recovery", "chaos", "peer"];
+    private static readonly string[] Scenarios = ["latency", "throughput", "fanout", "writes", "recovery", "chaos", "peer", "paced"];
+
+    // Run only when named: the peer needs its own npm install, and the paced scenario alone takes longer than the rest.
+    private static readonly string[] Named = ["peer", "paced"];
     private static readonly TimeSpan HardLimit = TimeSpan.FromMinutes(25);
 
     public static async Task<int> Main(string[] args)
@@ -28,22 +32,31 @@ internal static class BenchProgram
             return 2;
         }
 
+        var paceAt = Array.IndexOf(args, "--pace");
+        var pace = paceAt < 0 ? PacedModel.DefaultPace : paceAt + 1 < args.Length ? PacedModel.ParsePace(args[paceAt + 1]) : null;
+        if (pace is null)
+        {
+            Console.Error.WriteLine("--pace takes first-token-ms/tokens/token-ms, e.g. 500/30/50 (the paced model's pace).");
+            return 2;
+        }
+
         var seed = seedAt >= 0 ? int.Parse(args[seedAt + 1], System.Globalization.CultureInfo.InvariantCulture) : Random.Shared.Next(1, 100_000);
-        var chosen = args.Where((a, i) => !a.StartsWith("--", StringComparison.Ordinal) && (seedAt < 0 || i != seedAt + 1)).ToHashSet(StringComparer.OrdinalIgnoreCase);
+        var chosen = args.Where((a, i) => !a.StartsWith("--", StringComparison.Ordinal) && (seedAt < 0 || i != seedAt + 1) && (paceAt < 0 || i != paceAt + 1))
+            .ToHashSet(StringComparer.OrdinalIgnoreCase);
         if (chosen.Except(Scenarios).FirstOrDefault() is { } unknown)
         {
-            Console.Error.WriteLine($"Unknown scenario '{unknown}'. Scenarios: {string.Join(", ", Scenarios)} (all but peer when none is named); --quick for a short version; --seed N for the chaos run's moments.");
+            Console.Error.WriteLine($"Unknown scenario '{unknown}'. Scenarios: {string.Join(", ", Scenarios)} (all but {string.Join(" and ", Named)} when none is named); --quick for a short version; --seed N for the chaos run's moments; --pace 500/30/50 for the paced model's.");
             return 2;
         }
 
         // Every scenario when none is named, or when all of them are (with the peer too: the side-by-side from one run).
-        var everything = chosen.Count == 0 || Scenarios.Where(s => s != "peer").All(chosen.Contains);
-        // The LangGraph.js peer needs its own npm install: it runs only when named.
-        bool Runs(string scenario) => (everything && scenario != "peer") || chosen.Contains(scenario);
+        var everything = chosen.Count == 0 || Scenarios.Except(Named).All(chosen.Contains);
+        bool Runs(string scenario) => (everything && !Named.Contains(scenario)) || chosen.Contains(scenario);
         var scale = args.Contains("--quick") ? BenchScale.Quick : BenchScale.Full;
         BenchServer.Echo = args.Contains("--echo-server");
 
-        using var stop = new CancellationTokenSource(HardLimit);
+        var hardLimit = HardLimit + (Runs("paced") ? PacedModel.ExtraTime : TimeSpan.Zero);
+        using var stop = new CancellationTokenSource(hardLimit);
         // Ctrl+C or a SIGTERM (`timeout`, a CI runner) stops the scenarios, and the stack is removed on the way out.
         void Stop(PosixSignalContext context)
         {
@@ -119,6 +132,14 @@ internal static class BenchProgram
                 report.Sections.AddRange(peerSections);
             }
 
+            ReportSection[] pacedSections = [];
+            if (Runs("paced"))
+            {
+                Log($"Paced model ({pace.FirstTokenMs} ms to the first token, then {pace.Tokens} tokens {pace.TokenMs} ms apart)");
+                pacedSections = [await PacedModel.RunAsync(stack, scale, pace, BenchServer.Echo, Log, stop.Token)];
+                report.Sections.AddRange(pacedSections);
+            }
+
             Console.WriteLine();
             Console.WriteLine(report.ToMarkdown());
             Log($"Saved to {await report.SaveAsync()}");
@@ -134,16 +155,22 @@ internal static class BenchProgram
                 Log("Updated the side-by-side comparison in docs/benchmarks.md");
             }
 
+            if (Runs("paced") && scale.IsFull)
+            {
+                await report.UpdatePacedDocumentAsync(pacedSections);
+                Log("Updated the paced-model section in docs/benchmarks.md");
+            }
+
             return 0;
         }
-        catch (Exception ex) when (ex is BenchException or LocalStackException or TimeoutException)
+        catch (Exception ex) when (ex is BenchException or LocalStackException or TimeoutException or HttpRequestException)
         {
             Console.Error.WriteLine($"bench: {ex.Message}");
             return 1;
         }
         catch (OperationCanceledException) when (stop.IsCancellationRequested)
         {
-            Console.Error.WriteLine($"bench: stopped (interrupted, or the hard limit of {HardLimit.TotalMinutes:0} min passed).");
+            Console.Error.WriteLine($"bench: stopped (interrupted, or the hard limit of {hardLimit.TotalMinutes:0} min passed).");
             return 1;
         }
     }

@@ -42,6 +42,9 @@ public sealed class FakeOpenAIServer : IAsyncDisposable
 
     public int PeakInFlight => Volatile.Read(ref _peakInFlight);
 
+    /// <summary>Counts <see cref="PeakInFlight"/> afresh from the calls in flight now (a bench's next wave).</summary>
+    public void ResetPeakInFlight() => Interlocked.Exchange(ref _peakInFlight, InFlight);
+
     /// <summary>Streams sent to the end (<c>data: [DONE]</c>).</summary>
     public int Finished => Volatile.Read(ref _finished);
 

@@ -11,12 +11,15 @@ internal sealed record PeerRunStatus(string Status, DateTime UpdatedAt)
 }
 
 /// <summary>
-/// The few LangGraph API calls the peer scenario makes (<c>/threads</c>, <c>/threads/{id}/runs</c>); the assistant is
-/// the graph <see cref="Graph"/> of bench/peer/langgraph.json.
+/// The few LangGraph API calls the peer scenarios make (<c>/threads</c>, <c>/threads/{id}/runs</c>); the assistant is
+/// the graph <see cref="Graph"/> of bench/peer/langgraph.json, or <see cref="PacedGraph"/>.
 /// </summary>
 internal sealed class LangGraphApi(HttpClient http)
 {
     public const string Graph = "chain";
+
+    /// <summary>Three nodes, each streaming a completion of the bench's paced OpenAI-compatible model (bench/peer/paced.mjs).</summary>
+    public const string PacedGraph = "paced";
 
     public async Task<Guid> CreateThreadAsync(string batch, CancellationToken cancellationToken)
     {
@@ -30,16 +33,19 @@ internal sealed class LangGraphApi(HttpClient http)
     /// </summary>
     public async Task<SseReading> StreamRunAsync(Guid threadId, CancellationToken cancellationToken)
     {
-        var run = Run(paceMs: 0);
+        var run = Run(paceMs: 0, Graph);
         run["stream_mode"] = new JsonArray("messages-tuple");
         using var request = new HttpRequestMessage(HttpMethod.Post, new Uri($"/threads/{threadId}/runs/stream", UriKind.Relative)) { Content = Json(run) };
         return await SseReader.ReadAsync(http, request, SseVocabulary.LangGraph, cancellationToken);
     }
 
-    /// <summary>Starts a background run (<c>POST /threads/{id}/runs</c>), each node waiting <paramref name="paceMs"/> first; returns its id.</summary>
-    public async Task<Guid> StartRunAsync(Guid threadId, int paceMs, CancellationToken cancellationToken)
+    /// <summary>
+    /// Starts a background run of <paramref name="graph"/> (<see cref="Graph"/> when null; <c>POST /threads/{id}/runs</c>),
+    /// each node of the chain waiting <paramref name="paceMs"/> first; returns its id.
+    /// </summary>
+    public async Task<Guid> StartRunAsync(Guid threadId, int paceMs, CancellationToken cancellationToken, string? graph = null)
     {
-        var body = await PostAsync($"/threads/{threadId}/runs", Run(paceMs), cancellationToken);
+        var body = await PostAsync($"/threads/{threadId}/runs", Run(paceMs, graph ?? Graph), cancellationToken);
         return Guid.Parse(body["run_id"]!.GetValue<string>());
     }
 
@@ -63,9 +69,9 @@ internal sealed class LangGraphApi(HttpClient http)
         return new PeerRunStatus(body["status"]!.GetValue<string>(), body["updated_at"]!.GetValue<DateTime>().ToUniversalTime());
     }
 
-    private static JsonObject Run(int paceMs) => new()
+    private static JsonObject Run(int paceMs, string graph) => new()
     {
-        ["assistant_id"] = Graph,
+        ["assistant_id"] = graph,
         ["input"] = new JsonObject
         {
             ["messages"] = new JsonArray(new JsonObject { ["role"] = "user", ["content"] = "add two numbers" }),

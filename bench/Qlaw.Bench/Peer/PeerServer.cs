@@ -13,12 +13,14 @@ internal sealed class PeerServer : IAsyncDisposable
 {
     private readonly string _folder;
     private readonly int _port;
+    private readonly PeerOptions _options;
     private ManagedProcess _process;
 
-    private PeerServer(string folder, int port, ManagedProcess process)
+    private PeerServer(string folder, int port, PeerOptions options, ManagedProcess process)
     {
         _folder = folder;
         _port = port;
+        _options = options;
         _process = process;
         Http = new HttpClient(new SocketsHttpHandler { MaxConnectionsPerServer = int.MaxValue, UseProxy = false, AutomaticDecompression = DecompressionMethods.None })
         {
@@ -32,8 +34,9 @@ internal sealed class PeerServer : IAsyncDisposable
     public int ProcessId => _process.Id;
 
     /// <summary>Installs the peer if needed and starts it with empty storage (the dev server reloads what it last flushed).</summary>
-    public static async Task<PeerServer> StartAsync(string repository, bool echo)
+    public static async Task<PeerServer> StartAsync(string repository, bool echo, PeerOptions? options = null)
     {
+        options ??= new PeerOptions();
         var folder = Path.Combine(repository, "bench", "peer");
         await InstallAsync(folder, echo);
         var storage = Path.Combine(folder, ".langgraph_api");
@@ -43,7 +46,7 @@ internal sealed class PeerServer : IAsyncDisposable
         }
 
         var port = Network.FreePort();
-        return new PeerServer(folder, port, await LaunchAsync(folder, port, echo));
+        return new PeerServer(folder, port, options, await LaunchAsync(folder, port, options, echo));
     }
 
     /// <summary>SIGKILL, as a crash would; <see cref="RestartAsync"/> starts it again on the same port and storage.</summary>
@@ -52,7 +55,7 @@ internal sealed class PeerServer : IAsyncDisposable
     public async Task RestartAsync(bool echo)
     {
         await _process.DisposeAsync();
-        _process = await LaunchAsync(_folder, _port, echo);
+        _process = await LaunchAsync(_folder, _port, _options, echo);
     }
 
     public async ValueTask DisposeAsync()
@@ -61,7 +64,7 @@ internal sealed class PeerServer : IAsyncDisposable
         await _process.DisposeAsync();
     }
 
-    private static async Task<ManagedProcess> LaunchAsync(string folder, int port, bool echo)
+    private static async Task<ManagedProcess> LaunchAsync(string folder, int port, PeerOptions options, bool echo)
     {
         var environment = new Dictionary<string, string?>
         {
@@ -72,15 +75,19 @@ internal sealed class PeerServer : IAsyncDisposable
             ["LANGGRAPH_CLI_NO_ANALYTICS"] = "1",
             ["BROWSER"] = "none",
             ["NODE_ENV"] = "development",
+            ["PACED_MODEL_URL"] = options.PacedModelUrl?.ToString(),
         };
-        var process = ManagedProcess.Start("langgraph.js", "node", ["server.mjs", port.ToString(System.Globalization.CultureInfo.InvariantCulture)], environment, folder, echo: echo);
+        var process = ManagedProcess.Start(
+            "langgraph.js", "node", ["server.mjs", port.ToString(System.Globalization.CultureInfo.InvariantCulture), options.Workers.ToString(System.Globalization.CultureInfo.InvariantCulture)],
+            environment, folder, echo: echo);
         await Network.WaitUntilAsync("The LangGraph.js server", ct => Network.IsListeningAsync(port, ct), process, TimeSpan.FromSeconds(60));
         return process;
     }
 
     private static async Task InstallAsync(string folder, bool echo)
     {
-        if (Directory.Exists(Path.Combine(folder, "node_modules", "@langchain", "langgraph-api")))
+        // Every package the graphs import: an install made before one was added is brought up to the lock file.
+        if (Directory.Exists(Path.Combine(folder, "node_modules", "@langchain", "langgraph-api")) && Directory.Exists(Path.Combine(folder, "node_modules", "@langchain", "openai")))
         {
             return;
         }
@@ -98,3 +105,9 @@ internal sealed class PeerServer : IAsyncDisposable
         }
     }
 }
+
+/// <summary>
+/// How the peer server runs: its workers (runs in flight at once; the dev server's default is 10) and the URL of the
+/// paced model its <c>paced</c> graph calls.
+/// </summary>
+internal sealed record PeerOptions(int Workers = 10, Uri? PacedModelUrl = null);

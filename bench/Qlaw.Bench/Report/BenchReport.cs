@@ -8,7 +8,7 @@ namespace Qlaw.Bench.Report;
 /// <summary>
 /// The whole report: machine, date, command, a summary of the goals, then each scenario's tables. Written to
 /// <c>.local/bench/</c> every time, and between the markers of docs/benchmarks.md after a full run; the side-by-side
-/// comparison with the LangGraph.js peer between its own markers.
+/// comparison with the LangGraph.js peer and the paced-model section each between their own markers.
 /// </summary>
 internal sealed class BenchReport(string repository, string command)
 {
@@ -16,6 +16,8 @@ internal sealed class BenchReport(string repository, string command)
     public const string EndMarker = "<!-- bench:results:end -->";
     public const string PeerBeginMarker = "<!-- bench:peer:begin -->";
     public const string PeerEndMarker = "<!-- bench:peer:end -->";
+    public const string PacedBeginMarker = "<!-- bench:paced:begin -->";
+    public const string PacedEndMarker = "<!-- bench:paced:end -->";
 
     private readonly DateTimeOffset _started = DateTimeOffset.UtcNow;
     private readonly string _loadAtStart = Load();
@@ -76,6 +78,9 @@ internal sealed class BenchReport(string repository, string command)
 
     /// <summary>Replaces the side-by-side comparison (<paramref name="sections"/>) between the peer markers of docs/benchmarks.md.</summary>
     public Task UpdatePeerDocumentAsync(IReadOnlyCollection<ReportSection> sections) => UpdateDocumentAsync(PeerBeginMarker, PeerEndMarker, ToMarkdown(sections));
+
+    /// <summary>Replaces the paced-model section (<paramref name="sections"/>) between the paced markers of docs/benchmarks.md.</summary>
+    public Task UpdatePacedDocumentAsync(IReadOnlyCollection<ReportSection> sections) => UpdateDocumentAsync(PacedBeginMarker, PacedEndMarker, ToMarkdown(sections));
 
     private async Task UpdateDocumentAsync(string beginMarker, string endMarker, string markdown)
     {

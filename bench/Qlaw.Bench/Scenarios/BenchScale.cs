@@ -31,6 +31,15 @@ internal sealed record BenchScale
 
     public int CrashRuns { get; init; } = 20;
 
+    /// <summary>Runs of the paced scenario timed one at a time (the report takes their median).</summary>
+    public int PacedAloneRuns { get; init; } = 3;
+
+    /// <summary>Runs started together in each wave of the paced scenario, Qlaw's and the peer's.</summary>
+    public int[] PacedWaves { get; init; } = [100, 500, 1000];
+
+    /// <summary>How long a paced wave may take; a wave that does not end in time is reported as far as it got, and the larger ones are skipped.</summary>
+    public TimeSpan PacedWaveLimit { get; init; } = TimeSpan.FromMinutes(5);
+
     public bool IsFull { get; init; } = true;
 
     public static BenchScale Full { get; } = new();
@@ -46,6 +55,9 @@ internal sealed record BenchScale
         Window = TimeSpan.FromSeconds(3),
         WriteRuns = 10,
         CrashRuns = 5,
+        PacedAloneRuns = 1,
+        PacedWaves = [20, 100],
+        PacedWaveLimit = TimeSpan.FromMinutes(2),
         IsFull = false,
     };
 }

@@ -147,8 +147,8 @@ internal static class JobThroughput
         }
     }
 
-    // Median and p90 of the runs' completed attempts, from their step rows (ms).
-    private static async Task<(double P50, double P90)> TurnDurationsAsync(NpgsqlDataSource database, Guid[] ids, CancellationToken cancellationToken)
+    /// <summary>Median and p90 of the runs' completed attempts, from their step rows (ms).</summary>
+    public static async Task<(double P50, double P90)> TurnDurationsAsync(NpgsqlDataSource database, Guid[] ids, CancellationToken cancellationToken)
     {
         await using var command = database.CreateCommand(
             "SELECT percentile_cont(0.5) WITHIN GROUP (ORDER BY d), percentile_cont(0.9) WITHIN GROUP (ORDER BY d) " +

@@ -36,7 +36,12 @@ internal static class LangGraphPeer
         var closing = new Distribution(timed.Select(r => BenchClock.Milliseconds(r.LastTextAt, r.ClosedAt)));
         comparison.Latency(SideBySide.Peer, firstEvent, firstText, end);
 
-        var together = await ThroughputAsync(api, peer.ProcessId, scale.ThroughputRuns, cancellationToken);
+        var together = await WaveAsync(api, peer.ProcessId, scale.ThroughputRuns, LangGraphApi.Graph, TimeSpan.FromMinutes(4), int.MaxValue, cancellationToken);
+        if (together.TimedOut)
+        {
+            throw new BenchException($"The LangGraph.js server did not end {scale.ThroughputRuns} runs within 4 minutes.");
+        }
+
         comparison.Throughput(SideBySide.Peer, together.Completed, scale.ThroughputRuns, together.Seconds);
 
         var kill = await KillAsync(peer, api, scale.CrashRuns, echo, cancellationToken);
@@ -85,7 +90,18 @@ internal static class LangGraphPeer
         return new PeerRun(postedAt, firstEvent, firstText, stream.Frames.Last(f => f.Kind == SseKind.Delta).ReceivedAt, stream.EndedAt);
     }
 
-    private static async Task<(int Completed, double Seconds, double CpuPercent)> ThroughputAsync(LangGraphApi api, int pid, int runs, CancellationToken cancellationToken)
+    // The runs' statuses are read this many at once after a wave.
+    private const int StatusReads = 64;
+
+    /// <summary>What a wave of background runs came to: the server's CPU in % of one core; <c>TimedOut</c> when runs were still busy at the limit.</summary>
+    internal sealed record Wave(int Completed, int Failed, double Seconds, double PostedSeconds, double CpuPercent, bool TimedOut);
+
+    /// <summary>
+    /// <paramref name="runs"/> background runs of <paramref name="graph"/> (threads made first) started together, at most
+    /// <paramref name="startConcurrency"/> POSTs at once, timed until the last run's end was recorded (its <c>updated_at</c>),
+    /// or until <paramref name="limit"/> (then as far as the runs that ended).
+    /// </summary>
+    internal static async Task<Wave> WaveAsync(LangGraphApi api, int pid, int runs, string graph, TimeSpan limit, int startConcurrency, CancellationToken cancellationToken)
     {
         var batch = $"throughput-{Guid.NewGuid():N}";
         var threads = new List<Guid>(runs);
@@ -96,12 +112,13 @@ internal static class LangGraphPeer
 
         var cpuBefore = ProcessStats.CpuSeconds(pid);
         var startedAt = BenchClock.Now;
-        var ids = await Task.WhenAll(threads.Select(t => api.StartRunAsync(t, 0, cancellationToken)));
-        await WaitAsync(() => api.CountBusyAsync(batch, cancellationToken), busy => busy == 0, TimeSpan.FromMinutes(4), cancellationToken);
+        var ids = await ClosedLoop.MapAsync(threads, Math.Min(startConcurrency, runs), t => api.StartRunAsync(t, 0, cancellationToken, graph), cancellationToken);
+        var postedSeconds = BenchClock.Milliseconds(startedAt, BenchClock.Now) / 1000;
+        var drained = await TryWaitAsync(() => api.CountBusyAsync(batch, cancellationToken), busy => busy == 0, limit, cancellationToken);
         var cpuPercent = (ProcessStats.CpuSeconds(pid) - cpuBefore) / (BenchClock.Milliseconds(startedAt, BenchClock.Now) / 1000) * 100;
-        var statuses = await Task.WhenAll(threads.Zip(ids, (t, r) => api.GetRunAsync(t, r, cancellationToken)));
-        var lastAt = statuses.Max(s => s?.UpdatedAt ?? DateTime.MinValue);
-        return (statuses.Count(s => s?.Status == "success"), (lastAt - BenchClock.ToUtc(startedAt)).TotalSeconds, cpuPercent);
+        var statuses = await ClosedLoop.MapAsync(threads.Zip(ids), StatusReads, r => api.GetRunAsync(r.First, r.Second, cancellationToken), cancellationToken);
+        var lastAt = statuses.Where(s => s?.HasEnded == true).Select(s => s!.UpdatedAt).DefaultIfEmpty(BenchClock.ToUtc(startedAt)).Max();
+        return new Wave(statuses.Count(s => s?.Status == "success"), statuses.Count(s => s is { HasEnded: true, Status: not "success" }), (lastAt - BenchClock.ToUtc(startedAt)).TotalSeconds, postedSeconds, cpuPercent, !drained.Done);
     }
 
     private sealed record KillOutcome(int Accepted, int RunningAtKill, int EndedAtKill, double RestartSeconds, double WaitedSeconds, int Known, int Completed);
@@ -138,20 +155,27 @@ internal static class LangGraphPeer
     /// <summary>Polls <paramref name="read"/> every 200 ms until <paramref name="done"/> holds (bounded); returns the last value.</summary>
     private static async Task<T> WaitAsync<T>(Func<Task<T>> read, Func<T, bool> done, TimeSpan limit, CancellationToken cancellationToken)
     {
+        var (value, reached) = await TryWaitAsync(read, done, limit, cancellationToken);
+        return reached ? value : throw new BenchException($"The LangGraph.js server did not get there within {limit.TotalSeconds:0} s.");
+    }
+
+    // As WaitAsync, saying whether it got there instead of throwing.
+    private static async Task<(T Value, bool Done)> TryWaitAsync<T>(Func<Task<T>> read, Func<T, bool> done, TimeSpan limit, CancellationToken cancellationToken)
+    {
         var deadline = BenchClock.Now + (long)(limit.TotalSeconds * System.Diagnostics.Stopwatch.Frequency);
         var value = await read();
         while (!done(value))
         {
             if (BenchClock.Now > deadline)
             {
-                throw new BenchException($"The LangGraph.js server did not get there within {limit.TotalSeconds:0} s.");
+                return (value, false);
             }
 
             await Task.Delay(200, cancellationToken);
             value = await read();
         }
 
-        return value;
+        return (value, true);
     }
 
     private static string PeerVersion(string repository)

@@ -53,6 +53,9 @@ internal sealed class BenchServer : IAsyncDisposable
         _process = await ServerProcess.StartAsync(_process.BaseAddress, _settings, echo: Echo);
     }
 
+    /// <summary>A setting the server was started with (null when not given).</summary>
+    public string? Setting(string key) => _settings.TryGetValue(key, out var value) ? value : null;
+
     /// <summary>The server's last lines of output, for a failure message.</summary>
     public string Output => _process.Output;
 

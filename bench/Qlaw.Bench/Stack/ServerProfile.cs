@@ -36,8 +36,43 @@ internal sealed record ServerProfile(string Name, HubSettings Hub)
     /// <summary>Turns that take a while, so that runs are in flight when the server is killed.</summary>
     public static ServerProfile Paced(HubSettings hub) => new("paced-turns", hub) { TurnDelayMs = 300, TokenDelayMs = 5 };
 
+    /// <summary>
+    /// A model that answers like a real one (first token, then tokens at a pace) at <paramref name="modelUrl"/>, the
+    /// fake's /v1 URL, as the <c>openai</c> endpoint; the hub at its ceiling, so that many runs wait on the model at
+    /// once; the server's connections named, so that PostgreSQL's count of them leaves the bench's own out.
+    /// </summary>
+    public static ServerProfile PacedModel(Uri modelUrl) =>
+        new("paced-model", HubSettings.Fresh("bm") with { MaxConcurrentActivities = 1000, MaxConcurrentOrchestrations = 1000 })
+        {
+            PostgresApplicationName = PacedApplicationName,
+            Extra = new Dictionary<string, string?>(ModelConcurrency)
+            {
+                ["Models:OpenAI:BaseUrl"] = modelUrl.ToString(),
+                ["Models:OpenAI:ApiKey"] = "sk-bench",
+                ["Models:OpenAI:DefaultModel"] = "paced",
+            },
+        };
+
+    /// <summary>The <c>application_name</c> of the paced server's PostgreSQL connections.</summary>
+    public const string PacedApplicationName = "qlaw-bench-server";
+
+    /// <summary>
+    /// How many model calls the paced server makes at once, and what it does with the rest: the place for settings
+    /// such as <c>Models:OpenAI:MaxConcurrentCalls</c> (none yet: today's server calls the model from every turn the
+    /// hub runs, up to <c>Durable:MaxConcurrentActivities</c>).
+    /// </summary>
+    public static IReadOnlyDictionary<string, string?> ModelConcurrency { get; } = new Dictionary<string, string?>();
+
+    /// <summary>Null leaves the connection string as the stack gives it; else its <c>Application Name</c>.</summary>
+    public string? PostgresApplicationName { get; init; }
+
     public Dictionary<string, string?> Settings(string postgres, string storage, string workflows)
     {
+        if (PostgresApplicationName is { } name)
+        {
+            postgres = new Npgsql.NpgsqlConnectionStringBuilder(postgres) { ApplicationName = name }.ConnectionString;
+        }
+
         var settings = new Dictionary<string, string?>(Hub.ToServerSettings())
         {
             ["ConnectionStrings:Postgres"] = postgres,
