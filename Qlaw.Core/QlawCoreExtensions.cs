@@ -102,11 +102,13 @@ public static class QlawCoreExtensions
     /// most <see cref="DefaultMaxPoolSize"/> connections: under a burst of work the rest wait for one (at most the
     /// connection string's <c>Timeout</c>) instead of each starting a PostgreSQL backend that plans its statements
     /// afresh and competes for the same cores. The connection string can say otherwise (<c>Max Auto Prepare</c>,
-    /// <c>Auto Prepare Min Usages</c>, <c>Maximum Pool Size</c>).
+    /// <c>Auto Prepare Min Usages</c>, <c>Maximum Pool Size</c>). <paramref name="configure"/> adds what a host needs
+    /// (Qlaw.Functions: a Microsoft Entra token as the password).
     /// </summary>
-    public static NpgsqlDataSource CreateDataSource(string connectionString)
+    public static NpgsqlDataSource CreateDataSource(string connectionString, Action<NpgsqlDataSourceBuilder>? configure = null)
     {
         var builder = new NpgsqlDataSourceBuilder(connectionString);
+        configure?.Invoke(builder);
 
         // What the connection string itself says: NpgsqlConnectionStringBuilder.ContainsKey is true of every keyword
         // it knows, set or not, so only a plain builder tells which ones are given.

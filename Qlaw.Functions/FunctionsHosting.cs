@@ -1,3 +1,4 @@
+using Azure.Core;
 using Azure.Identity;
 using Azure.Storage.Queues;
 using Microsoft.Extensions.DependencyInjection;
@@ -16,8 +17,9 @@ public static class FunctionsHosting
 {
     public static IHostApplicationBuilder AddQlawFunctions(this IHostApplicationBuilder builder)
     {
-        // Before Core, which adds a keyed client only when none is registered.
+        // Before Core, which adds a keyed client and a data source only when none is registered.
         builder.AddIdentityBasedDurableStorage();
+        builder.AddEntraPostgres();
 
         // The same options, database, application services and HTTP conventions as Qlaw.Server.
         builder.AddQlawCore();
@@ -36,6 +38,27 @@ public static class FunctionsHosting
     /// when <c>ConnectionStrings:DurableStorage</c> is the account's queue endpoint (<c>https://…queue.core.windows.net</c>)
     /// rather than a connection string.
     /// </summary>
+    /// <summary>
+    /// With <c>Database:EntraAuthentication</c>, PostgreSQL is signed in to as the app's managed identity: the password
+    /// of each new connection is a Microsoft Entra token, fetched and refreshed every 30 minutes (tokens last an hour
+    /// or more), tried again after 10 s when fetching fails.
+    /// </summary>
+    private static void AddEntraPostgres(this IHostApplicationBuilder builder)
+    {
+        if (!bool.TryParse(builder.Configuration["Database:EntraAuthentication"], out var entra) || !entra
+            || builder.Configuration["ConnectionStrings:Postgres"] is not { Length: > 0 } connectionString)
+        {
+            return;
+        }
+
+        var credential = new DefaultAzureCredential();
+        var scope = new TokenRequestContext(["https://ossrdbms-aad.database.windows.net/.default"]);
+        builder.Services.TryAddSingleton(_ => QlawCoreExtensions.CreateDataSource(connectionString, source => source.UsePeriodicPasswordProvider(
+            async (_, cancellationToken) => (await credential.GetTokenAsync(scope, cancellationToken)).Token,
+            TimeSpan.FromMinutes(30),
+            TimeSpan.FromSeconds(10))));
+    }
+
     private static void AddIdentityBasedDurableStorage(this IHostApplicationBuilder builder)
     {
         if (Uri.TryCreate(builder.Configuration["ConnectionStrings:DurableStorage"], UriKind.Absolute, out var queues)

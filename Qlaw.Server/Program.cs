@@ -37,6 +37,13 @@ if (args.Contains("migrate", StringComparer.Ordinal))
     return 0;
 }
 
+// `Qlaw.Server grant-identity` makes the app's managed identity a member of its role (Azure, as the Entra administrator).
+if (args.Contains("grant-identity", StringComparer.Ordinal))
+{
+    await app.GrantIdentityAsync();
+    return 0;
+}
+
 app.UseQlawHttp();
 app.MapQlawOpenApi();
 app.MapQlawHealth();

@@ -19,13 +19,11 @@ param postgresAdminLogin string = 'qlawadmin'
 @minLength(8)
 param postgresAdminPassword string
 
-@description('The role Qlaw connects as: created by the migrate step (QLAW_APP_ROLE), rows only, no DDL.')
-param postgresAppLogin string = 'qlaw_app'
+@description('The role that holds what Qlaw may do (rows only, no DDL): created by the migrate step (QLAW_APP_ROLE); the app\'s managed identity is made a member of it.')
+param postgresAppRole string = 'qlaw_app'
 
-@description('Password of postgresAppLogin: the migrate step sets it (QLAW_APP_ROLE_PASSWORD); the app reads it from Key Vault.')
-@secure()
-@minLength(8)
-param postgresAppPassword string
+@description('The Microsoft Entra administrator of the PostgreSQL server, who gives the app\'s managed identity its role (the deploy script\'s grant step): { objectId, name, type: User | Group | ServicePrincipal }. The deploy script passes the signed-in user.')
+param postgresEntraAdministrator object
 
 @description('PostgreSQL compute. B1ms allows 35 user connections, too few for 40 instances; B2s allows 414.')
 param postgresSkuName string = 'Standard_B2s'
@@ -83,8 +81,15 @@ var vaultName = take('${name}-kv-${suffix}', 24)
 // The connection budget. Each instance's pool holds its LISTEN connection and its queries, so an instance uses at
 // most Max Pool Size connections; at maximumInstanceCount instances they must fit in what Azure leaves to users
 // (max_connections - 15) minus what operators keep. B2s at 40 instances: (429 - 15 - 10) / 40 = 10 per instance.
-var azureReservedConnections = 15
-var maxPoolSize = (postgresMaxConnections - azureReservedConnections - postgresOperatorConnections) / maximumInstanceCount
+// Derived, never given: its minimum is the guard — a deployment whose budget leaves an instance fewer than 2
+// connections (its LISTEN and one for queries) is refused before anything is created.
+@description('Derived from the parameters above; do not set it. Connections of each instance\'s pool.')
+@minValue(2)
+param maxPoolSize int = (postgresMaxConnections - 15 - postgresOperatorConnections) / maximumInstanceCount
+
+// The hub's control-queue partitions bound how many instances run orchestrations at once: as many as the instances,
+// up to the provider's 16. Fixed when the hub is created: raising it later takes a new hub name.
+var hubPartitionCount = min(16, maximumInstanceCount)
 
 module monitoring 'modules/monitoring.bicep' = {
   name: 'monitoring'
@@ -127,6 +132,7 @@ module postgres 'modules/postgres.bicep' = {
     version: postgresVersion
     storageSizeGB: postgresStorageSizeGB
     appOutboundIpAddress: network.outputs.outboundIpAddress
+    entraAdministrator: postgresEntraAdministrator
     allowedIpRanges: concat(
       empty(clientIpAddress) ? [] : [{ name: 'AllowOperatorClient', startIpAddress: clientIpAddress, endIpAddress: clientIpAddress }],
       postgresAllowedIpRanges
@@ -135,10 +141,12 @@ module postgres 'modules/postgres.bicep' = {
   }
 }
 
-// Npgsql syntax; the password is quoted (a doubled quote stands for one) so that any character in it is safe.
-// Keepalive: an idle connection (the LISTEN one above all) is probed every 30 s, so a socket a NAT or the server
-// dropped is noticed and replaced. Application Name: pg_stat_activity tells Qlaw's sessions apart.
-var postgresConnectionString = 'Host=${postgres.outputs.host};Database=${postgres.outputs.databaseName};Username=${postgresAppLogin};Password="${replace(postgresAppPassword, '"', '""')}";Ssl Mode=Require;Maximum Pool Size=${maxPoolSize};Keepalive=30;Application Name=qlaw-functions'
+// Npgsql syntax, and no password: the app signs in as its managed identity (Microsoft Entra ID; the role named after
+// the app), its token fetched and refreshed by Qlaw (Database__EntraAuthentication). VerifyFull: the server's
+// certificate is checked against the system's CAs and its name. Keepalive: an idle connection (the LISTEN one above
+// all) is probed every 30 s, so a socket a NAT or the server dropped is noticed and replaced. Application Name:
+// pg_stat_activity tells Qlaw's sessions apart.
+var postgresConnectionString = 'Host=${postgres.outputs.host};Database=${postgres.outputs.databaseName};Username=${appName};Ssl Mode=VerifyFull;Maximum Pool Size=${maxPoolSize};Keepalive=30;Application Name=qlaw-functions'
 
 module keyVault 'modules/keyvault.bicep' = {
   name: 'keyvault'
@@ -146,7 +154,6 @@ module keyVault 'modules/keyvault.bicep' = {
     location: location
     vaultName: vaultName
     secrets: {
-      'postgres-connection-string': postgresConnectionString
       'openai-api-key': openAIApiKey
     }
     tags: tags
@@ -157,9 +164,11 @@ module keyVault 'modules/keyvault.bicep' = {
 // Migrations run once per release as a deployment step (the migrate command), never at start-up.
 var qlawSettings = union(
   {
-    ConnectionStrings__Postgres: '@Microsoft.KeyVault(VaultName=${keyVault.outputs.name};SecretName=postgres-connection-string)'
+    ConnectionStrings__Postgres: postgresConnectionString
+    Database__EntraAuthentication: 'true'
     Database__MigrateOnStartup: 'false'
     QLAW_RECOVERY_SCHEDULE: recoverySchedule
+    AzureFunctionsJobHost__extensions__durableTask__storageProvider__partitionCount: string(hubPartitionCount)
   },
   // Empty model settings are left out: an empty BaseUrl is not a valid URL to Qlaw's settings check.
   empty(openAIBaseUrl) ? {} : { Models__OpenAI__BaseUrl: openAIBaseUrl },
@@ -188,8 +197,10 @@ module functionApp 'modules/functionapp.bicep' = {
 output functionAppName string = functionApp.outputs.name
 output functionAppHostName string = functionApp.outputs.defaultHostName
 output postgresHost string = postgres.outputs.host
-output postgresAppLogin string = postgresAppLogin
+output postgresAppRole string = postgresAppRole
+output functionAppPrincipalId string = functionApp.outputs.principalId
 output storageAccountName string = storage.outputs.accountName
 output keyVaultName string = keyVault.outputs.name
 output appOutboundIpAddress string = network.outputs.outboundIpAddress
 output maxPoolSize int = maxPoolSize
+output hubPartitionCount int = hubPartitionCount

@@ -13,14 +13,23 @@ public static class AppRole
     /// <summary>Setting (environment variable) naming the role; unset, <c>migrate</c> creates none.</summary>
     public const string NameSetting = "QLAW_APP_ROLE";
 
-    /// <summary>Setting (environment variable) with the role's password; never on a command line.</summary>
+    /// <summary>
+    /// Setting (environment variable) with the role's password; never on a command line. Without one the role cannot
+    /// sign in itself: it holds Qlaw's privileges for the identities made its members (<see cref="GrantIdentityAsync"/>).
+    /// </summary>
     public const string PasswordSetting = "QLAW_APP_ROLE_PASSWORD";
+
+    /// <summary>Setting naming a Microsoft Entra identity (the Function App's) that signs in as a member of the role.</summary>
+    public const string IdentitySetting = "QLAW_APP_IDENTITY";
+
+    /// <summary>Setting with that identity's object id (its service principal's).</summary>
+    public const string IdentityObjectIdSetting = "QLAW_APP_IDENTITY_OBJECT_ID";
 
     /// <summary>Creates <paramref name="role"/> when missing, sets its password, and grants it Qlaw's tables and sequences.</summary>
     public static async Task GrantAsync(NpgsqlDataSource dataSource, string role, string? password, CancellationToken cancellationToken)
     {
         var name = Identifier(role);
-        var login = password is null ? "LOGIN" : $"LOGIN PASSWORD {Literal(password)}";
+        var login = password is null ? "NOLOGIN" : $"LOGIN PASSWORD {Literal(password)}";
 
         // DDL takes no parameters: the name is quoted as an identifier and the password as a literal.
         var sql = $"""
@@ -38,6 +47,25 @@ public static class AppRole
             GRANT USAGE, SELECT, UPDATE ON ALL SEQUENCES IN SCHEMA public TO {name};
             ALTER DEFAULT PRIVILEGES IN SCHEMA public GRANT SELECT, INSERT, UPDATE, DELETE ON TABLES TO {name};
             ALTER DEFAULT PRIVILEGES IN SCHEMA public GRANT USAGE, SELECT, UPDATE ON SEQUENCES TO {name};
+            """;
+        await using var command = dataSource.CreateCommand(sql);
+        await command.ExecuteNonQueryAsync(cancellationToken);
+    }
+
+    /// <summary>
+    /// On Azure Database for PostgreSQL, run as its Microsoft Entra administrator: creates the role of the managed
+    /// identity <paramref name="identity"/> (<paramref name="objectId"/>) when missing, and makes it a member of
+    /// <paramref name="role"/>, so that the app signs in with a token and holds Qlaw's privileges, no password anywhere.
+    /// </summary>
+    public static async Task GrantIdentityAsync(NpgsqlDataSource dataSource, string identity, string objectId, string role, CancellationToken cancellationToken)
+    {
+        var sql = $"""
+            DO $identity$ BEGIN
+              IF NOT EXISTS (SELECT FROM pg_roles WHERE rolname = {Literal(identity)}) THEN
+                PERFORM pgaadauth_create_principal_with_oid({Literal(identity)}, {Literal(objectId)}, 'service', false, false);
+              END IF;
+            END $identity$;
+            GRANT {Identifier(role)} TO {Identifier(identity)};
             """;
         await using var command = dataSource.CreateCommand(sql);
         await command.ExecuteNonQueryAsync(cancellationToken);

@@ -29,4 +29,11 @@ public sealed class DatabaseOptions
     /// </summary>
     [Range(0, 3600)]
     public int OutageWaitSeconds { get; set; } = 60;
+
+    /// <summary>
+    /// Sign in to Azure Database for PostgreSQL as the host's managed identity (Microsoft Entra ID): the connection
+    /// string names the identity's role and no password, and a token fetched and refreshed every 30 minutes is the
+    /// password (Qlaw.Functions on Azure; see infra/).
+    /// </summary>
+    public bool EntraAuthentication { get; set; }
 }

@@ -17,8 +17,12 @@ public enum InstanceState
 /// </summary>
 public interface IRunScheduler
 {
-    /// <summary>Starts orchestration <paramref name="instanceId"/>; a no-op when it already runs.</summary>
-    Task ScheduleAsync(string instanceId, RunOrchestrationInput input, CancellationToken cancellationToken);
+    /// <summary>
+    /// Starts orchestration <paramref name="instanceId"/>; a no-op when it already runs. A <paramref name="fresh"/>
+    /// instance id was made for this start and cannot exist yet: the hub is not asked first (one storage read less
+    /// per run; a second start of it, should the outbox deliver again, is such a check's and is dropped anyway).
+    /// </summary>
+    Task ScheduleAsync(string instanceId, RunOrchestrationInput input, CancellationToken cancellationToken, bool fresh = false);
 
     Task RaiseContinueAsync(string instanceId, ContinueSignal signal, CancellationToken cancellationToken);
 

@@ -45,7 +45,7 @@ public sealed class RunSignals(IServiceScopeFactory scopes, IOptionsMonitor<Reco
         try
         {
             await using var scope = scopes.CreateAsyncScope();
-            await scope.ServiceProvider.GetRequiredService<IRunScheduler>().ScheduleAsync(signal.InstanceId, signal.Schedule!, cancellationToken);
+            await scope.ServiceProvider.GetRequiredService<IRunScheduler>().ScheduleAsync(signal.InstanceId, signal.Schedule!, cancellationToken, fresh: true);
             return null;
         }
         catch (Exception exception)

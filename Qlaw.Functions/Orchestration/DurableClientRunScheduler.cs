@@ -23,10 +23,10 @@ public sealed class DurableClientAccessor
 /// <summary><see cref="IRunScheduler"/> over the Durable Functions client.</summary>
 public sealed class DurableClientRunScheduler(DurableClientAccessor accessor) : IRunScheduler
 {
-    public async Task ScheduleAsync(string instanceId, RunOrchestrationInput input, CancellationToken cancellationToken)
+    public async Task ScheduleAsync(string instanceId, RunOrchestrationInput input, CancellationToken cancellationToken, bool fresh = false)
     {
         // Scheduling is idempotent: a run whose orchestration is under way is left alone.
-        if (await GetStateAsync(instanceId, cancellationToken) is not (InstanceState.Running or InstanceState.Pending))
+        if (fresh || await GetStateAsync(instanceId, cancellationToken) is not (InstanceState.Running or InstanceState.Pending))
         {
             await accessor.Client.ScheduleNewOrchestrationInstanceAsync(
                 new TaskName(RunOrchestrator.Name), input, new StartOrchestrationOptions(instanceId), cancellationToken);

@@ -102,4 +102,16 @@ public static class HttpExtensions
                 app.Services.GetRequiredService<NpgsqlDataSource>(), role, app.Configuration[AppRole.PasswordSetting], CancellationToken.None);
         }
     }
+
+    /// <summary>
+    /// Makes the Microsoft Entra identity <see cref="AppRole.IdentitySetting"/> a member of the application's role (run as
+    /// the server's Entra administrator; the deploy script's grant step).
+    /// </summary>
+    public static async Task GrantIdentityAsync(this WebApplication app)
+    {
+        var setting = (string name) => app.Configuration[name] is { Length: > 0 } value ? value : throw new InvalidOperationException($"Set {name}.");
+        await AppRole.GrantIdentityAsync(
+            app.Services.GetRequiredService<NpgsqlDataSource>(), setting(AppRole.IdentitySetting), setting(AppRole.IdentityObjectIdSetting),
+            setting(AppRole.NameSetting), CancellationToken.None);
+    }
 }

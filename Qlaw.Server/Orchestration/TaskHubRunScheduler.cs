@@ -20,11 +20,11 @@ internal sealed class TaskHubRunScheduler(
     private static readonly CoreOrchestrationStatus[] EndedStatuses =
         [CoreOrchestrationStatus.Completed, CoreOrchestrationStatus.Failed, CoreOrchestrationStatus.Terminated, CoreOrchestrationStatus.Canceled];
 
-    public async Task ScheduleAsync(string instanceId, RunOrchestrationInput input, CancellationToken cancellationToken)
+    public async Task ScheduleAsync(string instanceId, RunOrchestrationInput input, CancellationToken cancellationToken, bool fresh = false)
     {
         try
         {
-            await client.CreateOrchestrationInstanceAsync(RunOrchestrator.Name, string.Empty, instanceId, input, null, RunningStatuses);
+            await client.CreateOrchestrationInstanceAsync(RunOrchestrator.Name, string.Empty, instanceId, input, null, fresh ? null : RunningStatuses);
         }
         catch (OrchestrationAlreadyExistsException)
         {

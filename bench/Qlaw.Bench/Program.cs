@@ -9,7 +9,7 @@ using Qlaw.Bench.Stack;
 namespace Qlaw.Bench;
 
 /// <summary>
-/// <c>dotnet run -c Release --project bench/Qlaw.Bench -- [latency] [throughput] [fanout] [writes] [recovery] [chaos] [peer] [paced] [--quick] [--seed N] [--pace 500/30/50]</c>:
+/// <c>dotnet run -c Release --project bench/Qlaw.Bench -- [latency] [throughput] [fanout] [writes] [recovery] [chaos] [peer] [paced] [--quick] [--seed N] [--pace 500/30/50] [--no-peer]</c>:
 /// starts its own PostgreSQL, Azurite and Qlaw.Server on free ports, runs the scenarios (all but <c>peer</c> and
 /// <c>paced</c> by default), prints the report, saves it under .local/bench/ and, after a full run of every scenario,
 /// writes it into docs/benchmarks.md; a full run of <c>latency throughput peer</c> writes the side-by-side table there,
@@ -136,7 +136,7 @@ internal static class BenchProgram
             if (Runs("paced"))
             {
                 Log($"Paced model ({pace.FirstTokenMs} ms to the first token, then {pace.Tokens} tokens {pace.TokenMs} ms apart)");
-                pacedSections = [await PacedModel.RunAsync(stack, scale, pace, BenchServer.Echo, Log, stop.Token)];
+                pacedSections = [await PacedModel.RunAsync(stack, scale, pace, BenchServer.Echo, withPeer: !args.Contains("--no-peer"), Log, stop.Token)];
                 report.Sections.AddRange(pacedSections);
             }
 
@@ -155,7 +155,7 @@ internal static class BenchProgram
                 Log("Updated the side-by-side comparison in docs/benchmarks.md");
             }
 
-            if (Runs("paced") && scale.IsFull)
+            if (Runs("paced") && scale.IsFull && !args.Contains("--no-peer"))
             {
                 await report.UpdatePacedDocumentAsync(pacedSections);
                 Log("Updated the paced-model section in docs/benchmarks.md");

@@ -13,6 +13,8 @@ param storageSizeGB int
 param appOutboundIpAddress string
 @description('Further ranges let in, e.g. an operator\'s machine or a CI runner for the migrate step: [{ name, startIpAddress, endIpAddress }].')
 param allowedIpRanges array
+@description('The Microsoft Entra administrator: it creates the app identity\'s role (the deploy script\'s grant step). { objectId, name, type: User | Group | ServicePrincipal }.')
+param entraAdministrator object
 param tags object
 
 resource server 'Microsoft.DBforPostgreSQL/flexibleServers@2024-08-01' = {
@@ -27,9 +29,12 @@ resource server 'Microsoft.DBforPostgreSQL/flexibleServers@2024-08-01' = {
     version: version
     administratorLogin: administratorLogin
     administratorLoginPassword: administratorPassword
+    // Microsoft Entra ID for the app (its managed identity, a token as its password); the administrator's password only
+    // for the deploy script's migrations.
     authConfig: {
       passwordAuth: 'Enabled'
-      activeDirectoryAuth: 'Disabled'
+      activeDirectoryAuth: 'Enabled'
+      tenantId: subscription().tenantId
     }
     storage: {
       storageSizeGB: storageSizeGB
@@ -56,11 +61,22 @@ resource database 'Microsoft.DBforPostgreSQL/flexibleServers/databases@2024-08-0
   }
 }
 
+resource entraAdmin 'Microsoft.DBforPostgreSQL/flexibleServers/administrators@2024-08-01' = {
+  parent: server
+  dependsOn: [database]
+  name: entraAdministrator.objectId
+  properties: {
+    principalName: entraAdministrator.name
+    principalType: entraAdministrator.type
+    tenantId: subscription().tenantId
+  }
+}
+
 // Not 0.0.0.0 (all of Azure, any tenant's app included): the app's own outbound address and the ranges given.
 // The server takes one operation at a time, so its child resources are created one after another.
 resource allowApp 'Microsoft.DBforPostgreSQL/flexibleServers/firewallRules@2024-08-01' = {
   parent: server
-  dependsOn: [database]
+  dependsOn: [entraAdmin]
   name: 'AllowFunctionApp'
   properties: {
     startIpAddress: appOutboundIpAddress

@@ -25,6 +25,37 @@ public sealed class HealthAndOpenApiTests(QlawStackFixture stack)
     }
 
     [Fact]
+    public async Task Readiness_answers_from_a_result_a_second_or_two_old_and_health_routes_take_the_request_budget()
+    {
+        await using var app = await QlawApplication.StartAsync(stack, new Dictionary<string, string?>
+        {
+            ["RateLimits:Requests:Burst"] = "4",
+            ["RateLimits:Requests:PermitsPerSecond"] = "1",
+        });
+        var client = app.CreateClient();
+        Assert.Equal(HttpStatusCode.OK, (await client.GetAsync("/health/ready")).StatusCode);
+
+        // Migrations now look pending: the probes within the result's freshness still see it ready, a later one does not.
+        await using (var db = app.CreateDbContext())
+        {
+            await Microsoft.EntityFrameworkCore.RelationalDatabaseFacadeExtensions.ExecuteSqlRawAsync(db.Database, "DELETE FROM \"__EFMigrationsHistory\" WHERE \"MigrationId\" = (SELECT max(\"MigrationId\") FROM \"__EFMigrationsHistory\")");
+        }
+
+        Assert.Equal(HttpStatusCode.OK, (await client.GetAsync("/health/ready")).StatusCode);
+        await Task.Delay(TimeSpan.FromSeconds(3));
+        Assert.Equal(HttpStatusCode.ServiceUnavailable, (await client.GetAsync("/health/ready")).StatusCode);
+
+        // The burst of four is all but spent: the budget runs out on health routes too.
+        var answers = new List<HttpStatusCode>();
+        for (var i = 0; i < 6; i++)
+        {
+            answers.Add((await client.GetAsync("/health/live")).StatusCode);
+        }
+
+        Assert.Contains(HttpStatusCode.TooManyRequests, answers);
+    }
+
+    [Fact]
     public async Task Ready_is_503_but_live_is_200_when_durable_storage_is_unreachable()
     {
         var deadPort = Network.FreePort();

@@ -40,7 +40,11 @@ internal sealed class BareEngine : IAsyncDisposable
         _purging = PurgeEndedAsync(service, new RetentionOptions(), _stop.Token);
     }
 
-    public static async Task<BareEngine> StartAsync(HubSettings hub, string storageConnection)
+    /// <summary>
+    /// Starts the engine on <paramref name="hub"/>; with <paramref name="activityTime"/> each activity takes that long
+    /// (as a turn waiting on a paced model does, holding nothing), and a chain's last activity is timed at its end.
+    /// </summary>
+    public static async Task<BareEngine> StartAsync(HubSettings hub, string storageConnection, TimeSpan activityTime = default)
     {
         var service = new AzureStorageOrchestrationService(hub.ToEngineSettings(storageConnection));
         await service.CreateIfNotExistsAsync();
@@ -48,7 +52,7 @@ internal sealed class BareEngine : IAsyncDisposable
         // As Qlaw.Server's worker sees its hub: the same pause after a failed fetch or episode.
         var worker = new TaskHubWorker(new ErrorBackoffOrchestrationService(service, hub.ErrorBackoff), NullLoggerFactory.Instance);
         worker.AddTaskOrchestrations(typeof(ChainOrchestration));
-        worker.AddTaskActivities(new NameValueObjectCreator<TaskActivity>(NoOpActivity.Name, string.Empty, new NoOpActivity(tracker)));
+        worker.AddTaskActivities(new NameValueObjectCreator<TaskActivity>(NoOpActivity.Name, string.Empty, new NoOpActivity(tracker, activityTime)));
         await worker.StartAsync();
         return new BareEngine(worker, new TaskHubClient(service, null, NullLoggerFactory.Instance), tracker, service);
     }
@@ -127,15 +131,20 @@ internal sealed class BareEngine : IAsyncDisposable
         }
     }
 
-    /// <summary>Does nothing but tell the tracker it ran.</summary>
-    private sealed class NoOpActivity(ChainTracker tracker) : AsyncTaskActivity<int, int>
+    /// <summary>Does nothing (for <paramref name="time"/>, when given) but tell the tracker it ran.</summary>
+    private sealed class NoOpActivity(ChainTracker tracker, TimeSpan time) : AsyncTaskActivity<int, int>
     {
         public const string Name = "NoOp";
 
-        protected override Task<int> ExecuteAsync(TaskContext context, int input)
+        protected override async Task<int> ExecuteAsync(TaskContext context, int input)
         {
+            if (time > TimeSpan.Zero)
+            {
+                await Task.Delay(time);
+            }
+
             tracker.OnStep(context.OrchestrationInstance.InstanceId, input);
-            return Task.FromResult(input);
+            return input;
         }
     }
 

@@ -159,6 +159,27 @@ internal static class JobThroughput
         return (reader.GetDouble(0), reader.GetDouble(1));
     }
 
+    /// <summary>
+    /// Where a run's time goes besides its turns (ms, median and p90 over the runs' completed steps): from the run's
+    /// creation to its first turn's start, and from a turn's completion to the next turn's start (the hub's hop).
+    /// </summary>
+    public static async Task<((double P50, double P90) Start, (double P50, double P90) Hop)> GapsAsync(NpgsqlDataSource database, Guid[] ids, CancellationToken cancellationToken)
+    {
+        await using var command = database.CreateCommand(
+            "WITH s AS (SELECT s.run_id, s.index, s.started_at, r.created_at, " +
+            "lag(s.completed_at) OVER (PARTITION BY s.run_id ORDER BY s.index) AS previous " +
+            "FROM steps s JOIN runs r ON r.id = s.run_id WHERE s.run_id = ANY($1) AND s.status = 'completed') " +
+            "SELECT percentile_cont(0.5) WITHIN GROUP (ORDER BY extract(epoch FROM started_at - created_at) * 1000) FILTER (WHERE index = 0), " +
+            "percentile_cont(0.9) WITHIN GROUP (ORDER BY extract(epoch FROM started_at - created_at) * 1000) FILTER (WHERE index = 0), " +
+            "percentile_cont(0.5) WITHIN GROUP (ORDER BY extract(epoch FROM started_at - previous) * 1000) FILTER (WHERE index > 0), " +
+            "percentile_cont(0.9) WITHIN GROUP (ORDER BY extract(epoch FROM started_at - previous) * 1000) FILTER (WHERE index > 0) FROM s");
+        command.Parameters.Add(new() { Value = ids });
+        await using var reader = await command.ExecuteReaderAsync(cancellationToken);
+        await reader.ReadAsync(cancellationToken);
+        double At(int i) => reader.IsDBNull(i) ? 0 : reader.GetDouble(i);
+        return ((At(0), At(1)), (At(2), At(3)));
+    }
+
     private static async Task<(int Completed, DateTime LastCompletedAt, long Steps)> OutcomeAsync(NpgsqlDataSource database, Guid[] ids)
     {
         await using var command = database.CreateCommand(

@@ -28,7 +28,9 @@ internal static class PacedModel
         return numbers is [>= 0 and var first, > 0 and var tokens, >= 0 and var tokenMs] ? new FakeModelPace { FirstTokenMs = first, Tokens = tokens, TokenMs = tokenMs } : null;
     }
 
-    public static async Task<ReportSection> RunAsync(BenchStack stack, BenchScale scale, FakeModelPace pace, bool echo, Action<string> log, CancellationToken cancellationToken)
+    /// <summary>Runs Qlaw's waves and, <paramref name="withPeer"/> (all but <c>--no-peer</c> runs, for a quick look at Qlaw alone), the peer's.</summary>
+    public static async Task<ReportSection> RunAsync(
+        BenchStack stack, BenchScale scale, FakeModelPace pace, bool echo, bool withPeer, Action<string> log, CancellationToken cancellationToken)
     {
         await using var model = await FakeOpenAIServer.StartAsync(pace);
         var profile = ServerProfile.PacedModel(model.BaseUrl);
@@ -39,21 +41,31 @@ internal static class PacedModel
             qlaw = await PacedQlaw.RunAsync(stack, server, model, scale, log, cancellationToken);
         }
 
-        log("Starting the LangGraph.js peer on the same model");
-        var peer = await PacedPeer.RunAsync(stack.Repository, model, scale, echo, log, cancellationToken);
-        return Section(pace, scale, qlaw, peer);
+        // The engine Qlaw runs on, on the same hub settings, its activities as long as a model call: the floor.
+        var callTime = TimeSpan.FromMilliseconds(pace.FirstTokenMs + (pace.Tokens - 1) * pace.TokenMs);
+        var engine = await PacedEngine.RunAsync(stack, profile.Hub, callTime, scale, log, cancellationToken);
+        var peer = (AloneSeconds: 0.0, Waves: new List<PacedWave>(), Workers: 0);
+        if (withPeer)
+        {
+            log("Starting the LangGraph.js peer on the same model");
+            peer = await PacedPeer.RunAsync(stack.Repository, model, scale, echo, log, cancellationToken);
+        }
+
+        return Section(pace, scale, qlaw, engine, peer);
     }
 
     private static ReportSection Section(
-        FakeModelPace pace, BenchScale scale, (double AloneSeconds, List<PacedWave> Waves) qlaw, (double AloneSeconds, List<PacedWave> Waves, int Workers) peer)
+        FakeModelPace pace, BenchScale scale, (double AloneSeconds, List<PacedWave> Waves) qlaw, (double AloneSeconds, List<PacedWave> Waves) engine,
+        (double AloneSeconds, List<PacedWave> Waves, int Workers) peer)
     {
         var turnSeconds = (pace.FirstTokenMs + (pace.Tokens - 1) * pace.TokenMs) / 1000.0;
-        string[] Alone(string system, double seconds) => [system, "1 alone", "", "", "", Number(seconds, "0.00"), "1.00", "", "", "", "", "", ""];
+        string[] Alone(string system, double seconds) => [system, "1 alone", "", "", "", Number(seconds, "0.00"), "1.00", "", "", "", "", "", "", ""];
         string[] Row(string system, PacedWave w, double alone) =>
         [
             system, w.Runs.ToString(CultureInfo.InvariantCulture), w.Completed.ToString(CultureInfo.InvariantCulture), w.Failed.ToString(CultureInfo.InvariantCulture), Number(w.PostedSeconds, "0.0"),
             w.TimedOut ? $"> {Number(w.Seconds, "0")} (last end {Number(w.LastEndedSeconds, "0.0")})" : Number(w.Seconds, "0.0"), (w.TimedOut ? "> " : "") + Number(w.Seconds / alone, "0.00"),
             w.Turns is { } turns ? $"{Number(turns.P50 / 1000, "0.00")} / {Number(turns.P90 / 1000, "0.00")}" : "–",
+            w.Gaps is { } gaps ? $"{Number(gaps.Start.P50 / 1000, "0.00")} / {Number(gaps.Start.P90 / 1000, "0.00")}; {Number(gaps.Hop.P50 / 1000, "0.00")} / {Number(gaps.Hop.P90 / 1000, "0.00")}" : "–",
             w.PeakModelCalls.ToString(CultureInfo.InvariantCulture), w.WaitedTurns?.ToString(CultureInfo.InvariantCulture) ?? "–",
             w.PoolMax is { } pool ? $"{w.Peaks.Connections} / {w.Peaks.ConnectionsInUse} / {pool}" : "–", Number(w.Peaks.RssMiB, "0"), w.Cpu,
         ];
@@ -73,13 +85,18 @@ internal static class PacedModel
             "of one core over each wave; the bench process holds the fake model and the clients. " +
             $"The LangGraph.js peer runs bench/peer/paced.mjs, 3 nodes in a chain each streaming one completion from the same fake (`@langchain/openai` `ChatOpenAI`, " +
             $"streaming, no retries), on {peer.Workers} workers (`node server.mjs <port> {peer.Workers}`; the dev server's default is 10), as background runs timed " +
-            "as *LangGraph.js peer* times them (threads made first, until the last run's `updated_at`).")
+            "as *LangGraph.js peer* times them (threads made first, until the last run's `updated_at`). " +
+            "The bare engine is the Durable Task engine Qlaw.Server runs on, in the bench process on the same Azurite and hub settings (a fresh hub), with " +
+            $"a chain of 3 activities that each wait {Number(turnSeconds, "0.00")} s, as a turn waits on the model: the floor under Qlaw's makespans on this stack " +
+            "(its *server* CPU is the bench process's: the engine, the fake model and the clients).")
             .Table(
-                ["", "N", "completed", "failed", "all POSTed s", "makespan s", "× one alone", "turn p50 / p90 s", "peak model calls in flight", "turns waited for a slot", "PG connections peak (all / in use / pool max)", "server peak RSS MiB", "CPU"],
+                ["", "N", "completed", "failed", "all POSTed s", "makespan s", "× one alone", "turn p50 / p90 s", "to first turn; between turns p50 / p90 s", "peak model calls in flight", "turns waited for a slot", "PG connections peak (all / in use / pool max)", "server peak RSS MiB", "CPU"],
                 [
                     Alone("Qlaw", qlaw.AloneSeconds),
                     .. qlaw.Waves.Select(w => Row("Qlaw", w, qlaw.AloneSeconds)),
-                    Alone("LangGraph.js", peer.AloneSeconds),
+                    Alone("bare engine", engine.AloneSeconds),
+                    .. engine.Waves.Select(w => Row("bare engine", w, engine.AloneSeconds)),
+                    .. peer.Waves.Count == 0 ? [] : new[] { Alone("LangGraph.js", peer.AloneSeconds) },
                     .. peer.Waves.Select(w => Row("LangGraph.js", w, peer.AloneSeconds)),
                 ]);
         foreach (var wave in qlaw.Waves.Where(w => w.NotEnded is not null))

@@ -107,6 +107,7 @@ internal static class PacedQlaw
             peaks, poolMax, usage.ToString())
         {
             Turns = await JobThroughput.TurnDurationsAsync(database, ids, cancellationToken),
+            Gaps = await JobThroughput.GapsAsync(database, ids, cancellationToken),
             NotEnded = ended ? null : await DescribeNotEndedAsync(database, api, ids),
         };
     }

@@ -16,6 +16,9 @@ internal sealed record PacedWave(
     /// <summary>Median and p90 of the turns' durations (ms), from start to completion.</summary>
     public (double P50, double P90)? Turns { get; init; }
 
+    /// <summary>Median and p90 (ms) of a run's creation to its first turn, and of a turn's end to the next one's start.</summary>
+    public ((double P50, double P90) Start, (double P50, double P90) Hop)? Gaps { get; init; }
+
     /// <summary>The runs that had not ended at the limit, a few of them described.</summary>
     public string? NotEnded { get; init; }
 }

@@ -60,33 +60,51 @@ public sealed partial class InfraTemplateTests
     }
 
     [BicepFact]
-    public async Task Postgres_connection_string_keeps_any_password_intact()
+    public async Task The_app_signs_in_to_postgres_as_its_managed_identity_over_verified_tls()
     {
         var template = (await MainTemplate.Value).Output;
         var format = PostgresFormat().Match(template);
         Assert.True(format.Success, "main.bicep builds ConnectionStrings__Postgres with format('Host={0};…').");
 
-        // What the deployment makes of it: the host, database and app login, the password with each " doubled, the pool size.
-        const string password = "p;a\"s's=w{o}rd";
+        // What the deployment makes of it: the host, database, the app's own name as its role, no password, the pool size.
         var connectionString = JsonNode.Parse($"\"{format.Groups["format"].Value}\"")!.GetValue<string>()
             .Replace("{0}", "qlaw-pg.postgres.database.azure.com", StringComparison.Ordinal)
             .Replace("{1}", "qlaw", StringComparison.Ordinal)
-            .Replace("{2}", "qlaw_app", StringComparison.Ordinal)
-            .Replace("{3}", password.Replace("\"", "\"\"", StringComparison.Ordinal), StringComparison.Ordinal)
-            .Replace("{4}", "10", StringComparison.Ordinal);
+            .Replace("{2}", "qlaw-func-abc", StringComparison.Ordinal)
+            .Replace("{3}", "10", StringComparison.Ordinal);
         var parsed = new NpgsqlConnectionStringBuilder(connectionString);
 
-        Assert.Equal(("qlaw-pg.postgres.database.azure.com", "qlaw", "qlaw_app", password, SslMode.Require),
+        Assert.Equal(("qlaw-pg.postgres.database.azure.com", "qlaw", "qlaw-func-abc", null, SslMode.VerifyFull),
             (parsed.Host, parsed.Database, parsed.Username, parsed.Password, parsed.SslMode));
         Assert.Equal((10, 30, "qlaw-functions"), (parsed.MaxPoolSize, parsed.KeepAlive, parsed.ApplicationName));
-        Assert.Contains("variables('maxPoolSize')", template, StringComparison.Ordinal);
+        Assert.Contains("'Database__EntraAuthentication'", template, StringComparison.Ordinal);
+
+        // The server takes Entra tokens, and the deploying operator is its Entra administrator (to give the app its role).
+        var root = JsonNode.Parse(template)!;
+        var server = Assert.Single(Resources(root, "Microsoft.DBforPostgreSQL/flexibleServers"));
+        Assert.Equal("Enabled", server["properties"]!["authConfig"]!["activeDirectoryAuth"]!.GetValue<string>());
+        Assert.Single(Resources(root, "Microsoft.DBforPostgreSQL/flexibleServers/administrators"));
+    }
+
+    [BicepFact]
+    public async Task Hub_partitions_and_the_connection_budget_follow_the_maximum_instance_count()
+    {
+        var template = JsonNode.Parse((await MainTemplate.Value).Output)!;
+
+        // As many partitions as instances, up to 16, on the host through its app setting; the pool size derived, with
+        // a minimum that refuses a deployment whose budget leaves an instance under 2 connections.
+        Assert.Contains("'AzureFunctionsJobHost__extensions__durableTask__storageProvider__partitionCount'", Text(template), StringComparison.Ordinal);
+        Assert.Equal("[min(16, parameters('maximumInstanceCount'))]", template["variables"]!["hubPartitionCount"]!.GetValue<string>());
+        var pool = template["parameters"]!["maxPoolSize"]!;
+        Assert.Equal(2, pool["minValue"]!.GetValue<int>());
+        Assert.Contains("parameters('maximumInstanceCount')", pool["defaultValue"]!.GetValue<string>(), StringComparison.Ordinal);
     }
 
     [BicepFact]
     public async Task Example_parameters_build_with_the_password_from_the_environment()
     {
         var build = await Bicep.RunAsync("build-params", "main.bicepparam",
-            new Dictionary<string, string> { ["QLAW_PG_PASSWORD"] = "example-password-1", ["QLAW_PG_APP_PASSWORD"] = "example-password-2" });
+            new Dictionary<string, string> { ["QLAW_PG_PASSWORD"] = "example-password-1" });
 
         Assert.True(build.ExitCode == 0, build.Errors);
         Assert.Equal("", build.Errors.Trim());
@@ -104,12 +122,11 @@ public sealed partial class InfraTemplateTests
         // Secrets reach the app as Key Vault references; storage has no key to list, and keys are refused.
         Assert.DoesNotContain("listKeys", text, StringComparison.Ordinal);
         Assert.DoesNotContain("AccountKey", text, StringComparison.Ordinal);
-        Assert.Contains("@Microsoft.KeyVault(VaultName={0};SecretName=postgres-connection-string)", text, StringComparison.Ordinal);
         Assert.Contains("@Microsoft.KeyVault(VaultName={0};SecretName=openai-api-key)", text, StringComparison.Ordinal);
         Assert.All(Resources(template, "Microsoft.Storage/storageAccounts"), account =>
             Assert.False(account["properties"]!["allowSharedKeyAccess"]!.GetValue<bool>()));
 
-        // The app's settings never name a password or a key: only the Key Vault secret does.
+        // The app's settings never name a password or a key (PostgreSQL takes the app's Entra token): only the Key Vault secret does.
         var secret = Assert.Single(Resources(template, "Microsoft.KeyVault/vaults/secrets"));
         Assert.Contains("items(parameters('secrets'))", Text(secret), StringComparison.Ordinal);
         var site = Text(Assert.Single(Resources(template, "Microsoft.Web/sites")));
