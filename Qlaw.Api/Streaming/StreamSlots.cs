@@ -39,29 +39,40 @@ public sealed partial class StreamSlots(RateLimitSettings settings, RedisConnect
     private int _open;
 
     /// <summary>The answer to a client over its stream cap: 429 problem+json with <c>Retry-After</c>.</summary>
-    public static IResult TooMany { get; } = new TooManyRequestsResult(TimeSpan.FromSeconds(5), "Too many open streams from this client, or on this server.");
+    public static IResult TooMany { get; } = new TooManyRequestsResult(TimeSpan.FromSeconds(5), "Too many open streams from this client.");
+
+    /// <summary>The answer when this instance holds <c>RateLimits:MaxOpenStreams</c> streams.</summary>
+    public static IResult ServerFull { get; } = new TooManyRequestsResult(TimeSpan.FromSeconds(5), "This server holds as many open streams as it serves.");
 
     /// <summary>Streams through <paramref name="stream"/> when the client has a free place, else answers 429.</summary>
     public static async Task<IResult> OpenAsync(HttpContext context, Func<IDisposable, IResult> stream) =>
-        await context.RequestServices.GetRequiredService<StreamSlots>().TryOpenAsync(context) is { } slot ? stream(slot) : TooMany;
+        await context.RequestServices.GetRequiredService<StreamSlots>().TryOpenAsync(context) is var (slot, refusal) && slot is not null ? stream(slot) : refusal!;
 
     /// <summary>Reserves a place before work that may end in a stream; disposing releases it unless taken.</summary>
-    public static async Task<StreamReservation> ReserveAsync(HttpContext context, bool wanted) =>
-        new(wanted, wanted ? await context.RequestServices.GetRequiredService<StreamSlots>().TryOpenAsync(context) : null);
+    public static async Task<StreamReservation> ReserveAsync(HttpContext context, bool wanted)
+    {
+        if (!wanted)
+        {
+            return new(false, null, null);
+        }
 
-    /// <summary>A place for one more stream of this request's client, or null when it, or this instance, holds the most allowed.</summary>
-    public async Task<IDisposable?> TryOpenAsync(HttpContext context)
+        var (slot, refusal) = await context.RequestServices.GetRequiredService<StreamSlots>().TryOpenAsync(context);
+        return new(true, slot, refusal);
+    }
+
+    /// <summary>A place for one more stream of this request's client, or the refusal when it, or this instance, holds the most allowed.</summary>
+    public async Task<(IDisposable? Slot, IResult? Refusal)> TryOpenAsync(HttpContext context)
     {
         var options = settings.Current.Options;
         if (!options.Enabled)
         {
-            return new Slot(null, null, null);
+            return (new Slot(null, null, null), null);
         }
 
         if (Interlocked.Increment(ref _open) > options.MaxOpenStreams)
         {
             Interlocked.Decrement(ref _open);
-            return null;
+            return (null, ServerFull);
         }
 
         var client = RateLimiting.ClientOf(context);
@@ -71,9 +82,10 @@ public sealed partial class StreamSlots(RateLimitSettings settings, RedisConnect
         if (slot is null)
         {
             Interlocked.Decrement(ref _open);
+            return (null, TooMany);
         }
 
-        return slot;
+        return (slot, null);
     }
 
     protected override async Task ExecuteAsync(CancellationToken stoppingToken)
@@ -207,7 +219,7 @@ public sealed partial class StreamSlots(RateLimitSettings settings, RedisConnect
 }
 
 /// <summary>A stream place held while a request decides whether it streams.</summary>
-public sealed class StreamReservation(bool wanted, IDisposable? slot) : IDisposable
+public sealed class StreamReservation(bool wanted, IDisposable? slot, IResult? refusal) : IDisposable
 {
     private IDisposable? _slot = slot;
 
@@ -216,6 +228,9 @@ public sealed class StreamReservation(bool wanted, IDisposable? slot) : IDisposa
 
     /// <summary>Whether a stream was wanted and the client (or this instance) is over its cap.</summary>
     public bool Refused => wanted && _slot is null;
+
+    /// <summary>The answer to a refused stream.</summary>
+    public IResult Refusal => refusal ?? StreamSlots.TooMany;
 
     /// <summary>Hands the place to the stream, which releases it when it ends.</summary>
     public IDisposable? Take() => Interlocked.Exchange(ref _slot, null);

@@ -68,7 +68,7 @@ public static class StreamingApi
         using var slot = await StreamSlots.ReserveAsync(http, stream);
         if (stream && slot.Refused)
         {
-            return StreamSlots.TooMany;
+            return slot.Refusal;
         }
 
         var caller = Caller(http, $"{request.Model}\n{request.Stream}\n{request.PreviousResponseId}", request.Input, request.Conversation ?? default);
@@ -87,7 +87,7 @@ public static class StreamingApi
         using var slot = await StreamSlots.ReserveAsync(http, stream);
         if (stream && slot.Refused)
         {
-            return StreamSlots.TooMany;
+            return slot.Refusal;
         }
 
         var (target, error) = await responses.SendAsync(id, body, Caller(http, "", body), cancellationToken);

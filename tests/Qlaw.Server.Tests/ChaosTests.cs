@@ -18,8 +18,9 @@ public sealed class ChaosTests
         await using var stack = await BenchStack.StartAsync(azuriteOnDisk: true);
         var plan = new ChaosPlan(Runs: 12, ServerKills: 3, Window: TimeSpan.FromSeconds(30), Seed: 2026)
         {
-            // A run whose storage messages the Azurite kill lost is re-driven after this, not the default two minutes.
-            ServerSettings = new Dictionary<string, string?> { ["Recovery:StaleAfterSeconds"] = "20" },
+            // A run whose storage messages the Azurite kill lost is re-driven after this, not the default two minutes. Turns
+            // of a second keep a few runs streaming at every moment of the window, so that each server kill breaks streams.
+            ServerSettings = new Dictionary<string, string?> { ["Recovery:StaleAfterSeconds"] = "20", ["Models:Scripted:TurnDelayMs"] = "1000" },
         };
 
         var outcome = await Chaos.RunOutcomeAsync(stack, plan, CancellationToken.None);

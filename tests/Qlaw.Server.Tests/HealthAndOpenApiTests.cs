@@ -38,7 +38,7 @@ public sealed class HealthAndOpenApiTests(QlawStackFixture stack)
         // Migrations now look pending: the probes within the result's freshness still see it ready, a later one does not.
         await using (var db = app.CreateDbContext())
         {
-            await Microsoft.EntityFrameworkCore.RelationalDatabaseFacadeExtensions.ExecuteSqlRawAsync(db.Database, "DELETE FROM \"__EFMigrationsHistory\" WHERE \"MigrationId\" = (SELECT max(\"MigrationId\") FROM \"__EFMigrationsHistory\")");
+            await Microsoft.EntityFrameworkCore.RelationalDatabaseFacadeExtensions.ExecuteSqlRawAsync(db.Database, "DELETE FROM \"__EFMigrationsHistory\" WHERE ctid = (SELECT ctid FROM \"__EFMigrationsHistory\" ORDER BY 1 DESC LIMIT 1)");
         }
 
         Assert.Equal(HttpStatusCode.OK, (await client.GetAsync("/health/ready")).StatusCode);
