@@ -2,6 +2,7 @@ using Microsoft.AspNetCore.Cors.Infrastructure;
 using Microsoft.AspNetCore.Http.Json;
 using Microsoft.Extensions.Hosting;
 using Microsoft.Extensions.Options;
+using Qlaw.Api.Responses;
 using Qlaw.Api.Runs;
 using Qlaw.Api.Streaming;
 using Qlaw.Api.Workflows;
@@ -38,7 +39,7 @@ public static class ApiExtensions
         {
             var origins = http.Value.Cors.AllowedOrigins;
             _ = origins.Contains("*") ? policy.AllowAnyOrigin() : policy.WithOrigins(origins);
-            policy.AllowAnyHeader().WithMethods("GET", "POST", "DELETE").WithExposedHeaders("Location", "Retry-After")
+            policy.AllowAnyHeader().WithMethods("GET", "POST", "DELETE").WithExposedHeaders("Location", "Retry-After", StreamingApi.IgnoredParametersHeader)
                 .SetPreflightMaxAge(TimeSpan.FromSeconds(http.Value.Cors.PreflightMaxAgeSeconds));
         }));
         services.AddQlawRateLimiting();
@@ -59,6 +60,7 @@ public static class ApiExtensions
         api.MapWorkflows();
         api.MapRuns();
         api.MapStreaming();
+        api.MapResponses();
         return api;
     }
 

@@ -1,5 +1,4 @@
 using System.Text.Json;
-using Microsoft.Extensions.Options;
 using Microsoft.AspNetCore.Http.HttpResults;
 using Microsoft.AspNetCore.Mvc;
 using Qlaw.Contracts;
@@ -15,6 +14,9 @@ namespace Qlaw.Api.Streaming;
 /// <summary>Run event streams and the endpoints the QLAW CLI calls: /v1/responses, send_responses, /v1/agents.</summary>
 public static class StreamingApi
 {
+    /// <summary>Names the OpenAI parameters of a <c>POST /v1/responses</c> that Qlaw accepted and ignored.</summary>
+    public const string IgnoredParametersHeader = "Qlaw-Ignored-Parameters";
+
     public static IEndpointRouteBuilder MapStreaming(this IEndpointRouteBuilder routes)
     {
         routes.MapGet("/v1/runs/{id}/responses", StreamRun).WithTags("Streaming").WithName(nameof(StreamRun)).Produces(200, contentType: "text/event-stream");
@@ -60,9 +62,13 @@ public static class StreamingApi
     /// previous response, or the same client's question); streams it or answers when it ends.
     /// </summary>
     public static async Task<IResult> CreateResponse(
-        ResponsesRequest request, HttpContext http, ResponsesService responses, RunStreamReader reader, IOptionsMonitor<ResponsesOptions> options,
-        CancellationToken cancellationToken)
+        ResponsesRequest request, HttpContext http, ResponsesService responses, CancellationToken cancellationToken)
     {
+        if (request.IgnoredNames().ToList() is { Count: > 0 } ignored)
+        {
+            http.Response.Headers[IgnoredParametersHeader] = string.Join(", ", ignored);
+        }
+
         // A stream slot is taken before the run starts, so a client over its cap starts nothing.
         var stream = request.Stream == true;
         using var slot = await StreamSlots.ReserveAsync(http, stream);
@@ -75,13 +81,12 @@ public static class StreamingApi
         var (target, error) = await responses.StartAsync(request, caller, cancellationToken);
         return target is null
             ? RunResults.ToHttp(error!)
-            : await Respond(target, slot, request.Model, responses, reader, options, cancellationToken);
+            : await Respond(target with { Background = request.Background == true }, slot, request.Model, responses, cancellationToken);
     }
 
     /// <summary>Answers a workflow's pending request for input and streams the run on.</summary>
     public static async Task<IResult> SendResponses(
-        string id, JsonElement body, HttpContext http, ResponsesService responses, RunStreamReader reader, IOptionsMonitor<ResponsesOptions> options,
-        CancellationToken cancellationToken)
+        string id, JsonElement body, HttpContext http, ResponsesService responses, CancellationToken cancellationToken)
     {
         var stream = !(body.ValueKind == JsonValueKind.Object && body.TryGetProperty("stream", out var flag) && flag.ValueKind == JsonValueKind.False);
         using var slot = await StreamSlots.ReserveAsync(http, stream);
@@ -93,7 +98,7 @@ public static class StreamingApi
         var (target, error) = await responses.SendAsync(id, body, Caller(http, "", body), cancellationToken);
         return target is null
             ? RunResults.ToHttp(error!)
-            : await Respond(target, slot, id, responses, reader, options, cancellationToken);
+            : await Respond(target, slot, id, responses, cancellationToken);
     }
 
     /// <summary>
@@ -116,14 +121,15 @@ public static class StreamingApi
             : TypedResults.ValidationProblem(errors);
     }
 
+    // A stream of the run framed as a response; else its response object — at once in the background, else when it
+    // ends or pauses.
     private static async Task<IResult> Respond(
-        ResponseTarget target, StreamReservation slot, string model, ResponsesService responses, RunStreamReader reader, IOptionsMonitor<ResponsesOptions> options,
-        CancellationToken cancellationToken) =>
+        ResponseTarget target, StreamReservation slot, string model, ResponsesService responses, CancellationToken cancellationToken) =>
         slot.Wanted
-            ? RunEventStreamResult.OfResponse(
-                new ResponseFraming(target, model, options.CurrentValue.AgentHeadings).FrameAsync(reader.ReadAsync(target.RunId, target.After, cancellationToken), cancellationToken),
-                slot.Take())
-            : TypedResults.Json(await responses.WaitForResponseAsync(target.RunId, model, cancellationToken));
+            ? RunEventStreamResult.OfResponse(responses.StreamAsync(target, model, target.After, cancellationToken), slot.Take())
+            : TypedResults.Json(target.Background
+                ? await responses.DescribeAsync(target, model, cancellationToken)
+                : await responses.WaitForResponseAsync(target, model, cancellationToken));
 
     // The client is its address and User-Agent (there is no authentication); the key makes a retry safe.
     private static ResponsesCaller Caller(HttpContext http, string fields, params ReadOnlySpan<JsonElement> body)

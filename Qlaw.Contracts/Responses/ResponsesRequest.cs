@@ -1,5 +1,6 @@
 using System.ComponentModel.DataAnnotations;
 using System.Text.Json;
+using System.Text.Json.Serialization;
 
 namespace Qlaw.Contracts.Responses;
 
@@ -26,6 +27,27 @@ public sealed record ResponsesRequest
     /// awaits input, else starts a follow-up run carrying the conversation.
     /// </summary>
     public JsonElement? Conversation { get; init; }
+
+    /// <summary>True: answer at once with the response (<c>queued</c> or <c>in_progress</c>); the run goes on durably.</summary>
+    public bool? Background { get; init; }
+
+    /// <summary>Qlaw keeps every run: <c>false</c> is refused.</summary>
+    public bool? Store { get; init; }
+
+    /// <summary>
+    /// The other OpenAI parameters (<c>instructions</c>, <c>temperature</c>, <c>tools</c>, …): accepted and ignored — a
+    /// workflow's agents have their own — and named in the answer's <c>Qlaw-Ignored-Parameters</c> header.
+    /// </summary>
+    [JsonExtensionData]
+    public Dictionary<string, JsonElement>? Ignored { get; init; }
+
+    /// <summary>The names of the ignored parameters that were given a value (at most 20, each a plain name).</summary>
+    public IEnumerable<string> IgnoredNames() =>
+        (Ignored ?? []).Where(p => p.Value.ValueKind != JsonValueKind.Null && IsPlainName(p.Key)).Select(p => p.Key).Order(StringComparer.Ordinal).Take(20);
+
+    // Only names an HTTP header can carry as they are: OpenAI's are lower-case words joined by '_'.
+    private static bool IsPlainName(string name) =>
+        name.Length is > 0 and <= 40 && name.All(c => c is (>= 'a' and <= 'z') or (>= '0' and <= '9') or '_');
 }
 
 /// <summary>An agent of a stored workflow, as <c>GET /v1/agents</c> lists it.</summary>

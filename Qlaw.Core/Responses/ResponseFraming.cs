@@ -4,6 +4,7 @@ using System.Text.Json;
 using System.Text.Json.Nodes;
 using Qlaw.Contracts;
 using Qlaw.Contracts.Events;
+using Qlaw.Contracts.Responses;
 using Qlaw.Core.Streaming;
 
 namespace Qlaw.Core.Responses;
@@ -16,28 +17,39 @@ public sealed record ResponseFrame(long? Id, string Event, string Data)
 }
 
 /// <summary>What a <c>/v1/responses</c> stream is about: the run (its response), the model asked for, the workflow.</summary>
-public sealed record ResponseTarget(Guid RunId, long After, string Workflow, DateTimeOffset CreatedAt);
+public sealed record ResponseTarget(Guid RunId, long After, string Workflow, DateTimeOffset CreatedAt, bool Background = false);
 
 /// <summary>
-/// Frames a run's log as an OpenAI Responses stream for <c>/v1/responses</c> and <c>send_responses</c>: it opens with
-/// <c>response.created</c> and <c>response.in_progress</c>, wraps each agent turn in <c>response.output_item.added</c> /
-/// <c>.done</c>, begins each turn's text with a heading delta naming the agent (unless turned off), and numbers every
-/// event (<c>sequence_number</c>). The log holds none of these: they are derived from its rows as they are read, so
-/// replays, followers and <c>GET /v1/runs/{id}/responses</c> (which streams the rows as they are) stay unchanged.
-/// Added events carry no SSE <c>id:</c> — a resume position is always a row of the log.
+/// Frames a run's log as an OpenAI Responses stream — the grammar the OpenAI SDKs' stream accumulators read and the
+/// QLAW CLI's parser shows: <c>response.created</c> and <c>response.in_progress</c> carrying the response object; per
+/// agent turn an output item (<c>response.output_item.added</c>, <c>response.content_part.added</c>, the text deltas,
+/// <c>response.output_text.done</c>, <c>response.content_part.done</c>, <c>response.output_item.done</c>); and the end
+/// as <c>response.completed</c>, <c>response.incomplete</c> (a question, a cancel) or <c>error</c> then
+/// <c>response.failed</c>. Every event carries <c>sequence_number</c>, the same for the same event of a run however
+/// often it is framed (replays, <c>starting_after</c>). The log holds none of these: they are derived from its rows as
+/// they are read, so <c>GET /v1/runs/{id}/responses</c> (which streams the rows as they are) stays unchanged.
 /// </summary>
+/// <remarks>
+/// Where the two readers disagree the <c>event:</c> line is for the CLI (which dispatches on it) and the JSON
+/// <c>type</c> for the SDKs (which read only it): a trace is named <c>response.trace.complete</c> with the type
+/// <c>keepalive</c> (the SDKs' event without response state), and <c>response.output_text.done</c>, whose top-level
+/// <c>text</c> the CLI would print again, is named <c>response.completed</c>, an event the CLI passes over.
+/// </remarks>
 public sealed class ResponseFraming(ResponseTarget target, string model, bool headings)
 {
+    private const string Keepalive = "keepalive";
+    private readonly List<OutputMessage> _output = [];
     private int _sequence;
     private Turn? _turn;
     private bool _spoke;
+    private long? _inputTokens;
+    private long? _outputTokens;
 
     /// <summary>The framed stream of <paramref name="rows"/>; nulls (heartbeats) pass through.</summary>
     public async IAsyncEnumerable<ResponseFrame?> FrameAsync(IAsyncEnumerable<RunEventRow?> rows, [EnumeratorCancellation] CancellationToken cancellationToken)
     {
-        var response = Summary("in_progress");
-        yield return Added(ResponseCreated.Name, new ResponseCreated(response, Next()));
-        yield return Added(ResponseInProgress.Name, new ResponseInProgress(response, Next()));
+        yield return Lifecycle(null, ResponseLifecycle.Created, Response("in_progress"));
+        yield return Lifecycle(null, ResponseLifecycle.InProgress, Response("in_progress"));
         await foreach (var row in rows.WithCancellation(cancellationToken))
         {
             if (row is null)
@@ -59,6 +71,21 @@ public sealed class ResponseFraming(ResponseTarget target, string model, bool he
         }
     }
 
+    /// <summary>The events of <paramref name="frames"/> after the one numbered <paramref name="startingAfter"/> (OpenAI's resume point).</summary>
+    public static async IAsyncEnumerable<ResponseFrame?> After(IAsyncEnumerable<ResponseFrame?> frames, int startingAfter, [EnumeratorCancellation] CancellationToken cancellationToken)
+    {
+        await foreach (var frame in frames.WithCancellation(cancellationToken))
+        {
+            if (frame is null || ReferenceEquals(frame, ResponseFrame.Lagged) || SequenceOf(frame) > startingAfter)
+            {
+                yield return frame;
+            }
+        }
+    }
+
+    private static int SequenceOf(ResponseFrame frame) =>
+        JsonNode.Parse(frame.Data)?["sequence_number"]?.GetValue<int>() ?? int.MaxValue;
+
     private IEnumerable<ResponseFrame> Frame(RunEventRow row)
     {
         switch (row.Type)
@@ -66,7 +93,7 @@ public sealed class ResponseFraming(ResponseTarget target, string model, bool he
             case RunEvents.TextDelta:
                 var delta = JsonSerializer.Deserialize<OutputTextDelta>(row.Data, QlawJson.Options)!;
                 var attempt = delta.Attempt ?? 1;
-                if (_turn is not { } turn || turn.Step != delta.OutputIndex || turn.Attempt != attempt)
+                if (_turn is not { } open || open.Step != delta.OutputIndex || open.Attempt != attempt)
                 {
                     foreach (var frame in Open(delta.OutputIndex, attempt, delta.Agent))
                     {
@@ -74,55 +101,74 @@ public sealed class ResponseFraming(ResponseTarget target, string model, bool he
                     }
                 }
 
-                if (headings && !_turn!.Headed)
+                var turn = _turn!;
+                if (headings && !turn.Headed)
                 {
-                    _turn.Headed = true;
-                    var heading = $"{(_spoke ? "\n\n" : "")}**{delta.Agent}**{(attempt > 1 ? $" (attempt {attempt})" : "")}\n";
-                    yield return new(null, OutputTextDelta.Name, Numbered(JsonSerializer.Serialize(delta with { Delta = heading, Heading = true }, QlawJson.Options)));
+                    turn.Headed = true;
+                    yield return Delta(null, turn, delta with { Delta = RunResponses.Heading(delta.Agent, attempt, first: !_spoke), Heading = true });
                 }
 
                 _spoke = true;
-                _turn!.Text.Append(delta.Delta);
-                yield return Logged(row);
+                yield return Delta(row.Id, turn, delta);
                 break;
 
             case RunEvents.TraceComplete:
-                var trace = JsonNode.Parse(row.Data)!["data"]!;
-                var eventType = trace["event_type"]?.GetValue<string>();
+                var trace = JsonNode.Parse(row.Data)!;
+                var eventType = trace["data"]?["event_type"]?.GetValue<string>();
+                trace["type"] = Keepalive;
+                trace["sequence_number"] = Next();
+                yield return new(row.Id, RunEvents.TraceComplete, trace.ToJsonString(QlawJson.Options));
                 if (eventType == RunEvents.ExecutorInvoked)
                 {
-                    var invoked = trace["data"].Deserialize<ExecutorInvoked>(QlawJson.Options)!;
-                    yield return Logged(row);
+                    var invoked = trace["data"]!["data"].Deserialize<ExecutorInvoked>(QlawJson.Options)!;
                     foreach (var frame in Open(invoked.Step, invoked.Attempt, invoked.Agent))
                     {
                         yield return frame;
                     }
                 }
-                else
+                else if (eventType is RunEvents.ExecutorCompleted or RunEvents.ExecutorFailed)
                 {
-                    yield return Logged(row);
-                    if (eventType is RunEvents.ExecutorCompleted or RunEvents.ExecutorFailed)
+                    if (eventType == RunEvents.ExecutorCompleted && trace["data"]!["data"]?.Deserialize<StepCompleted>(QlawJson.Options) is { } completed)
                     {
-                        foreach (var frame in Close(eventType == RunEvents.ExecutorCompleted ? "completed" : "incomplete"))
-                        {
-                            yield return frame;
-                        }
+                        (_inputTokens, _outputTokens) = (Add(_inputTokens, completed.InputTokens), Add(_outputTokens, completed.OutputTokens));
+                    }
+
+                    foreach (var frame in Close(eventType == RunEvents.ExecutorCompleted ? "completed" : "incomplete"))
+                    {
+                        yield return frame;
                     }
                 }
 
                 break;
 
-            case RunEvents.ResponseCompleted or RunEvents.ResponseError:
+            case RunEvents.ResponseCompleted:
                 foreach (var frame in Close("incomplete"))
                 {
                     yield return frame;
                 }
 
-                yield return Logged(row);
+                var status = JsonNode.Parse(row.Data)?["response"]?["status"]?.GetValue<string>();
+                yield return status switch
+                {
+                    "completed" => Lifecycle(row.Id, ResponseCompleted.Name, Response("completed")),
+                    "cancelled" => Lifecycle(row.Id, ResponseLifecycle.Incomplete, Response("cancelled") with { IncompleteDetails = new("cancelled") }),
+                    _ => Lifecycle(row.Id, ResponseLifecycle.Incomplete, Response("incomplete") with { IncompleteDetails = new("awaiting_input") }),
+                };
+                break;
+
+            case RunEvents.ResponseError:
+                foreach (var frame in Close("incomplete"))
+                {
+                    yield return frame;
+                }
+
+                var error = JsonSerializer.Deserialize<ResponseError>(row.Data, QlawJson.Options)!;
+                yield return Added(StreamError.Name, new StreamError(error.Code, error.Message, Next()));
+                yield return Lifecycle(row.Id, ResponseLifecycle.Failed, Response("failed") with { Error = new(error.Code, error.Message) });
                 break;
 
             default:
-                yield return Logged(row);
+                yield return new(row.Id, row.Type, Numbered(row.Data));
                 break;
         }
     }
@@ -134,46 +180,67 @@ public sealed class ResponseFraming(ResponseTarget target, string model, bool he
             yield return frame;
         }
 
-        _turn = new Turn(step, attempt, agent);
-        yield return Added(OutputItemAdded.Name, new OutputItemAdded(step, Item(_turn, "in_progress"), Next()));
+        var turn = _turn = new Turn(_output.Count, step, attempt, agent, RunResponses.ItemId(target.RunId, step, attempt));
+        _output.Add(turn.Item("in_progress"));
+        yield return Added(OutputItemAdded.Name, new OutputItemAdded(turn.Index, turn.Item("in_progress"), Next()));
+        yield return Added(ContentPart.Added, new ContentPart(ContentPart.Added, turn.ItemId, turn.Index, 0, new OutputText(""), Next()));
     }
 
     private IEnumerable<ResponseFrame> Close(string status)
     {
-        if (_turn is { } turn)
+        if (_turn is not { } turn)
         {
-            _turn = null;
-            yield return Added(OutputItemDone.Name, new OutputItemDone(turn.Step, Item(turn, status), Next()));
+            yield break;
         }
+
+        _turn = null;
+        var text = turn.Text.ToString();
+        _output[turn.Index] = turn.Item(status);
+
+        // The CLI passes over what it sees as response.completed; the SDKs read the JSON type (see the remarks).
+        yield return new(null, ResponseCompleted.Name, JsonSerializer.Serialize(new OutputTextDone(turn.ItemId, turn.Index, 0, text, Next()), QlawJson.Options));
+        yield return Added(ContentPart.Done, new ContentPart(ContentPart.Done, turn.ItemId, turn.Index, 0, new OutputText(text), Next()));
+        yield return Added(OutputItemDone.Name, new OutputItemDone(turn.Index, _output[turn.Index], Next()));
     }
 
-    private OutputMessage Item(Turn turn, string status) =>
-        new(RunEvents.ItemId(target.RunId, turn.Step), status, turn.Agent, turn.Step, turn.Attempt,
-            status == "in_progress" ? [] : [new OutputText(turn.Text.ToString())]);
+    private ResponseFrame Delta(long? id, Turn turn, OutputTextDelta delta)
+    {
+        turn.Text.Append(delta.Delta);
+        var framed = delta with { ItemId = turn.ItemId, OutputIndex = turn.Index, ContentIndex = 0 };
+        return new(id, OutputTextDelta.Name, Numbered(JsonSerializer.Serialize(framed, QlawJson.Options)));
+    }
 
-    private ResponseSummary Summary(string status) =>
-        new(RunEvents.ResponseId(target.RunId), status, RunId: target.RunId.ToString(), Model: model, Workflow: target.Workflow,
-            CreatedAt: target.CreatedAt.ToUnixTimeSeconds());
+    private ResponseObject Response(string status) =>
+        RunResponses.Describe(target, model, status, [.. _output],
+            _inputTokens is null && _outputTokens is null ? null : new ResponseUsage(_inputTokens ?? 0, _outputTokens ?? 0));
+
+    private ResponseFrame Lifecycle(long? id, string type, ResponseObject response) =>
+        new(id, type, JsonSerializer.Serialize(new ResponseLifecycle(type, response, Next()), QlawJson.Options));
 
     private static ResponseFrame Added<T>(string name, T payload) => new(null, name, JsonSerializer.Serialize(payload, QlawJson.Options));
 
     private int Next() => _sequence++;
 
-    // A row of the log, as stored, with its sequence number appended (the stored JSON is one object).
-    private ResponseFrame Logged(RunEventRow row) => new(row.Id, row.Type, Numbered(row.Data));
+    private static long? Add(long? sum, long? more) => more is null ? sum : (sum ?? 0) + more;
 
+    // A row of the log, as stored, with its sequence number appended (the stored JSON is one object).
     private string Numbered(string data) => $"{data.AsSpan().TrimEnd()[..^1]}, \"sequence_number\": {Next()}}}";
 
-    private sealed class Turn(int step, int attempt, string agent)
+    private sealed class Turn(int index, int step, int attempt, string agent, string itemId)
     {
+        public int Index => index;
+
         public int Step => step;
 
         public int Attempt => attempt;
 
-        public string Agent => agent;
+        public string ItemId => itemId;
 
         public bool Headed { get; set; }
 
         public StringBuilder Text { get; } = new();
+
+        public OutputMessage Item(string status) =>
+            new(itemId, status, agent, step, attempt, status == "in_progress" ? [] : [new OutputText(Text.ToString())]);
     }
 }

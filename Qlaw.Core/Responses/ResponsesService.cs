@@ -1,12 +1,13 @@
 using System.Text.Json;
-using System.Text.Json.Nodes;
 using Microsoft.EntityFrameworkCore;
+using Microsoft.Extensions.Options;
 using Qlaw.Contracts;
 using Qlaw.Contracts.Events;
 using Qlaw.Contracts.Responses;
 using Qlaw.Contracts.Runs;
 using Qlaw.Contracts.Workflows;
 using Qlaw.Core.Agents;
+using Qlaw.Core.Journal;
 using Qlaw.Core.Runs;
 using Qlaw.Core.Streaming;
 using Qlaw.Core.Validation;
@@ -20,8 +21,13 @@ namespace Qlaw.Core.Responses;
 /// The OpenAI Responses-style surface the QLAW CLI calls: <c>POST /v1/responses</c>, <c>send_responses</c> and
 /// <c>GET /v1/agents</c>, on top of runs.
 /// </summary>
-public sealed class ResponsesService(QlawDbContext db, RunCommands runs, RunQueries queries, RunStreamReader stream, ResponseConversations conversations)
+public sealed class ResponsesService(
+    QlawDbContext db, RunCommands runs, RunStreamReader stream, ResponseConversations conversations, IOptionsMonitor<ResponsesOptions> options)
 {
+    /// <summary>The run's log after row <paramref name="after"/> as a Responses stream (see <see cref="ResponseFraming"/>).</summary>
+    public IAsyncEnumerable<ResponseFrame?> StreamAsync(ResponseTarget target, string model, long after, CancellationToken cancellationToken) =>
+        new ResponseFraming(target, model, options.CurrentValue.AgentHeadings).FrameAsync(stream.ReadAsync(target.RunId, after, cancellationToken), cancellationToken);
+
     /// <summary>
     /// Answers the run this message is for (see <see cref="ResponseConversations"/>), or starts a run of the workflow named
     /// by <c>model</c> — a follow-up carrying the conversation when the run it follows ended. A reused Idempotency-Key
@@ -45,6 +51,11 @@ public sealed class ResponsesService(QlawDbContext db, RunCommands runs, RunQuer
         if (!ResponseConversations.TryReadId(request.Conversation, out var conversation))
         {
             invalid["conversation"] = ["Give the conversation as a string of 1 to 100 characters or as {\"id\": \"…\"}."];
+        }
+
+        if (request.Store == false)
+        {
+            invalid["store"] = ["Qlaw keeps every run (a durable workflow is its record): store cannot be false."];
         }
 
         AddKeyErrors(caller, invalid);
@@ -140,50 +151,82 @@ public sealed class ResponsesService(QlawDbContext db, RunCommands runs, RunQuer
     }
 
     /// <summary>Waits until the run ends or pauses, then describes it as one OpenAI-style response object.</summary>
-    public async Task<JsonObject> WaitForResponseAsync(Guid runId, string model, CancellationToken cancellationToken)
+    public async Task<ResponseObject> WaitForResponseAsync(ResponseTarget target, string model, CancellationToken cancellationToken)
     {
         // Read to the end of the run's stream, picking up again where a lagging read was dropped.
         var (after, lagged) = (0L, true);
         while (lagged)
         {
             lagged = false;
-            await foreach (var row in stream.ReadAsync(runId, after, cancellationToken))
+            await foreach (var row in stream.ReadAsync(target.RunId, after, cancellationToken))
             {
                 (after, lagged) = row is null ? (after, false) : ReferenceEquals(row, RunEventRow.Lagged) ? (after, true) : (row.Id, false);
             }
         }
 
-        var status = (await queries.GetStatusAsync(runId, cancellationToken))!;
-        var completed = status.Steps.Where(s => s.Status == StepStatus.Completed).ToList();
-        var output = new JsonArray([.. completed.Select(s => (JsonNode)new JsonObject
-        {
-            ["type"] = "message",
-            ["id"] = RunEvents.ItemId(runId, s.Index),
-            ["role"] = "assistant",
-            ["status"] = "completed",
-            ["author_name"] = s.Agent,
-            ["content"] = new JsonArray(new JsonObject { ["type"] = "output_text", ["text"] = s.Output, ["annotations"] = new JsonArray() }),
-        })]);
-        return new JsonObject
-        {
-            ["id"] = RunEvents.ResponseId(runId),
-            ["object"] = "response",
-            ["created_at"] = status.CreatedAt.ToUnixTimeSeconds(),
-            ["status"] = status.Status switch
-            {
-                RunStatus.Completed => "completed",
-                RunStatus.Failed => "failed",
-                RunStatus.Cancelled => "cancelled",
-                RunStatus.AwaitingInput => "incomplete",
-                _ => "in_progress",
-            },
-            ["model"] = model,
-            ["run_id"] = runId.ToString(),
-            ["output"] = output,
-            ["output_text"] = completed.LastOrDefault()?.Output ?? "",
-            ["error"] = status.LastError is { } error ? new JsonObject { ["message"] = error } : null,
-        };
+        return await DescribeAsync(target, model, cancellationToken);
     }
+
+    /// <summary>
+    /// The run behind a response as it stands (<c>GET /v1/responses/{id}</c>, a background start): its status, one
+    /// output message per completed turn (whole), the tokens its model reported, its error.
+    /// </summary>
+    public async Task<ResponseObject> DescribeAsync(ResponseTarget target, string model, CancellationToken cancellationToken)
+    {
+        var run = await db.Runs.AsNoTracking().Where(r => r.Id == target.RunId)
+            .Select(r => new { r.Status, r.LastError, r.LastErrorCode }).SingleAsync(cancellationToken);
+        var steps = await db.Steps.AsNoTracking().Where(s => s.RunId == target.RunId && s.Status == StepStatus.Completed)
+            .OrderBy(s => s.Index).Select(s => new { s.Index, s.Attempt, s.Agent, s.Output }).ToListAsync(cancellationToken);
+        var usage = await db.Database.SqlQuery<Tokens>($"""
+            SELECT sum((detail ->> 'input_tokens')::bigint) AS input, sum((detail ->> 'output_tokens')::bigint) AS output
+            FROM audit_logs WHERE run_id = {target.RunId} AND type = {AuditTypes.StepCompleted}
+            """).SingleAsync(cancellationToken);
+        var (headings, spoke) = (options.CurrentValue.AgentHeadings, false);
+        var output = new List<OutputMessage>(steps.Count);
+        foreach (var step in steps)
+        {
+            // A turn's text as its stream showed it: under its heading when it said anything.
+            var text = step.Output ?? "";
+            text = headings && text.Length > 0 ? RunResponses.Heading(step.Agent, step.Attempt, first: !spoke) + text : text;
+            spoke |= text.Length > 0;
+            output.Add(new(RunResponses.ItemId(target.RunId, step.Index, step.Attempt), "completed", step.Agent, step.Index, step.Attempt, [new OutputText(text)]));
+        }
+
+        var (status, incomplete) = run.Status switch
+        {
+            RunStatus.Completed => ("completed", null),
+            RunStatus.Failed => ("failed", null),
+            RunStatus.Cancelled => ("cancelled", new IncompleteDetails("cancelled")),
+            RunStatus.AwaitingInput => ("incomplete", new IncompleteDetails("awaiting_input")),
+            RunStatus.Queued => ("queued", (IncompleteDetails?)null),
+            _ => ("in_progress", null),
+        };
+        var error = run.Status == RunStatus.Failed ? new ResponseErrorBody(run.LastErrorCode ?? RunErrorCodes.Internal, run.LastError ?? "The run failed.") : null;
+        var known = usage.Input is not null || usage.Output is not null ? new ResponseUsage(usage.Input ?? 0, usage.Output ?? 0) : null;
+        return RunResponses.Describe(target, model, status, output, known, error) with { IncompleteDetails = incomplete };
+    }
+
+    private sealed record Tokens(long? Input, long? Output);
+
+    /// <summary>The response <paramref name="id"/> (<c>resp_…</c> or a run id) names, described by its workflow's name; null when there is none.</summary>
+    public async Task<ResponseTarget?> FindAsync(string id, CancellationToken cancellationToken)
+    {
+        if (!TryParseResponseId(id, out var runId))
+        {
+            return null;
+        }
+
+        var run = await db.Runs.AsNoTracking().Where(r => r.Id == runId)
+            .Select(r => new { r.CreatedAt, Workflow = db.Workflows.Where(w => w.Id == r.WorkflowId).Select(w => w.Name).First() })
+            .FirstOrDefaultAsync(cancellationToken);
+        return run is null ? null : new ResponseTarget(runId, 0, run.Workflow, run.CreatedAt);
+    }
+
+    /// <summary>Cancels the run behind a response; the response then says <c>cancelled</c>.</summary>
+    public async Task<(ResponseObject? Response, RunCommandResult? Error)> CancelAsync(ResponseTarget target, CancellationToken cancellationToken) =>
+        await runs.CancelAsync(target.RunId, cancellationToken) is var result && result is RunCommandResult.Accepted
+            ? (await DescribeAsync(target, target.Workflow, cancellationToken), null)
+            : (null, result);
 
     /// <summary>
     /// The agents of one keyset page of stored workflows, in creation order: <see cref="PageRequest.Limit"/> counts

@@ -5,6 +5,7 @@ using Qlaw.Contracts;
 using Qlaw.Core.Orchestration;
 using Qlaw.Core.Journal;
 using Qlaw.Data;
+using Qlaw.Data.Runs;
 
 namespace Qlaw.Core.Retention;
 
@@ -67,33 +68,40 @@ public sealed partial class RunRetention(
 
     private async Task<int> PurgeBatchAsync(DateTimeOffset cutoff, int size, CancellationToken cancellationToken)
     {
-        var runs = await db.Runs.AsNoTracking()
-            .Where(r => r.CompletedAt != null && r.CompletedAt < cutoff
-                && (r.Status == RunStatus.Completed || r.Status == RunStatus.Cancelled || r.Status == RunStatus.Failed))
-            .OrderBy(r => r.Id).Take(size)
-            .Select(r => new
-            {
-                r.Id,
-                Generations = db.AuditLogs.Count(a => a.RunId == r.Id && (a.Type == AuditTypes.RunResumed || a.Type == AuditTypes.RunRecovered)),
-            })
-            .ToListAsync(cancellationToken);
-        if (runs.Count == 0)
-        {
-            return 0;
-        }
+        var ids = await Ended(db.Runs.Where(r => r.CompletedAt < cutoff)).OrderBy(r => r.Id).Take(size).Select(r => r.Id).ToListAsync(cancellationToken);
+        return ids.Count == 0 ? 0 : await DeleteAsync(ids, cutoff, cancellationToken);
+    }
+
+    /// <summary>
+    /// Deletes one run that has ended, with its history and orchestrations (<c>DELETE /v1/responses/{id}</c>); false when
+    /// it does not exist or has not ended.
+    /// </summary>
+    public async Task<bool> DeleteEndedAsync(Guid runId, CancellationToken cancellationToken) =>
+        await Ended(db.Runs.Where(r => r.Id == runId)).AnyAsync(cancellationToken) && await DeleteAsync([runId], clock.GetUtcNow(), cancellationToken) == 1;
+
+    // Runs that ended for good: completed, cancelled, or failed with an end time (a dead letter has none).
+    private static IQueryable<RunEntity> Ended(IQueryable<RunEntity> runs) =>
+        runs.Where(r => r.CompletedAt != null && (r.Status == RunStatus.Completed || r.Status == RunStatus.Cancelled || r.Status == RunStatus.Failed));
+
+    // Each run's Durable Task instances first (every generation it was seeded as), then its rows in one transaction.
+    private async Task<int> DeleteAsync(List<Guid> ids, DateTimeOffset cutoff, CancellationToken cancellationToken)
+    {
+        var generations = await db.AuditLogs
+            .Where(a => a.RunId != null && ids.Contains(a.RunId.Value) && (a.Type == AuditTypes.RunResumed || a.Type == AuditTypes.RunRecovered))
+            .GroupBy(a => a.RunId!.Value).Select(g => new { Run = g.Key, Count = g.Count() })
+            .ToDictionaryAsync(g => g.Run, g => g.Count, cancellationToken);
 
         // The first instance is run-{id}; each re-seeding started run-{id}-r{n} (RunRedriver).
         var instances = 0;
-        foreach (var run in runs)
+        foreach (var id in ids)
         {
-            foreach (var instance in Enumerable.Range(0, run.Generations + 1).Select(n => $"run-{run.Id:N}-r{n}").Prepend($"run-{run.Id:N}"))
+            foreach (var instance in Enumerable.Range(0, generations.GetValueOrDefault(id) + 1).Select(n => $"run-{id:N}-r{n}").Prepend($"run-{id:N}"))
             {
                 await scheduler.PurgeAsync(instance, cancellationToken);
                 instances++;
             }
         }
 
-        var ids = runs.Select(r => r.Id).ToList();
         await using var transaction = await db.Database.BeginTransactionAsync(cancellationToken);
         var signals = await db.RunSignals.Where(s => ids.Contains(s.RunId)).ExecuteDeleteAsync(cancellationToken);
         var events = await db.RunEvents.Where(e => ids.Contains(e.RunId)).ExecuteDeleteAsync(cancellationToken);
@@ -107,7 +115,7 @@ public sealed partial class RunRetention(
     }
 
     [LoggerMessage(Level = LogLevel.Information, Message =
-        "Retention deleted {Runs} runs ended before {Cutoff:u} with {Steps} steps, {Handoffs} handoffs, {Events} events, {Audit} audit entries and {Signals} signals, and purged {Instances} orchestration instances")]
+        "Deleted {Runs} runs ended before {Cutoff:u} with {Steps} steps, {Handoffs} handoffs, {Events} events, {Audit} audit entries and {Signals} signals, and purged {Instances} orchestration instances")]
     private static partial void LogPurged(ILogger logger, int runs, int steps, int handoffs, int events, int audit, int signals, int instances, DateTimeOffset cutoff);
 
     [LoggerMessage(Level = LogLevel.Debug, Message = "Purged the hub history of {Instances} ended orchestrations created before {Cutoff:u}")]

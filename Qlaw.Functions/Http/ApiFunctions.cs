@@ -3,8 +3,8 @@ using Microsoft.AspNetCore.Http;
 using Microsoft.AspNetCore.Mvc;
 using Microsoft.Azure.Functions.Worker;
 using Microsoft.DurableTask.Client;
-using Microsoft.Extensions.Options;
 using Qlaw.Api.Http;
+using Qlaw.Api.Responses;
 using Qlaw.Api.Runs;
 using Qlaw.Api.Streaming;
 using Qlaw.Api.Workflows;
@@ -12,6 +12,7 @@ using Qlaw.Contracts.Responses;
 using Qlaw.Contracts.Runs;
 using Qlaw.Contracts.Workflows;
 using Qlaw.Core.Responses;
+using Qlaw.Core.Retention;
 using Qlaw.Core.Runs;
 using Qlaw.Core.Streaming;
 using Qlaw.Core.Workflows;
@@ -140,7 +141,7 @@ public static class ApiFunctions
         [HttpTrigger(AuthorizationLevel.Anonymous, "post", Route = "responses")] HttpRequest request,
         [DurableClient] DurableTaskClient client) =>
         ApiTrigger.InvokeAsync(request, client, RateLimiting.RunCreation, async http =>
-            await StreamingApi.CreateResponse((await BodyAsync<ResponsesRequest>(http))!, http, http.Service<ResponsesService>(), http.Service<RunStreamReader>(), http.Service<IOptionsMonitor<ResponsesOptions>>(), http.RequestAborted));
+            await StreamingApi.CreateResponse((await BodyAsync<ResponsesRequest>(http))!, http, http.Service<ResponsesService>(), http.RequestAborted));
 
     [Function(nameof(StreamingApi.SendResponses))]
     public static Task<IActionResult> SendResponses(
@@ -149,7 +150,7 @@ public static class ApiFunctions
         ApiTrigger.InvokeAsync(request, client, RateLimiting.RunCreation, async http =>
         {
             using var body = (await BodyAsync<JsonDocument>(http))!;
-            return await StreamingApi.SendResponses(id, body.RootElement.Clone(), http, http.Service<ResponsesService>(), http.Service<RunStreamReader>(), http.Service<IOptionsMonitor<ResponsesOptions>>(), http.RequestAborted);
+            return await StreamingApi.SendResponses(id, body.RootElement.Clone(), http, http.Service<ResponsesService>(), http.RequestAborted);
         });
 
     [Function(nameof(StreamingApi.ListAgents))]
@@ -158,4 +159,26 @@ public static class ApiFunctions
         [DurableClient] DurableTaskClient client) =>
         ApiTrigger.InvokeAsync(request, client, RateLimiting.Requests, async http =>
             await StreamingApi.ListAgents(Query(http, "project_endpoint"), Query(http, "foundry_endpoint"), QueryInt(http, "limit"), Query(http, "after"), http.Service<ResponsesService>(), http.RequestAborted));
+
+    [Function(nameof(ResponsesApi.GetResponse))]
+    public static Task<IActionResult> GetResponse(
+        [HttpTrigger(AuthorizationLevel.Anonymous, "get", Route = "responses/{id}")] HttpRequest request, string id,
+        [DurableClient] DurableTaskClient client) =>
+        ApiTrigger.InvokeAsync(request, client, RateLimiting.Requests, http =>
+            ResponsesApi.GetResponse(
+                id, QueryBool(http, "stream"), QueryInt(http, "starting_after"), http, http.Service<ResponsesService>(), http.RequestAborted));
+
+    [Function(nameof(ResponsesApi.DeleteResponse))]
+    public static Task<IActionResult> DeleteResponse(
+        [HttpTrigger(AuthorizationLevel.Anonymous, "delete", Route = "responses/{id}")] HttpRequest request, string id,
+        [DurableClient] DurableTaskClient client) =>
+        ApiTrigger.InvokeAsync(request, client, RateLimiting.Requests, async http =>
+            await ResponsesApi.DeleteResponse(id, http.Service<ResponsesService>(), http.Service<RunRetention>(), http.RequestAborted));
+
+    [Function(nameof(ResponsesApi.CancelResponse))]
+    public static Task<IActionResult> CancelResponse(
+        [HttpTrigger(AuthorizationLevel.Anonymous, "post", Route = "responses/{id}/cancel")] HttpRequest request, string id,
+        [DurableClient] DurableTaskClient client) =>
+        ApiTrigger.InvokeAsync(request, client, RateLimiting.Requests, http =>
+            ResponsesApi.CancelResponse(id, http.Service<ResponsesService>(), http.RequestAborted));
 }

@@ -27,7 +27,7 @@ public sealed class ConsoleBrowserTests(QlawStackFixture stack) : IAsyncLifetime
     [Fact]
     public async Task A_person_runs_the_samples_from_the_console_and_watches_agents_handoffs_and_the_stack_live()
     {
-        var (exitCode, output) = await BrowserScript.RunAsync("console.spec.mjs", _app.CreateClient().BaseAddress!, TimeSpan.FromMinutes(3));
+        var (exitCode, output) = await NodeScript.RunBrowserAsync("console.spec.mjs", _app.CreateClient().BaseAddress!, TimeSpan.FromMinutes(3));
 
         Assert.True(exitCode == 0, output);
         Assert.Contains("ok - a code-review run streams planner, coder, reviewer, coder, judge", output, StringComparison.Ordinal);

@@ -17,11 +17,7 @@ public sealed class ResponsesApiTests(QlawStackFixture stack) : IAsyncLifetime
         _app = await QlawApplication.StartAsync(stack);
         _runs = new RunsClient(_app.CreateClient());
         await _runs.CreateWorkflowAsync(Samples.Workflow());
-        var hil = Samples.Workflow(newName: "hil");
-        hil["agents"]![0]!["script"] = new JsonArray(
-            new JsonObject { ["say"] = "Let me check.", ["call"] = "request_input", ["prompt"] = "Please provide your order number" },
-            new JsonObject { ["say"] = "Found your order.", ["call"] = "complete" });
-        await _runs.CreateWorkflowAsync(hil);
+        await _runs.CreateWorkflowAsync(Samples.AsksForInput());
     }
 
     public async Task DisposeAsync() => await _app.DisposeAsync();
@@ -31,7 +27,7 @@ public sealed class ResponsesApiTests(QlawStackFixture stack) : IAsyncLifetime
     {
         var stream = await SseClient.PostAsync(_runs.Http, "/v1/responses", new JsonObject { ["model"] = "code-review", ["input"] = "add two numbers", ["stream"] = true });
 
-        SseClient.AssertFollowsContract(stream);
+        SseClient.AssertFollowsContract(stream, framed: true);
         Assert.StartsWith("**planner**\nPlan for \"add two numbers\"", stream.CliText, StringComparison.Ordinal);
         Assert.EndsWith("Verdict: approved.", stream.CliText, StringComparison.Ordinal);
         Assert.Equal("response.completed", stream.Events[^1].Event);
@@ -42,7 +38,7 @@ public sealed class ResponsesApiTests(QlawStackFixture stack) : IAsyncLifetime
     {
         var stream = await SseClient.PostAsync(_runs.Http, "/v1/responses", new JsonObject { ["model"] = "code-review", ["input"] = "add two numbers", ["stream"] = true });
 
-        SseClient.AssertFollowsContract(stream);
+        SseClient.AssertFollowsContract(stream, framed: true);
         Assert.Equal(["response.created", "response.in_progress"], stream.Events.Take(2).Select(e => e.Event));
         var created = stream.Events[0].Data!["response"]!;
         var runId = created["run_id"]!.GetValue<string>();
@@ -55,11 +51,13 @@ public sealed class ResponsesApiTests(QlawStackFixture stack) : IAsyncLifetime
         Assert.Equal(added.Select(i => i!["step"]!.GetValue<int>()), done.Select(i => i!["step"]!.GetValue<int>()));
         Assert.All(done, i => Assert.Equal("completed", i!["status"]!.GetValue<string>()));
 
-        // What the CLI shows: each turn's text under its agent's name, nothing else.
-        var turns = done.Select(i => $"**{i!["agent"]!.GetValue<string>()}**\n{i["content"]![0]!["text"]!.GetValue<string>()}");
-        Assert.Equal(string.Join("\n\n", turns), stream.CliText);
+        // What the CLI shows is the items' text: each turn's output under its agent's name, nothing else.
+        var texts = done.Select(i => i!["content"]![0]!["text"]!.GetValue<string>()).ToList();
+        Assert.Equal(string.Concat(texts), stream.CliText);
         var status = await _runs.StatusAsync(runId);
-        Assert.Equal(status["steps"]!.AsArray().Select(s => s!["output"]!.GetValue<string>()), done.Select(i => i!["content"]![0]!["text"]!.GetValue<string>()));
+        var turns = status["steps"]!.AsArray().Select((s, i) => $"{(i == 0 ? "" : "\n\n")}**{s!["agent"]!.GetValue<string>()}**\n{s["output"]!.GetValue<string>()}");
+        Assert.Equal(turns, texts);
+        Assert.Equal(string.Concat(texts), stream.Events[^1].Data!["response"]!["output_text"]!.GetValue<string>());
         Assert.All(stream.Events.Where(e => e.Event == "response.output_text.delta" && e.Id is not null), e => Assert.Equal(1, e.Data!["attempt"]!.GetValue<int>()));
     }
 
@@ -88,8 +86,11 @@ public sealed class ResponsesApiTests(QlawStackFixture stack) : IAsyncLifetime
         var body = JsonNode.Parse(await response.Content.ReadAsStringAsync())!;
         Assert.Equal("response", body["object"]!.GetValue<string>());
         Assert.Equal("completed", body["status"]!.GetValue<string>());
-        Assert.Equal("Verdict: approved.", body["output_text"]!.GetValue<string>());
-        Assert.Equal(["planner", "coder", "reviewer", "coder", "judge"], body["output"]!.AsArray().Select(o => o!["author_name"]!.GetValue<string>()));
+        var output = body["output"]!.AsArray();
+        Assert.Equal(["planner", "coder", "reviewer", "coder", "judge"], output.Select(o => o!["agent"]!.GetValue<string>()));
+        Assert.Equal(string.Concat(output.Select(o => o!["content"]![0]!["text"]!.GetValue<string>())), body["output_text"]!.GetValue<string>());
+        Assert.EndsWith("Verdict: approved.", body["output_text"]!.GetValue<string>(), StringComparison.Ordinal);
+        Assert.Null(body["usage"]); // the scripted model reports no tokens, and none are made up
         Assert.StartsWith("resp_", body["id"]!.GetValue<string>(), StringComparison.Ordinal);
         Assert.Contains("sort a list", body["output"]![0]!["content"]![0]!["text"]!.GetValue<string>(), StringComparison.Ordinal);
     }
@@ -110,12 +111,14 @@ public sealed class ResponsesApiTests(QlawStackFixture stack) : IAsyncLifetime
         var first = await SseClient.PostAsync(_runs.Http, "/v1/responses", new JsonObject { ["model"] = "hil", ["input"] = "my order is late", ["stream"] = true });
 
         Assert.Contains("Let me check.\n\nPlease provide your order number", first.CliText, StringComparison.Ordinal);
-        Assert.Equal("awaiting_input", first.Events[^1].Data!["response"]!["status"]!.GetValue<string>());
+        Assert.Equal("response.incomplete", first.Events[^1].Event);
+        Assert.Equal("incomplete", first.Events[^1].Data!["response"]!["status"]!.GetValue<string>());
+        Assert.Equal("awaiting_input", first.Events[^1].Data!["response"]!["incomplete_details"]!["reason"]!.GetValue<string>());
         var responseId = first.Events[^1].Data!["response"]!["id"]!.GetValue<string>();
 
         var second = await SseClient.PostAsync(_runs.Http, "/v1/responses", new JsonObject { ["model"] = "hil", ["input"] = "ORD-123", ["stream"] = true, ["previous_response_id"] = responseId });
 
-        SseClient.AssertFollowsContract(second);
+        SseClient.AssertFollowsContract(second, framed: true);
         Assert.Equal("**planner**\nFound your order.", second.CliText);
         Assert.True(second.Ids.Min() > first.Ids.Max());
     }
@@ -152,7 +155,7 @@ public sealed class ResponsesApiTests(QlawStackFixture stack) : IAsyncLifetime
 
         var resumed = await SseClient.PostAsync(_runs.Http, "/v1/workflows/hil/send_responses", body);
 
-        SseClient.AssertFollowsContract(resumed);
+        SseClient.AssertFollowsContract(resumed, framed: true);
         Assert.Equal("**planner**\nFound your order.", resumed.CliText);
         var conflict = await _runs.Http.PostAsync("/v1/workflows/code-review/send_responses", new StringContent("""{"input":"x"}""", Encoding.UTF8, "application/json"));
         await ProblemAssert.IsProblem(conflict, HttpStatusCode.Conflict);

@@ -22,11 +22,7 @@ public sealed class ResponsesConversationTests(QlawStackFixture stack) : IAsyncL
         _app = await QlawApplication.StartAsync(stack);
         _runs = new RunsClient(_app.CreateClient());
         await _runs.CreateWorkflowAsync(Samples.Workflow());
-        var hil = Samples.Workflow(newName: "hil");
-        hil["agents"]![0]!["script"] = new JsonArray(
-            new JsonObject { ["say"] = "Let me check.", ["call"] = "request_input", ["prompt"] = "Please provide your order number" },
-            new JsonObject { ["say"] = "Found your order.", ["call"] = "complete" });
-        await _runs.CreateWorkflowAsync(hil);
+        await _runs.CreateWorkflowAsync(Samples.AsksForInput());
     }
 
     public async Task DisposeAsync() => await _app.DisposeAsync();
@@ -37,7 +33,7 @@ public sealed class ResponsesConversationTests(QlawStackFixture stack) : IAsyncL
         var ask = await CliAsync(_runs.Http, """{"model":"hil","input":"my order is late","stream":true}""");
         var answer = await CliAsync(_runs.Http, """{"model":"hil","input":"ORD-123","stream":true}""");
 
-        SseClient.AssertFollowsContract(answer);
+        SseClient.AssertFollowsContract(answer, framed: true);
         Assert.Equal("**planner**\nLet me check.\n\nPlease provide your order number", ask.CliText);
         Assert.Equal("**planner**\nFound your order.", answer.CliText);
         var responseId = ask.Events[0].Data!["response"]!["id"]!.GetValue<string>();
@@ -108,7 +104,7 @@ public sealed class ResponsesConversationTests(QlawStackFixture stack) : IAsyncL
 
         var stream = await CliAsync(_runs.Http, """{"model":"flaky","input":"go","stream":true}""");
 
-        SseClient.AssertFollowsContract(stream);
+        SseClient.AssertFollowsContract(stream, framed: true);
         Assert.Equal("**planner** (attempt 2)\nplan", stream.CliText);
         Assert.All(stream.Events.Where(e => e.Event == "response.output_text.delta"), e => Assert.Equal(2, e.Data!["attempt"]!.GetValue<int>()));
         var items = stream.Events.Where(e => e.Event == "response.output_item.done").Select(e => e.Data!["item"]!).ToList();

@@ -24,6 +24,19 @@ public static class Samples
     }
 
     /// <summary>
+    /// The sample workflow renamed <paramref name="name"/>, whose planner asks for an order number, then completes the
+    /// run with "Found your order." once it is answered.
+    /// </summary>
+    public static JsonObject AsksForInput(string name = "hil")
+    {
+        var workflow = Workflow(newName: name);
+        workflow["agents"]![0]!["script"] = new JsonArray(
+            new JsonObject { ["say"] = "Let me check.", ["call"] = "request_input", ["prompt"] = "Please provide your order number" },
+            new JsonObject { ["say"] = "Found your order.", ["call"] = "complete" });
+        return workflow;
+    }
+
+    /// <summary>
     /// A sample workflow with every agent on the OpenAI-compatible endpoint configured for the server, on its default
     /// model (no scripts).
     /// </summary>

@@ -25,10 +25,12 @@ public sealed record SseTranscript(List<SseEvent> Events, bool SawDone, int Hear
     {
         get
         {
+            // The QLAW CLI's dispatch, branch by branch in its order (shared/qlaw-cli-contract.md §2.2).
             var text = new StringBuilder();
             foreach (var (_, name, data) in Events)
             {
-                if (name == "response.trace.complete" || data?["type"]?.GetValue<string>() == "response.trace.complete")
+                var type = data?["type"] is JsonValue t && t.TryGetValue<string>(out var typed) ? typed : null;
+                if (name == "response.trace.complete" || type == "response.trace.complete")
                 {
                     var info = data?["data"]?["data"]?["request_info"];
                     if (data?["data"]?["event_type"]?.GetValue<string>() == "RequestInfoEvent" && info?["request_id"] is not null)
@@ -44,7 +46,15 @@ public sealed record SseTranscript(List<SseEvent> Events, bool SawDone, int Hear
                 {
                     text.Append(data?["delta"]?.GetValue<string>());
                 }
-                else if (name != "response.completed" && data is JsonObject other)
+                else if (name == "response.completed")
+                {
+                    // Nothing.
+                }
+                else if (type == "error")
+                {
+                    text.Append("\n\n[Error] ").Append(data?["message"]?.GetValue<string>() ?? "Unknown error");
+                }
+                else if (data is JsonObject other)
                 {
                     foreach (var key in new[] { "delta", "text", "content" })
                     {
@@ -140,16 +150,26 @@ public static class SseClient
         return new SseTranscript(events, done, heartbeats, unparsed) { LastComment = comment };
     }
 
-    /// <summary>Asserts the contract: each event named, its payload's type repeats the name, text only in deltas.</summary>
-    public static void AssertFollowsContract(SseTranscript stream)
+    /// <summary>
+    /// Asserts the contract: each event named, its payload's type repeats the name, text only in deltas. A
+    /// <c>/v1/responses</c> stream (<paramref name="framed"/>) names two kinds of event for the CLI and types them for
+    /// the OpenAI SDKs: traces (typed <c>keepalive</c>) and <c>response.output_text.done</c> (named <c>response.completed</c>).
+    /// </summary>
+    public static void AssertFollowsContract(SseTranscript stream, bool framed = false)
     {
         Assert.Empty(stream.UnparsedData);
         Assert.True(stream.SawDone, "the stream did not end with data: [DONE]");
         Assert.All(stream.Events, e =>
         {
             Assert.NotNull(e.Event);
-            Assert.Equal(e.Event, e.Data?["type"]?.GetValue<string>());
-            if (e.Event != "response.output_text.delta")
+            var type = e.Data?["type"]?.GetValue<string>();
+            var dualLabelled = framed && (e.Event, type) is ("response.trace.complete", "keepalive") or ("response.completed", "response.output_text.done");
+            if (!dualLabelled)
+            {
+                Assert.Equal(e.Event, type);
+            }
+
+            if (e.Event is not ("response.output_text.delta" or "response.completed"))
             {
                 Assert.True(e.Data!["delta"] is null && e.Data["text"] is null && e.Data["content"] is null, e.Data.ToJsonString());
             }

@@ -1,0 +1,25 @@
+using Qlaw.Contracts.Events;
+using Qlaw.Contracts.Responses;
+using Qlaw.Core.Streaming;
+
+namespace Qlaw.Core.Responses;
+
+/// <summary>How a run looks as an OpenAI Responses <c>response</c>: its object, and the ids of its output items.</summary>
+public static class RunResponses
+{
+    /// <summary>The output item of one turn: one per attempt of each step.</summary>
+    public static string ItemId(Guid runId, int step, int attempt) => $"msg_{runId:N}_{step}_{attempt}";
+
+    /// <summary>
+    /// The line that begins a turn's text in a response when <see cref="ResponsesOptions.AgentHeadings"/> is on: the
+    /// agent's name (and the attempt of a retry), after a blank line unless it is the first text of the response.
+    /// </summary>
+    public static string Heading(string agent, int attempt, bool first) =>
+        $"{(first ? "" : "\n\n")}**{agent}**{(attempt > 1 ? $" (attempt {attempt})" : "")}\n";
+
+    /// <summary>The response object of <paramref name="target"/>'s run with these <paramref name="output"/> items.</summary>
+    public static ResponseObject Describe(
+        ResponseTarget target, string model, string status, IReadOnlyList<OutputMessage> output, ResponseUsage? usage, ResponseErrorBody? error = null) =>
+        new(RunEvents.ResponseId(target.RunId), target.CreatedAt.ToUnixTimeSeconds(), status, model, output, usage, error,
+            null, target.Background, target.RunId.ToString(), target.Workflow);
+}
