@@ -20,7 +20,7 @@ try
     builder.AddQlawHttp();
 
     // OpenAPI document at /openapi/v1.json, browsable at /scalar.
-    builder.Services.AddOpenApi();
+    builder.Services.AddQlawOpenApi();
 
     // A broken config.yaml, environment variable or setting stops here with one line per offending key.
     app = builder.BuildValidated(builder.Build, built => built.Services);

@@ -19,9 +19,9 @@ public static class ResponsesApi
     {
         var group = routes.MapGroup("/v1/responses/{id}").WithTags("Responses");
         group.MapGet("", GetResponse).WithName(nameof(GetResponse))
-            .Produces<ResponseObject>().Produces(StatusCodes.Status200OK, contentType: "text/event-stream")
+            .Produces<ResponseObject>().WithMetadata(EventStreamResponse.Response)
             .ProducesValidationProblem().ProducesProblem(StatusCodes.Status404NotFound);
-        group.MapDelete("", DeleteResponse).WithName(nameof(DeleteResponse));
+        group.MapDelete("", DeleteResponse).WithName(nameof(DeleteResponse)).ProducesProblem(StatusCodes.Status404NotFound).ProducesProblem(StatusCodes.Status409Conflict);
         group.MapPost("/cancel", CancelResponse).WithName(nameof(CancelResponse))
             .Produces<ResponseObject>().ProducesProblem(StatusCodes.Status404NotFound).ProducesProblem(StatusCodes.Status409Conflict);
         return group;

@@ -19,10 +19,14 @@ public static class StreamingApi
 
     public static IEndpointRouteBuilder MapStreaming(this IEndpointRouteBuilder routes)
     {
-        routes.MapGet("/v1/runs/{id}/responses", StreamRun).WithTags("Streaming").WithName(nameof(StreamRun)).Produces(200, contentType: "text/event-stream");
-        routes.MapPost("/v1/responses", CreateResponse).WithTags("Streaming").WithName(nameof(CreateResponse)).RequireRateLimiting(RateLimiting.RunCreation).Produces(200, contentType: "text/event-stream");
-        routes.MapPost("/v1/workflows/{id}/send_responses", SendResponses).WithTags("Streaming").WithName(nameof(SendResponses)).RequireRateLimiting(RateLimiting.RunCreation).Produces(200, contentType: "text/event-stream");
-        routes.MapGet("/v1/agents", ListAgents).WithTags("Streaming").WithName(nameof(ListAgents));
+        routes.MapGet("/v1/runs/{id}/responses", StreamRun).WithTags("Streaming").WithName(nameof(StreamRun)).WithMetadata(EventStreamResponse.RunLog);
+        routes.MapPost("/v1/responses", CreateResponse).WithTags("Responses").WithName(nameof(CreateResponse)).RequireRateLimiting(RateLimiting.RunCreation)
+            .Produces<ResponseObject>().WithMetadata(EventStreamResponse.Response).ProducesValidationProblem()
+            .ProducesProblem(StatusCodes.Status404NotFound).ProducesProblem(StatusCodes.Status409Conflict).ProducesProblem(StatusCodes.Status422UnprocessableEntity);
+        routes.MapPost("/v1/workflows/{id}/send_responses", SendResponses).WithTags("Responses").WithName(nameof(SendResponses)).RequireRateLimiting(RateLimiting.RunCreation)
+            .Produces<ResponseObject>().WithMetadata(EventStreamResponse.Response).ProducesValidationProblem()
+            .ProducesProblem(StatusCodes.Status404NotFound).ProducesProblem(StatusCodes.Status409Conflict);
+        routes.MapGet("/v1/agents", ListAgents).WithTags("Responses").WithName(nameof(ListAgents));
         return routes;
     }
 

@@ -100,6 +100,40 @@ public sealed class FunctionsApiTests(QlawStackFixture stack)
     }
 
     [Fact]
+    public async Task A_background_response_is_retrieved_streamed_cancelled_and_deleted_through_the_triggers()
+    {
+        await using var host = await FunctionsHost.StartAsync(stack);
+        var client = host.Client.Object;
+        await SendAsync(ApiFunctions.CreateWorkflow, host.Request("POST", "/v1/workflows", Samples.WorkflowJson("code-review")), client);
+
+        var created = await SendAsync(ApiFunctions.CreateResponse, host.Request("POST", "/v1/responses", """{"model":"code-review","input":"x","background":true,"temperature":1}"""), client);
+
+        Assert.Equal(200, created.Status);
+        Assert.Equal("queued", created.Json.GetProperty("status").GetString());
+        Assert.Equal("temperature", created.Headers["Qlaw-Ignored-Parameters"].ToString());
+        var id = created.Json.GetProperty("id").GetString()!;
+        var (_, instanceId, input) = Assert.Single(host.Scheduled);
+        Assert.Equal("completed", await OrchestrationFunctions.RunOrchestration(Orchestration(host, instanceId, (RunOrchestrationInput)input!).Object));
+
+        var retrieved = await SendAsync((r, c) => ApiFunctions.GetResponse(r, id, c), host.Request("GET", $"/v1/responses/{id}"), client);
+        Assert.Equal("completed", retrieved.Json.GetProperty("status").GetString());
+        Assert.Equal(5, retrieved.Json.GetProperty("output").GetArrayLength());
+        var stream = await SendAsync((r, c) => ApiFunctions.GetResponse(r, id, c), host.Request("GET", $"/v1/responses/{id}?stream=true&starting_after=3"), client);
+        Assert.Equal("text/event-stream", stream.ContentType);
+        var numbers = System.Text.RegularExpressions.Regex.Matches(stream.Body, "\"sequence_number\":\\s*(\\d+)").Select(m => int.Parse(m.Groups[1].Value, System.Globalization.CultureInfo.InvariantCulture)).ToList();
+        Assert.Equal(Enumerable.Range(4, numbers.Count), numbers);
+        Assert.Contains("event: response.completed", stream.Body, StringComparison.Ordinal);
+
+        var cancelEnded = await SendAsync((r, c) => ApiFunctions.CancelResponse(r, id, c), host.Request("POST", $"/v1/responses/{id}/cancel"), client);
+        Assert.Equal(409, cancelEnded.Status);
+        var deleted = await SendAsync((r, c) => ApiFunctions.DeleteResponse(r, id, c), host.Request("DELETE", $"/v1/responses/{id}"), client);
+        Assert.True(deleted.Json.GetProperty("deleted").GetBoolean());
+        Assert.Equal(404, (await SendAsync((r, c) => ApiFunctions.GetResponse(r, id, c), host.Request("GET", $"/v1/responses/{id}"), client)).Status);
+        var refused = await SendAsync(ApiFunctions.CreateResponse, host.Request("POST", "/v1/responses", """{"model":"code-review","input":"x","store":false}"""), client);
+        Assert.Equal("store", refused.Json.GetProperty("error").GetProperty("param").GetString());
+    }
+
+    [Fact]
     public async Task A_client_over_its_request_budget_gets_429_with_retry_after()
     {
         await using var host = await FunctionsHost.StartAsync(stack, new Dictionary<string, string?>

@@ -1,3 +1,4 @@
+using System.Text.Json.Nodes;
 using Qlaw.AppHost.LocalStack;
 using Qlaw.Testing;
 
@@ -5,7 +6,7 @@ namespace Qlaw.Server.Tests;
 
 /// <summary>
 /// A server killed with SIGKILL mid-run loses nothing, and one stopped mid-turn finishes that turn first: the next
-/// server finishes the run exactly once.
+/// server finishes the run exactly once; a background response's stream picks up after its last event received.
 /// </summary>
 [Collection(QlawStackCollections.Processes)]
 public sealed class CrashRecoveryTests(QlawStackFixture stack)
@@ -69,6 +70,48 @@ public sealed class CrashRecoveryTests(QlawStackFixture stack)
         var types = (await client.AuditAsync(runId)).Select(e => e["type"]!.GetValue<string>()).ToList();
         Assert.Equal(5, types.Count(t => t == "step.completed"));
         Assert.DoesNotContain("step.superseded", types);
+    }
+
+    [Fact]
+    public async Task A_background_response_survives_a_SIGKILL_between_create_and_retrieve_and_its_resumed_stream_has_every_event_once()
+    {
+        var url = new Uri($"http://127.0.0.1:{Network.FreePort()}");
+        var settings = await SettingsAsync(turnDelayMs: 400);
+        settings["Durable:ControlQueueVisibilityTimeout"] = "00:00:05";
+        settings["Durable:WorkItemQueueVisibilityTimeout"] = "00:00:05";
+        string id;
+        SseTranscript before;
+        await using (var first = await ServerProcess.StartAsync(url, settings, echo: false))
+        {
+            var http = new HttpClient { BaseAddress = url };
+            var created = await http.PostAsync("/v1/responses", RunsClient.Json(new JsonObject { ["model"] = "code-review", ["input"] = "add two numbers", ["background"] = true }));
+            var response = JsonNode.Parse(await created.Content.ReadAsStringAsync())!;
+            Assert.True(response["status"]!.GetValue<string>() is "queued" or "in_progress", response.ToJsonString());
+            id = response["id"]!.GetValue<string>();
+
+            // Read the response's stream up to the second turn's end, then kill the server mid-run.
+            var turnsDone = 0;
+            before = await SseClient.GetAsync(http, $"/v1/responses/{id}?stream=true", until: e => e.Data!["type"]!.GetValue<string>() == "response.output_item.done" && ++turnsDone == 2);
+            first.Kill();
+        }
+
+        await using var second = QlawApplication.StartAt(url, settings);
+        var client = new HttpClient { BaseAddress = url };
+        var last = before.Events[^1].Data!["sequence_number"]!.GetValue<int>();
+        var after = await SseClient.GetAsync(client, $"/v1/responses/{id}?stream=true&starting_after={last}", timeoutSeconds: 120);
+        var whole = await SseClient.GetAsync(client, $"/v1/responses/{id}?stream=true");
+
+        // The two reads are the whole stream, every event once, as a fresh read of it gives it.
+        var joined = before.Events.Concat(after.Events).ToList();
+        Assert.Equal(Enumerable.Range(0, joined.Count), joined.Select(e => e.Data!["sequence_number"]!.GetValue<int>()));
+        Assert.Equal(whole.Events.Select(e => e.Data!.ToJsonString()), joined.Select(e => e.Data!.ToJsonString()));
+        Assert.Equal("response.completed", joined[^1].Data!["type"]!.GetValue<string>());
+
+        var retrieved = JsonNode.Parse(await client.GetStringAsync($"/v1/responses/{id}"))!;
+        Assert.Equal("completed", retrieved["status"]!.GetValue<string>());
+        var runs = new RunsClient(client);
+        var types = (await runs.AuditAsync(retrieved["run_id"]!.GetValue<string>())).Select(e => e["type"]!.GetValue<string>()).ToList();
+        Assert.Equal(5, types.Count(t => t == "step.completed"));
     }
 
     private static readonly string[] SurvivingStatuses = ["completed", "superseded"];

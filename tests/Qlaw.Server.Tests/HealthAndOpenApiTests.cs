@@ -87,6 +87,16 @@ public sealed class HealthAndOpenApiTests(QlawStackFixture stack)
         Assert.Contains("/v1/workflows", paths);
         Assert.Contains("/v1/workflows/{id}", paths);
         Assert.Contains("/v1/workflows/{id}/runs", paths);
+
+        // The Responses surface: a response object or its stream; retrieve, cancel and delete.
+        var create = document["paths"]!["/v1/responses"]!["post"]!["responses"]!["200"]!["content"]!.AsObject();
+        Assert.Equal(["application/json", "text/event-stream"], create.Select(c => c.Key).Order(StringComparer.Ordinal));
+        Assert.EndsWith("ResponseObject", create["application/json"]!["schema"]!["$ref"]!.GetValue<string>(), StringComparison.Ordinal);
+        Assert.Equal(["delete", "get"], document["paths"]!["/v1/responses/{id}"]!.AsObject().Select(m => m.Key).Order(StringComparer.Ordinal));
+        Assert.Contains("/v1/responses/{id}/cancel", paths);
+        var response = document["components"]!["schemas"]!["ResponseObject"]!["properties"]!.AsObject().Select(p => p.Key).ToList();
+        Assert.Contains("output_text", response);
+        Assert.Contains("incomplete_details", response);
         Assert.Equal(HttpStatusCode.OK, reference.StatusCode);
         Assert.Contains("text/html", reference.Content.Headers.ContentType?.ToString(), StringComparison.Ordinal);
     }

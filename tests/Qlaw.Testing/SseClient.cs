@@ -75,7 +75,8 @@ public sealed record SseTranscript(List<SseEvent> Events, bool SawDone, int Hear
 /// <summary>Reads Server-Sent Events by the QLAW CLI contract's framing rules (one JSON object per data: line).</summary>
 public static class SseClient
 {
-    public static Task<SseTranscript> GetAsync(HttpClient http, string url, string? lastEventId = null, int timeoutSeconds = 60)
+    /// <summary>GETs a stream; <paramref name="until"/> ends the read (and the connection) after the first event it matches.</summary>
+    public static Task<SseTranscript> GetAsync(HttpClient http, string url, string? lastEventId = null, int timeoutSeconds = 60, Func<SseEvent, bool>? until = null)
     {
         var request = new HttpRequestMessage(HttpMethod.Get, url);
         request.Headers.Accept.Add(new MediaTypeWithQualityHeaderValue("text/event-stream"));
@@ -84,7 +85,7 @@ public static class SseClient
             request.Headers.Add("Last-Event-ID", lastEventId);
         }
 
-        return SendAsync(http, request, timeoutSeconds);
+        return SendAsync(http, request, timeoutSeconds, until);
     }
 
     public static Task<SseTranscript> PostAsync(HttpClient http, string url, JsonNode body, int timeoutSeconds = 60)
@@ -94,8 +95,11 @@ public static class SseClient
         return SendAsync(http, request, timeoutSeconds);
     }
 
-    /// <summary>Sends the request and reads the stream until the server closes it (bounded by the timeout).</summary>
-    public static async Task<SseTranscript> SendAsync(HttpClient http, HttpRequestMessage request, int timeoutSeconds = 60)
+    /// <summary>
+    /// Sends the request and reads the stream until the server closes it (bounded by the timeout) or an event matches
+    /// <paramref name="until"/>.
+    /// </summary>
+    public static async Task<SseTranscript> SendAsync(HttpClient http, HttpRequestMessage request, int timeoutSeconds = 60, Func<SseEvent, bool>? until = null)
     {
         using var timeout = new CancellationTokenSource(TimeSpan.FromSeconds(timeoutSeconds));
         using var response = await http.SendAsync(request, HttpCompletionOption.ResponseHeadersRead, timeout.Token);
@@ -143,6 +147,12 @@ public static class SseClient
                 catch (JsonException)
                 {
                     unparsed.Add(data);
+                    continue;
+                }
+
+                if (until?.Invoke(events[^1]) == true)
+                {
+                    break;
                 }
             }
         }
