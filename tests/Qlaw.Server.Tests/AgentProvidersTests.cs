@@ -1,47 +1,29 @@
 using System.Text.Json.Nodes;
 using Microsoft.EntityFrameworkCore;
-using Qlaw.FakeModel;
 using Qlaw.Testing;
 
 namespace Qlaw.Server.Tests;
 
 /// <summary>Agents on Microsoft Agent Framework: streamed deltas and traces, the scripted model, the OpenAI provider.</summary>
 [Collection(QlawStackCollections.Streams)]
-public sealed class AgentProvidersTests(QlawStackFixture stack) : IAsyncLifetime
+public sealed class AgentProvidersTests(QlawStackFixture stack) : FakeModelServerTests(stack, new()
+{
+    ["Models:OpenAI:ApiKey"] = ApiKey,
+    ["Models:OpenAI:AllowedModels:0"] = "fake-planner",
+    ["Models:Scripted:TokenDelayMs"] = "2",
+    ["Streaming:DeltaWindowMs"] = "0",
+})
 {
     private const string ApiKey = "sk-test-secret-key";
-    private QlawApplication _app = null!;
-    private RunsClient _runs = null!;
-    private FakeOpenAIServer _openAI = null!;
-
-    public async Task InitializeAsync()
-    {
-        _openAI = await FakeOpenAIServer.StartAsync();
-        _app = await QlawApplication.StartAsync(stack, new Dictionary<string, string?>
-        {
-            ["Models:OpenAI:ApiKey"] = ApiKey,
-            ["Models:OpenAI:BaseUrl"] = _openAI.BaseUrl.ToString(),
-            ["Models:OpenAI:AllowedModels:0"] = "fake-planner",
-            ["Models:Scripted:TokenDelayMs"] = "2",
-            ["Streaming:DeltaWindowMs"] = "0",
-        });
-        _runs = new RunsClient(_app.CreateClient());
-    }
-
-    public async Task DisposeAsync()
-    {
-        await _app.DisposeAsync();
-        await _openAI.DisposeAsync();
-    }
 
     [Fact]
     public async Task Each_turn_streams_its_text_as_deltas_and_traces_every_turn_handoff_and_the_output()
     {
-        await _runs.CreateWorkflowAsync(Samples.Workflow());
-        var runId = Guid.Parse(await _runs.StartAsync("code-review"));
-        var status = await _runs.WaitForAsync(runId.ToString(), "completed");
+        await Runs.CreateWorkflowAsync(Samples.Workflow());
+        var runId = Guid.Parse(await Runs.StartAsync("code-review"));
+        var status = await Runs.WaitForAsync(runId.ToString(), "completed");
 
-        await using var db = _app.CreateDbContext();
+        await using var db = App.CreateDbContext();
         var events = await db.RunEvents.Where(e => e.RunId == runId).OrderBy(e => e.Id).ToListAsync();
         var payloads = events.Select(e => (e.Type, Data: JsonNode.Parse(e.Data)!)).ToList();
         Assert.All(payloads, p => Assert.Equal(p.Type, p.Data["type"]!.GetValue<string>()));
@@ -75,11 +57,11 @@ public sealed class AgentProvidersTests(QlawStackFixture stack) : IAsyncLifetime
     {
         var workflow = Samples.Workflow(newName: "hil");
         workflow["agents"]![0]!["script"] = new JsonArray(new JsonObject { ["say"] = "I need the order number.", ["call"] = "request_input", ["prompt"] = "Please provide your order number" });
-        await _runs.CreateWorkflowAsync(workflow);
-        var runId = Guid.Parse(await _runs.StartAsync("hil", "my order is late"));
-        await _runs.WaitForAsync(runId.ToString(), "awaiting_input");
+        await Runs.CreateWorkflowAsync(workflow);
+        var runId = Guid.Parse(await Runs.StartAsync("hil", "my order is late"));
+        await Runs.WaitForAsync(runId.ToString(), "awaiting_input");
 
-        await using var db = _app.CreateDbContext();
+        await using var db = App.CreateDbContext();
         var rows = await db.RunEvents.Where(e => e.RunId == runId).Select(e => e.Data).ToListAsync();
         var data = JsonNode.Parse(Assert.Single(rows, r => r.Contains("RequestInfoEvent", StringComparison.Ordinal)))!;
 
@@ -98,14 +80,14 @@ public sealed class AgentProvidersTests(QlawStackFixture stack) : IAsyncLifetime
     [Fact]
     public async Task An_agent_on_an_openai_compatible_url_streams_text_and_routes_by_its_tool_call()
     {
-        await _runs.CreateWorkflowAsync(WithOpenAIPlanner("openai-plan"));
-        _openAI.ReplyWith(["Plan: ", "step one, ", "step two."], "handoff_to_coder", """{"reason":"plan ready"}""");
+        await Runs.CreateWorkflowAsync(WithOpenAIPlanner("openai-plan"));
+        Model.ReplyWith(["Plan: ", "step one, ", "step two."], "handoff_to_coder", """{"reason":"plan ready"}""");
 
-        var status = await _runs.WaitForAsync(await _runs.StartAsync("openai-plan", "build a parser"), "completed");
+        var status = await Runs.WaitForAsync(await Runs.StartAsync("openai-plan", "build a parser"), "completed");
 
         Assert.Equal("Plan: step one, step two.", status["steps"]![0]!["output"]!.GetValue<string>());
         Assert.Equal(["planner:completed:1", "coder:completed:1", "reviewer:completed:1", "coder:completed:1", "judge:completed:1"], RunsClient.Steps(status));
-        var (authorization, body) = Assert.Single(_openAI.Requests);
+        var (authorization, body) = Assert.Single(Model.Requests);
         Assert.Equal($"Bearer {ApiKey}", authorization);
         Assert.Equal("fake-planner", body["model"]!.GetValue<string>());
         Assert.True(body["stream"]!.GetValue<bool>());
@@ -121,11 +103,11 @@ public sealed class AgentProvidersTests(QlawStackFixture stack) : IAsyncLifetime
     public async Task A_503_that_names_no_wait_is_retried_by_the_durable_policy()
     {
         // A 429 (or a 503 with retry-after) is waited out within the attempt: ProviderLimitsTests.
-        await _runs.CreateWorkflowAsync(WithOpenAIPlanner("openai-503"));
-        _openAI.FailWith(503);
-        _openAI.ReplyWith(["Plan."], "handoff_to_coder");
+        await Runs.CreateWorkflowAsync(WithOpenAIPlanner("openai-503"));
+        Model.FailWith(503);
+        Model.ReplyWith(["Plan."], "handoff_to_coder");
 
-        var status = await _runs.WaitForAsync(await _runs.StartAsync("openai-503"), "completed");
+        var status = await Runs.WaitForAsync(await Runs.StartAsync("openai-503"), "completed");
 
         Assert.Equal(["planner:failed:1", "planner:completed:2"], RunsClient.Steps(status).Take(2));
         Assert.Contains("503", status["steps"]![0]!["error"]!.GetValue<string>(), StringComparison.Ordinal);
@@ -134,15 +116,15 @@ public sealed class AgentProvidersTests(QlawStackFixture stack) : IAsyncLifetime
     [Fact]
     public async Task A_401_from_the_provider_dead_letters_the_run_with_a_clear_error_that_never_shows_the_key()
     {
-        await _runs.CreateWorkflowAsync(WithOpenAIPlanner("openai-401"));
-        _openAI.FailWith(401);
+        await Runs.CreateWorkflowAsync(WithOpenAIPlanner("openai-401"));
+        Model.FailWith(401);
 
-        var runId = await _runs.StartAsync("openai-401");
-        var status = await _runs.WaitForAsync(runId, "failed");
+        var runId = await Runs.StartAsync("openai-401");
+        var status = await Runs.WaitForAsync(runId, "failed");
 
         Assert.Equal(["planner:failed:1"], RunsClient.Steps(status));
         Assert.Contains("rejected the request (401)", status["last_error"]!.GetValue<string>(), StringComparison.Ordinal);
-        var everything = status.ToJsonString() + string.Concat((await _runs.AuditAsync(runId)).Select(e => e.ToJsonString()));
+        var everything = status.ToJsonString() + string.Concat((await Runs.AuditAsync(runId)).Select(e => e.ToJsonString()));
         Assert.DoesNotContain(ApiKey, everything, StringComparison.Ordinal);
     }
 
@@ -154,7 +136,7 @@ public sealed class AgentProvidersTests(QlawStackFixture stack) : IAsyncLifetime
         {
             ["provider"] = "openai",
             ["model"] = "fake-planner",
-            ["base_url"] = _openAI.BaseUrl.ToString(),
+            ["base_url"] = Model.BaseUrl.ToString(),
         };
         return workflow;
     }

@@ -15,9 +15,7 @@ public sealed class CrashRecoveryTests(QlawStackFixture stack)
     public async Task A_run_survives_a_SIGKILL_of_the_server_mid_run_without_duplicating_a_step_or_a_transition()
     {
         var url = new Uri($"http://127.0.0.1:{Network.FreePort()}");
-        var settings = await SettingsAsync(turnDelayMs: 400);
-        settings["Durable:ControlQueueVisibilityTimeout"] = "00:00:05";
-        settings["Durable:WorkItemQueueVisibilityTimeout"] = "00:00:05";
+        var settings = await SettingsAsync(turnDelayMs: 400, killed: true);
         string runId;
         await using (var first = await ServerProcess.StartAsync(url, settings, echo: false))
         {
@@ -76,9 +74,7 @@ public sealed class CrashRecoveryTests(QlawStackFixture stack)
     public async Task A_background_response_survives_a_SIGKILL_between_create_and_retrieve_and_its_resumed_stream_has_every_event_once()
     {
         var url = new Uri($"http://127.0.0.1:{Network.FreePort()}");
-        var settings = await SettingsAsync(turnDelayMs: 400);
-        settings["Durable:ControlQueueVisibilityTimeout"] = "00:00:05";
-        settings["Durable:WorkItemQueueVisibilityTimeout"] = "00:00:05";
+        var settings = await SettingsAsync(turnDelayMs: 400, killed: true);
         string id;
         SseTranscript before;
         await using (var first = await ServerProcess.StartAsync(url, settings, echo: false))
@@ -116,9 +112,11 @@ public sealed class CrashRecoveryTests(QlawStackFixture stack)
 
     private static readonly string[] SurvivingStatuses = ["completed", "superseded"];
 
-    // A server process on its own database and hub, with the sample workflows and turns paced as given.
-    private async Task<Dictionary<string, string?>> SettingsAsync(int turnDelayMs) =>
-        new(QlawStackFixture.IsolatedHubSettings())
+    // A server process on its own database and hub, with the sample workflows and turns paced as given; when it is to
+    // be killed, the work it held becomes visible to the next server after 5 s.
+    private async Task<Dictionary<string, string?>> SettingsAsync(int turnDelayMs, bool killed = false)
+    {
+        var settings = new Dictionary<string, string?>(QlawStackFixture.IsolatedHubSettings())
         {
             ["ConnectionStrings:Postgres"] = await stack.CreateMigratedDatabaseAsync(),
             ["ConnectionStrings:DurableStorage"] = stack.Azurite.ConnectionString,
@@ -126,6 +124,14 @@ public sealed class CrashRecoveryTests(QlawStackFixture stack)
             ["Database:SeedWorkflowsPath"] = Samples.WorkflowsFolder,
             ["Models:Scripted:TurnDelayMs"] = turnDelayMs.ToString(System.Globalization.CultureInfo.InvariantCulture),
         };
+        if (killed)
+        {
+            settings["Durable:ControlQueueVisibilityTimeout"] = "00:00:05";
+            settings["Durable:WorkItemQueueVisibilityTimeout"] = "00:00:05";
+        }
+
+        return settings;
+    }
 
     private static async Task WaitForRunningStepAsync(RunsClient runs, string runId, int index)
     {

@@ -7,25 +7,12 @@ namespace Qlaw.Server.Tests;
 
 /// <summary>The endpoints the QLAW CLI calls: POST /v1/responses, send_responses, GET /v1/agents.</summary>
 [Collection(QlawStackCollections.Api)]
-public sealed class ResponsesApiTests(QlawStackFixture stack) : IAsyncLifetime
+public sealed class ResponsesApiTests(QlawStackFixture stack) : ResponsesServerTests(stack)
 {
-    private QlawApplication _app = null!;
-    private RunsClient _runs = null!;
-
-    public async Task InitializeAsync()
-    {
-        _app = await QlawApplication.StartAsync(stack);
-        _runs = new RunsClient(_app.CreateClient());
-        await _runs.CreateWorkflowAsync(Samples.Workflow());
-        await _runs.CreateWorkflowAsync(Samples.AsksForInput());
-    }
-
-    public async Task DisposeAsync() => await _app.DisposeAsync();
-
     [Fact]
     public async Task The_clis_streaming_call_runs_the_workflow_named_by_model_and_streams_it_to_the_end()
     {
-        var stream = await SseClient.PostAsync(_runs.Http, "/v1/responses", new JsonObject { ["model"] = "code-review", ["input"] = "add two numbers", ["stream"] = true });
+        var stream = await SseClient.PostAsync(Runs.Http, "/v1/responses", new JsonObject { ["model"] = "code-review", ["input"] = "add two numbers", ["stream"] = true });
 
         SseClient.AssertFollowsContract(stream, framed: true);
         Assert.StartsWith("**planner**\nPlan for \"add two numbers\"", stream.CliText, StringComparison.Ordinal);
@@ -36,7 +23,7 @@ public sealed class ResponsesApiTests(QlawStackFixture stack) : IAsyncLifetime
     [Fact]
     public async Task A_responses_stream_is_framed_like_openai_and_names_each_agent_before_its_text()
     {
-        var stream = await SseClient.PostAsync(_runs.Http, "/v1/responses", new JsonObject { ["model"] = "code-review", ["input"] = "add two numbers", ["stream"] = true });
+        var stream = await SseClient.PostAsync(Runs.Http, "/v1/responses", new JsonObject { ["model"] = "code-review", ["input"] = "add two numbers", ["stream"] = true });
 
         SseClient.AssertFollowsContract(stream, framed: true);
         Assert.Equal(["response.created", "response.in_progress"], stream.Events.Take(2).Select(e => e.Event));
@@ -54,7 +41,7 @@ public sealed class ResponsesApiTests(QlawStackFixture stack) : IAsyncLifetime
         // What the CLI shows is the items' text: each turn's output under its agent's name, nothing else.
         var texts = done.Select(i => i!["content"]![0]!["text"]!.GetValue<string>()).ToList();
         Assert.Equal(string.Concat(texts), stream.CliText);
-        var status = await _runs.StatusAsync(runId);
+        var status = await Runs.StatusAsync(runId);
         var turns = status["steps"]!.AsArray().Select((s, i) => $"{(i == 0 ? "" : "\n\n")}**{s!["agent"]!.GetValue<string>()}**\n{s["output"]!.GetValue<string>()}");
         Assert.Equal(turns, texts);
         Assert.Equal(string.Concat(texts), stream.Events[^1].Data!["response"]!["output_text"]!.GetValue<string>());
@@ -64,7 +51,7 @@ public sealed class ResponsesApiTests(QlawStackFixture stack) : IAsyncLifetime
     [Fact]
     public async Task Agent_headings_can_be_turned_off_and_the_runs_own_stream_never_has_them()
     {
-        await using var plain = await QlawApplication.StartAsync(stack, new Dictionary<string, string?> { ["Responses:AgentHeadings"] = "false" });
+        await using var plain = await QlawApplication.StartAsync(Stack, new Dictionary<string, string?> { ["Responses:AgentHeadings"] = "false" });
         var runs = new RunsClient(plain.CreateClient());
         await runs.CreateWorkflowAsync(Samples.Workflow());
 
@@ -80,7 +67,7 @@ public sealed class ResponsesApiTests(QlawStackFixture stack) : IAsyncLifetime
     [Fact]
     public async Task Without_stream_the_call_waits_and_answers_one_response_object()
     {
-        var response = await _runs.Http.PostAsync("/v1/responses", RunsClient.Json(new JsonObject { ["model"] = "code-review", ["input"] = new JsonArray(new JsonObject { ["role"] = "user", ["content"] = "sort a list" }) }));
+        var response = await Runs.Http.PostAsync("/v1/responses", RunsClient.Json(new JsonObject { ["model"] = "code-review", ["input"] = new JsonArray(new JsonObject { ["role"] = "user", ["content"] = "sort a list" }) }));
 
         Assert.Equal(HttpStatusCode.OK, response.StatusCode);
         var body = JsonNode.Parse(await response.Content.ReadAsStringAsync())!;
@@ -98,17 +85,17 @@ public sealed class ResponsesApiTests(QlawStackFixture stack) : IAsyncLifetime
     [Fact]
     public async Task An_unknown_model_is_a_short_404_the_cli_can_show()
     {
-        var response = await _runs.Http.PostAsync("/v1/responses", RunsClient.Json(new JsonObject { ["model"] = "nope", ["input"] = "x", ["stream"] = true }));
+        var response = await Runs.Http.PostAsync("/v1/responses", RunsClient.Json(new JsonObject { ["model"] = "nope", ["input"] = "x", ["stream"] = true }));
 
         var problem = await ProblemAssert.IsProblem(response, HttpStatusCode.NotFound);
         Assert.Contains("nope", problem.GetProperty("detail").GetString(), StringComparison.Ordinal);
-        await ProblemAssert.IsProblem(await _runs.Http.PostAsync("/v1/responses", RunsClient.Json(new JsonObject { ["model"] = "code-review", ["input"] = " " })), HttpStatusCode.BadRequest);
+        await ProblemAssert.IsProblem(await Runs.Http.PostAsync("/v1/responses", RunsClient.Json(new JsonObject { ["model"] = "code-review", ["input"] = " " })), HttpStatusCode.BadRequest);
     }
 
     [Fact]
     public async Task A_request_for_input_shows_its_prompt_and_previous_response_id_continues_the_run()
     {
-        var first = await SseClient.PostAsync(_runs.Http, "/v1/responses", new JsonObject { ["model"] = "hil", ["input"] = "my order is late", ["stream"] = true });
+        var first = await SseClient.PostAsync(Runs.Http, "/v1/responses", new JsonObject { ["model"] = "hil", ["input"] = "my order is late", ["stream"] = true });
 
         Assert.Contains("Let me check.\n\nPlease provide your order number", first.CliText, StringComparison.Ordinal);
         Assert.Equal("response.incomplete", first.Events[^1].Event);
@@ -116,7 +103,7 @@ public sealed class ResponsesApiTests(QlawStackFixture stack) : IAsyncLifetime
         Assert.Equal("awaiting_input", first.Events[^1].Data!["response"]!["incomplete_details"]!["reason"]!.GetValue<string>());
         var responseId = first.Events[^1].Data!["response"]!["id"]!.GetValue<string>();
 
-        var second = await SseClient.PostAsync(_runs.Http, "/v1/responses", new JsonObject { ["model"] = "hil", ["input"] = "ORD-123", ["stream"] = true, ["previous_response_id"] = responseId });
+        var second = await SseClient.PostAsync(Runs.Http, "/v1/responses", new JsonObject { ["model"] = "hil", ["input"] = "ORD-123", ["stream"] = true, ["previous_response_id"] = responseId });
 
         SseClient.AssertFollowsContract(second, framed: true);
         Assert.Equal("**planner**\nFound your order.", second.CliText);
@@ -126,9 +113,9 @@ public sealed class ResponsesApiTests(QlawStackFixture stack) : IAsyncLifetime
     [Fact]
     public async Task A_follow_up_of_a_finished_response_starts_a_new_run_carrying_the_conversation()
     {
-        var first = JsonNode.Parse(await (await _runs.Http.PostAsync("/v1/responses", RunsClient.Json(new JsonObject { ["model"] = "code-review", ["input"] = "write fizzbuzz" }))).Content.ReadAsStringAsync())!;
+        var first = JsonNode.Parse(await (await Runs.Http.PostAsync("/v1/responses", RunsClient.Json(new JsonObject { ["model"] = "code-review", ["input"] = "write fizzbuzz" }))).Content.ReadAsStringAsync())!;
 
-        var second = JsonNode.Parse(await (await _runs.Http.PostAsync("/v1/responses", RunsClient.Json(new JsonObject
+        var second = JsonNode.Parse(await (await Runs.Http.PostAsync("/v1/responses", RunsClient.Json(new JsonObject
         {
             ["model"] = "code-review",
             ["input"] = "now in F#",
@@ -146,18 +133,18 @@ public sealed class ResponsesApiTests(QlawStackFixture stack) : IAsyncLifetime
     [InlineData(true)]
     public async Task Send_responses_accepts_the_cli_and_the_bridge_shapes(bool bridgeShape)
     {
-        var first = await SseClient.PostAsync(_runs.Http, "/v1/responses", new JsonObject { ["model"] = "hil", ["input"] = "help", ["stream"] = true });
+        var first = await SseClient.PostAsync(Runs.Http, "/v1/responses", new JsonObject { ["model"] = "hil", ["input"] = "help", ["stream"] = true });
         var requestId = first.Events.Single(e => e.Data!["data"]?["event_type"]?.GetValue<string>() == "RequestInfoEvent")
             .Data!["data"]!["data"]!["request_info"]!["request_id"]!.GetValue<string>();
         JsonNode body = bridgeShape
             ? new JsonObject { ["responses"] = new JsonObject { [requestId] = "ORD-9" } }
             : new JsonObject { ["input"] = "ORD-9", ["stream"] = true };
 
-        var resumed = await SseClient.PostAsync(_runs.Http, "/v1/workflows/hil/send_responses", body);
+        var resumed = await SseClient.PostAsync(Runs.Http, "/v1/workflows/hil/send_responses", body);
 
         SseClient.AssertFollowsContract(resumed, framed: true);
         Assert.Equal("**planner**\nFound your order.", resumed.CliText);
-        var conflict = await _runs.Http.PostAsync("/v1/workflows/code-review/send_responses", new StringContent("""{"input":"x"}""", Encoding.UTF8, "application/json"));
+        var conflict = await Runs.Http.PostAsync("/v1/workflows/code-review/send_responses", new StringContent("""{"input":"x"}""", Encoding.UTF8, "application/json"));
         await ProblemAssert.IsProblem(conflict, HttpStatusCode.Conflict);
     }
 
@@ -166,7 +153,7 @@ public sealed class ResponsesApiTests(QlawStackFixture stack) : IAsyncLifetime
     {
         foreach (var query in new[] { "?project_endpoint=https%3A%2F%2Fexample.invalid", "?foundry_endpoint=x", "" })
         {
-            var agents = JsonNode.Parse(await _runs.Http.GetStringAsync($"/v1/agents{query}"))!.AsArray();
+            var agents = JsonNode.Parse(await Runs.Http.GetStringAsync($"/v1/agents{query}"))!.AsArray();
 
             Assert.Contains(agents, a => a!["id"]!.GetValue<string>() == "code-review.planner" && a["model"]!.GetValue<string>() == "scripted");
             Assert.All(agents, a => Assert.False(string.IsNullOrEmpty(a!["instructions"]!.GetValue<string>())));

@@ -11,27 +11,15 @@ namespace Qlaw.Server.Tests;
 /// conversations, follow-ups, retried attempts under their name, and safe retries with Idempotency-Key.
 /// </summary>
 [Collection(QlawStackCollections.Streams)]
-public sealed class ResponsesConversationTests(QlawStackFixture stack) : IAsyncLifetime
+public sealed class ResponsesConversationTests(QlawStackFixture stack) : ResponsesServerTests(stack)
 {
     private const string CliUserAgent = "Bun/1.4.5";
-    private QlawApplication _app = null!;
-    private RunsClient _runs = null!;
-
-    public async Task InitializeAsync()
-    {
-        _app = await QlawApplication.StartAsync(stack);
-        _runs = new RunsClient(_app.CreateClient());
-        await _runs.CreateWorkflowAsync(Samples.Workflow());
-        await _runs.CreateWorkflowAsync(Samples.AsksForInput());
-    }
-
-    public async Task DisposeAsync() => await _app.DisposeAsync();
 
     [Fact]
     public async Task The_cli_asks_the_user_answers_in_the_same_cli_and_the_run_continues_to_its_end()
     {
-        var ask = await CliAsync(_runs.Http, """{"model":"hil","input":"my order is late","stream":true}""");
-        var answer = await CliAsync(_runs.Http, """{"model":"hil","input":"ORD-123","stream":true}""");
+        var ask = await CliAsync(Runs.Http, """{"model":"hil","input":"my order is late","stream":true}""");
+        var answer = await CliAsync(Runs.Http, """{"model":"hil","input":"ORD-123","stream":true}""");
 
         SseClient.AssertFollowsContract(answer, framed: true);
         Assert.Equal("**planner**\nLet me check.\n\nPlease provide your order number", ask.CliText);
@@ -44,9 +32,9 @@ public sealed class ResponsesConversationTests(QlawStackFixture stack) : IAsyncL
         var trace = Assert.Single(answer.Events, e => e.Data!["data"]?["event_type"]?.GetValue<string>() == "InputAnsweredEvent").Data!["data"]!["data"]!;
         Assert.Equal(responseId, trace["response_id"]!.GetValue<string>());
         Assert.Equal("client", trace["via"]!.GetValue<string>());
-        var audit = Assert.Single(await _runs.AuditAsync(runId), e => e["type"]!.GetValue<string>() == "input.answered");
+        var audit = Assert.Single(await Runs.AuditAsync(runId), e => e["type"]!.GetValue<string>() == "input.answered");
         Assert.Equal(responseId, audit["detail"]!["response_id"]!.GetValue<string>());
-        await using var db = _app.CreateDbContext();
+        await using var db = App.CreateDbContext();
         Assert.Equal("ORD-123", await db.Steps.Where(s => s.Index == 1).Select(s => s.Input).SingleAsync());
         var run = await db.Runs.SingleAsync();
         Assert.True(run.StartedViaResponses);
@@ -56,11 +44,11 @@ public sealed class ResponsesConversationTests(QlawStackFixture stack) : IAsyncL
     [Fact]
     public async Task Another_client_or_an_answer_window_of_zero_starts_a_new_run_instead()
     {
-        await CliAsync(_runs.Http, """{"model":"hil","input":"my order is late","stream":true}""");
-        var other = await CliAsync(_runs.Http, """{"model":"hil","input":"ORD-123","stream":true}""", userAgent: "curl/8.5");
+        await CliAsync(Runs.Http, """{"model":"hil","input":"my order is late","stream":true}""");
+        var other = await CliAsync(Runs.Http, """{"model":"hil","input":"ORD-123","stream":true}""", userAgent: "curl/8.5");
 
         Assert.Equal("**planner**\nLet me check.\n\nPlease provide your order number", other.CliText);
-        await using var closed = await QlawApplication.StartAsync(stack, new Dictionary<string, string?> { ["Responses:AnswerWindowMinutes"] = "0" });
+        await using var closed = await QlawApplication.StartAsync(Stack, new Dictionary<string, string?> { ["Responses:AnswerWindowMinutes"] = "0" });
         var runs = new RunsClient(closed.CreateClient());
         await runs.CreateWorkflowAsync(Samples.Workflow(newName: "hil"));
         await CliAsync(runs.Http, """{"model":"hil","input":"first","stream":true}""");
@@ -72,16 +60,16 @@ public sealed class ResponsesConversationTests(QlawStackFixture stack) : IAsyncL
     [Fact]
     public async Task A_conversation_groups_runs_answering_its_question_then_following_up_with_its_history()
     {
-        var ask = await CliAsync(_runs.Http, """{"model":"hil","input":"my order is late","stream":true,"conversation":"conv-1"}""");
-        var answer = await CliAsync(_runs.Http, """{"model":"hil","input":"ORD-123","stream":true,"conversation":{"id":"conv-1"}}""", userAgent: "another/1.0");
-        var followUp = await CliAsync(_runs.Http, """{"model":"hil","input":"and my refund?","stream":true,"conversation":"conv-1"}""");
+        var ask = await CliAsync(Runs.Http, """{"model":"hil","input":"my order is late","stream":true,"conversation":"conv-1"}""");
+        var answer = await CliAsync(Runs.Http, """{"model":"hil","input":"ORD-123","stream":true,"conversation":{"id":"conv-1"}}""", userAgent: "another/1.0");
+        var followUp = await CliAsync(Runs.Http, """{"model":"hil","input":"and my refund?","stream":true,"conversation":"conv-1"}""");
 
         Assert.Equal("**planner**\nFound your order.", answer.CliText);
         Assert.Equal("conversation", answer.Events.Single(e => e.Data!["data"]?["event_type"]?.GetValue<string>() == "InputAnsweredEvent").Data!["data"]!["data"]!["via"]!.GetValue<string>());
         var first = ask.Events[0].Data!["response"]!["run_id"]!.GetValue<string>();
         var second = followUp.Events[0].Data!["response"]!["run_id"]!.GetValue<string>();
         Assert.NotEqual(first, second);
-        await using var db = _app.CreateDbContext();
+        await using var db = App.CreateDbContext();
         var input = await db.Steps.Where(s => s.RunId == Guid.Parse(second) && s.Index == 0).Select(s => s.Input).SingleAsync();
         Assert.Contains("my order is late", input, StringComparison.Ordinal);
         Assert.Contains("Found your order.", input, StringComparison.Ordinal);
@@ -89,7 +77,7 @@ public sealed class ResponsesConversationTests(QlawStackFixture stack) : IAsyncL
         Assert.Equal(["conv-1", "conv-1"], await db.Runs.OrderBy(r => r.Id).Select(r => r.ConversationId).ToListAsync());
         foreach (var conversation in new[] { "42", "{}", "\"\"", "\"\\ud800\"" })
         {
-            var bad = await _runs.Http.PostAsync("/v1/responses", new StringContent($$"""{"model":"hil","input":"x","conversation":{{conversation}}}""", Encoding.UTF8, "application/json"));
+            var bad = await Runs.Http.PostAsync("/v1/responses", new StringContent($$"""{"model":"hil","input":"x","conversation":{{conversation}}}""", Encoding.UTF8, "application/json"));
             Assert.Equal(["conversation"], ProblemAssert.Fields(await ProblemAssert.IsProblem(bad, HttpStatusCode.BadRequest)));
         }
     }
@@ -100,9 +88,9 @@ public sealed class ResponsesConversationTests(QlawStackFixture stack) : IAsyncL
         var flaky = Samples.Workflow(newName: "flaky");
         flaky["retry"] = new JsonObject { ["max_attempts"] = 3, ["first_interval_ms"] = 50, ["backoff_coefficient"] = 1.5, ["max_interval_ms"] = 200 };
         flaky["agents"]![0]!["script"] = new JsonArray(new JsonObject { ["say"] = "plan", ["call"] = "complete", ["fail_transient"] = 1 });
-        await _runs.CreateWorkflowAsync(flaky);
+        await Runs.CreateWorkflowAsync(flaky);
 
-        var stream = await CliAsync(_runs.Http, """{"model":"flaky","input":"go","stream":true}""");
+        var stream = await CliAsync(Runs.Http, """{"model":"flaky","input":"go","stream":true}""");
 
         SseClient.AssertFollowsContract(stream, framed: true);
         Assert.Equal("**planner** (attempt 2)\nplan", stream.CliText);
@@ -115,12 +103,12 @@ public sealed class ResponsesConversationTests(QlawStackFixture stack) : IAsyncL
     public async Task A_retried_call_with_its_idempotency_key_gets_the_same_runs_stream_and_another_body_is_422()
     {
         const string body = """{"model":"hil","input":"my order is late","stream":true}""";
-        var first = await CliAsync(_runs.Http, body, idempotencyKey: "k-1");
-        var again = await CliAsync(_runs.Http, body, idempotencyKey: "k-1");
-        var answer = await SseClient.SendAsync(_runs.Http, Cli("""{"input":"ORD-123","stream":true}""", "/v1/workflows/hil/send_responses", idempotencyKey: "k-2"));
-        var answerAgain = await SseClient.SendAsync(_runs.Http, Cli("""{"input":"ORD-123","stream":true}""", "/v1/workflows/hil/send_responses", idempotencyKey: "k-2"));
-        var reused = await _runs.Http.SendAsync(Cli("""{"model":"hil","input":"something else","stream":true}""", idempotencyKey: "k-1"));
-        var reusedAnswer = await _runs.Http.SendAsync(Cli("""{"input":"ORD-999"}""", "/v1/workflows/hil/send_responses", idempotencyKey: "k-2"));
+        var first = await CliAsync(Runs.Http, body, idempotencyKey: "k-1");
+        var again = await CliAsync(Runs.Http, body, idempotencyKey: "k-1");
+        var answer = await SseClient.SendAsync(Runs.Http, Cli("""{"input":"ORD-123","stream":true}""", "/v1/workflows/hil/send_responses", idempotencyKey: "k-2"));
+        var answerAgain = await SseClient.SendAsync(Runs.Http, Cli("""{"input":"ORD-123","stream":true}""", "/v1/workflows/hil/send_responses", idempotencyKey: "k-2"));
+        var reused = await Runs.Http.SendAsync(Cli("""{"model":"hil","input":"something else","stream":true}""", idempotencyKey: "k-1"));
+        var reusedAnswer = await Runs.Http.SendAsync(Cli("""{"input":"ORD-999"}""", "/v1/workflows/hil/send_responses", idempotencyKey: "k-2"));
 
         Assert.Equal(first.CliText, again.CliText);
         Assert.Equal(first.Ids, again.Ids);
@@ -129,9 +117,9 @@ public sealed class ResponsesConversationTests(QlawStackFixture stack) : IAsyncL
         Assert.Equal(answer.CliText, answerAgain.CliText);
         Assert.Equal(["Idempotency-Key"], ProblemAssert.Fields(await ProblemAssert.IsProblem(reused, HttpStatusCode.UnprocessableEntity)));
         Assert.Equal(["Idempotency-Key"], ProblemAssert.Fields(await ProblemAssert.IsProblem(reusedAnswer, HttpStatusCode.UnprocessableEntity)));
-        await using var db = _app.CreateDbContext();
+        await using var db = App.CreateDbContext();
         Assert.Equal(1, await db.Runs.CountAsync());
-        Assert.Single(await _runs.AuditAsync(first.Events[0].Data!["response"]!["run_id"]!.GetValue<string>()), e => e["type"]!.GetValue<string>() == "run.resumed");
+        Assert.Single(await Runs.AuditAsync(first.Events[0].Data!["response"]!["run_id"]!.GetValue<string>()), e => e["type"]!.GetValue<string>() == "run.resumed");
     }
 
     private static Task<SseTranscript> CliAsync(HttpClient http, string body, string userAgent = CliUserAgent, string? idempotencyKey = null) =>

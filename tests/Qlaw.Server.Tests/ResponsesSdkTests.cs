@@ -15,25 +15,12 @@ namespace Qlaw.Server.Tests;
 /// is a whole workflow.
 /// </summary>
 [Collection(QlawStackCollections.Streams)]
-public sealed class ResponsesSdkTests(QlawStackFixture stack) : IAsyncLifetime
+public sealed class ResponsesSdkTests(QlawStackFixture stack) : ResponsesServerTests(stack)
 {
-    private QlawApplication _app = null!;
-    private RunsClient _runs = null!;
-
-    public async Task InitializeAsync()
-    {
-        _app = await QlawApplication.StartAsync(stack);
-        _runs = new RunsClient(_app.CreateClient());
-        await _runs.CreateWorkflowAsync(Samples.Workflow());
-        await _runs.CreateWorkflowAsync(Samples.AsksForInput());
-    }
-
-    public async Task DisposeAsync() => await _app.DisposeAsync();
-
     [Fact]
     public async Task The_official_node_sdk_streams_creates_polls_resumes_cancels_and_deletes()
     {
-        var (exitCode, output) = await NodeScript.RunAsync(Path.Combine("sdk", "openai-node.mjs"), Path.Combine("openai", "package.json"), _runs.Http.BaseAddress!, TimeSpan.FromMinutes(2));
+        var (exitCode, output) = await NodeScript.RunAsync(Path.Combine("sdk", "openai-node.mjs"), Path.Combine("openai", "package.json"), Runs.Http.BaseAddress!, TimeSpan.FromMinutes(2));
 
         Assert.True(exitCode == 0, output);
         var line = output.Split('\n').Single(l => l.StartsWith("RESULT ", StringComparison.Ordinal));
@@ -123,7 +110,7 @@ public sealed class ResponsesSdkTests(QlawStackFixture stack) : IAsyncLifetime
         var options = new CreateResponseOptions("hil", [ResponseItem.CreateUserMessageItem("my order is late")]) { BackgroundModeEnabled = true };
         var background = (await client.CreateResponseAsync(options)).Value;
         Assert.True(background.Status is ResponseStatus.Queued or ResponseStatus.InProgress, background.Status.ToString());
-        await _runs.WaitForAsync(RunId(background.Id), "awaiting_input");
+        await Runs.WaitForAsync(RunId(background.Id), "awaiting_input");
         var cancelled = (await client.CancelResponseAsync(background.Id)).Value;
         Assert.Equal(ResponseStatus.Cancelled, cancelled.Status);
         Assert.True((await client.DeleteResponseAsync(background.Id)).Value.Deleted);
@@ -146,7 +133,7 @@ public sealed class ResponsesSdkTests(QlawStackFixture stack) : IAsyncLifetime
         }
 
         Assert.NotNull(responseId);
-        var status = await _runs.StatusAsync(RunId(responseId));
+        var status = await Runs.StatusAsync(RunId(responseId));
         Assert.Equal("completed", status["status"]!.GetValue<string>());
         Assert.Equal(
             string.Concat(status["steps"]!.AsArray().Select((s, i) => $"{(i == 0 ? "" : "\n\n")}**{s!["agent"]!.GetValue<string>()}**\n{s["output"]!.GetValue<string>()}")),
@@ -158,7 +145,7 @@ public sealed class ResponsesSdkTests(QlawStackFixture stack) : IAsyncLifetime
     }
 
     private ResponsesClient DotnetClient() =>
-        new(new ApiKeyCredential("unused"), new ResponsesClientOptions { Endpoint = new Uri(_runs.Http.BaseAddress!, "v1") });
+        new(new ApiKeyCredential("unused"), new ResponsesClientOptions { Endpoint = new Uri(Runs.Http.BaseAddress!, "v1") });
 
     private static string RunId(string responseId) => Guid.ParseExact(responseId["resp_".Length..], "N").ToString();
 }
