@@ -56,13 +56,24 @@ public static class ApiExtensions
     /// </summary>
     public static RouteGroupBuilder MapQlawApi(this IEndpointRouteBuilder routes)
     {
-        var api = routes.MapGroup("").RequireAuthorization(ApiPolicy).RequireRateLimiting(RateLimiting.Requests);
+        // Every route can be refused for its client's budget (429) and while the database is out of reach (503).
+        var api = routes.MapGroup("").RequireAuthorization(ApiPolicy).RequireRateLimiting(RateLimiting.Requests)
+            .ProducesProblem(StatusCodes.Status429TooManyRequests).ProducesProblem(StatusCodes.Status503ServiceUnavailable);
         api.MapWorkflows();
         api.MapRuns();
         api.MapStreaming();
         api.MapResponses();
         return api;
     }
+
+    /// <summary>
+    /// The answers of a route that reads a JSON body, for the OpenAPI document: 400 naming the field of a body that is
+    /// not the JSON asked for, 413 for one too large, 415 for one that is not <c>application/json</c>.
+    /// </summary>
+    public static RouteHandlerBuilder ReadsJsonBody(this RouteHandlerBuilder builder) =>
+        builder.ProducesValidationProblem()
+            .ProducesProblem(StatusCodes.Status413PayloadTooLarge)
+            .ProducesProblem(StatusCodes.Status415UnsupportedMediaType);
 
     /// <summary>Sets the security headers of <see cref="HttpOptions.SecurityHeaders"/> on a response.</summary>
     public static void ApplySecurityHeaders(HttpResponse response, SecurityHeaderSettings settings)

@@ -28,6 +28,20 @@ public static class RunResults
         _ => throw new InvalidOperationException($"Unexpected result {result}."),
     };
 
+    /// <summary>
+    /// The answers of a route mapped through <see cref="ToHttp"/>, for the OpenAPI document: 202 with
+    /// <typeparamref name="TAccepted"/>, 404 and 409 problems, and for a command that starts a run (with an
+    /// Idempotency-Key) 422 naming the key. Its body's 400 comes with <see cref="ApiExtensions.ReadsJsonBody"/>, the
+    /// budgets' 429 with every route.
+    /// </summary>
+    public static RouteHandlerBuilder ProducesRunCommand<TAccepted>(this RouteHandlerBuilder builder, bool startsRun = false)
+    {
+        builder.Produces<TAccepted>(StatusCodes.Status202Accepted)
+            .ProducesProblem(StatusCodes.Status404NotFound)
+            .ProducesProblem(StatusCodes.Status409Conflict);
+        return startsRun ? builder.ProducesValidationProblem(StatusCodes.Status422UnprocessableEntity) : builder;
+    }
+
     public static ProblemHttpResult RunNotFound(string id) =>
         TypedResults.Problem(statusCode: StatusCodes.Status404NotFound, title: "Run not found.", detail: $"No run has the id '{id}'.");
 }

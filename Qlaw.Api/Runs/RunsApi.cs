@@ -14,16 +14,17 @@ public static class RunsApi
 {
     public static RouteGroupBuilder MapRuns(this IEndpointRouteBuilder routes)
     {
-        routes.MapPost("/v1/workflows/{id}/runs", StartRun).WithTags("Runs").WithName(nameof(StartRun)).RequireRateLimiting(RateLimiting.RunCreation);
+        routes.MapPost("/v1/workflows/{id}/runs", StartRun).WithTags("Runs").WithName(nameof(StartRun)).ReadsJsonBody().RequireRateLimiting(RateLimiting.RunCreation)
+            .ProducesRunCommand<RunAccepted>(startsRun: true);
         routes.MapGet("/v1/runs", ListRuns).WithTags("Runs").WithName(nameof(ListRuns));
         var group = routes.MapGroup("/v1/runs/{id}").WithTags("Runs");
-        group.MapGet("/status", GetRunStatus).WithName(nameof(GetRunStatus));
-        group.MapGet("/steps", GetRunSteps).WithName(nameof(GetRunSteps));
-        group.MapGet("/audit", GetRunAudit).WithName(nameof(GetRunAudit));
-        group.MapPost("/continue", ContinueRun).WithName(nameof(ContinueRun));
-        group.MapPost("/handoff", HandoffRun).WithName(nameof(HandoffRun));
-        group.MapPost("/cancel", CancelRun).WithName(nameof(CancelRun));
-        group.MapPost("/fork", ForkRun).WithName(nameof(ForkRun)).RequireRateLimiting(RateLimiting.RunCreation);
+        group.MapGet("/status", GetRunStatus).WithName(nameof(GetRunStatus)).ProducesProblem(StatusCodes.Status404NotFound);
+        group.MapGet("/steps", GetRunSteps).WithName(nameof(GetRunSteps)).ProducesProblem(StatusCodes.Status404NotFound);
+        group.MapGet("/audit", GetRunAudit).WithName(nameof(GetRunAudit)).ProducesProblem(StatusCodes.Status404NotFound);
+        group.MapPost("/continue", ContinueRun).WithName(nameof(ContinueRun)).ReadsJsonBody().ProducesRunCommand<RunAccepted>();
+        group.MapPost("/handoff", HandoffRun).WithName(nameof(HandoffRun)).ReadsJsonBody().ProducesRunCommand<HandoffAccepted>();
+        group.MapPost("/cancel", CancelRun).WithName(nameof(CancelRun)).ProducesRunCommand<RunAccepted>();
+        group.MapPost("/fork", ForkRun).WithName(nameof(ForkRun)).ReadsJsonBody().RequireRateLimiting(RateLimiting.RunCreation).ProducesRunCommand<RunAccepted>(startsRun: true);
         return group;
     }
 

@@ -19,13 +19,12 @@ public static class StreamingApi
 
     public static IEndpointRouteBuilder MapStreaming(this IEndpointRouteBuilder routes)
     {
-        routes.MapGet("/v1/runs/{id}/responses", StreamRun).WithTags("Streaming").WithName(nameof(StreamRun)).WithMetadata(EventStreamResponse.RunLog);
-        routes.MapPost("/v1/responses", CreateResponse).WithTags("Responses").WithName(nameof(CreateResponse)).RequireRateLimiting(RateLimiting.RunCreation)
-            .Produces<ResponseObject>().WithMetadata(EventStreamResponse.Response).ProducesValidationProblem()
-            .ProducesProblem(StatusCodes.Status404NotFound).ProducesProblem(StatusCodes.Status409Conflict).ProducesProblem(StatusCodes.Status422UnprocessableEntity);
-        routes.MapPost("/v1/workflows/{id}/send_responses", SendResponses).WithTags("Responses").WithName(nameof(SendResponses)).RequireRateLimiting(RateLimiting.RunCreation)
-            .Produces<ResponseObject>().WithMetadata(EventStreamResponse.Response).ProducesValidationProblem()
-            .ProducesProblem(StatusCodes.Status404NotFound).ProducesProblem(StatusCodes.Status409Conflict);
+        routes.MapGet("/v1/runs/{id}/responses", StreamRun).WithTags("Streaming").WithName(nameof(StreamRun)).WithMetadata(EventStreamResponse.RunLog)
+            .ProducesValidationProblem().ProducesProblem(StatusCodes.Status404NotFound);
+        routes.MapPost("/v1/responses", CreateResponse).WithTags("Responses").WithName(nameof(CreateResponse)).ReadsJsonBody().RequireRateLimiting(RateLimiting.RunCreation)
+            .Produces<ResponseObject>().WithMetadata(EventStreamResponse.Response).ProducesAnswer();
+        routes.MapPost("/v1/workflows/{id}/send_responses", SendResponses).WithTags("Responses").WithName(nameof(SendResponses)).ReadsJsonBody().RequireRateLimiting(RateLimiting.RunCreation)
+            .Produces<ResponseObject>().WithMetadata(EventStreamResponse.Response).ProducesAnswer();
         routes.MapGet("/v1/agents", ListAgents).WithTags("Responses").WithName(nameof(ListAgents));
         return routes;
     }
@@ -124,6 +123,12 @@ public static class StreamingApi
             ? TypedResults.Ok(await responses.ListAgentsAsync(page, cancellationToken))
             : TypedResults.ValidationProblem(errors);
     }
+
+    // The problems a call that starts or answers a run can end in: no such workflow or run (404), a run in no state to
+    // answer (409), an Idempotency-Key sent again with another body (422).
+    private static RouteHandlerBuilder ProducesAnswer(this RouteHandlerBuilder builder) =>
+        builder.ProducesProblem(StatusCodes.Status404NotFound).ProducesProblem(StatusCodes.Status409Conflict)
+            .ProducesValidationProblem(StatusCodes.Status422UnprocessableEntity);
 
     // A stream of the run framed as a response; else its response object — at once in the background, else when it
     // ends or pauses.

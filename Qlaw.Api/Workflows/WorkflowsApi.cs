@@ -1,4 +1,5 @@
 using Microsoft.AspNetCore.Http.HttpResults;
+using Qlaw.Api.Http;
 using Qlaw.Contracts;
 using Qlaw.Contracts.Runs;
 using Qlaw.Contracts.Workflows;
@@ -13,11 +14,11 @@ public static class WorkflowsApi
     public static RouteGroupBuilder MapWorkflows(this IEndpointRouteBuilder routes)
     {
         var group = routes.MapGroup("/v1/workflows").WithTags("Workflows");
-        group.MapPost("/", CreateWorkflow).WithName(nameof(CreateWorkflow));
+        group.MapPost("/", CreateWorkflow).WithName(nameof(CreateWorkflow)).ReadsJsonBody().ProducesValidationProblem(StatusCodes.Status409Conflict);
         group.MapGet("/", ListWorkflows).WithName(nameof(ListWorkflows));
-        group.MapGet("/{id}", GetWorkflow).WithName(nameof(GetWorkflow));
-        group.MapDelete("/{id}", DeleteWorkflow).WithName(nameof(DeleteWorkflow));
-        group.MapGet("/{id}/runs", ListWorkflowRuns).WithName(nameof(ListWorkflowRuns));
+        group.MapGet("/{id}", GetWorkflow).WithName(nameof(GetWorkflow)).ProducesProblem(StatusCodes.Status404NotFound);
+        group.MapDelete("/{id}", DeleteWorkflow).WithName(nameof(DeleteWorkflow)).ProducesProblem(StatusCodes.Status404NotFound).ProducesProblem(StatusCodes.Status409Conflict);
+        group.MapGet("/{id}/runs", ListWorkflowRuns).WithName(nameof(ListWorkflowRuns)).ProducesProblem(StatusCodes.Status404NotFound);
         return group;
     }
 

@@ -10,8 +10,11 @@ namespace Qlaw.Contracts.Responses;
 /// use for carry their neutral values; <c>run_id</c> and <c>workflow</c> are Qlaw's own.
 /// </summary>
 public sealed record ResponseObject(
-    string Id, long CreatedAt, string Status, string Model, IReadOnlyList<OutputMessage> Output, ResponseUsage? Usage, ResponseErrorBody? Error,
-    IncompleteDetails? IncompleteDetails, bool Background, string RunId, string Workflow)
+    string Id, long CreatedAt, string Status, string Model, IReadOnlyList<OutputMessage> Output,
+    [property: JsonIgnore(Condition = JsonIgnoreCondition.Never)] ResponseUsage? Usage,
+    [property: JsonIgnore(Condition = JsonIgnoreCondition.Never)] ResponseErrorBody? Error,
+    [property: JsonIgnore(Condition = JsonIgnoreCondition.Never)] IncompleteDetails? IncompleteDetails,
+    bool Background, string RunId, string Workflow)
 {
     [JsonPropertyOrder(-1), JsonPropertyName("object")]
     public string ObjectType { get; init; } = "response";
