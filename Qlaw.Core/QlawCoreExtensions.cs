@@ -3,6 +3,7 @@ using Azure.Storage.Queues;
 using Microsoft.Extensions.DependencyInjection;
 using Microsoft.Extensions.DependencyInjection.Extensions;
 using Microsoft.Extensions.Hosting;
+using Microsoft.Extensions.Logging;
 using Microsoft.Extensions.Options;
 using Npgsql;
 using Qlaw.Core.Agents;
@@ -41,7 +42,8 @@ public static class QlawCoreExtensions
         services.TryAddSingleton(TimeProvider.System);
 
         // One pooled data source per process; EF Core and, later, LISTEN/NOTIFY share it.
-        services.TryAddSingleton(sp => CreateDataSource(sp.GetRequiredService<IOptions<QlawConnectionStrings>>().Value.Postgres!));
+        services.TryAddSingleton(sp => CreateDataSource(
+            sp.GetRequiredService<IOptions<QlawConnectionStrings>>().Value.Postgres!, source => source.UseLoggerFactory(sp.GetService<ILoggerFactory>())));
         services.AddDbContextPool<QlawDbContext>((sp, options) =>
             options.UseQlawPostgres(sp.GetRequiredService<NpgsqlDataSource>()));
 

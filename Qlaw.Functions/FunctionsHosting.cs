@@ -4,6 +4,7 @@ using Azure.Storage.Queues;
 using Microsoft.Extensions.DependencyInjection;
 using Microsoft.Extensions.DependencyInjection.Extensions;
 using Microsoft.Extensions.Hosting;
+using Microsoft.Extensions.Logging;
 using Qlaw.Api.Http;
 using Qlaw.Core;
 using Qlaw.Core.Orchestration;
@@ -53,10 +54,12 @@ public static class FunctionsHosting
 
         var credential = new DefaultAzureCredential();
         var scope = new TokenRequestContext(["https://ossrdbms-aad.database.windows.net/.default"]);
-        builder.Services.TryAddSingleton(_ => QlawCoreExtensions.CreateDataSource(connectionString, source => source.UsePeriodicPasswordProvider(
-            async (_, cancellationToken) => (await credential.GetTokenAsync(scope, cancellationToken)).Token,
-            TimeSpan.FromMinutes(30),
-            TimeSpan.FromSeconds(10))));
+        builder.Services.TryAddSingleton(sp => QlawCoreExtensions.CreateDataSource(connectionString, source => source
+            .UseLoggerFactory(sp.GetService<ILoggerFactory>())
+            .UsePeriodicPasswordProvider(
+                async (_, cancellationToken) => (await credential.GetTokenAsync(scope, cancellationToken)).Token,
+                TimeSpan.FromMinutes(30),
+                TimeSpan.FromSeconds(10))));
     }
 
     private static void AddIdentityBasedDurableStorage(this IHostApplicationBuilder builder)

@@ -1,6 +1,9 @@
 using Microsoft.Extensions.Logging;
 using Microsoft.Extensions.Options;
 using Npgsql;
+using Polly;
+using Polly.Retry;
+using Polly.Timeout;
 
 namespace Qlaw.Core.Database;
 
@@ -36,26 +39,37 @@ public sealed partial class DatabaseOutage(NpgsqlDataSource dataSource, IOptions
         var started = clock.GetTimestamp();
         var limit = TimeSpan.FromSeconds(options.CurrentValue.OutageWaitSeconds);
         LogWaiting(logger, limit.TotalSeconds);
-        while (true)
-        {
-            try
-            {
-                await using var command = dataSource.CreateCommand("SELECT 1");
-                await command.ExecuteScalarAsync(cancellationToken);
-                var waited = clock.GetElapsedTime(started);
-                LogBack(logger, waited.TotalSeconds);
-                return true;
-            }
-            catch (Exception ex) when (IsOutage(ex))
-            {
-                if (clock.GetElapsedTime(started) >= limit)
-                {
-                    return false;
-                }
 
-                await Task.Delay(Poll, clock, cancellationToken);
-            }
+        // A query every Poll while it fails for the outage, for at most the limit (Polly: the retries inside the timeout).
+        var pipeline = new ResiliencePipelineBuilder { TimeProvider = clock }
+            .AddTimeout(limit)
+            .AddRetry(new RetryStrategyOptions
+            {
+                ShouldHandle = new PredicateBuilder().Handle<Exception>(IsOutage),
+                MaxRetryAttempts = int.MaxValue,
+                BackoffType = DelayBackoffType.Constant,
+                Delay = Poll,
+                UseJitter = false,
+            })
+            .Build();
+        try
+        {
+            await pipeline.ExecuteAsync(
+                async token =>
+                {
+                    await using var command = dataSource.CreateCommand("SELECT 1");
+                    await command.ExecuteScalarAsync(token);
+                },
+                cancellationToken);
         }
+        catch (Exception ex) when (ex is TimeoutRejectedException || IsOutage(ex))
+        {
+            return false;
+        }
+
+        var waited = clock.GetElapsedTime(started);
+        LogBack(logger, waited.TotalSeconds);
+        return true;
     }
 
     /// <summary>
