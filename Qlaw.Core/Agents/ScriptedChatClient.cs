@@ -14,7 +14,7 @@ namespace Qlaw.Core.Agents;
 /// </summary>
 public sealed partial class ScriptedChatClient(IOptionsMonitor<ScriptedModelOptions> pacing) : IChatClient
 {
-    /// <summary>What the scripted model says it is, on its telemetry: provider <c>scripted</c>, model <c>default</c> unless the workflow names one.</summary>
+    // What its telemetry names: provider scripted, model default unless the workflow names one.
     private static readonly ChatClientMetadata Metadata = new("scripted", defaultModelId: "default");
 
     public async Task<ChatResponse> GetResponseAsync(IEnumerable<ChatMessage> messages, ChatOptions? options = null, CancellationToken cancellationToken = default)
@@ -32,10 +32,10 @@ public sealed partial class ScriptedChatClient(IOptionsMonitor<ScriptedModelOpti
         IEnumerable<ChatMessage> messages, ChatOptions? options = null, [EnumeratorCancellation] CancellationToken cancellationToken = default)
     {
         var (turn, attempt) = ScriptedPlay.Of(options);
-        var (turnDelayMs, tokenDelayMs) = (pacing.CurrentValue.TurnDelayMs, pacing.CurrentValue.TokenDelayMs);
-        if (turnDelayMs > 0)
+        var pace = pacing.CurrentValue;
+        if (pace.TurnDelayMs > 0)
         {
-            await Task.Delay(turnDelayMs, cancellationToken);
+            await Task.Delay(pace.TurnDelayMs, cancellationToken);
         }
 
         if (turn.FailPermanent == true)
@@ -51,9 +51,9 @@ public sealed partial class ScriptedChatClient(IOptionsMonitor<ScriptedModelOpti
         var responseId = $"resp_{Guid.NewGuid():N}";
         foreach (Match token in Tokens().Matches(turn.Say ?? ""))
         {
-            if (tokenDelayMs > 0)
+            if (pace.TokenDelayMs > 0)
             {
-                await Task.Delay(tokenDelayMs, cancellationToken);
+                await Task.Delay(pace.TokenDelayMs, cancellationToken);
             }
 
             yield return new ChatResponseUpdate(ChatRole.Assistant, token.Value) { ResponseId = responseId };

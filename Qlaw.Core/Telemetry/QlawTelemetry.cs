@@ -6,7 +6,8 @@ namespace Qlaw.Core.Telemetry;
 
 /// <summary>
 /// Qlaw's own spans and metrics: one <see cref="ActivitySource"/> and one <see cref="Meter"/>, both named
-/// <see cref="Name"/>, which the model calls' gen_ai spans and metrics share (<see cref="WithTelemetry"/>). Nothing is recorded unless a listener (the OpenTelemetry SDK, dotnet-counters) subscribes.
+/// <see cref="Name"/>, which the model calls' gen_ai spans and metrics share (<see cref="WithTelemetry"/>). Nothing is
+/// recorded unless a listener (the OpenTelemetry SDK, dotnet-counters) subscribes.
 /// </summary>
 public static class QlawTelemetry
 {
