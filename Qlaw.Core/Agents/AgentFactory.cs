@@ -14,10 +14,11 @@ public sealed class AgentFactory(ILoggerFactory loggerFactory, IOptionsMonitor<L
     /// A <see cref="ChatClientAgent"/> with a fixed id (random ids break checkpoint resume), the agent's instructions
     /// and model options, and its routing tools. The chat client is used as is: routing tool calls are not invoked
     /// but returned, and end the turn. A call is bounded by the server's <c>Limits:DefaultMaxOutputTokens</c> when the
-    /// workflow sets no <c>max_output_tokens</c>. With <paramref name="oneToolCall"/> the request says <c>parallel_tool_calls: false</c>.
+    /// workflow sets no <c>max_output_tokens</c>. The request says <c>parallel_tool_calls: false</c> unless the endpoint
+    /// allows them, and carries what the client is given besides the conversation (<see cref="ModelClient.Properties"/>).
     /// </summary>
-    public ChatClientAgent Create(WorkflowDefinition workflow, AgentDefinition agent, ModelOptions model, IChatClient client, bool oneToolCall) =>
-        new(client, new ChatClientAgentOptions
+    public ChatClientAgent Create(WorkflowDefinition workflow, AgentDefinition agent, ModelOptions model, ModelClient client) =>
+        new(client.Client, new ChatClientAgentOptions
         {
             Id = $"{workflow.Name}.{agent.Name}",
             Name = agent.Name,
@@ -31,7 +32,8 @@ public sealed class AgentFactory(ILoggerFactory loggerFactory, IOptionsMonitor<L
                 ModelId = model.Model,
                 Temperature = (float?)model.Temperature,
                 MaxOutputTokens = model.MaxOutputTokens ?? Math.Min(limits.CurrentValue.DefaultMaxOutputTokens, limits.CurrentValue.MaxOutputTokens),
-                AllowMultipleToolCalls = oneToolCall ? false : null,
+                AllowMultipleToolCalls = (client.Endpoint?.Calls.DisableParallelToolCalls ?? true) ? false : null,
+                AdditionalProperties = client.Properties,
             },
         }, loggerFactory);
 }

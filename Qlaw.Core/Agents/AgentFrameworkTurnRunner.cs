@@ -1,12 +1,8 @@
 using System.ClientModel;
-using System.Diagnostics;
 using Microsoft.Agents.AI;
 using Microsoft.Extensions.AI;
-using Qlaw.Contracts;
 using Qlaw.Contracts.Runs;
-using Qlaw.Contracts.Workflows;
 using Qlaw.Core.Routing;
-using Qlaw.Core.Telemetry;
 
 namespace Qlaw.Core.Agents;
 
@@ -17,55 +13,17 @@ namespace Qlaw.Core.Agents;
 /// </summary>
 public sealed class AgentFrameworkTurnRunner(ChatClientProvider clients, AgentFactory agents, TimeProvider clock) : IAgentTurnRunner
 {
+    // Streams the agent's answer into the log; an answer cut by the output token limit is continued once. Provider
+    // failures become transient or permanent turn failures whose messages are ours (the provider's exception stays
+    // inside, for the log). Each model call is traced by the chat client's telemetry (QlawTelemetry.WithTelemetry).
     public async Task<AgentTurnOutput> RunAsync(AgentTurnContext context, ITurnLog log, CancellationToken cancellationToken)
     {
         var model = ChatClientProvider.Resolve(context.Workflow, context.Agent);
-        var (provider, modelName) = (QlawJson.EnumName(model.Provider ?? ModelProvider.Scripted), model.Model ?? "default");
-        using var span = QlawTelemetry.Source.StartActivity(QlawTelemetry.ModelCallSpan, ActivityKind.Client)?
-            .SetTag(QlawTelemetry.RunIdTag, context.RunId.ToString())
-            .SetTag(QlawTelemetry.StepTag, context.Step)
-            .SetTag(QlawTelemetry.AttemptTag, context.Attempt)
-            .SetTag(QlawTelemetry.AgentTag, context.Agent.Name)
-            .SetTag(QlawTelemetry.ProviderTag, provider)
-            .SetTag(QlawTelemetry.ModelTag, modelName);
-        var outcome = "error";
-        try
-        {
-            var output = await CallAsync(context, model, log, cancellationToken);
-            span?.SetTag("gen_ai.usage.input_tokens", output.InputTokens).SetTag("gen_ai.usage.output_tokens", output.OutputTokens);
-            outcome = "ok";
-            return output;
-        }
-        catch (Exception ex)
-        {
-            outcome = ex switch
-            {
-                TransientAgentException => "transient_error",
-                PermanentAgentException => "permanent_error",
-                OperationCanceledException => "cancelled",
-                _ => outcome,
-            };
-            span?.SetStatus(ActivityStatusCode.Error, outcome);
-            throw;
-        }
-        finally
-        {
-            QlawTelemetry.ModelCalls.Add(
-                1, new(QlawTelemetry.AgentTag, context.Agent.Name), new(QlawTelemetry.ProviderTag, provider),
-                new(QlawTelemetry.ModelTag, modelName), new(QlawTelemetry.OutcomeTag, outcome));
-        }
-    }
-
-    // Streams the agent's answer into the log; an answer cut by the output token limit is continued once. Provider
-    // failures become transient or permanent turn failures whose messages are ours (the provider's exception stays
-    // inside, for the log).
-    private async Task<AgentTurnOutput> CallAsync(AgentTurnContext context, ModelOptions model, ITurnLog log, CancellationToken cancellationToken)
-    {
-        var (client, endpoint) = clients.For(model, context);
-        var agent = agents.Create(context.Workflow, context.Agent, model, client, endpoint?.Calls.DisableParallelToolCalls ?? true);
+        var client = clients.For(model, context);
+        var agent = agents.Create(context.Workflow, context.Agent, model, client);
         var answer = new TurnAnswer(RoutingTools.For(context.Agent).Select(t => t.Name).ToHashSet(StringComparer.Ordinal));
         var messages = ToMessages(context);
-        await StreamAsync(agent, messages, endpoint, answer, log, cancellationToken);
+        await StreamAsync(agent, messages, client.Endpoint, answer, log, cancellationToken);
         var truncated = answer.Truncated;
         if (truncated)
         {
@@ -74,7 +32,7 @@ public sealed class AgentFrameworkTurnRunner(ChatClientProvider clients, AgentFa
             answer.Truncated = false;
             messages.Add(new ChatMessage(ChatRole.Assistant, log.Text) { AuthorName = context.Agent.Name });
             messages.Add(new ChatMessage(ChatRole.User, ContinueCutAnswer));
-            await StreamAsync(agent, messages, endpoint, answer, log, cancellationToken);
+            await StreamAsync(agent, messages, client.Endpoint, answer, log, cancellationToken);
             if (answer.Truncated)
             {
                 throw new PermanentAgentException(

@@ -3,6 +3,7 @@ using Microsoft.Extensions.AI;
 using Microsoft.Extensions.Options;
 using Qlaw.Contracts;
 using Qlaw.Contracts.Workflows;
+using Qlaw.Core.Telemetry;
 
 namespace Qlaw.Core.Agents;
 
@@ -26,9 +27,15 @@ public sealed class OpenAIProviderOptions : ModelCallOptions
     public bool UseApiKeyHeader { get; set; }
 }
 
-/// <summary>Gives each agent turn its chat client: the scripted model, or the client of a configured endpoint.</summary>
-public sealed class ChatClientProvider(ModelEndpoints endpoints, IOptionsMonitor<ScriptedModelOptions> scripted)
+/// <summary>
+/// Gives each agent turn its chat client: the scripted model, or the client of a configured endpoint. Each is wrapped
+/// once in Microsoft.Extensions.AI's OpenTelemetry client (<see cref="QlawTelemetry.WithTelemetry"/>), which records
+/// the model calls' gen_ai spans and metrics.
+/// </summary>
+public sealed class ChatClientProvider(ModelEndpoints endpoints, IOptionsMonitor<ScriptedModelOptions> scripted) : IDisposable
 {
+    private readonly IChatClient _scripted = new ScriptedChatClient(scripted).WithTelemetry();
+
     /// <summary>The agent's model settings: its own, over the workflow's, over the scripted default.</summary>
     public static ModelOptions Resolve(WorkflowDefinition workflow, AgentDefinition agent)
     {
@@ -53,7 +60,7 @@ public sealed class ChatClientProvider(ModelEndpoints endpoints, IOptionsMonitor
     {
         if (model.Provider != ModelProvider.Openai)
         {
-            return new(new ScriptedChatClient(ScriptedTurns.For(context), context.Attempt, scripted.CurrentValue), null);
+            return new(_scripted, null, new ScriptedPlay(ScriptedTurns.For(context), context.Attempt).AsProperties());
         }
 
         var choice = endpoints.Choose(model);
@@ -66,7 +73,12 @@ public sealed class ChatClientProvider(ModelEndpoints endpoints, IOptionsMonitor
             ?? throw new PermanentAgentException($"No API key for model endpoint '{endpoint.Name}': set its ApiKey or ApiKeyVariable (Models:OpenAI:ApiKey or OPENAI_API_KEY for 'openai').");
         return new(client, endpoint);
     }
+
+    public void Dispose() => _scripted.Dispose();
 }
 
-/// <summary>A turn's chat client and the configured endpoint behind it (null for the scripted model).</summary>
-public sealed record ModelClient(IChatClient Client, ModelEndpoint? Endpoint);
+/// <summary>
+/// A turn's chat client, the configured endpoint behind it (null for the scripted model) and what the turn's requests
+/// carry for the client besides the conversation (the scripted model's turn).
+/// </summary>
+public sealed record ModelClient(IChatClient Client, ModelEndpoint? Endpoint, AdditionalPropertiesDictionary? Properties = null);

@@ -4,6 +4,7 @@ using Microsoft.Extensions.AI;
 using Microsoft.Extensions.Options;
 using OpenAI;
 using Qlaw.Contracts.Workflows;
+using Qlaw.Core.Telemetry;
 
 namespace Qlaw.Core.Agents;
 
@@ -153,6 +154,10 @@ public sealed class ModelEndpoint(
 {
     private readonly Lazy<OpenAIClient?> _client = new(() => key is { Length: > 0 } ? Create(baseUrl, key, header, calls.TimeoutSeconds, gate) : null);
 
+    // One traced client per model for the endpoint's life: the telemetry client owns its meter, and a meter disposed
+    // while other turns still record into the same instruments loses their measurements.
+    private readonly System.Collections.Concurrent.ConcurrentDictionary<string, IChatClient> _chatClients = new(StringComparer.Ordinal);
+
     public string Name => name;
 
     public string BaseUrl => baseUrl;
@@ -171,8 +176,10 @@ public sealed class ModelEndpoint(
 
     public EndpointGate Gate => gate;
 
-    /// <summary>A chat client of <paramref name="model"/> on this endpoint; null when the endpoint has no key.</summary>
-    public IChatClient? ChatClient(string model) => _client.Value?.GetChatClient(model).AsIChatClient();
+    /// <summary>A chat client of <paramref name="model"/> on this endpoint, with its telemetry; null when the endpoint has no key.</summary>
+    public IChatClient? ChatClient(string model) => _client.Value is { } client
+        ? _chatClients.GetOrAdd(model, static (name, client) => client.GetChatClient(name).AsIChatClient().WithTelemetry(), client)
+        : null;
 
     private static OpenAIClient Create(string baseUrl, string key, KeyHeader header, int timeoutSeconds, EndpointGate gate)
     {

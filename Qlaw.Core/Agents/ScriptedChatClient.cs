@@ -1,16 +1,22 @@
 using System.Runtime.CompilerServices;
 using System.Text.RegularExpressions;
 using Microsoft.Extensions.AI;
+using Microsoft.Extensions.Options;
 using Qlaw.Contracts.Workflows;
 
 namespace Qlaw.Core.Agents;
 
 /// <summary>
-/// The offline, deterministic model: an <see cref="IChatClient"/> that plays one scripted turn — streams its text
-/// word by word (optionally paced), then makes its routing tool call. Failures are thrown before any text.
+/// The offline, deterministic model: an <see cref="IChatClient"/> that plays the scripted turn its request carries
+/// (<see cref="ScriptedPlay"/> in the options' additional properties, the way a provider takes its own parameters) —
+/// streams its text word by word (optionally paced), then makes its routing tool call. Failures are thrown before any
+/// text. One client serves every turn, so its telemetry client lives as long as the process.
 /// </summary>
-public sealed partial class ScriptedChatClient(ScriptedTurn turn, int attempt, ScriptedModelOptions pacing) : IChatClient
+public sealed partial class ScriptedChatClient(IOptionsMonitor<ScriptedModelOptions> pacing) : IChatClient
 {
+    // What its telemetry names: provider scripted, model default unless the workflow names one.
+    private static readonly ChatClientMetadata Metadata = new("scripted", defaultModelId: "default");
+
     public async Task<ChatResponse> GetResponseAsync(IEnumerable<ChatMessage> messages, ChatOptions? options = null, CancellationToken cancellationToken = default)
     {
         var updates = new List<ChatResponseUpdate>();
@@ -25,9 +31,11 @@ public sealed partial class ScriptedChatClient(ScriptedTurn turn, int attempt, S
     public async IAsyncEnumerable<ChatResponseUpdate> GetStreamingResponseAsync(
         IEnumerable<ChatMessage> messages, ChatOptions? options = null, [EnumeratorCancellation] CancellationToken cancellationToken = default)
     {
-        if (pacing.TurnDelayMs > 0)
+        var (turn, attempt) = ScriptedPlay.Of(options);
+        var pace = pacing.CurrentValue;
+        if (pace.TurnDelayMs > 0)
         {
-            await Task.Delay(pacing.TurnDelayMs, cancellationToken);
+            await Task.Delay(pace.TurnDelayMs, cancellationToken);
         }
 
         if (turn.FailPermanent == true)
@@ -43,9 +51,9 @@ public sealed partial class ScriptedChatClient(ScriptedTurn turn, int attempt, S
         var responseId = $"resp_{Guid.NewGuid():N}";
         foreach (Match token in Tokens().Matches(turn.Say ?? ""))
         {
-            if (pacing.TokenDelayMs > 0)
+            if (pace.TokenDelayMs > 0)
             {
-                await Task.Delay(pacing.TokenDelayMs, cancellationToken);
+                await Task.Delay(pace.TokenDelayMs, cancellationToken);
             }
 
             yield return new ChatResponseUpdate(ChatRole.Assistant, token.Value) { ResponseId = responseId };
@@ -71,7 +79,8 @@ public sealed partial class ScriptedChatClient(ScriptedTurn turn, int attempt, S
         }
     }
 
-    public object? GetService(Type serviceType, object? serviceKey = null) => serviceType.IsInstanceOfType(this) ? this : null;
+    public object? GetService(Type serviceType, object? serviceKey = null) =>
+        serviceType == typeof(ChatClientMetadata) ? Metadata : serviceType.IsInstanceOfType(this) ? this : null;
 
     public void Dispose()
     {
@@ -80,4 +89,18 @@ public sealed partial class ScriptedChatClient(ScriptedTurn turn, int attempt, S
     // A word and the whitespace after it: the token unit of the scripted stream.
     [GeneratedRegex(@"\S+\s*|\s+")]
     private static partial Regex Tokens();
+}
+
+/// <summary>The scripted turn a request plays, and its attempt (a transient failure fails the first attempts).</summary>
+public sealed record ScriptedPlay(ScriptedTurn Turn, int Attempt)
+{
+    private const string Key = "qlaw.scripted_play";
+
+    /// <summary>The additional properties that carry this play to <see cref="ScriptedChatClient"/>.</summary>
+    public AdditionalPropertiesDictionary AsProperties() => new() { [Key] = this };
+
+    internal static ScriptedPlay Of(ChatOptions? options) =>
+        options?.AdditionalProperties?.TryGetValue(Key, out ScriptedPlay? play) == true && play is not null
+            ? play
+            : throw new ArgumentException("A request to the scripted model carries its ScriptedPlay.", nameof(options));
 }

@@ -1,11 +1,13 @@
 using System.Diagnostics;
 using System.Diagnostics.Metrics;
+using Microsoft.Extensions.AI;
 
 namespace Qlaw.Core.Telemetry;
 
 /// <summary>
 /// Qlaw's own spans and metrics: one <see cref="ActivitySource"/> and one <see cref="Meter"/>, both named
-/// <see cref="Name"/>. Nothing is recorded unless a listener (the OpenTelemetry SDK, dotnet-counters) subscribes.
+/// <see cref="Name"/>, which the model calls' gen_ai spans and metrics share (<see cref="WithTelemetry"/>). Nothing is
+/// recorded unless a listener (the OpenTelemetry SDK, dotnet-counters) subscribes.
 /// </summary>
 public static class QlawTelemetry
 {
@@ -15,9 +17,6 @@ public static class QlawTelemetry
     /// <summary>Span of one attempt of one agent turn (a run step).</summary>
     public const string AgentTurnSpan = "qlaw.agent_turn";
 
-    /// <summary>Span of one model call within a turn.</summary>
-    public const string ModelCallSpan = "qlaw.model_call";
-
     /// <summary>Span tag of the run id (spans only: it has too many values for a metric).</summary>
     public const string RunIdTag = "qlaw.run_id";
 
@@ -26,10 +25,6 @@ public static class QlawTelemetry
     public const string AttemptTag = "qlaw.attempt";
 
     public const string AgentTag = "qlaw.agent";
-
-    public const string ProviderTag = "gen_ai.provider.name";
-
-    public const string ModelTag = "gen_ai.request.model";
 
     public const string OutcomeTag = "qlaw.outcome";
 
@@ -53,8 +48,6 @@ public static class QlawTelemetry
 
     internal static Counter<long> StepRetries { get; } = Meter.CreateCounter<long>("qlaw.step.retries", "{attempt}", "Step attempts after the first, by agent.");
 
-    internal static Counter<long> ModelCalls { get; } = Meter.CreateCounter<long>("qlaw.model.calls", "{call}", "Model calls, by agent, model and outcome.");
-
     internal static UpDownCounter<long> OpenStreams { get; } = Meter.CreateUpDownCounter<long>("qlaw.streams.open", "{stream}", "Run event streams being followed now: SSE clients and /v1/responses calls waiting for the end.");
 
     internal static Counter<long> RunsAbandoned { get; } = Meter.CreateCounter<long>("qlaw.runs.abandoned", "{run}", "Dead-lettered runs abandoned after Recovery:AbandonDeadLettersAfterSeconds.");
@@ -75,6 +68,14 @@ public static class QlawTelemetry
         OpenStreams.Add(1);
         return new OpenStream();
     }
+
+    /// <summary>
+    /// <paramref name="client"/> inside Microsoft.Extensions.AI's OpenTelemetry client, on Qlaw's source and meter: a
+    /// <c>chat {model}</c> span per model call (OpenTelemetry's gen_ai conventions), a child of its turn's
+    /// <see cref="AgentTurnSpan"/>, and the <c>gen_ai.client.*</c> metrics. Keep the result as long as the process: it owns
+    /// its meter, and a meter disposed while other turns still record into the same instruments loses their measurements.
+    /// </summary>
+    internal static IChatClient WithTelemetry(this IChatClient client) => client.AsBuilder().UseOpenTelemetry(sourceName: Name).Build();
 
     /// <summary>Log scope of a run step (<c>run_id</c>, <c>step</c>), so every line logged during a turn names both.</summary>
     internal static Dictionary<string, object> StepScope(Guid runId, int step) => new() { ["run_id"] = runId, ["step"] = step };

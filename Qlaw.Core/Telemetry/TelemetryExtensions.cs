@@ -1,9 +1,9 @@
+using Microsoft.Extensions.Configuration;
 using Microsoft.Extensions.DependencyInjection;
 using Microsoft.Extensions.Hosting;
 using Npgsql;
-using OpenTelemetry.Logs;
+using OpenTelemetry;
 using OpenTelemetry.Metrics;
-using OpenTelemetry.Resources;
 using OpenTelemetry.Trace;
 using Qlaw.Core.Configuration;
 
@@ -17,57 +17,30 @@ public static class TelemetryExtensions
 
     /// <summary>
     /// Exports traces (ASP.NET Core, HttpClient, Npgsql, Durable Task, Qlaw), metrics (the same plus the runtime) and
-    /// logs (with their scopes) over OTLP when <c>Telemetry:OtlpEndpoint</c> or <c>OTEL_EXPORTER_OTLP_ENDPOINT</c> is set. Without an endpoint
-    /// the OpenTelemetry SDK is not added at all: no span is created and Qlaw's instruments record nothing.
+    /// logs (with their scopes) with the OTLP exporter when <c>Telemetry:OtlpEndpoint</c> or
+    /// <c>OTEL_EXPORTER_OTLP_ENDPOINT</c> is set; the exporter reads the standard <c>OTEL_*</c> settings, which the
+    /// <c>Telemetry</c> section's keys override. Without an endpoint the OpenTelemetry SDK is not added at all: no span
+    /// is created and Qlaw's instruments record nothing.
     /// </summary>
     public static IHostApplicationBuilder AddQlawTelemetry(this IHostApplicationBuilder builder)
     {
         builder.Services.AddQlawOptions<TelemetryOptions>("Telemetry", SettingReload.Restart);
-        if (TelemetryOptions.Read(builder.Configuration, builder.Environment.ApplicationName) is not { } export)
+        builder.Configuration.AddInMemoryCollection(TelemetryOptions.StandardSettings(builder.Configuration, builder.Environment.ApplicationName));
+        if (builder.Configuration["OTEL_EXPORTER_OTLP_ENDPOINT"] is not { Length: > 0 })
         {
             return builder;
         }
 
         builder.Services.AddOpenTelemetry()
-            .ConfigureResource(resource => resource.AddService(export.ServiceName))
-            .WithTracing(tracing => tracing
-                .AddQlawTracing()
-                .AddOtlpExporter(otlp =>
-                {
-                    otlp.Endpoint = export.For("v1/traces");
-                    otlp.Protocol = export.Protocol;
-                    if (export.IntervalMs is { } interval)
-                    {
-                        otlp.BatchExportProcessorOptions.ScheduledDelayMilliseconds = interval;
-                    }
-                }))
-            .WithMetrics(metrics => metrics
-                .AddQlawMetrics()
-                .AddOtlpExporter((otlp, reader) =>
-                {
-                    otlp.Endpoint = export.For("v1/metrics");
-                    otlp.Protocol = export.Protocol;
-                    if (export.IntervalMs is { } interval)
-                    {
-                        reader.PeriodicExportingMetricReaderOptions.ExportIntervalMilliseconds = interval;
-                    }
-                }))
-            .WithLogging(
-                logging => logging.AddOtlpExporter(otlp =>
-                {
-                    otlp.Endpoint = export.For("v1/logs");
-                    otlp.Protocol = export.Protocol;
-                    if (export.IntervalMs is { } interval)
-                    {
-                        otlp.BatchExportProcessorOptions.ScheduledDelayMilliseconds = interval;
-                    }
-                }),
-                options =>
-                {
-                    // Log scopes carry run_id and step, so a run's log lines can be found next to its spans.
-                    options.IncludeScopes = true;
-                    options.IncludeFormattedMessage = true;
-                });
+            .WithTracing(tracing => tracing.AddQlawTracing())
+            .WithMetrics(metrics => metrics.AddQlawMetrics())
+            .WithLogging(configureBuilder: null, configureOptions: options =>
+            {
+                // Log scopes carry run_id and step, so a run's log lines can be found next to its spans.
+                options.IncludeScopes = true;
+                options.IncludeFormattedMessage = true;
+            })
+            .UseOtlpExporter();
         return builder;
     }
 

@@ -1,22 +1,18 @@
 using System.ComponentModel.DataAnnotations;
 using Microsoft.Extensions.Configuration;
-using OpenTelemetry.Exporter;
 
 namespace Qlaw.Core.Telemetry;
 
 /// <summary>
-/// Export of traces and metrics over OTLP (section <c>Telemetry</c>). Nothing is exported unless an endpoint is set,
-/// here or in the standard <c>OTEL_EXPORTER_OTLP_ENDPOINT</c> variable.
+/// Export of traces, metrics and logs over OTLP (section <c>Telemetry</c>): other names for the standard
+/// <c>OTEL_*</c> settings, which the OpenTelemetry SDK reads. A key set here wins over its variable. Nothing is
+/// exported unless an endpoint is set, here or in <c>OTEL_EXPORTER_OTLP_ENDPOINT</c>.
 /// </summary>
 public sealed class TelemetryOptions
 {
-    public const string Grpc = "grpc";
-
-    public const string HttpProtobuf = "http/protobuf";
-
     /// <summary>
     /// Base URL of the OTLP receiver, e.g. <c>http://127.0.0.1:4317</c> (grpc) or <c>http://127.0.0.1:4318</c>
-    /// (http/protobuf, which appends <c>/v1/traces</c> and <c>/v1/metrics</c>).
+    /// (http/protobuf, which appends <c>/v1/traces</c>, <c>/v1/metrics</c> and <c>/v1/logs</c>).
     /// </summary>
     [Url]
     public string? OtlpEndpoint { get; set; }
@@ -29,45 +25,34 @@ public sealed class TelemetryOptions
     [StringLength(200)]
     public string? ServiceName { get; set; }
 
-    /// <summary>How often spans and metrics are sent; unset: the SDK's defaults (5 s for spans, 60 s for metrics).</summary>
+    /// <summary>How often spans, logs and metrics are sent; unset: the SDK's defaults (5 s, 1 s and 60 s).</summary>
     [Range(100, 3_600_000)]
     public int? ExportIntervalMs { get; set; }
 
+    private static readonly (string Key, string[] Standard)[] StandardKeys =
+    [
+        (nameof(OtlpEndpoint), ["OTEL_EXPORTER_OTLP_ENDPOINT"]),
+        (nameof(Protocol), ["OTEL_EXPORTER_OTLP_PROTOCOL"]),
+        (nameof(ServiceName), ["OTEL_SERVICE_NAME"]),
+        (nameof(ExportIntervalMs), ["OTEL_BSP_SCHEDULE_DELAY", "OTEL_BLRP_SCHEDULE_DELAY", "OTEL_METRIC_EXPORT_INTERVAL"]),
+    ];
+
     /// <summary>
-    /// The export settings in force, or null when no endpoint is configured. Read while the host is built; values that
-    /// do not parse are left to the validation at start, which reports them.
+    /// The standard settings the section's keys stand for; when an endpoint results, <c>service.name</c> falls back to
+    /// <paramref name="applicationName"/> (the SDK's own default is <c>unknown_service</c>).
     /// </summary>
-    internal static TelemetryExport? Read(IConfiguration configuration, string applicationName)
+    internal static Dictionary<string, string?> StandardSettings(IConfiguration configuration, string applicationName)
     {
-        var options = new TelemetryOptions();
-        try
+        var section = configuration.GetSection("Telemetry");
+        var settings = StandardKeys
+            .Where(key => section[key.Key] is { Length: > 0 })
+            .SelectMany(key => key.Standard, (key, standard) => (standard, section[key.Key]))
+            .ToDictionary(pair => pair.standard, pair => pair.Item2);
+        if ((settings.GetValueOrDefault("OTEL_EXPORTER_OTLP_ENDPOINT") ?? configuration["OTEL_EXPORTER_OTLP_ENDPOINT"]) is { Length: > 0 })
         {
-            configuration.GetSection("Telemetry").Bind(options);
-        }
-        catch (InvalidOperationException)
-        {
-            return null;
-        }
-
-        var endpoint = options.OtlpEndpoint is { Length: > 0 } own ? own : configuration["OTEL_EXPORTER_OTLP_ENDPOINT"];
-        if (string.IsNullOrWhiteSpace(endpoint) || !Uri.TryCreate(endpoint, UriKind.Absolute, out var uri))
-        {
-            return null;
+            settings.TryAdd("OTEL_SERVICE_NAME", configuration["OTEL_SERVICE_NAME"] ?? applicationName);
         }
 
-        var protocol = options.Protocol ?? configuration["OTEL_EXPORTER_OTLP_PROTOCOL"];
-        return new TelemetryExport(
-            uri,
-            protocol == HttpProtobuf ? OtlpExportProtocol.HttpProtobuf : OtlpExportProtocol.Grpc,
-            options.ServiceName ?? configuration["OTEL_SERVICE_NAME"] ?? applicationName,
-            options.ExportIntervalMs);
+        return settings;
     }
-}
-
-/// <summary>Where and how traces and metrics are exported.</summary>
-internal sealed record TelemetryExport(Uri Endpoint, OtlpExportProtocol Protocol, string ServiceName, int? IntervalMs)
-{
-    /// <summary>The endpoint of one signal: the base URL for grpc, the base URL plus the signal's path for http/protobuf.</summary>
-    public Uri For(string signalPath) =>
-        Protocol == OtlpExportProtocol.Grpc ? Endpoint : new Uri($"{Endpoint.AbsoluteUri.TrimEnd('/')}/{signalPath}");
 }
