@@ -176,10 +176,18 @@ public sealed class ModelEndpoint(
 
     public EndpointGate Gate => gate;
 
-    /// <summary>A chat client of <paramref name="model"/> on this endpoint, with its telemetry; null when the endpoint has no key.</summary>
-    public IChatClient? ChatClient(string model) => _client.Value is { } client
-        ? _chatClients.GetOrAdd(model, static (name, client) => client.GetChatClient(name).AsIChatClient().WithTelemetry(), client)
-        : null;
+    /// <summary>The models of an endpoint that get a traced client of their own (AllowAnyModel lets workflows name any number).</summary>
+    public const int MaxTracedModels = 64;
+
+    /// <summary>
+    /// A chat client of <paramref name="model"/> on this endpoint, with its telemetry (for the first
+    /// <see cref="MaxTracedModels"/> models named; the turn's own span covers the others); null when it has no key.
+    /// </summary>
+    public IChatClient? ChatClient(string model) => _client.Value is not { } client
+        ? null
+        : _chatClients.TryGetValue(model, out var traced) ? traced
+        : _chatClients.Count < MaxTracedModels ? _chatClients.GetOrAdd(model, static (name, client) => client.GetChatClient(name).AsIChatClient().WithTelemetry(), client)
+        : client.GetChatClient(model).AsIChatClient();
 
     private static OpenAIClient Create(string baseUrl, string key, KeyHeader header, int timeoutSeconds, EndpointGate gate)
     {
