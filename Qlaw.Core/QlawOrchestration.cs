@@ -15,6 +15,5 @@ public static class QlawOrchestration
     [
         (RunOrchestrator.AgentTurn, typeof(AgentTurnActivity)),
         (RunOrchestrator.DeadLetter, typeof(DeadLetterActivity)),
-        (RunOrchestrator.FinishRun, typeof(FinishRunActivity)),
     ];
 }

@@ -10,7 +10,6 @@ using Qlaw.Core.Agents;
 using Qlaw.Core.Database;
 using Qlaw.Core.Limits;
 using Qlaw.Core.Orchestration;
-using Qlaw.Core.Routing;
 using Qlaw.Core.Streaming;
 using Qlaw.Core.Telemetry;
 
@@ -82,19 +81,13 @@ public sealed partial class AgentTurnActivity(
         var windowMs = offline ? streaming.CurrentValue.DeltaWindowMs : 0;
         var heartbeat = TimeSpan.FromSeconds(recovery.CurrentValue.HeartbeatSeconds);
         await attempt.CommitWithinAsync(TimeSpan.FromMilliseconds(windowMs), clock, () => watch.Attach(attempt.StepId, heartbeat));
-        var maxChars = input.Plan?.MaxTurnChars ?? limits.CurrentValue.MaxTurnChars;
+        var maxChars = input.Plan.MaxTurnChars ?? limits.CurrentValue.MaxTurnChars;
         var log = new TurnLog(batcher, dataSource, clock, maxChars, turn, attempt);
         try
         {
             var output = await runner.RunAsync(turn, log, watch.Stopped);
             await attempt.CommitAsync(null);
-
-            // The orchestrator routes the decision the same way (a pure function of the plan, the state and the decision);
-            // when it ends the run, the run is finished with the step, unless an API handoff takes over.
-            var finish = input.Plan is { } plan && RunRouter.Route(plan, input.State, output.Decision) is RouteOutcome.Completed completed
-                ? new FinishRunRequest(input.RunId, completed.State, true, null, completed.Warning)
-                : null;
-            return await journal.CompleteTurnAsync(attempt, input, turn, output, await log.EndAsync(), finish, CancellationToken.None);
+            return await journal.CompleteTurnAsync(attempt, input, turn, output, await log.EndAsync(), CancellationToken.None);
         }
         catch (OperationCanceledException)
         {
@@ -113,7 +106,7 @@ public sealed partial class AgentTurnActivity(
             var error = new RunError(ex.Code, ex.Message);
             await attempt.CommitAsync(null);
             await journal.FailTurnAsync(attempt.StepId, input, error, permanent: true, await log.EndAsync(), TokenEstimate.Spent(turn, log.Length), CancellationToken.None);
-            return new TurnResult(null, false, error, null);
+            return new TurnResult(null, error);
         }
         catch (Exception ex) when (ex is TransientAgentException or TimeoutException or HttpRequestException)
         {

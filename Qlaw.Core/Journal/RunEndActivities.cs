@@ -5,30 +5,20 @@ using Qlaw.Core.Orchestration;
 
 namespace Qlaw.Core.Journal;
 
-/// <summary>Marks a run failed after its retries ran out (<c>run.dead_lettered</c>).</summary>
+/// <summary>
+/// Marks a run failed after its turn's retries ran out, or the turn failed for good (<c>run.dead_lettered</c>). Every
+/// other end of a run is written by the turn that ends it, or by cancel.
+/// </summary>
 public sealed class DeadLetterActivity(IServiceScopeFactory scopes, DatabaseOutage outage) : TaskActivity<DeadLetterRequest, string>
 {
     public override Task<string> RunAsync(TaskActivityContext context, DeadLetterRequest input) =>
-        EndingWrite.RunAsync(scopes, outage, endings => endings.DeadLetterAsync(input, CancellationToken.None), "dead_lettered");
-}
-
-/// <summary>Ends a run as completed or failed.</summary>
-public sealed class FinishRunActivity(IServiceScopeFactory scopes, DatabaseOutage outage) : TaskActivity<FinishRunRequest, string>
-{
-    public override Task<string> RunAsync(TaskActivityContext context, FinishRunRequest input) =>
-        EndingWrite.RunAsync(scopes, outage, endings => endings.FinishAsync(input, CancellationToken.None), input.Succeeded ? "completed" : "failed");
-}
-
-/// <summary>One idempotent <see cref="RunEndings"/> write in a scope of its own, run again once a database outage is over.</summary>
-internal static class EndingWrite
-{
-    public static Task<string> RunAsync(IServiceScopeFactory scopes, DatabaseOutage outage, Func<RunEndings, Task> write, string result) =>
         outage.RetryAsync(
             async () =>
             {
+                // Idempotent, so a write cut by a database outage runs again once it is over.
                 await using var scope = scopes.CreateAsyncScope();
-                await write(scope.ServiceProvider.GetRequiredService<RunEndings>());
-                return result;
+                await scope.ServiceProvider.GetRequiredService<RunEndings>().DeadLetterAsync(input, CancellationToken.None);
+                return "dead_lettered";
             },
             CancellationToken.None);
 }

@@ -42,17 +42,6 @@ public sealed class RunEndings(QlawDbContext db, RunLog log)
         QlawTelemetry.RunsFailed.Add(1, new KeyValuePair<string, object?>(QlawTelemetry.DeadLetteredTag, true));
     }
 
-    /// <summary>Ends the run as completed or failed, unless it already ended.</summary>
-    public async Task FinishAsync(FinishRunRequest request, CancellationToken cancellationToken)
-    {
-        await using var write = await log.OpenAsync(request.RunId, cancellationToken);
-        if (await StageFinishAsync(write, request, null, cancellationToken))
-        {
-            await write.CommitAsync(cancellationToken);
-            TurnCounters.Finished(request);
-        }
-    }
-
     /// <summary>
     /// Cancels a run that has not ended: its running attempt stops (the step fails as cancelled, so the attempt writes
     /// nothing more), and <c>response.completed</c> (cancelled) is the run's last event. Returns the run as it is now,

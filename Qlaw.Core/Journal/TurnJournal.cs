@@ -76,11 +76,18 @@ public sealed class TurnJournal(QlawDbContext db, RunLog log, RunEndings endings
         var attempts = steps.Where(s => s.Index == state.Step).ToList();
         if (await SettledAsync(request, attempts, new(run.Status, run.EntityId), cancellationToken) is { } settled)
         {
+            // A completed step whose outcome ends the run, found before the run ended: a fork from the run's last step.
+            if (EndOf(request, settled.Outcome) is { } end && await endings.StageFinishAsync(write, end, null, cancellationToken))
+            {
+                await write.CommitAsync(cancellationToken);
+                TurnCounters.Finished(end);
+            }
+
             return new TurnStart.Finished(settled);
         }
 
         // Every attempt's tokens count, failed ones too: a run whose budget is spent makes no more model calls.
-        if (request.Plan?.MaxTotalTokens is { } budget && run.TokensUsed >= budget)
+        if (request.Plan.MaxTotalTokens is { } budget && run.TokensUsed >= budget)
         {
             var spent = new FinishRunRequest(runId, state, false, BudgetError(run.TokensUsed, budget), null);
             if (await endings.StageFinishAsync(write, spent, null, cancellationToken))
@@ -155,10 +162,9 @@ public sealed class TurnJournal(QlawDbContext db, RunLog log, RunEndings endings
     }
 
     /// <summary>
-    /// Records a completed attempt, unless it no longer runs (cancelled, superseded): then the result is what the run
-    /// log says instead (another attempt's decision, or stop). A handoff requested through the API meanwhile comes back
-    /// with the result; when none is pending and <paramref name="finish"/> is given (the decision ends the run), the run
-    /// is finished in the same write.
+    /// Records a completed attempt and where the run goes after it (<see cref="Next"/>): the next turn, a pause for input,
+    /// or the run's end, in the same write. When the attempt no longer runs (cancelled, superseded) the result is what
+    /// the run log says instead (another attempt's outcome, or stop).
     /// </summary>
     /// <remarks>
     /// Nearly every completion finds the attempt still running, no handoff waiting and the token budget not passed: it
@@ -166,13 +172,13 @@ public sealed class TurnJournal(QlawDbContext db, RunLog log, RunEndings endings
     /// the commit in one batch. When the check fails, nothing of it is written and the completion reads first, as below.
     /// </remarks>
     public async Task<TurnResult> CompleteTurnAsync(
-        PendingAttempt attempt, TurnRequest request, AgentTurnContext context, AgentTurnOutput output, string? tail, FinishRunRequest? finish, CancellationToken cancellationToken)
+        PendingAttempt attempt, TurnRequest request, AgentTurnContext context, AgentTurnOutput output, string? tail, CancellationToken cancellationToken)
     {
         var step = new AttemptRow(attempt.StepId, context.Step, context.Attempt, context.Agent.Name, attempt.StartedAt);
         await using (var write = await log.BeginAsync(context.RunId, cancellationToken))
         {
             var tokens = Tokens(context, output);
-            var budget = request.Plan?.MaxTotalTokens;
+            var budget = request.Plan.MaxTotalTokens;
             write.Expect(
                 "EXISTS (SELECT 1 FROM steps WHERE id = $1 AND status = $3) " +
                 "AND NOT EXISTS (SELECT 1 FROM handoffs WHERE run_id = $2 AND resolved_at IS NULL) " +
@@ -181,7 +187,7 @@ public sealed class TurnJournal(QlawDbContext db, RunLog log, RunEndings endings
                  new NpgsqlParameter { Value = (object?)budget ?? DBNull.Value, NpgsqlDbType = NpgsqlTypes.NpgsqlDbType.Bigint }, tokens]);
             try
             {
-                return await WriteCompletionAsync(write, step, null, null, request, context, output, tail, finish, cancellationToken);
+                return await WriteCompletionAsync(write, step, null, null, request, context, output, tail, cancellationToken);
             }
             catch (PostgresException ex) when (ex.SqlState == RunLog.ExpectationFailed)
             {
@@ -198,14 +204,14 @@ public sealed class TurnJournal(QlawDbContext db, RunLog log, RunEndings endings
             return await SettleAsync(request, row.Index, cancellationToken);
         }
 
-        return await WriteCompletionAsync(checkedWrite, step, handoff, tokensUsed, request, context, output, tail, finish, cancellationToken);
+        return await WriteCompletionAsync(checkedWrite, step, handoff, tokensUsed, request, context, output, tail, cancellationToken);
     }
 
     // The completion's rows, staged and committed in one batch. A null tokensUsed means the write expects the run within
     // its budget (so the run is running too, and is finished without a read).
     private async Task<TurnResult> WriteCompletionAsync(
         RunLogWrite write, AttemptRow step, PendingHandoff? handoff, long? tokensUsed, TurnRequest request, AgentTurnContext context, AgentTurnOutput output,
-        string? tail, FinishRunRequest? finish, CancellationToken cancellationToken)
+        string? tail, CancellationToken cancellationToken)
     {
         var now = write.Now;
 
@@ -243,7 +249,8 @@ public sealed class TurnJournal(QlawDbContext db, RunLog log, RunEndings endings
             return TurnResult.Stop;
         }
 
-        if (handoff is null && output.Decision.Action == RouteAction.RequestInput)
+        var outcome = Next(request, output.Decision, handoff);
+        if (outcome is RouteOutcome.AwaitInput)
         {
             var prompt = output.Prompt ?? output.Text;
             write.Stage("UPDATE runs SET status = $2, updated_at = $3 WHERE id = $1 AND status = $4",
@@ -256,8 +263,9 @@ public sealed class TurnJournal(QlawDbContext db, RunLog log, RunEndings endings
             write.Event(RunEvents.Completed(context.RunId, RunStatus.AwaitingInput, null, now));
         }
 
+        var finish = EndOf(request, outcome);
         var finished = false;
-        if (handoff is null && finish is not null)
+        if (finish is not null)
         {
             if (tokensUsed is null)
             {
@@ -277,8 +285,25 @@ public sealed class TurnJournal(QlawDbContext db, RunLog log, RunEndings endings
             TurnCounters.Finished(finish!);
         }
 
-        return new TurnResult(output.Decision, false, null, handoff, finished);
+        return new TurnResult(outcome);
     }
+
+    // The run's end when the outcome ends it.
+    private static FinishRunRequest? EndOf(TurnRequest request, RouteOutcome? outcome) => outcome switch
+    {
+        RouteOutcome.Completed completed => new FinishRunRequest(request.RunId, completed.State, true, null, completed.Warning),
+        RouteOutcome.Failed failed => new FinishRunRequest(request.RunId, failed.State, false, new RunError(failed.Code, failed.Reason), null),
+        _ => null,
+    };
+
+    /// <summary>
+    /// Where the run goes after a completed turn: the agent's decision routed by the plan, unless a handoff requested
+    /// through the API waits at the turn's boundary and overrides it. Decided here once; the orchestrator follows it.
+    /// </summary>
+    private static RouteOutcome Next(TurnRequest request, RouteDecision decision, PendingHandoff? handoff) =>
+        handoff is { } manual
+            ? RunRouter.RouteHandoff(request.Plan, request.State, manual.ToAgent, manual.WithReturn, manual.Reason, manual.Id)
+            : RunRouter.Route(request.Plan, request.State, decision);
 
     // The attempt being completed: its step row and what the turn knows of it.
     private sealed record AttemptRow(long Id, int Index, int Attempt, string Agent, DateTimeOffset StartedAt);
@@ -297,7 +322,7 @@ public sealed class TurnJournal(QlawDbContext db, RunLog log, RunEndings endings
     {
         write.Stage("UPDATE runs SET tokens_used = tokens_used + $2 WHERE id = $1", [request.RunId, tokens]);
         var used = tokensUsed + tokens;
-        return request.Plan?.MaxTotalTokens is { } budget && used > budget
+        return request.Plan.MaxTotalTokens is { } budget && used > budget
             ? new FinishRunRequest(request.RunId, request.State with { Step = request.State.Step + 1 }, false, BudgetError(used.Value, budget), null)
             : null;
     }
@@ -385,7 +410,9 @@ public sealed class TurnJournal(QlawDbContext db, RunLog log, RunEndings endings
     {
         if (attempts.FirstOrDefault(s => s.Status == StepStatus.Completed) is { } done)
         {
-            return new TurnResult(JsonSerializer.Deserialize<RouteDecision>(done.Decision!, QlawJson.Options), false, null, await PendingHandoffAsync(request.RunId, cancellationToken));
+            // The same outcome the completing attempt recorded: its decision, or the API handoff that waited for it.
+            var decision = JsonSerializer.Deserialize<RouteDecision>(done.Decision!, QlawJson.Options)!;
+            return new TurnResult(Next(request, decision, await PendingHandoffAsync(request.RunId, cancellationToken)));
         }
 
         var ended = run.Status is RunStatus.Completed or RunStatus.Cancelled or RunStatus.Failed or RunStatus.AwaitingInput;

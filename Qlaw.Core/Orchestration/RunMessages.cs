@@ -12,10 +12,10 @@ public sealed record RunOrchestrationInput(Guid RunId, RoutingPlan Plan, RouteSt
 
 /// <summary>
 /// Input of the agent-turn activity: the turn to run and the transition that led to it. With the run's
-/// <paramref name="Plan"/> the activity routes the turn's decision as the orchestrator will, and when that ends the
-/// run it finishes the run in the turn's own transaction (no separate finish activity).
+/// <paramref name="Plan"/> the activity routes the turn's decision, records where the run goes in the turn's own
+/// transaction — ending the run there when the route ends it — and returns that outcome for the orchestrator to follow.
 /// </summary>
-public sealed record TurnRequest(Guid RunId, string InstanceId, RouteState State, Transition? Transition, string? Input, string? Warning, RoutingPlan? Plan = null);
+public sealed record TurnRequest(Guid RunId, string InstanceId, RouteState State, Transition? Transition, string? Input, string? Warning, RoutingPlan Plan);
 
 /// <summary>A handoff requested through the API, waiting for the next turn boundary.</summary>
 public sealed record PendingHandoff(long Id, string ToAgent, bool WithReturn, string? Reason);
@@ -47,14 +47,19 @@ public sealed class TurnFailedException(RunError error, Exception? inner = null)
     public RunError Error => error;
 }
 
-/// <summary>Output of the agent-turn activity.</summary>
-/// <param name="Decision">The agent's routing decision; null when the turn did not complete.</param>
-/// <param name="Stopped">The run was cancelled or finished meanwhile: the orchestration ends.</param>
-/// <param name="PermanentError">The turn failed in a way retrying cannot fix.</param>
-/// <param name="Finished">The turn's decision completed the run and the activity recorded that.</param>
-public sealed record TurnResult(RouteDecision? Decision, bool Stopped, RunError? PermanentError, PendingHandoff? Handoff, bool Finished = false)
+/// <summary>
+/// Output of the agent-turn activity. The orchestrator follows it as it is (it is in the orchestration's history, so a
+/// replay follows the same way) and never routes again.
+/// </summary>
+/// <param name="Outcome">
+/// Where the run goes after the turn, already recorded: the next turn, a pause for input, or the run's end (written in
+/// the turn's commit). Null when the turn did not complete.
+/// </param>
+/// <param name="PermanentError">The turn failed in a way retrying cannot fix: the run is dead-lettered.</param>
+public sealed record TurnResult(RouteOutcome? Outcome, RunError? PermanentError = null)
 {
-    public static TurnResult Stop { get; } = new(null, true, null, null);
+    /// <summary>The run was cancelled, ended or moved to another orchestration instance: this orchestration ends.</summary>
+    public static TurnResult Stop { get; } = new(Outcome: null);
 }
 
 /// <summary>Input of the dead-letter activity: retries of a turn are exhausted.</summary>

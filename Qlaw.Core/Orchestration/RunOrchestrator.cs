@@ -5,8 +5,9 @@ using Qlaw.Core.Routing;
 namespace Qlaw.Core.Orchestration;
 
 /// <summary>
-/// Sequences a run's agent turns. Deterministic and replay-safe: the routing state (agent, step, origin stack, chain,
-/// return counts) lives in local variables rebuilt by replay; every read and write happens in activities.
+/// Sequences a run's agent turns. Deterministic and replay-safe: each turn's activity decides where the run goes and
+/// records it, and this follows the outcome it returned (the routing state lives in local variables rebuilt by replay);
+/// every read and write happens in activities.
 /// </summary>
 public sealed partial class RunOrchestrator : TaskOrchestrator<RunOrchestrationInput, string>
 {
@@ -15,7 +16,6 @@ public sealed partial class RunOrchestrator : TaskOrchestrator<RunOrchestrationI
     /// <summary>The activities it calls, by name (registered by each host, see <c>QlawOrchestration</c>).</summary>
     public const string AgentTurn = "AgentTurnActivity";
     public const string DeadLetter = "DeadLetterActivity";
-    public const string FinishRun = "FinishRunActivity";
 
     public override async Task<string> RunAsync(TaskOrchestrationContext context, RunOrchestrationInput input)
     {
@@ -45,12 +45,6 @@ public sealed partial class RunOrchestrator : TaskOrchestrator<RunOrchestrationI
                 continue;
             }
 
-            if (result.Stopped)
-            {
-                LogStopped(logger, input.RunId);
-                return "stopped";
-            }
-
             if (result.PermanentError is { } error)
             {
                 await DeadLetterAndWaitAsync(context, signals, new DeadLetterRequest(input.RunId, state, error, Permanent: true));
@@ -58,10 +52,8 @@ public sealed partial class RunOrchestrator : TaskOrchestrator<RunOrchestrationI
                 continue;
             }
 
-            var outcome = result.Handoff is { } manual
-                ? RunRouter.Limit(plan, RunRouter.ApplyManualHandoff(state with { Step = state.Step + 1 }, state.Agent, manual.ToAgent, manual.WithReturn, manual.Reason, manual.Id))
-                : RunRouter.Route(plan, state, result.Decision!);
-            switch (outcome)
+            // The turn's activity routed its decision and recorded the outcome (the run's end included); this follows it.
+            switch (result.Outcome)
             {
                 case RouteOutcome.Proceed next:
                     (state, transition, userInput, warning) = (next.State, next.Transition, null, next.Warning);
@@ -70,17 +62,13 @@ public sealed partial class RunOrchestrator : TaskOrchestrator<RunOrchestrationI
                     var signal = await signals.NextAsync();
                     (state, transition, userInput, warning) = (wait.State, null, signal.Input, null);
                     break;
-                case RouteOutcome.Completed completed:
-                    // The turn's activity finished the run itself unless a replayed turn was already done.
-                    if (!result.Finished)
-                    {
-                        await context.CallActivityAsync(FinishRun, new FinishRunRequest(input.RunId, completed.State, true, null, completed.Warning));
-                    }
-
+                case RouteOutcome.Completed:
                     return "completed";
-                case RouteOutcome.Failed failed:
-                    await context.CallActivityAsync(FinishRun, new FinishRunRequest(input.RunId, failed.State, false, new RunError(failed.Code, failed.Reason), null));
+                case RouteOutcome.Failed:
                     return "failed";
+                default:
+                    LogStopped(logger, input.RunId);
+                    return "stopped";
             }
         }
     }

@@ -1,3 +1,4 @@
+using System.Text.Json.Serialization;
 using Qlaw.Contracts.Runs;
 
 namespace Qlaw.Core.Routing;
@@ -10,7 +11,12 @@ public sealed record Transition(string Kind, string From, string To, string? Rea
     public const string ReturnKind = "return";
 }
 
-/// <summary>Where a run goes after a turn.</summary>
+/// <summary>Where a run goes after a turn (it travels from the turn's activity to the orchestrator, tagged by kind).</summary>
+[JsonPolymorphic(TypeDiscriminatorPropertyName = "kind")]
+[JsonDerivedType(typeof(Proceed), "proceed")]
+[JsonDerivedType(typeof(AwaitInput), "await_input")]
+[JsonDerivedType(typeof(Completed), "completed")]
+[JsonDerivedType(typeof(Failed), "failed")]
 public abstract record RouteOutcome
 {
     private RouteOutcome()
@@ -72,6 +78,13 @@ public static class RunRouter
             ? new RouteOutcome.Completed(advanced, warning)
             : new RouteOutcome.Failed(advanced, RunErrorCodes.InvalidToolCall, $"{warning} It has no default edge to follow.");
     }
+
+    /// <summary>
+    /// Routes after the turn of <c>state.Agent</c> when a handoff requested through the API waits at its boundary: the
+    /// handoff overrides the agent's own routing.
+    /// </summary>
+    public static RouteOutcome RouteHandoff(RoutingPlan plan, RouteState state, string to, bool withReturn, string? reason, long handoffId) =>
+        Limit(plan, ApplyManualHandoff(state with { Step = state.Step + 1 }, state.Agent, to, withReturn, reason, handoffId));
 
     /// <summary>Applies a handoff requested through the API at a turn boundary, overriding the agent's own routing.</summary>
     public static RouteOutcome.Proceed ApplyManualHandoff(RouteState next, string from, string to, bool withReturn, string? reason, long handoffId)

@@ -25,10 +25,6 @@ public static class OrchestrationFunctions
     public static Task<string> DeadLetter([ActivityTrigger] DeadLetterRequest input, FunctionContext context) =>
         Activity<DeadLetterActivity>(context).RunAsync(new FunctionActivityContext(RunOrchestrator.DeadLetter, context), input);
 
-    [Function(RunOrchestrator.FinishRun)]
-    public static Task<string> FinishRun([ActivityTrigger] FinishRunRequest input, FunctionContext context) =>
-        Activity<FinishRunActivity>(context).RunAsync(new FunctionActivityContext(RunOrchestrator.FinishRun, context), input);
-
     private static T Activity<T>(FunctionContext context)
         where T : ITaskActivity => ActivatorUtilities.GetServiceOrCreateInstance<T>(context.InstanceServices);
 

@@ -5,7 +5,10 @@ using Qlaw.Core.Routing;
 
 namespace Qlaw.Core.Tests;
 
-/// <summary>The orchestrator against a mocked context: it follows the router, dead-letters and waits, and stops.</summary>
+/// <summary>
+/// The orchestrator against a mocked context whose turns route as the turn's activity does: it follows each outcome,
+/// dead-letters and waits, and stops — and never ends a run itself.
+/// </summary>
 public sealed class RunOrchestratorTests
 {
     private static readonly RoutingPlan Plan = new(
@@ -31,7 +34,7 @@ public sealed class RunOrchestratorTests
     }
 
     [Fact]
-    public async Task It_follows_consults_three_deep_and_returns_then_finishes_the_run()
+    public async Task It_follows_consults_three_deep_and_returns_until_a_turn_completes_the_run()
     {
         Decide(
             new(RouteAction.Consult, "reviewer"),
@@ -50,8 +53,9 @@ public sealed class RunOrchestratorTests
             ["planner/0", "reviewer/1", "judge/2", "coder/2", "reviewer/3", "coder/2", "reviewer/1", "planner/0"],
             _turns.Select(t => $"{t.State.Agent}/{t.State.Stack.Count}"));
         Assert.Equal(Enumerable.Range(0, 8), _turns.Select(t => t.State.Step));
-        var finish = Assert.IsType<FinishRunRequest>(Assert.Single(_finished));
-        Assert.True(finish.Succeeded);
+
+        // The last turn's activity ended the run in its own commit: nothing else is called.
+        Assert.Empty(_finished);
     }
 
     [Fact]
@@ -62,7 +66,7 @@ public sealed class RunOrchestratorTests
             .Callback<TaskName, object?, TaskOptions?>((_, input, _) => _turns.Add((TurnRequest)input!))
             .Returns(() => ++calls == 1
                 ? Task.FromException<TurnResult>(new TaskFailedException(RunOrchestrator.AgentTurn, 1, new TaskFailureDetails(typeof(TurnFailedException).FullName!, "model_unavailable: model timed out", null, null, null)))
-                : Task.FromResult(new TurnResult(new RouteDecision(RouteAction.Complete), false, null, null)));
+                : Task.FromResult(new TurnResult(new RouteOutcome.Completed(RouteState.Start("planner") with { Step = 1 }))));
         _context.Setup(c => c.WaitForExternalEvent<ContinueSignal>(ContinueSignal.EventName, It.IsAny<CancellationToken>()))
             .ReturnsAsync(new ContinueSignal(null));
 
@@ -77,21 +81,33 @@ public sealed class RunOrchestratorTests
     }
 
     [Fact]
-    public async Task A_manual_handoff_returned_by_the_turn_overrides_the_agents_own_routing()
+    public async Task The_next_turn_is_the_one_the_turn_returned_an_API_handoff_included()
     {
-        var results = new Queue<TurnResult>(
-        [
-            new(new RouteDecision(RouteAction.Handoff, "coder"), false, null, new PendingHandoff(9, "judge", false, "operator")),
-            new(new RouteDecision(RouteAction.Complete), false, null, null),
-        ]);
+        var handoff = RunRouter.RouteHandoff(Plan, RouteState.Start("planner"), "judge", withReturn: false, "operator", 9);
+        var results = new Queue<TurnResult>([new(handoff), new(new RouteOutcome.Completed(RouteState.Start("judge") with { Step = 2 }))]);
         _context.Setup(c => c.CallActivityAsync<TurnResult>(It.IsAny<TaskName>(), It.IsAny<object?>(), It.IsAny<TaskOptions?>()))
             .Callback<TaskName, object?, TaskOptions?>((_, input, _) => _turns.Add((TurnRequest)input!))
             .Returns(() => Task.FromResult(results.Dequeue()));
 
+        var result = await RunAsync();
+
+        Assert.Equal("completed", result);
+        Assert.Equal("judge", _turns[1].State.Agent);
+        Assert.Equal(1, _turns[1].State.Step);
+        Assert.Equal(9, _turns[1].Transition!.HandoffId);
+    }
+
+    [Fact]
+    public async Task A_turn_that_pauses_the_run_is_followed_by_the_same_state_with_the_users_input()
+    {
+        Decide(new(RouteAction.RequestInput), new(RouteAction.Complete));
+        _context.Setup(c => c.WaitForExternalEvent<ContinueSignal>(ContinueSignal.EventName, It.IsAny<CancellationToken>()))
+            .ReturnsAsync(new ContinueSignal("use tabs", 4));
+
         await RunAsync();
 
-        Assert.Equal("judge", _turns[1].State.Agent);
-        Assert.Equal(9, _turns[1].Transition!.HandoffId);
+        Assert.Equal([("planner", 0, null), ("planner", 1, "use tabs")], _turns.Select(t => (t.State.Agent, t.State.Step, t.Input)));
+        Assert.Null(_turns[1].Transition);
     }
 
     [Fact]
@@ -111,7 +127,7 @@ public sealed class RunOrchestratorTests
         var queue = new Queue<RouteDecision>(decisions);
         _context.Setup(c => c.CallActivityAsync<TurnResult>(It.IsAny<TaskName>(), It.IsAny<object?>(), It.IsAny<TaskOptions?>()))
             .Callback<TaskName, object?, TaskOptions?>((_, input, _) => _turns.Add((TurnRequest)input!))
-            .Returns(() => Task.FromResult(new TurnResult(queue.Dequeue(), false, null, null)));
+            .Returns((TaskName _, object? input, TaskOptions? _) => Task.FromResult(new TurnResult(RunRouter.Route(Plan, ((TurnRequest)input!).State, queue.Dequeue()))));
     }
 
     private Task<string> RunAsync() =>

@@ -180,9 +180,7 @@ public sealed class FunctionsApiTests(QlawStackFixture stack)
         context.Setup(c => c.CallActivityAsync<TurnResult>(It.IsAny<TaskName>(), It.IsAny<object?>(), It.IsAny<TaskOptions?>()))
             .Returns((TaskName _, object? request, TaskOptions? _) => OrchestrationFunctions.AgentTurn((TurnRequest)request!, host.ActivityContext(instanceId)));
         context.Setup(c => c.CallActivityAsync(It.IsAny<TaskName>(), It.IsAny<object?>(), It.IsAny<TaskOptions?>()))
-            .Returns((TaskName name, object? request, TaskOptions? _) => name.Name == RunOrchestrator.FinishRun
-                ? OrchestrationFunctions.FinishRun((FinishRunRequest)request!, host.ActivityContext(instanceId))
-                : OrchestrationFunctions.DeadLetter((DeadLetterRequest)request!, host.ActivityContext(instanceId)));
+            .Returns((TaskName _, object? request, TaskOptions? _) => OrchestrationFunctions.DeadLetter((DeadLetterRequest)request!, host.ActivityContext(instanceId)));
         return context;
     }
 }
