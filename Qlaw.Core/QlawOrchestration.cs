@@ -1,5 +1,5 @@
-using Qlaw.Core.Journal;
 using Qlaw.Core.Orchestration;
+using Qlaw.Core.Turns;
 
 namespace Qlaw.Core;
 

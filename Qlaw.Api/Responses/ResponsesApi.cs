@@ -3,8 +3,8 @@ using Microsoft.AspNetCore.Mvc;
 using Qlaw.Api.Runs;
 using Qlaw.Api.Streaming;
 using Qlaw.Contracts.Responses;
+using Qlaw.Core.Operations;
 using Qlaw.Core.Responses;
-using Qlaw.Core.Retention;
 using Qlaw.Core.Streaming;
 
 namespace Qlaw.Api.Responses;

@@ -1,11 +1,11 @@
 using Microsoft.AspNetCore.Http.HttpResults;
 using Microsoft.AspNetCore.Mvc;
 using Microsoft.AspNetCore.Mvc.ModelBinding;
+using Qlaw.Api.Http;
 using Qlaw.Contracts;
 using Qlaw.Contracts.Runs;
-using Qlaw.Core;
+using Qlaw.Core.Paging;
 using Qlaw.Core.Runs;
-using Qlaw.Api.Http;
 
 namespace Qlaw.Api.Runs;
 

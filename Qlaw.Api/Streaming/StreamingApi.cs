@@ -1,13 +1,13 @@
 using System.Text.Json;
 using Microsoft.AspNetCore.Http.HttpResults;
 using Microsoft.AspNetCore.Mvc;
-using Qlaw.Contracts;
-using Qlaw.Contracts.Responses;
-using Qlaw.Core;
-using Qlaw.Core.Responses;
-using Qlaw.Core.Streaming;
 using Qlaw.Api.Http;
 using Qlaw.Api.Runs;
+using Qlaw.Contracts;
+using Qlaw.Contracts.Responses;
+using Qlaw.Core.Paging;
+using Qlaw.Core.Responses;
+using Qlaw.Core.Streaming;
 
 namespace Qlaw.Api.Streaming;
 

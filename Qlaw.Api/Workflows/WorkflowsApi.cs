@@ -3,7 +3,7 @@ using Qlaw.Api.Http;
 using Qlaw.Contracts;
 using Qlaw.Contracts.Runs;
 using Qlaw.Contracts.Workflows;
-using Qlaw.Core;
+using Qlaw.Core.Paging;
 using Qlaw.Core.Workflows;
 
 namespace Qlaw.Api.Workflows;

@@ -6,7 +6,7 @@ using Microsoft.EntityFrameworkCore;
 using Microsoft.Extensions.Options;
 using Qlaw.Contracts;
 using Qlaw.Contracts.Events;
-using Qlaw.Core.Journal;
+using Qlaw.Core.RunStore;
 using Qlaw.Core.Runs;
 using Qlaw.Core.Validation;
 using Qlaw.Core.Workflows;

@@ -1,12 +1,13 @@
 using System.Text.Json;
 using Microsoft.EntityFrameworkCore;
 using Microsoft.Extensions.Options;
+using Qlaw.Core.Configuration;
 using Qlaw.Contracts;
 using Qlaw.Contracts.Runs;
 using Qlaw.Core.Caching;
-using Qlaw.Core.Journal;
 using Qlaw.Core.Limits;
-using Qlaw.Core.Orchestration;
+using Qlaw.Core.Paging;
+using Qlaw.Core.RunStore;
 using Qlaw.Core.Workflows;
 using Qlaw.Data;
 using Qlaw.Data.Runs;

@@ -2,10 +2,10 @@ using System.Text.Json;
 using Microsoft.EntityFrameworkCore;
 using Microsoft.Extensions.Options;
 using Qlaw.Contracts;
-using Qlaw.Core.Journal;
 using Qlaw.Core.Limits;
 using Qlaw.Core.Orchestration;
 using Qlaw.Core.Routing;
+using Qlaw.Core.RunStore;
 using Qlaw.Core.Workflows;
 using Qlaw.Data;
 

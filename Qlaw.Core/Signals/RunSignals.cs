@@ -1,8 +1,9 @@
 using System.Text.Json;
 using Microsoft.EntityFrameworkCore;
 using Microsoft.Extensions.DependencyInjection;
-using Qlaw.Contracts;
 using Microsoft.Extensions.Options;
+using Qlaw.Core.Configuration;
+using Qlaw.Contracts;
 using Qlaw.Core.Orchestration;
 using Qlaw.Data;
 using Qlaw.Data.Runs;
@@ -35,7 +36,7 @@ public sealed class RunSignals(IServiceScopeFactory scopes, IOptionsMonitor<Reco
 
     /// <summary>
     /// Asks the hub to start a run whose rows (with this signal's) are being committed by the caller, beside that commit;
-    /// returns why it failed, or null. The caller holds the run's lock (<see cref="Journal.RunLog"/>) until it commits, and
+    /// returns why it failed, or null. The caller holds the run's lock (<see cref="RunStore.RunLog"/>) until it commits, and
     /// the run's first turn takes that lock before it reads the run: the turn finds the run committed, or no run (the
     /// commit failed) and stops. Once committed, the caller records the outcome with <see cref="RecordAsync"/>; a signal
     /// left unrecorded is delivered again by <see cref="DeliverPendingAsync"/>, harmlessly (scheduling is idempotent).

@@ -8,6 +8,7 @@ using Qlaw.Contracts;
 using Qlaw.Contracts.Runs;
 using Qlaw.Contracts.Workflows;
 using Qlaw.Core.Limits;
+using Qlaw.Core.Paging;
 using Qlaw.Core.Validation;
 using Qlaw.Data;
 using Qlaw.Data.Runs;

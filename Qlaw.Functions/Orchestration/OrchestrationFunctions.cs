@@ -1,8 +1,8 @@
 using Microsoft.Azure.Functions.Worker;
 using Microsoft.DurableTask;
 using Microsoft.Extensions.DependencyInjection;
-using Qlaw.Core.Journal;
 using Qlaw.Core.Orchestration;
+using Qlaw.Core.Turns;
 
 namespace Qlaw.Functions.Orchestration;
 

@@ -1,8 +1,7 @@
 using Microsoft.Azure.Functions.Worker;
 using Microsoft.DurableTask.Client;
 using Microsoft.Extensions.DependencyInjection;
-using Qlaw.Core.Recovery;
-using Qlaw.Core.Retention;
+using Qlaw.Core.Operations;
 using Qlaw.Core.Signals;
 
 namespace Qlaw.Functions.Orchestration;

@@ -3,9 +3,8 @@ using DurableTask.Core;
 using Microsoft.Extensions.Options;
 using Qlaw.Core.Configuration;
 using Qlaw.Core.Database;
+using Qlaw.Core.Operations;
 using Qlaw.Core.Orchestration;
-using Qlaw.Core.Recovery;
-using Qlaw.Core.Retention;
 
 namespace Qlaw.Server.Orchestration;
 

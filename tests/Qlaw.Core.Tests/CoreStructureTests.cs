@@ -2,7 +2,10 @@ using System.Text.RegularExpressions;
 
 namespace Qlaw.Core.Tests;
 
-/// <summary>The folders of Qlaw.Core depend on each other in one direction only: no folder reaches back to one that needs it.</summary>
+/// <summary>
+/// The folders of Qlaw.Core depend on each other in one direction only: no folder reaches back to one that needs it, and
+/// the root holds only the composition (the hosts' wiring), which no folder uses.
+/// </summary>
 public sealed partial class CoreStructureTests
 {
     [Fact]
@@ -29,6 +32,18 @@ public sealed partial class CoreStructureTests
 
         Assert.True(cycle is null, $"Qlaw.Core folders depend on each other in a cycle: {string.Join(" → ", cycle ?? [])}");
         Assert.Empty(graph["Routing"]);
+
+        // A folder sees the root namespace's types without a using: none of them may be named there.
+        var rootTypes = Directory.GetFiles(core, "*.cs")
+            .SelectMany(file => TypeDeclaration().Matches(File.ReadAllText(file)).Select(m => m.Groups[1].Value))
+            .ToList();
+        var namedInFolders = graph.Keys
+            .SelectMany(folder => Directory.GetFiles(Path.Combine(core, folder), "*.cs", SearchOption.AllDirectories))
+            .Select(file => (Name: Path.GetFileName(file), Code: Comment().Replace(File.ReadAllText(file), "")))
+            .SelectMany(file => rootTypes.Where(type => Regex.IsMatch(file.Code, $@"\b{type}\b")).Select(type => $"{type} in {file.Name}"))
+            .ToList();
+        Assert.NotEmpty(rootTypes);
+        Assert.Empty(namedInFolders);
     }
 
     // Depth-first search; returns the folders of the first cycle found.
@@ -64,4 +79,10 @@ public sealed partial class CoreStructureTests
 
     [GeneratedRegex(@"^using Qlaw\.Core\.(\w+);", RegexOptions.Multiline)]
     private static partial Regex CoreUsing();
+
+    [GeneratedRegex(@"^public (?:static |sealed )*(?:partial )?(?:class|record|interface|enum) (\w+)", RegexOptions.Multiline)]
+    private static partial Regex TypeDeclaration();
+
+    [GeneratedRegex("//.*")]
+    private static partial Regex Comment();
 }

@@ -4,7 +4,7 @@ using DurableTask.Core;
 using Microsoft.Extensions.Logging.Abstractions;
 using Qlaw.Bench.Measure;
 using Qlaw.Bench.Stack;
-using Qlaw.Core.Retention;
+using Qlaw.Core.Operations;
 using Qlaw.Server.Orchestration;
 
 namespace Qlaw.Bench.Engine;

@@ -8,7 +8,7 @@ using Qlaw.Core.Streaming;
 using Qlaw.Data;
 using Qlaw.Data.Runs;
 
-namespace Qlaw.Core.Journal;
+namespace Qlaw.Core.RunStore;
 
 /// <summary>
 /// The one way a run's rows are written. Every write of a run — step rows, handoffs, audit, <c>run_events</c>, the

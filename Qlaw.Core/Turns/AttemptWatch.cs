@@ -1,7 +1,7 @@
 using Npgsql;
 using Qlaw.Core.Streaming;
 
-namespace Qlaw.Core.Journal;
+namespace Qlaw.Core.Turns;
 
 /// <summary>
 /// Watches a running attempt for as long as its model call runs: refreshes the step's <c>heartbeat_at</c> every

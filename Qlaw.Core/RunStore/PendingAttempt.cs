@@ -1,7 +1,7 @@
 using System.Runtime.ExceptionServices;
 using Qlaw.Data.Runs;
 
-namespace Qlaw.Core.Journal;
+namespace Qlaw.Core.RunStore;
 
 /// <summary>
 /// An attempt's first write (its step row, the transition into it, <c>executor_invoked</c>), sent under the run's lock

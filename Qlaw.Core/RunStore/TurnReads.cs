@@ -3,7 +3,7 @@ using Qlaw.Contracts;
 using Qlaw.Core.Orchestration;
 using Qlaw.Data.Runs;
 
-namespace Qlaw.Core.Journal;
+namespace Qlaw.Core.RunStore;
 
 /// <summary>
 /// What a turn reads under the run's lock, sent in the lock's round trip (<see cref="RunLog.OpenAsync{T}"/>): to begin,

@@ -3,11 +3,11 @@ using Microsoft.Extensions.Logging;
 using Microsoft.Extensions.Options;
 using Qlaw.Contracts;
 using Qlaw.Core.Orchestration;
-using Qlaw.Core.Journal;
+using Qlaw.Core.RunStore;
 using Qlaw.Data;
 using Qlaw.Data.Runs;
 
-namespace Qlaw.Core.Retention;
+namespace Qlaw.Core.Operations;
 
 /// <summary>
 /// Deletes ended runs older than <see cref="RetentionOptions.Days"/> in bounded batches: first each run's Durable Task

@@ -2,16 +2,17 @@ using Microsoft.EntityFrameworkCore;
 using Microsoft.Extensions.DependencyInjection;
 using Microsoft.Extensions.Logging;
 using Microsoft.Extensions.Options;
+using Qlaw.Core.Configuration;
 using Qlaw.Contracts;
 using Qlaw.Contracts.Events;
-using Qlaw.Core.Journal;
 using Qlaw.Core.Orchestration;
+using Qlaw.Core.RunStore;
 using Qlaw.Core.Runs;
 using Qlaw.Core.Signals;
 using Qlaw.Core.Telemetry;
 using Qlaw.Data;
 
-namespace Qlaw.Core.Recovery;
+namespace Qlaw.Core.Operations;
 
 /// <summary>
 /// Finds runs that should be progressing but are not, and re-drives them from PostgreSQL (one host process at a time

@@ -4,16 +4,18 @@ using Microsoft.Extensions.DependencyInjection;
 using Microsoft.Extensions.Logging;
 using Microsoft.Extensions.Options;
 using Npgsql;
+using Qlaw.Core.Configuration;
 using Qlaw.Contracts;
 using Qlaw.Contracts.Runs;
 using Qlaw.Core.Agents;
 using Qlaw.Core.Database;
 using Qlaw.Core.Limits;
 using Qlaw.Core.Orchestration;
+using Qlaw.Core.RunStore;
 using Qlaw.Core.Streaming;
 using Qlaw.Core.Telemetry;
 
-namespace Qlaw.Core.Journal;
+namespace Qlaw.Core.Turns;
 
 /// <summary>
 /// One agent turn: records the transition and attempt, runs the agent — stopped as soon as the run is cancelled or the

@@ -5,9 +5,10 @@ using Qlaw.Contracts;
 using Qlaw.Contracts.Events;
 using Qlaw.Contracts.Runs;
 using Qlaw.Core.Agents;
+using Qlaw.Core.RunStore;
 using Qlaw.Core.Streaming;
 
-namespace Qlaw.Core.Journal;
+namespace Qlaw.Core.Turns;
 
 /// <summary>
 /// What one running attempt records while its model call runs. Its first text commits with the attempt's own row when

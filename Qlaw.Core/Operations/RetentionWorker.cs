@@ -3,7 +3,7 @@ using Microsoft.Extensions.Hosting;
 using Microsoft.Extensions.Logging;
 using Microsoft.Extensions.Options;
 
-namespace Qlaw.Core.Retention;
+namespace Qlaw.Core.Operations;
 
 /// <summary>
 /// Runs <see cref="RunRetention"/>'s two passes, each on its own cadence: ended runs past <c>Retention:Days</c> every

@@ -2,6 +2,7 @@ using System.Text.Json;
 using Microsoft.EntityFrameworkCore;
 using Microsoft.Extensions.Options;
 using Npgsql;
+using Qlaw.Core.Configuration;
 using Qlaw.Contracts;
 using Qlaw.Contracts.Events;
 using Qlaw.Contracts.Runs;
@@ -14,7 +15,7 @@ using Qlaw.Core.Workflows;
 using Qlaw.Data;
 using Qlaw.Data.Runs;
 
-namespace Qlaw.Core.Journal;
+namespace Qlaw.Core.RunStore;
 
 /// <summary>How a turn begins: already done (a re-run of a completed activity), not at all, or as a new attempt.</summary>
 public abstract record TurnStart

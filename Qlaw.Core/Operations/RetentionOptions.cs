@@ -1,6 +1,6 @@
 using System.ComponentModel.DataAnnotations;
 
-namespace Qlaw.Core.Retention;
+namespace Qlaw.Core.Operations;
 
 /// <summary>How long ended runs, and their Durable Task history, are kept (section <c>Retention</c>), applied live.</summary>
 public sealed class RetentionOptions

@@ -1,7 +1,7 @@
 using Qlaw.Core.Orchestration;
 using Qlaw.Core.Telemetry;
 
-namespace Qlaw.Core.Journal;
+namespace Qlaw.Core.RunStore;
 
 /// <summary>The run log's counters, added after a write commits.</summary>
 internal static class TurnCounters

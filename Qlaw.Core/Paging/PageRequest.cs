@@ -1,6 +1,6 @@
 using Qlaw.Contracts;
 
-namespace Qlaw.Core;
+namespace Qlaw.Core.Paging;
 
 /// <summary>A validated keyset page request: up to <see cref="Limit"/> items whose id follows <see cref="After"/>.</summary>
 public sealed record PageRequest(int Limit, Guid? After)

@@ -2,10 +2,10 @@ using Microsoft.Extensions.Hosting;
 using Microsoft.Extensions.Logging;
 using Microsoft.Extensions.Options;
 using Npgsql;
-using Qlaw.Core.Orchestration;
+using Qlaw.Core.Configuration;
 using Qlaw.Core.Signals;
 
-namespace Qlaw.Core.Recovery;
+namespace Qlaw.Core.Operations;
 
 /// <summary>
 /// Self-healing in a long-running host (Qlaw.Server): delivers left-over outbox signals every

@@ -1,7 +1,7 @@
 using Qlaw.Contracts.Events;
 using Qlaw.Core.Streaming;
 
-namespace Qlaw.Core.Journal;
+namespace Qlaw.Core.RunStore;
 
 /// <summary>
 /// A routing call the router could not follow (a tool that was not offered, arguments that do not parse, a return

@@ -9,7 +9,7 @@ using Qlaw.Core.Telemetry;
 using Qlaw.Data;
 using Qlaw.Data.Runs;
 
-namespace Qlaw.Core.Journal;
+namespace Qlaw.Core.RunStore;
 
 /// <summary>
 /// How a run stops in the run log: dead-lettered (failed, waiting for <c>continue</c>), finished (completed or failed)

@@ -3,7 +3,7 @@ using Qlaw.Contracts;
 using Qlaw.Data;
 using Qlaw.Data.Audit;
 
-namespace Qlaw.Core.Journal;
+namespace Qlaw.Core.RunStore;
 
 /// <summary>The audit vocabulary (DESIGN §2.5) and the one way rows are added.</summary>
 public static class AuditTypes

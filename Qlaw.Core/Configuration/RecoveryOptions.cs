@@ -1,6 +1,6 @@
 using System.ComponentModel.DataAnnotations;
 
-namespace Qlaw.Core.Orchestration;
+namespace Qlaw.Core.Configuration;
 
 /// <summary>Self-healing of runs (section <c>Recovery</c>), applied live.</summary>
 public sealed class RecoveryOptions

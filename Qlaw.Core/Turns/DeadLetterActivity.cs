@@ -2,8 +2,9 @@ using Microsoft.DurableTask;
 using Microsoft.Extensions.DependencyInjection;
 using Qlaw.Core.Database;
 using Qlaw.Core.Orchestration;
+using Qlaw.Core.RunStore;
 
-namespace Qlaw.Core.Journal;
+namespace Qlaw.Core.Turns;
 
 /// <summary>
 /// Marks a run failed after its turn's retries ran out, or the turn failed for good (<c>run.dead_lettered</c>). Every

@@ -6,7 +6,7 @@ using NpgsqlTypes;
 using Qlaw.Core.Agents;
 using Qlaw.Core.Streaming;
 
-namespace Qlaw.Core.Journal;
+namespace Qlaw.Core.RunStore;
 
 /// <summary>
 /// Writes the streamed text of every attempt this process runs: what all of them streamed during one window
