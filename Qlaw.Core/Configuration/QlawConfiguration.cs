@@ -34,8 +34,8 @@ public static class QlawConfiguration
         }
 
         builder.Configuration.AddEnvironmentVariables("QLAW__");
-        builder.Services.AddSingleton<IOptionsMonitor<LoggerFilterOptions>>(sp =>
-            ActivatorUtilities.CreateInstance<SafeOptionsMonitor<LoggerFilterOptions>>(sp, "Logging"));
+        builder.Services.AddSingleton<IOptionsFactory<LoggerFilterOptions>>(sp =>
+            ActivatorUtilities.CreateInstance<LastGoodOptionsFactory<LoggerFilterOptions>>(sp, "Logging"));
         builder.Services.AddSingleton(new RestartSection("ConnectionStrings"));
         builder.Services.AddSingleton(new RestartSection("Kestrel"));
         builder.Services.AddSingleton(new RestartSection("urls"));
