@@ -87,7 +87,10 @@ public static class QlawConfiguration
             errors.AddRange(lines);
         }
 
-        errors.Throw();
+        if (errors.Count > 0)
+        {
+            throw new OptionsValidationException("configuration", typeof(object), errors);
+        }
     }
 
     private static IEnumerable<(string Path, string Value)> InvalidLogLevels(IConfiguration configuration)
