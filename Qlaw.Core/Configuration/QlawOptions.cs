@@ -95,8 +95,8 @@ public static partial class QlawOptions
         }
     }
 
-    // The binder's own check (BinderOptions.ErrorOnUnknownConfiguration) stops binding at an object's first unknown
-    // key, so the section's other errors go unreported, and names the options type instead of the key's path.
+    // The binder's own check (BinderOptions.ErrorOnUnknownConfiguration) throws at the first object with an unknown key,
+    // before binding it, so the section's other errors go unreported, and names the options type instead of the key.
     private static IEnumerable<string> UnknownKeys(IConfigurationSection section, Type type)
     {
         var properties = type.GetProperties(BindingFlags.Public | BindingFlags.Instance).Where(p => p.CanWrite).ToDictionary(p => p.Name, StringComparer.OrdinalIgnoreCase);
