@@ -1,4 +1,5 @@
 using System.ComponentModel.DataAnnotations;
+using Microsoft.Extensions.Options;
 
 namespace Qlaw.Api.Http;
 
@@ -10,9 +11,11 @@ public sealed class HttpOptions
     public long MaxRequestBodyBytes { get; set; } = 1024 * 1024;
 
     /// <summary>Browser origins allowed to call the API (CORS); none by default.</summary>
+    [ValidateObjectMembers]
     public CorsSettings Cors { get; set; } = new();
 
     /// <summary>Response headers that harden browsers' handling of the API and console.</summary>
+    [ValidateObjectMembers]
     public SecurityHeaderSettings SecurityHeaders { get; set; } = new();
 
     /// <summary>
@@ -22,6 +25,7 @@ public sealed class HttpOptions
     public string[] PublicHosts { get; set; } = [];
 
     /// <summary>Reverse proxies whose <c>X-Forwarded-For</c> / <c>X-Forwarded-Proto</c> are believed.</summary>
+    [ValidateObjectMembers]
     public ForwardedHeadersSettings ForwardedHeaders { get; set; } = new();
 
     /// <summary>Serve the OpenAPI document (<c>/openapi/v1.json</c>) and its browsable reference (<c>/scalar</c>).</summary>
@@ -97,9 +101,11 @@ public sealed class RateLimitOptions
     public bool Enabled { get; set; } = true;
 
     /// <summary>Budget of calls that start runs: POST /v1/workflows/{id}/runs, /v1/responses, send_responses.</summary>
+    [ValidateObjectMembers]
     public TokenBucketSettings RunCreation { get; set; } = new() { PermitsPerSecond = 20, Burst = 100 };
 
     /// <summary>Budget of every other /v1 call (reads and run commands).</summary>
+    [ValidateObjectMembers]
     public TokenBucketSettings Requests { get; set; } = new() { PermitsPerSecond = 200, Burst = 400 };
 
     /// <summary>Most SSE streams one client may hold open at once (across the service when Redis is configured).</summary>

@@ -59,7 +59,7 @@ internal sealed partial class ModelEndpointsValidator : IValidateOptions<ModelEn
                 errors.Add($"{path}: an endpoint name uses letters, digits, '_' and '-' (at most 64), starting with a letter or digit.");
             }
 
-            SectionValidator<ModelEndpointOptions>.Collect(settings, path, errors);
+            errors.AddRange(QlawOptions.Annotations(path, settings));
             if (settings.AllowedModels.Length > 0 && settings.DefaultModel is { } model && !settings.AllowedModels.Contains(model, StringComparer.Ordinal))
             {
                 errors.Add($"{path}:DefaultModel: '{model}' is not one of AllowedModels.");

@@ -30,50 +30,25 @@ public static class ConfigurationErrors
         return 2;
     }
 
-    /// <summary>Throws one exception carrying every line of <paramref name="errors"/>, if there are any.</summary>
-    public static void Throw(this IEnumerable<string> errors)
-    {
-        var lines = errors.ToList();
-        if (lines.Count > 0)
-        {
-            throw new OptionsValidationException("configuration", typeof(object), lines);
-        }
-    }
-
     /// <summary>The messages of an exception and its inner exceptions, on one line, with a YAML error's position.</summary>
     public static string Flatten(Exception exception)
     {
-        var yaml = Inner<YamlException>(exception);
-        if (yaml is not null)
+        if (Chain(exception).OfType<YamlException>().FirstOrDefault() is { } yaml)
         {
             var file = exception is InvalidDataException && exception.Message.Split('\'') is [_, var path, ..] ? path : "config";
-            return $"{file}: not valid YAML at line {yaml.Start.Line}, column {yaml.Start.Column}: {Innermost(yaml).Message.Trim()}";
+            return $"{file}: not valid YAML at line {yaml.Start.Line}, column {yaml.Start.Column}: {Chain(yaml).Last().Message.Trim()}";
         }
 
-        var parts = new List<string>();
-        for (var e = exception; e is not null; e = e.InnerException)
-        {
-            parts.Add(e.Message.Trim());
-        }
-
-        return string.Join(" ", parts.Distinct(StringComparer.Ordinal));
+        return string.Join(" ", Chain(exception).Select(e => e.Message.Trim()).Distinct(StringComparer.Ordinal));
     }
 
-    private static T? Inner<T>(Exception? exception)
-        where T : Exception
+    private static IEnumerable<Exception> Chain(Exception? exception)
     {
         for (; exception is not null; exception = exception.InnerException)
         {
-            if (exception is T found)
-            {
-                return found;
-            }
+            yield return exception;
         }
-
-        return null;
     }
-
-    private static Exception Innermost(Exception exception) => exception.InnerException is null ? exception : Innermost(exception.InnerException);
 }
 
 /// <summary>A configuration problem found before any option is read (a missing file, say).</summary>

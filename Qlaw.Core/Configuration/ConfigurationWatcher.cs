@@ -62,25 +62,9 @@ internal sealed partial class ConfigurationWatcher(IConfiguration configuration,
         }
     }
 
-    private Dictionary<string, string?> RestartValues()
-    {
-        var values = new Dictionary<string, string?>(StringComparer.OrdinalIgnoreCase);
-        foreach (var section in restartSections.Select(s => s.Path).Distinct(StringComparer.OrdinalIgnoreCase))
-        {
-            var root = configuration.GetSection(section);
-            if (root.Value is not null)
-            {
-                values[root.Path] = root.Value;
-            }
-
-            foreach (var (key, value) in root.AsEnumerable().Where(pair => pair.Value is not null))
-            {
-                values[key] = value;
-            }
-        }
-
-        return values;
-    }
+    private Dictionary<string, string?> RestartValues() => restartSections.Select(s => s.Path).Distinct(StringComparer.OrdinalIgnoreCase)
+        .SelectMany(section => configuration.GetSection(section).AsEnumerable()).Where(pair => pair.Value is not null)
+        .ToDictionary(StringComparer.OrdinalIgnoreCase);
 
     [LoggerMessage(Level = LogLevel.Warning, Message = "Rejected the edited configuration file; the last good values stay: {Reason}")]
     private static partial void LogRejectedFile(ILogger logger, string reason);

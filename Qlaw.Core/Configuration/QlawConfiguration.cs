@@ -34,8 +34,8 @@ public static class QlawConfiguration
         }
 
         builder.Configuration.AddEnvironmentVariables("QLAW__");
-        builder.Services.AddSingleton<IOptionsMonitor<LoggerFilterOptions>>(sp =>
-            ActivatorUtilities.CreateInstance<SafeOptionsMonitor<LoggerFilterOptions>>(sp, "Logging"));
+        builder.Services.AddSingleton<IOptionsFactory<LoggerFilterOptions>>(sp =>
+            ActivatorUtilities.CreateInstance<LastGoodOptionsFactory<LoggerFilterOptions>>(sp, "Logging"));
         builder.Services.AddSingleton(new RestartSection("ConnectionStrings"));
         builder.Services.AddSingleton(new RestartSection("Kestrel"));
         builder.Services.AddSingleton(new RestartSection("urls"));
@@ -49,45 +49,26 @@ public static class QlawConfiguration
     /// </summary>
     public static THost BuildValidated<THost>(this IHostApplicationBuilder builder, Func<THost> build, Func<THost, IServiceProvider> services)
     {
-        var logLevelErrors = SetAsideInvalidLogLevels(builder.Configuration);
-        var host = build();
-        ValidateConfiguration(services(host), logLevelErrors);
-        return host;
-    }
-
-    /// <summary>
-    /// Finds log levels that are not <see cref="LogLevel"/> names and masks them (as Information) so the host can be
-    /// built and the rest of the configuration checked; returns one line per masked key, for
-    /// <see cref="ValidateConfiguration"/>. Call just before building the host.
-    /// </summary>
-    public static IReadOnlyList<string> SetAsideInvalidLogLevels(IConfigurationManager configuration)
-    {
-        var bad = InvalidLogLevels(configuration).ToList();
-        if (bad.Count > 0)
+        // A log level that is no LogLevel name stops the build with a message that names no key: it is masked (as
+        // Information) so that the rest can be checked, and reported with the rest.
+        var badLevels = InvalidLogLevels(builder.Configuration).ToList();
+        if (badLevels.Count > 0)
         {
-            configuration.AddInMemoryCollection(bad.Select(b => new KeyValuePair<string, string?>(b.Path, nameof(LogLevel.Information))));
+            builder.Configuration.AddInMemoryCollection(badLevels.Select(b => new KeyValuePair<string, string?>(b.Path, nameof(LogLevel.Information))));
         }
 
-        return [.. bad.Select(b => $"{b.Path}: '{b.Value}' is not a log level (Trace, Debug, Information, Warning, Error, Critical, None).")];
-    }
-
-    /// <summary>
-    /// Validates every registered options section and throws with one line per offending key, plus
-    /// <paramref name="earlierErrors"/>. Call after building the host and before starting it.
-    /// </summary>
-    public static void ValidateConfiguration(IServiceProvider services, IEnumerable<string> earlierErrors)
-    {
-        var errors = earlierErrors.ToList();
+        List<string> errors = [.. badLevels.Select(b => $"{b.Path}: '{b.Value}' is not a log level (Trace, Debug, Information, Warning, Error, Critical, None).")];
+        var host = build();
         try
         {
-            services.GetService<IStartupValidator>()?.Validate();
+            services(host).GetService<IStartupValidator>()?.Validate();
         }
         catch (Exception exception) when (ConfigurationErrors.Describe(exception) is { Count: > 0 } lines)
         {
             errors.AddRange(lines);
         }
 
-        errors.Throw();
+        return errors.Count > 0 ? throw new OptionsValidationException("configuration", typeof(object), errors) : host;
     }
 
     private static IEnumerable<(string Path, string Value)> InvalidLogLevels(IConfiguration configuration)

@@ -1,5 +1,3 @@
-using System.Collections;
-using System.ComponentModel.DataAnnotations;
 using System.Reflection;
 using System.Text.RegularExpressions;
 using Microsoft.Extensions.Configuration;
@@ -26,21 +24,22 @@ public static partial class QlawOptions
 {
     /// <summary>
     /// Binds <typeparamref name="T"/> to <paramref name="section"/>: unknown keys, unconvertible values and data
-    /// annotation failures are reported as <c>Section:Key: message</c> lines at start. <see cref="SettingReload.Live"/>
-    /// sections reach <see cref="IOptionsMonitor{T}"/> on file change, the last good values kept when an edit is invalid.
+    /// annotation failures (of nested objects too, where marked <see cref="ValidateObjectMembersAttribute"/>) are
+    /// reported as <c>Section:Key: message</c> lines at start. <see cref="SettingReload.Live"/> sections reach
+    /// <see cref="IOptionsMonitor{T}"/> on file change, the last good values kept when an edit is invalid.
     /// </summary>
     public static OptionsBuilder<T> AddQlawOptions<T>(this IServiceCollection services, string section, SettingReload reload, bool allowUnknownKeys = false)
         where T : class
     {
         var builder = services.AddOptions<T>();
         builder.Configure<IConfiguration>((options, configuration) => Bind(configuration.GetSection(section), options, allowUnknownKeys));
-        services.AddSingleton<IValidateOptions<T>>(new SectionValidator<T>(section));
+        services.AddSingleton<IValidateOptions<T>>(new SectionAnnotations<T>(section));
         builder.ValidateOnStart();
         if (reload == SettingReload.Live)
         {
             services.AddSingleton<IOptionsChangeTokenSource<T>>(sp =>
                 new ConfigurationChangeTokenSource<T>(Options.DefaultName, sp.GetRequiredService<IConfiguration>()));
-            services.AddSingleton<IOptionsMonitor<T>>(sp => ActivatorUtilities.CreateInstance<SafeOptionsMonitor<T>>(sp, section));
+            services.AddSingleton<IOptionsFactory<T>>(sp => ActivatorUtilities.CreateInstance<LastGoodOptionsFactory<T>>(sp, section));
         }
         else
         {
@@ -50,15 +49,33 @@ public static partial class QlawOptions
         return builder;
     }
 
+    /// <summary>Every data annotation failure of <paramref name="options"/>, each line naming its key under <paramref name="path"/>.</summary>
+    internal static List<string> Annotations<T>(string path, T options)
+        where T : class =>
+        [.. new DataAnnotationValidateOptions<T>(name: null).Validate(null, options).Failures?.SelectMany(failure => Keyed(path, failure)) ?? []];
+
+    /// <summary>
+    /// The library's failures (<c>DataAnnotation validation failed for 'RunOptions.Nested' members: 'Key' with the
+    /// error: '…'.</c>) as <c>Section:Nested:Key: …</c>; a message written for operators that starts with its key stays whole.
+    /// </summary>
+    private static IEnumerable<string> Keyed(string section, string failure)
+    {
+        var match = AnnotationFailure().Match(failure);
+        if (!match.Success)
+        {
+            return [$"{section}: {failure}"];
+        }
+
+        var (path, message) = (section + match.Groups["path"].Value.Replace('.', ':'), match.Groups["message"].Value);
+        return match.Groups["members"].Value.Split(',', StringSplitOptions.RemoveEmptyEntries).DefaultIfEmpty("")
+            .Select(member => member.Length > 0 ? $"{path}:{member}" : path)
+            .Select(key => message.StartsWith(key, StringComparison.OrdinalIgnoreCase) ? message : $"{key}: {message}");
+    }
+
     private static void Bind<T>(IConfigurationSection section, T options, bool allowUnknownKeys)
         where T : class
     {
-        var errors = new List<string>();
-        if (!allowUnknownKeys)
-        {
-            UnknownKeys(section, typeof(T), errors);
-        }
-
+        List<string> errors = allowUnknownKeys ? [] : [.. UnknownKeys(section, typeof(T))];
         try
         {
             section.Bind(options);
@@ -74,29 +91,19 @@ public static partial class QlawOptions
         if (errors.Count > 0)
         {
             // Report the data annotation failures of what did bind too, so one start lists every problem.
-            SectionValidator<T>.Collect(options, section.Path, errors);
-            throw new OptionsValidationException(section.Path, typeof(T), errors);
+            throw new OptionsValidationException(section.Path, typeof(T), [.. errors, .. Annotations(section.Path, options)]);
         }
     }
 
-    private static void UnknownKeys(IConfigurationSection section, Type type, List<string> errors)
+    // The binder's own check (BinderOptions.ErrorOnUnknownConfiguration) throws at the first object with an unknown key,
+    // before binding it, so the section's other errors go unreported, and names the options type instead of the key.
+    private static IEnumerable<string> UnknownKeys(IConfigurationSection section, Type type)
     {
         var properties = type.GetProperties(BindingFlags.Public | BindingFlags.Instance).Where(p => p.CanWrite).ToDictionary(p => p.Name, StringComparer.OrdinalIgnoreCase);
-        foreach (var child in section.GetChildren())
-        {
-            if (!properties.TryGetValue(child.Key, out var property))
-            {
-                errors.Add($"{child.Path}: not a known setting (known: {string.Join(", ", properties.Keys.Order(StringComparer.Ordinal))}).");
-            }
-            else if (IsNested(property.PropertyType))
-            {
-                UnknownKeys(child, property.PropertyType, errors);
-            }
-        }
+        return section.GetChildren().SelectMany(child => properties.TryGetValue(child.Key, out var property)
+            ? property.IsDefined(typeof(ValidateObjectMembersAttribute)) ? UnknownKeys(child, property.PropertyType) : []
+            : [$"{child.Path}: not a known setting (known: {string.Join(", ", properties.Keys.Order(StringComparer.Ordinal))})."]);
     }
-
-    internal static bool IsNested(Type type) =>
-        type.IsClass && type != typeof(string) && !typeof(IEnumerable).IsAssignableFrom(type) && !type.IsAbstract;
 
     private static string Friendly(string typeName) => typeName switch
     {
@@ -110,39 +117,18 @@ public static partial class QlawOptions
 
     [GeneratedRegex("configuration value '(.*)' at '([^']+)' to type '([^']+)'")]
     private static partial Regex FailedKey();
+
+    [GeneratedRegex(@"^DataAnnotation validation failed for '[^'.]*(?<path>[^']*)' members: '(?<members>[^']*)' with the error: '(?<message>.*)'\.$", RegexOptions.Singleline)]
+    private static partial Regex AnnotationFailure();
 }
 
-/// <summary>Data annotation checks of an options object and its nested objects, reported as <c>Section:Key: message</c>.</summary>
-internal sealed class SectionValidator<T>(string section) : IValidateOptions<T>
+/// <summary>
+/// A section's data annotations, checked by the library (<see cref="DataAnnotationValidateOptions{TOptions}"/>) and
+/// reported as <c>Section:Key: message</c>.
+/// </summary>
+internal sealed class SectionAnnotations<T>(string section) : IValidateOptions<T>
     where T : class
 {
-    public ValidateOptionsResult Validate(string? name, T options)
-    {
-        var errors = new List<string>();
-        Collect(options, section, errors);
-        return errors.Count == 0 ? ValidateOptionsResult.Success : ValidateOptionsResult.Fail(errors);
-    }
-
-    internal static void Collect(object instance, string path, List<string> errors)
-    {
-        var results = new List<ValidationResult>();
-        Validator.TryValidateObject(instance, new ValidationContext(instance), results, validateAllProperties: true);
-        foreach (var result in results)
-        {
-            var members = result.MemberNames.Any() ? result.MemberNames : [""];
-            foreach (var key in members.Select(member => member.Length > 0 ? $"{path}:{member}" : path))
-            {
-                // Messages written for operators already start with the key.
-                errors.Add(result.ErrorMessage?.StartsWith(key, StringComparison.OrdinalIgnoreCase) == true ? result.ErrorMessage : $"{key}: {result.ErrorMessage}");
-            }
-        }
-
-        foreach (var property in instance.GetType().GetProperties(BindingFlags.Public | BindingFlags.Instance))
-        {
-            if (QlawOptions.IsNested(property.PropertyType) && property.GetIndexParameters().Length == 0 && property.GetValue(instance) is { } nested)
-            {
-                Collect(nested, $"{path}:{property.Name}", errors);
-            }
-        }
-    }
+    public ValidateOptionsResult Validate(string? name, T options) =>
+        QlawOptions.Annotations(section, options) is { Count: > 0 } failures ? ValidateOptionsResult.Fail(failures) : ValidateOptionsResult.Success;
 }
