@@ -152,14 +152,11 @@ public sealed partial class RunReconciler(
             await using var scope = scopes.CreateAsyncScope();
             var db = scope.ServiceProvider.GetRequiredService<QlawDbContext>();
             await using var write = await scope.ServiceProvider.GetRequiredService<RunLog>().OpenAsync(id, cancellationToken);
-            var run = await db.Runs.SingleAsync(r => r.Id == id, cancellationToken);
-            if (run.Status != RunStatus.Failed || run.CompletedAt is not null || run.UpdatedAt >= cutoff)
+            if (await scope.ServiceProvider.GetRequiredService<RunEndings>().AbandonAsync(write, cutoff, settings.AbandonDeadLettersAfterSeconds, cancellationToken) is not { } run)
             {
                 continue;
             }
 
-            (run.CompletedAt, run.UpdatedAt) = (write.Now, write.Now);
-            write.Audit(AuditTypes.RunAbandoned, new RunAbandoned(settings.AbandonDeadLettersAfterSeconds, run.LastErrorCode));
             var signal = run.EntityId is { } instance
                 ? RunSignals.Enqueue(db, run.Id, RunSignal.TerminateKind, new RunSignal(instance, Reason: "dead letter abandoned"), write.Now)
                 : null;

@@ -12,8 +12,10 @@ using Qlaw.Data.Runs;
 namespace Qlaw.Core.RunStore;
 
 /// <summary>
-/// How a run stops in the run log: dead-lettered (failed, waiting for <c>continue</c>), finished (completed or failed)
-/// or cancelled. Each is conditional on the run not having ended already, so running one twice changes nothing.
+/// Every way a run stops, and the only code that stops one: finished (completed, failed on a limit or over its token
+/// budget — by the turn that decides it), dead-lettered (failed, waiting for <c>continue</c>), cancelled, or abandoned
+/// (a dead letter nobody continued). Each is conditional on the run not having ended already, so running one twice
+/// changes nothing.
 /// </summary>
 public sealed class RunEndings(QlawDbContext db, RunLog log)
 {
@@ -69,6 +71,24 @@ public sealed class RunEndings(QlawDbContext db, RunLog log)
         write.Audit(AuditTypes.RunCancelled, new RunCancelled(from));
         write.Event(RunEvents.Completed(run.Id, RunStatus.Cancelled, null, write.Now));
         return (true, run);
+    }
+
+    /// <summary>
+    /// Ends a dead-lettered run that nobody continued since <paramref name="cutoff"/> for good (<c>run.abandoned</c>);
+    /// returns the run, or null when it was continued, cancelled or changed meanwhile. The caller terminates its
+    /// orchestration.
+    /// </summary>
+    public async Task<RunEntity?> AbandonAsync(RunLogWrite write, DateTimeOffset cutoff, int afterSeconds, CancellationToken cancellationToken)
+    {
+        var run = await db.Runs.SingleAsync(r => r.Id == write.RunId, cancellationToken);
+        if (run.Status != RunStatus.Failed || run.CompletedAt is not null || run.UpdatedAt >= cutoff)
+        {
+            return null;
+        }
+
+        (run.CompletedAt, run.UpdatedAt) = (write.Now, write.Now);
+        write.Audit(AuditTypes.RunAbandoned, new RunAbandoned(afterSeconds, run.LastErrorCode));
+        return run;
     }
 
     /// <summary>Whether the run has ended for good: completed, cancelled, or failed (a dead-lettered run has no end time and can go on).</summary>
