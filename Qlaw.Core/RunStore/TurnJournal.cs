@@ -48,7 +48,8 @@ public sealed class TurnJournal(QlawDbContext db, RunLog log, RunEndings endings
     {
         // The run with its workflow and its steps so far (this step's attempts and the conversation before it), read in
         // the lock's round trip.
-        var (write, (run, steps)) = await log.OpenAsync(request.RunId, TurnReads.Begin(request.RunId, request.State.Step), TurnReads.ReadBeginAsync, cancellationToken);
+        var reads = Reads();
+        var (write, (run, steps)) = await log.OpenAsync(request.RunId, reads.Begin(request.RunId, request.State.Step), reads.ReadBeginAsync, cancellationToken);
         TurnStart? start = null;
         try
         {
@@ -130,11 +131,14 @@ public sealed class TurnJournal(QlawDbContext db, RunLog log, RunEndings endings
         // Staged, not sent: the attempt's rows go to the database with its first text and the commit, in one round trip.
         var stepInput = state.Step == 0 ? run.Input : request.Input;
         var pending = new PendingAttempt(write);
-        write.Stage(
-            "INSERT INTO steps (run_id, index, attempt, agent, input, status, started_at, checkpoint_ref, route_state) " +
-            "VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9) RETURNING id",
-            [runId, state.Step, attempt, state.Agent, stepInput, QlawJson.EnumName(StepStatus.Running), now, $"{request.InstanceId}#{state.Step}", Jsonb(state)],
-            pending.SetStepId);
+        var (insert, values) = EntityRows.Of<StepEntity>(db.Model).Insert(
+            new StepEntity
+            {
+                RunId = runId, Index = state.Step, Attempt = attempt, Agent = state.Agent, Input = stepInput, Status = StepStatus.Running,
+                StartedAt = now, CheckpointRef = $"{request.InstanceId}#{state.Step}", RouteState = JsonSerializer.Serialize(state, QlawJson.Options),
+            },
+            "id");
+        write.Stage(insert, values, pending.SetStepId);
         write.Event(RunEvents.Trace(runId, RunEvents.ExecutorInvoked, state.Agent, new ExecutorInvoked(state.Step, attempt, state.Agent), now, state.Step, attempt));
         var previousError = attempts.OrderByDescending(s => s.Attempt).FirstOrDefault()?.Error;
         write.Audit(attempt == 1 ? AuditTypes.StepStarted : AuditTypes.StepRetrying, new StepStarted(state.Step, state.Agent, attempt, previousError));
@@ -197,7 +201,8 @@ public sealed class TurnJournal(QlawDbContext db, RunLog log, RunEndings endings
         }
 
         // The attempt's step and a handoff requested through the API meanwhile, read in the lock's round trip.
-        var (opened, (row, handoff, tokensUsed)) = await log.OpenAsync(context.RunId, TurnReads.Complete(context.RunId, step.Id), TurnReads.ReadCompleteAsync, cancellationToken);
+        var reads = Reads();
+        var (opened, (row, handoff, tokensUsed)) = await log.OpenAsync(context.RunId, reads.Complete(context.RunId, step.Id), reads.ReadCompleteAsync, cancellationToken);
         await using var checkedWrite = opened;
         if (row.Status != StepStatus.Running)
         {
@@ -452,6 +457,8 @@ public sealed class TurnJournal(QlawDbContext db, RunLog log, RunEndings endings
         write.Event(RunEvents.Trace(write.RunId, RunEvents.Handoff, transition.From, detail, write.Now, state.Step));
         write.Audit(transition.Kind == Transition.ReturnKind ? AuditTypes.Return : AuditTypes.Handoff, detail);
     }
+
+    private TurnReads Reads() => new(EntityRows.Of<StepEntity>(db.Model));
 
     private static NpgsqlParameter Jsonb<T>(T value) => RunLog.Jsonb(JsonSerializer.Serialize(value, QlawJson.Options));
 

@@ -1,6 +1,7 @@
 using Npgsql;
 using Qlaw.Contracts;
 using Qlaw.Core.Orchestration;
+using Qlaw.Data;
 using Qlaw.Data.Runs;
 
 namespace Qlaw.Core.RunStore;
@@ -8,24 +9,22 @@ namespace Qlaw.Core.RunStore;
 /// <summary>
 /// What a turn reads under the run's lock, sent in the lock's round trip (<see cref="RunLog.OpenAsync{T}"/>): to begin,
 /// the run with its workflow and the run's steps so far; to complete, the attempt's step, the handoff requested
-/// through the API that waits, if any, and the run's token count.
+/// through the API that waits, if any, and the run's token count. Step rows are read by EF Core's model of them
+/// (<paramref name="steps"/>).
 /// </summary>
-internal static class TurnReads
+internal sealed class TurnReads(EntityRows<StepEntity> steps)
 {
-    private const string StepColumns =
-        "id, run_id, index, attempt, agent, input, output, status, started_at, completed_at, heartbeat_at, checkpoint_ref, error, error_code, decision, route_state";
-
     /// <summary>The run as a turn begins it: whether it still runs, who drives it, its task and its workflow.</summary>
     public sealed record RunForTurn(RunStatus Status, string? EntityId, string Input, string Config, long TokensUsed);
 
-    public static NpgsqlBatchCommand[] Begin(Guid runId, int step) =>
+    public NpgsqlBatchCommand[] Begin(Guid runId, int step) =>
     [
         Command("SELECT r.status, r.entity_id, r.input, w.config, r.tokens_used FROM runs r JOIN workflows w ON w.id = r.workflow_id WHERE r.id = $1", runId),
-        Command($"SELECT {StepColumns} FROM steps WHERE run_id = $1 AND index <= $2", runId, step),
+        Command($"SELECT {steps.Columns} FROM steps WHERE run_id = $1 AND index <= $2", runId, step),
     ];
 
     /// <summary>The run (null when there is none) and its steps.</summary>
-    public static async Task<(RunForTurn? Run, List<StepEntity> Steps)> ReadBeginAsync(NpgsqlDataReader reader, CancellationToken cancellationToken)
+    public async Task<(RunForTurn? Run, List<StepEntity> Steps)> ReadBeginAsync(NpgsqlDataReader reader, CancellationToken cancellationToken)
     {
         if (!await reader.ReadAsync(cancellationToken))
         {
@@ -37,15 +36,15 @@ internal static class TurnReads
         return (run, await ReadStepsAsync(reader, cancellationToken));
     }
 
-    public static NpgsqlBatchCommand[] Complete(Guid runId, long stepId) =>
+    public NpgsqlBatchCommand[] Complete(Guid runId, long stepId) =>
     [
-        Command($"SELECT {StepColumns} FROM steps WHERE id = $1", stepId),
+        Command($"SELECT {steps.Columns} FROM steps WHERE id = $1", stepId),
         Command("SELECT id, to_agent, with_return, reason FROM handoffs WHERE run_id = $1 AND resolved_at IS NULL ORDER BY id LIMIT 1", runId),
         Command("SELECT tokens_used FROM runs WHERE id = $1", runId),
     ];
 
     /// <summary>The attempt's step, a handoff that waits, and the tokens the run has used so far.</summary>
-    public static async Task<(StepEntity Step, PendingHandoff? Handoff, long TokensUsed)> ReadCompleteAsync(NpgsqlDataReader reader, CancellationToken cancellationToken)
+    public async Task<(StepEntity Step, PendingHandoff? Handoff, long TokensUsed)> ReadCompleteAsync(NpgsqlDataReader reader, CancellationToken cancellationToken)
     {
         var step = (await ReadStepsAsync(reader, cancellationToken)).Single();
         await reader.NextResultAsync(cancellationToken);
@@ -57,33 +56,15 @@ internal static class TurnReads
         return (step, handoff, reader.GetInt64(0));
     }
 
-    private static async Task<List<StepEntity>> ReadStepsAsync(NpgsqlDataReader reader, CancellationToken cancellationToken)
+    private async Task<List<StepEntity>> ReadStepsAsync(NpgsqlDataReader reader, CancellationToken cancellationToken)
     {
-        var steps = new List<StepEntity>();
+        var rows = new List<StepEntity>();
         while (await reader.ReadAsync(cancellationToken))
         {
-            steps.Add(new StepEntity
-            {
-                Id = reader.GetInt64(0),
-                RunId = reader.GetGuid(1),
-                Index = reader.GetInt32(2),
-                Attempt = reader.GetInt32(3),
-                Agent = reader.GetString(4),
-                Input = NullableString(reader, 5),
-                Output = NullableString(reader, 6),
-                Status = QlawJson.ParseEnum<StepStatus>(reader.GetString(7)),
-                StartedAt = reader.GetFieldValue<DateTimeOffset>(8),
-                CompletedAt = reader.IsDBNull(9) ? null : reader.GetFieldValue<DateTimeOffset>(9),
-                HeartbeatAt = reader.IsDBNull(10) ? null : reader.GetFieldValue<DateTimeOffset>(10),
-                CheckpointRef = NullableString(reader, 11),
-                Error = NullableString(reader, 12),
-                ErrorCode = NullableString(reader, 13),
-                Decision = NullableString(reader, 14),
-                RouteState = NullableString(reader, 15),
-            });
+            rows.Add(steps.Read(reader));
         }
 
-        return steps;
+        return rows;
     }
 
     private static string? NullableString(NpgsqlDataReader reader, int ordinal) => reader.IsDBNull(ordinal) ? null : reader.GetString(ordinal);

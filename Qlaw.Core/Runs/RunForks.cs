@@ -150,13 +150,16 @@ public sealed class RunForks(
     // carry no step and stay behind). Ids inside the events (items, requests) name the new run, as its own would.
     private async Task CopyHistoryAsync(Guid sourceId, Guid forkId, int fromStep, CancellationToken cancellationToken)
     {
-        await db.Database.ExecuteSqlAsync($"""
-            INSERT INTO steps (run_id, "index", attempt, agent, input, output, status, started_at, completed_at, heartbeat_at,
-                               checkpoint_ref, error, error_code, decision, route_state)
-            SELECT {forkId}, "index", attempt, agent, input, output, status, started_at, completed_at, heartbeat_at,
-                   checkpoint_ref, error, error_code, decision, route_state
-            FROM steps WHERE run_id = {sourceId} AND "index" <= {fromStep} AND status <> 'running' ORDER BY id
-            """, cancellationToken);
+        // Every column of a step but its id, by EF Core's model of the row, with the fork's run id.
+        var steps = EntityRows.Of<StepEntity>(db.Model);
+        var copied = string.Join(", ", steps.ColumnNames.Where(c => c is not ("\"id\"" or "\"run_id\"")));
+#pragma warning disable EF1003 // The identifiers are the model's; every value is a parameter.
+        await db.Database.ExecuteSqlRawAsync(
+            $"INSERT INTO {steps.Table} (\"run_id\", {copied}) SELECT {{0}}, {copied} FROM {steps.Table} " +
+            "WHERE run_id = {1} AND \"index\" <= {2} AND status <> 'running' ORDER BY id",
+            [forkId, sourceId, fromStep],
+            cancellationToken);
+#pragma warning restore EF1003
         await db.Database.ExecuteSqlAsync($"""
             INSERT INTO run_events (run_id, type, data, step_index, attempt, created_at)
             SELECT {forkId}, type, replace(data::text, {sourceId.ToString("N")}, {forkId.ToString("N")})::jsonb, step_index, attempt, created_at
