@@ -65,8 +65,6 @@ public sealed record TurnResult(RouteOutcome? Outcome, RunError? PermanentError 
 /// <summary>Input of the dead-letter activity: retries of a turn are exhausted.</summary>
 public sealed record DeadLetterRequest(Guid RunId, RouteState State, RunError Error, bool Permanent);
 
-/// <summary>Input of the finish activity: the run ends completed or failed (with <paramref name="Failure"/>).</summary>
-public sealed record FinishRunRequest(Guid RunId, RouteState State, bool Succeeded, RunError? Failure, string? Warning);
 
 /// <summary>
 /// External event raised by <c>POST /v1/runs/{id}/continue</c>. <paramref name="Id"/> is the outbox signal's id: a

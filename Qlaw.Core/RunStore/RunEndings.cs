@@ -4,6 +4,7 @@ using Qlaw.Contracts;
 using Qlaw.Contracts.Events;
 using Qlaw.Contracts.Runs;
 using Qlaw.Core.Orchestration;
+using Qlaw.Core.Routing;
 using Qlaw.Core.Streaming;
 using Qlaw.Core.Telemetry;
 using Qlaw.Data;
@@ -160,3 +161,9 @@ public sealed class RunEndings(QlawDbContext db, RunLog log)
         }
     }
 }
+
+/// <summary>
+/// A run's end as the turn that decides it writes it: completed, or failed with <paramref name="Failure"/> (a limit,
+/// the token budget), at the routing state <paramref name="State"/>.
+/// </summary>
+public sealed record FinishRunRequest(Guid RunId, RouteState State, bool Succeeded, RunError? Failure, string? Warning);

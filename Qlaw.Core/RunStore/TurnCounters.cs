@@ -1,4 +1,3 @@
-using Qlaw.Core.Orchestration;
 using Qlaw.Core.Telemetry;
 
 namespace Qlaw.Core.RunStore;

@@ -1,10 +1,10 @@
 using System.Text.Json;
 using Microsoft.EntityFrameworkCore;
 using Microsoft.Extensions.Options;
-using Qlaw.Core.Configuration;
 using Qlaw.Contracts;
 using Qlaw.Contracts.Runs;
 using Qlaw.Core.Caching;
+using Qlaw.Core.Configuration;
 using Qlaw.Core.Limits;
 using Qlaw.Core.Paging;
 using Qlaw.Core.RunStore;

@@ -33,7 +33,7 @@ public sealed class RunRedriver(QlawDbContext db, IRunScheduler scheduler, IOpti
         // into its first turn and the fork's input, which the row does not hold.
         var seed = run.Status == RunStatus.Queued && stepOffset == 0 ? await FirstScheduleAsync(run.Id, cancellationToken) : null;
 
-        // A new instance id per seeding; the old instance, should it wake, is fenced off by the id (RunJournal).
+        // A new instance id per seeding; the old instance, should it wake, is fenced off by the id (TurnJournal).
         var generation = await db.AuditLogs.CountAsync(
             a => a.RunId == run.Id && (a.Type == AuditTypes.RunResumed || a.Type == AuditTypes.RunRecovered), cancellationToken);
         run.EntityId = $"run-{run.Id:N}-r{generation}";
