@@ -22,16 +22,21 @@ public sealed class EntityRows<T>
     private static readonly MethodInfo IsDbNull = typeof(DbDataReader).GetMethod(nameof(DbDataReader.IsDBNull))!;
 
     private readonly Func<DbDataReader, T> _read;
-    private readonly List<IProperty> _inserted;
+    private readonly List<(IProperty Property, bool Jsonb)> _inserted;
+    private readonly string _insert;
 
     internal EntityRows(IModel model)
     {
         var entity = model.FindEntityType(typeof(T)) ?? throw new InvalidOperationException($"{typeof(T).Name} is not in the model.");
         var properties = entity.GetProperties().Where(p => p.PropertyInfo is not null).ToList();
         Table = entity.GetTableName()!;
-        ColumnNames = [.. properties.Select(p => $"\"{p.GetColumnName()}\"")];
+        ColumnNames = [.. properties.Select(Quoted)];
         Columns = string.Join(", ", ColumnNames);
-        _inserted = [.. properties.Where(p => p.ValueGenerated != ValueGenerated.OnAdd)];
+
+        // Every column but one the database generates, in one statement text built once.
+        _inserted = [.. properties.Where(p => p.ValueGenerated != ValueGenerated.OnAdd).Select(p => (p, p.GetColumnType() == "jsonb"))];
+        _insert = $"INSERT INTO {Table} ({string.Join(", ", _inserted.Select(c => Quoted(c.Property)))}) " +
+            $"VALUES ({string.Join(", ", _inserted.Select((_, i) => $"${i + 1}"))}) RETURNING ";
         var reader = Expression.Parameter(typeof(DbDataReader), "reader");
         var row = Expression.MemberInit(
             Expression.New(typeof(T)),
@@ -52,22 +57,20 @@ public sealed class EntityRows<T>
     /// An <c>INSERT</c> of <paramref name="row"/> — every column but one the database generates — with positional
     /// parameters converted as EF Core converts them, returning <paramref name="returning"/>.
     /// </summary>
-    public (string Sql, object?[] Values) Insert(T row, string returning)
-    {
-        var columns = string.Join(", ", _inserted.Select(p => $"\"{p.GetColumnName()}\""));
-        var placeholders = string.Join(", ", _inserted.Select((_, i) => $"${i + 1}"));
-        return ($"INSERT INTO {Table} ({columns}) VALUES ({placeholders}) RETURNING {returning}", [.. _inserted.Select(p => Parameter(p, p.PropertyInfo!.GetValue(row)))]);
-    }
+    public (string Sql, object?[] Values) Insert(T row, string returning) =>
+        (_insert + returning, [.. _inserted.Select(c => Parameter(c.Property, c.Jsonb, c.Property.PropertyInfo!.GetValue(row)))]);
 
     /// <summary>The entity of the reader's current row, selected with <see cref="Columns"/>.</summary>
     public T Read(DbDataReader reader) => _read(reader);
 
-    private static NpgsqlParameter Parameter(IProperty property, object? value)
+    private static string Quoted(IProperty property) => $"\"{property.GetColumnName()}\"";
+
+    private static NpgsqlParameter Parameter(IProperty property, bool jsonb, object? value)
     {
         var converter = property.GetTypeMapping().Converter;
         var stored = value is null || converter is null ? value : converter.ConvertToProvider(value);
         var parameter = new NpgsqlParameter { Value = stored ?? DBNull.Value };
-        if (property.GetColumnType() == "jsonb")
+        if (jsonb)
         {
             parameter.NpgsqlDbType = NpgsqlDbType.Jsonb;
         }

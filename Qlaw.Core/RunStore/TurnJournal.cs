@@ -79,10 +79,9 @@ public sealed class TurnJournal(QlawDbContext db, RunLog log, RunEndings endings
         if (await SettledAsync(request, attempts, new(run.Status, run.EntityId), cancellationToken) is { } settled)
         {
             // A completed step whose outcome ends the run, found before the run ended: a fork from the run's last step.
-            if (EndOf(request, settled.Outcome) is { } end && await endings.StageFinishAsync(write, end, null, cancellationToken))
+            if (EndOf(request, settled.Outcome) is { } end)
             {
-                await write.CommitAsync(cancellationToken);
-                TurnCounters.Finished(end);
+                await FinishAsync(write, end, cancellationToken);
             }
 
             return new TurnStart.Finished(settled);
@@ -91,13 +90,7 @@ public sealed class TurnJournal(QlawDbContext db, RunLog log, RunEndings endings
         // Every attempt's tokens count, failed ones too: a run whose budget is spent makes no more model calls.
         if (request.Plan.MaxTotalTokens is { } budget && run.TokensUsed >= budget)
         {
-            var spent = new FinishRunRequest(runId, state, false, BudgetError(run.TokensUsed, budget), null);
-            if (await endings.StageFinishAsync(write, spent, null, cancellationToken))
-            {
-                await write.CommitAsync(cancellationToken);
-                TurnCounters.Finished(spent);
-            }
-
+            await FinishAsync(write, new FinishRunRequest(runId, state, false, BudgetError(run.TokensUsed, budget), null), cancellationToken);
             return new TurnStart.Finished(TurnResult.Stop);
         }
 
@@ -292,6 +285,16 @@ public sealed class TurnJournal(QlawDbContext db, RunLog log, RunEndings endings
         }
 
         return new TurnResult(outcome);
+    }
+
+    // Ends the run before a turn begins, unless it ended already; the write holds nothing else.
+    private async Task FinishAsync(RunLogWrite write, FinishRunRequest end, CancellationToken cancellationToken)
+    {
+        if (await endings.StageFinishAsync(write, end, null, cancellationToken))
+        {
+            await write.CommitAsync(cancellationToken);
+            TurnCounters.Finished(end);
+        }
     }
 
     // The run's end when the outcome ends it.
