@@ -19,6 +19,7 @@ using Qlaw.Core.Runs;
 using Qlaw.Core.Signals;
 using Qlaw.Core.Streaming;
 using Qlaw.Core.Telemetry;
+using Qlaw.Core.Tools;
 using Qlaw.Core.Workflows;
 using Qlaw.Data;
 
@@ -78,6 +79,10 @@ public static class QlawCoreExtensions
         services.AddQlawOptions<StreamingOptions>("Streaming", SettingReload.Live);
         services.TryAddSingleton<ChatClientProvider>();
         services.TryAddSingleton<AgentFactory>();
+        services.AddQlawOptions<McpServersOptions>("Tools:Mcp", SettingReload.Restart, allowUnknownKeys: true);
+        services.AddSingleton<IValidateOptions<McpServersOptions>, McpServersValidator>();
+        services.TryAddSingleton<McpServers>();
+        services.TryAddSingleton<AgentTools>();
         services.TryAddSingleton<IAgentTurnRunner, AgentFrameworkTurnRunner>();
         services.TryAddSingleton<RunEventHub>();
         services.AddHostedService(sp => sp.GetRequiredService<RunEventHub>());

@@ -21,6 +21,8 @@ public sealed class QlawDbContext(DbContextOptions<QlawDbContext> options) : DbC
 
     public DbSet<HandoffEntity> Handoffs => Set<HandoffEntity>();
 
+    public DbSet<ToolCallEntity> ToolCalls => Set<ToolCallEntity>();
+
     public DbSet<AuditLogEntity> AuditLogs => Set<AuditLogEntity>();
 
     public DbSet<RunEventEntity> RunEvents => Set<RunEventEntity>();

@@ -77,3 +77,22 @@ public sealed record RouteRejected(int Step, string? Agent, string Reason);
 [RunEvent("InputAnsweredEvent", "input.answered")]
 public sealed record InputAnswered(
     string ResponseId, int Step, string Via, string? Conversation, string? Client, string? IdempotencyKey = null, string? RequestHash = null, long? StreamAfter = null);
+
+/// <summary>
+/// <c>ToolCallEvent</c> and the <c>tool.called</c> audit: an agent called an MCP tool (<c>server/tool</c>), recorded
+/// before it runs (<c>running</c>) or while it waits for a person (<c>awaiting_approval</c>); <c>arguments</c> is the
+/// JSON text the model gave. On <c>/v1/responses</c> it is also framed as a <c>function_call</c> output item.
+/// </summary>
+[RunEvent("ToolCallEvent", "tool.called")]
+public sealed record ToolCalled(int Step, string Agent, int Attempt, string CallId, string Tool, string Arguments, string Status, string? Reason = null);
+
+/// <summary>
+/// <c>ToolResultEvent</c> and the <c>tool.completed</c> audit: the tool answered (<c>is_error</c>: with an error, which
+/// the model sees as its result) or was replayed from its record (<c>replayed</c>); <c>result</c> is its first characters.
+/// </summary>
+[RunEvent("ToolResultEvent", "tool.completed")]
+public sealed record ToolCompleted(int Step, string Agent, int Attempt, string CallId, string Tool, bool IsError, double DurationMs, string Result, int ResultChars);
+
+/// <summary><c>ToolDecisionEvent</c> and the <c>tool.approved</c> / <c>tool.denied</c> audits: a person answered a call that waited for them.</summary>
+[RunEvent("ToolDecisionEvent", "tool.approved", "tool.denied")]
+public sealed record ToolDecided(int Step, string CallId, string Tool, bool Approved, string? Reason);

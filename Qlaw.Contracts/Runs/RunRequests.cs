@@ -21,6 +21,16 @@ public sealed record ContinueRunRequest
 {
     [StringLength(StartRunRequest.MaxInputLength)]
     public string? Input { get; init; }
+
+    /// <summary>
+    /// The answer to a tool call that waits for a person: true runs it, false tells the agent it was denied. Without it,
+    /// an <c>input</c> that starts with "yes" approves and any other denies, with the input as the reason.
+    /// </summary>
+    public bool? Approve { get; init; }
+
+    /// <summary>Why the call is approved or denied; the agent is told.</summary>
+    [StringLength(2000)]
+    public string? Reason { get; init; }
 }
 
 /// <summary>Body of <c>POST /v1/runs/{id}/handoff</c>: move control to an agent at the next turn boundary.</summary>

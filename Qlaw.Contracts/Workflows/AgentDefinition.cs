@@ -1,9 +1,10 @@
 using System.ComponentModel.DataAnnotations;
+using System.Text.RegularExpressions;
 
 namespace Qlaw.Contracts.Workflows;
 
 /// <summary>One agent of a workflow and the agents it may pass control to.</summary>
-public sealed record AgentDefinition
+public sealed partial record AgentDefinition
 {
     /// <summary>Lower case letters, digits and '_', starting with a letter; it names the agent's routing tools.</summary>
     public const string NamePattern = "^[a-z][a-z0-9_]*$";
@@ -37,6 +38,21 @@ public sealed record AgentDefinition
     /// <summary>This agent's model; the workflow's model when left out.</summary>
     public ModelOptions? Model { get; init; }
 
+    /// <summary>
+    /// MCP tools the agent may call, by the server's name in the server's settings (<c>Tools:Mcp:&lt;server&gt;</c>):
+    /// <c>files/read_text_file</c>, or <c>files/*</c> for every tool of that server.
+    /// </summary>
+    [MaxLength(MaxTools)]
+    public IReadOnlyList<string>? Tools { get; init; }
+
+    /// <summary>
+    /// Tools whose calls wait for a person before they run: <c>{"files/write_file": "required"}</c> (a grant's name or
+    /// <c>server/*</c>). A call of any other granted tool runs at once.
+    /// </summary>
+    public IReadOnlyDictionary<string, ToolApproval>? Approval { get; init; }
+
+    public const int MaxTools = 64;
+
     /// <summary>Turns the offline <c>scripted</c> model plays for this agent.</summary>
     [MaxLength(100)]
     public IReadOnlyList<ScriptedTurn>? Script { get; init; }
@@ -59,9 +75,38 @@ public sealed record AgentDefinition
             }
         }
 
+        for (var j = 0; j < (Tools?.Count ?? 0); j++)
+        {
+            if (!ToolName().IsMatch(Tools![j]))
+            {
+                yield return new ValidationResult("Name a tool as server/tool or server/* (letters, digits, '_', '-' and '.').", [$"{path}.tools[{j}]"]);
+            }
+        }
+
+        foreach (var tool in Approval?.Keys ?? [])
+        {
+            if (!ToolName().IsMatch(tool) || Tools?.Contains(tool) != true && Tools?.Contains(tool[..(tool.IndexOf('/') + 1)] + "*") != true)
+            {
+                yield return new ValidationResult($"'{tool}' is not one of this agent's tools.", [$"{path}.approval.{tool}"]);
+            }
+        }
+
         if (DefaultNext is not null && (!defined.Contains(DefaultNext) || DefaultNext == Name))
         {
             yield return new ValidationResult($"Default next agent '{DefaultNext}' must be another agent defined in agents.", [$"{path}.default_next"]);
         }
     }
+
+    [GeneratedRegex(@"^[A-Za-z0-9][A-Za-z0-9_-]{0,63}/([A-Za-z0-9_.-]{1,128}|\*)$")]
+    private static partial Regex ToolName();
+}
+
+/// <summary>Whether a person approves a tool's calls before they run.</summary>
+public enum ToolApproval
+{
+    /// <summary>Every call waits for a person's yes or no.</summary>
+    Required,
+
+    /// <summary>Calls run at once (the default for a granted tool).</summary>
+    Never,
 }

@@ -25,7 +25,23 @@ public sealed record ScriptedTurn
     /// <summary>Every attempt of the turn fails with a permanent error (no retry).</summary>
     public bool? FailPermanent { get; init; }
 
+    /// <summary>
+    /// Tool calls made before the text: the turn calls them first, then (given their results) says <see cref="Say"/>
+    /// and makes its routing call. <c>{run_id}</c> in an argument's text is the run's id.
+    /// </summary>
+    [MaxLength(16)]
+    public IReadOnlyList<ScriptedToolCall>? ToolCalls { get; init; }
+
     /// <summary>Prompt shown with <c>request_input</c>.</summary>
     [StringLength(2000)]
     public string? Prompt { get; init; }
+}
+
+/// <summary>A tool call of a scripted turn: a granted tool (<c>server/tool</c>) and its arguments.</summary>
+public sealed record ScriptedToolCall
+{
+    [Required, StringLength(200)]
+    public string Tool { get; init; } = "";
+
+    public System.Text.Json.JsonElement? Arguments { get; init; }
 }

@@ -19,6 +19,10 @@ public sealed record WorkflowLimits
     /// <summary>Tokens (input and output, all turns) a run may spend; the server's ceiling when left out.</summary>
     [Range(1, int.MaxValue)]
     public int? MaxTotalTokens { get; init; }
+
+    /// <summary>Tool calls one agent turn may make; the server's ceiling when left out.</summary>
+    [Range(1, 1000)]
+    public int? MaxToolCallsPerTurn { get; init; }
 }
 
 /// <summary>How a failing agent turn is retried before the run is dead-lettered.</summary>

@@ -12,12 +12,12 @@ public sealed class AgentFactory(ILoggerFactory loggerFactory, IOptionsMonitor<L
 {
     /// <summary>
     /// A <see cref="ChatClientAgent"/> with a fixed id (random ids break checkpoint resume), the agent's instructions
-    /// and model options, and its routing tools. The chat client is used as is: routing tool calls are not invoked
+    /// and model options, its routing tools and the MCP tools it was granted (<paramref name="tools"/>). The chat client is used as is: routing tool calls are not invoked
     /// but returned, and end the turn. A call is bounded by the server's <c>Limits:DefaultMaxOutputTokens</c> when the
     /// workflow sets no <c>max_output_tokens</c>. The request says <c>parallel_tool_calls: false</c> unless the endpoint
     /// allows them, and carries what the client is given besides the conversation (<see cref="ModelClient.Properties"/>).
     /// </summary>
-    public ChatClientAgent Create(WorkflowDefinition workflow, AgentDefinition agent, ModelOptions model, ModelClient client) =>
+    public ChatClientAgent Create(WorkflowDefinition workflow, AgentDefinition agent, ModelOptions model, ModelClient client, IEnumerable<AITool> tools) =>
         new(client.Client, new ChatClientAgentOptions
         {
             Id = $"{workflow.Name}.{agent.Name}",
@@ -27,7 +27,7 @@ public sealed class AgentFactory(ILoggerFactory loggerFactory, IOptionsMonitor<L
             ChatOptions = new ChatOptions
             {
                 Instructions = agent.Instructions ?? RoleInstructions.For(agent.Role!.Value),
-                Tools = RoutingTools.For(agent),
+                Tools = [.. RoutingTools.For(agent), .. tools],
                 ToolMode = ChatToolMode.Auto,
                 ModelId = model.Model,
                 Temperature = (float?)model.Temperature,

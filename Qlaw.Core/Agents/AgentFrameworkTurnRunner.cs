@@ -3,6 +3,7 @@ using Microsoft.Agents.AI;
 using Microsoft.Extensions.AI;
 using Qlaw.Contracts.Runs;
 using Qlaw.Core.Routing;
+using Qlaw.Core.Tools;
 
 namespace Qlaw.Core.Agents;
 
@@ -11,38 +12,92 @@ namespace Qlaw.Core.Agents;
 /// streams its updates into the turn's log through its endpoint's gate (<see cref="ModelCall"/>), and reads its routing
 /// tool call (<see cref="TurnAnswer"/>).
 /// </summary>
-public sealed class AgentFrameworkTurnRunner(ChatClientProvider clients, AgentFactory agents, TimeProvider clock) : IAgentTurnRunner
+public sealed class AgentFrameworkTurnRunner(ChatClientProvider clients, AgentFactory agents, AgentTools tools, TimeProvider clock) : IAgentTurnRunner
 {
     // Streams the agent's answer into the log; an answer cut by the output token limit is continued once. Provider
     // failures become transient or permanent turn failures whose messages are ours (the provider's exception stays
     // inside, for the log). Each model call is traced by the chat client's telemetry (QlawTelemetry.WithTelemetry).
+    // Calls of the agent's MCP tools run between model calls (TurnTools), until the model answers without one, makes a
+    // routing call, or a call waits for a person: then the turn ends asking them (request_input).
     public async Task<AgentTurnOutput> RunAsync(AgentTurnContext context, ITurnLog log, CancellationToken cancellationToken)
     {
         var model = ChatClientProvider.Resolve(context.Workflow, context.Agent);
         var client = clients.For(model, context);
-        var agent = agents.Create(context.Workflow, context.Agent, model, client);
+        var turnTools = context.Agent.Tools is { Count: > 0 } ? await tools.ForTurnAsync(context.Workflow, context.Agent, cancellationToken) : TurnTools.None;
+        var agent = agents.Create(context.Workflow, context.Agent, model, client, turnTools.Declarations);
         var answer = new TurnAnswer(RoutingTools.For(context.Agent).Select(t => t.Name).ToHashSet(StringComparer.Ordinal));
         var messages = ToMessages(context);
-        await StreamAsync(agent, messages, client.Endpoint, answer, log, cancellationToken);
-        var truncated = answer.Truncated;
-        if (truncated)
+        var question = turnTools == TurnTools.None ? null : await ReplayAsync(turnTools, messages, log, cancellationToken);
+        var truncated = false;
+        while (question is null)
         {
-            // The cut answer's calls were cut with it. The model is asked to go on from where it stopped, once.
-            answer.DropCalls();
-            answer.Truncated = false;
-            messages.Add(new ChatMessage(ChatRole.Assistant, log.Text) { AuthorName = context.Agent.Name });
-            messages.Add(new ChatMessage(ChatRole.User, ContinueCutAnswer));
-            await StreamAsync(agent, messages, client.Endpoint, answer, log, cancellationToken);
-            if (answer.Truncated)
+            var before = log.Length;
+            truncated |= await AnswerAsync(agent, messages, client.Endpoint, answer, context, log, cancellationToken);
+            var calls = answer.TakeToolCalls(turnTools.Offers);
+            if (calls.Count == 0)
             {
-                throw new PermanentAgentException(
-                    "The model's answer was cut by its output token limit (finish_reason length), and again after it was asked to go on; raise model.max_output_tokens or shorten the task.",
-                    code: RunErrorCodes.AnswerTruncated);
+                break;
+            }
+
+            var round = await turnTools.RunAsync(calls, context.Step, log, cancellationToken);
+            messages.Add(new ChatMessage(ChatRole.Assistant, [new TextContent(log.Text[before..]), .. round.Calls]) { AuthorName = context.Agent.Name });
+            messages.Add(new ChatMessage(ChatRole.Tool, [.. round.Results]));
+            question = round.Question;
+
+            // A routing call made beside tool calls ends the turn once they ran, as the model asked.
+            if (answer.Routed)
+            {
+                break;
             }
         }
 
-        var (decision, prompt) = answer.Decide();
+        var (decision, prompt) = question is null ? answer.Decide() : (new RouteDecision(RouteAction.RequestInput, Reason: "a tool call waits for a person"), question);
         return new AgentTurnOutput(log.Text, decision, prompt, answer.InputTokens, answer.OutputTokens, truncated);
+    }
+
+    // The calls recorded before this turn began, replayed into the conversation; the question for a person, if one
+    // still waits.
+    private static async Task<string?> ReplayAsync(TurnTools turnTools, List<ChatMessage> messages, ITurnLog log, CancellationToken cancellationToken)
+    {
+        if (await turnTools.ReplayAsync(log, cancellationToken) is not { } replay)
+        {
+            return null;
+        }
+
+        messages.Add(new ChatMessage(ChatRole.Assistant, [.. replay.Calls]));
+        if (replay.Results.Count > 0)
+        {
+            messages.Add(new ChatMessage(ChatRole.Tool, [.. replay.Results]));
+        }
+
+        return replay.Question;
+    }
+
+    // One model answer, continued once when the output token limit cut it; whether it was cut.
+    private async Task<bool> AnswerAsync(
+        ChatClientAgent agent, List<ChatMessage> messages, ModelEndpoint? endpoint, TurnAnswer answer, AgentTurnContext context, ITurnLog log, CancellationToken cancellationToken)
+    {
+        var before = log.Length;
+        await StreamAsync(agent, messages, endpoint, answer, log, cancellationToken);
+        if (!answer.Truncated)
+        {
+            return false;
+        }
+
+        // The cut answer's calls were cut with it. The model is asked to go on from where it stopped, once.
+        answer.DropCalls();
+        answer.Truncated = false;
+        messages.Add(new ChatMessage(ChatRole.Assistant, log.Text[before..]) { AuthorName = context.Agent.Name });
+        messages.Add(new ChatMessage(ChatRole.User, ContinueCutAnswer));
+        await StreamAsync(agent, messages, endpoint, answer, log, cancellationToken);
+        if (answer.Truncated)
+        {
+            throw new PermanentAgentException(
+                "The model's answer was cut by its output token limit (finish_reason length), and again after it was asked to go on; raise model.max_output_tokens or shorten the task.",
+                code: RunErrorCodes.AnswerTruncated);
+        }
+
+        return true;
     }
 
     /// <summary>What a model whose answer was cut off is asked, once.</summary>

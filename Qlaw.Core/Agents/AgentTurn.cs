@@ -1,6 +1,7 @@
 using Qlaw.Contracts.Runs;
 using Qlaw.Contracts.Workflows;
 using Qlaw.Core.Routing;
+using Qlaw.Core.Tools;
 
 namespace Qlaw.Core.Agents;
 
@@ -44,8 +45,8 @@ public sealed record ModelWait(string Endpoint, string Reason, double? WaitMs = 
     public const string RetryAfter = "retry_after";
 }
 
-/// <summary>What a running turn records in its run's log: its streamed text (all of it so far) and its waits for its model.</summary>
-public interface ITurnLog
+/// <summary>What a running turn records in its run's log: its streamed text (all of it so far), its waits for its model and its tool calls.</summary>
+public interface ITurnLog : IToolCallLog
 {
     /// <summary>The text appended so far.</summary>
     string Text { get; }

@@ -1,8 +1,10 @@
 using System.Runtime.CompilerServices;
+using System.Text.Json;
 using System.Text.RegularExpressions;
 using Microsoft.Extensions.AI;
 using Microsoft.Extensions.Options;
 using Qlaw.Contracts.Workflows;
+using Qlaw.Core.Tools;
 
 namespace Qlaw.Core.Agents;
 
@@ -31,7 +33,8 @@ public sealed partial class ScriptedChatClient(IOptionsMonitor<ScriptedModelOpti
     public async IAsyncEnumerable<ChatResponseUpdate> GetStreamingResponseAsync(
         IEnumerable<ChatMessage> messages, ChatOptions? options = null, [EnumeratorCancellation] CancellationToken cancellationToken = default)
     {
-        var (turn, attempt) = ScriptedPlay.Of(options);
+        var play = ScriptedPlay.Of(options);
+        var (turn, attempt) = (play.Turn, play.Attempt);
         var pace = pacing.CurrentValue;
         if (pace.TurnDelayMs > 0)
         {
@@ -49,6 +52,14 @@ public sealed partial class ScriptedChatClient(IOptionsMonitor<ScriptedModelOpti
         }
 
         var responseId = $"resp_{Guid.NewGuid():N}";
+        if (turn.ToolCalls is { Count: > 0 } toolCalls && messages.LastOrDefault()?.Role != ChatRole.Tool)
+        {
+            // The turn's tool calls first; given their results, it speaks and routes.
+            var calls = toolCalls.Select((call, i) => (AIContent)new FunctionCallContent($"call_{responseId}_{i}", Function(call.Tool), Arguments(call, play.RunId))).ToList();
+            yield return new ChatResponseUpdate(ChatRole.Assistant, calls) { ResponseId = responseId, FinishReason = ChatFinishReason.ToolCalls };
+            yield break;
+        }
+
         foreach (Match token in Tokens().Matches(turn.Say ?? ""))
         {
             if (pace.TokenDelayMs > 0)
@@ -79,6 +90,15 @@ public sealed partial class ScriptedChatClient(IOptionsMonitor<ScriptedModelOpti
         }
     }
 
+    private static string Function(string tool) => tool.IndexOf('/') is var slash and > 0 ? AgentTools.FunctionName(tool[..slash], tool[(slash + 1)..]) : tool;
+
+    // The scripted arguments, with {run_id} in their text replaced by the run's id.
+    private static Dictionary<string, object?> Arguments(ScriptedToolCall call, Guid runId)
+    {
+        var json = call.Arguments?.GetRawText().Replace("{run_id}", runId.ToString("N"), StringComparison.Ordinal) ?? "{}";
+        return JsonSerializer.Deserialize<Dictionary<string, JsonElement>>(json)?.ToDictionary(p => p.Key, p => (object?)p.Value) ?? [];
+    }
+
     public object? GetService(Type serviceType, object? serviceKey = null) =>
         serviceType == typeof(ChatClientMetadata) ? Metadata : serviceType.IsInstanceOfType(this) ? this : null;
 
@@ -92,7 +112,7 @@ public sealed partial class ScriptedChatClient(IOptionsMonitor<ScriptedModelOpti
 }
 
 /// <summary>The scripted turn a request plays, and its attempt (a transient failure fails the first attempts).</summary>
-public sealed record ScriptedPlay(ScriptedTurn Turn, int Attempt)
+public sealed record ScriptedPlay(ScriptedTurn Turn, int Attempt, Guid RunId)
 {
     private const string Key = "qlaw.scripted_play";
 

@@ -49,6 +49,17 @@ public sealed class TurnAnswer(IReadOnlySet<string> offered)
         }
     }
 
+    /// <summary>A routing call was made (one the agent was offered, whose arguments parse).</summary>
+    public bool Routed => _followed is not null;
+
+    /// <summary>Takes the calls of the agent's own tools out of the answer (they run; they do not route), in order.</summary>
+    public List<FunctionCallContent> TakeToolCalls(Func<string, bool> isTool)
+    {
+        var taken = _calls.Where(c => isTool(c.Name)).ToList();
+        _calls.RemoveAll(c => isTool(c.Name));
+        return taken;
+    }
+
     /// <summary>Forgets the calls of an answer that was cut off: their arguments were cut with it.</summary>
     public void DropCalls()
     {

@@ -36,6 +36,22 @@ public sealed class LimitsOptions
     [Range(1000, 10_000_000)]
     public int MaxTurnChars { get; set; } = 200_000;
 
+    /// <summary>Most tool calls one agent turn may make (and the highest <c>limits.max_tool_calls_per_turn</c>); past it the model is told a call did not run.</summary>
+    [Range(1, 1000)]
+    public int MaxToolCallsPerTurn { get; set; } = 16;
+
+    /// <summary>How long one tool call may take; a call stopped by it gives the model an error as its result.</summary>
+    [Range(1, 3600)]
+    public int ToolCallTimeoutSeconds { get; set; } = 60;
+
+    /// <summary>How long one turn's tool calls may take together; later calls do not run.</summary>
+    [Range(1, 86_400)]
+    public int ToolTurnSeconds { get; set; } = 600;
+
+    /// <summary>Most characters of a tool's result kept and given to the model; the rest is cut.</summary>
+    [Range(100, 1_000_000)]
+    public int MaxToolResultChars { get; set; } = 20_000;
+
     /// <summary>Most workflows that may exist at once; creating another is refused with 409 until one is deleted.</summary>
     [Range(1, 1_000_000)]
     public int MaxWorkflows { get; set; } = 1000;

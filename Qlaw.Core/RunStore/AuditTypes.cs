@@ -22,6 +22,10 @@ public static class AuditTypes
     public const string RouteIgnored = "route.ignored";
     public const string ModelWaiting = "model.waiting";
     public const string InputRequested = "input.requested";
+    public const string ToolCalled = "tool.called";
+    public const string ToolCompleted = "tool.completed";
+    public const string ToolApproved = "tool.approved";
+    public const string ToolDenied = "tool.denied";
     public const string RunResumed = "run.resumed";
     public const string InputAnswered = "input.answered";
     public const string RunCompleted = "run.completed";

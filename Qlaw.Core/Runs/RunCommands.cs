@@ -155,6 +155,12 @@ public sealed class RunCommands(
         }
 
         var from = run.Status;
+        var decided = from == RunStatus.AwaitingInput && await ToolDecisions.StageAsync(write, run.CurrentStep, request, cancellationToken);
+        if (request.Approve is not null && !decided)
+        {
+            return new RunCommandResult.Invalid(new Dictionary<string, string[]> { ["approve"] = ["No tool call of this run waits for a person's answer."] });
+        }
+
         run.Status = RunStatus.Running;
         run.LastError = null;
         run.LastErrorCode = null;

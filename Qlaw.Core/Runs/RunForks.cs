@@ -146,20 +146,28 @@ public sealed class RunForks(
         };
     }
 
-    // The source's finished attempts up to the step, and the events they wrote (run-level events — a pause, the end —
+    // The source's finished attempts up to the step, their tool calls, and the events they wrote (run-level events — a pause, the end —
     // carry no step and stay behind). Ids inside the events (items, requests) name the new run, as its own would.
     private async Task CopyHistoryAsync(Guid sourceId, Guid forkId, int fromStep, CancellationToken cancellationToken)
     {
         // Every column of a step but its id, by EF Core's model of the row, with the fork's run id.
         var steps = EntityRows.Of<StepEntity>(db.Model);
         var copied = string.Join(", ", steps.ColumnNames.Where(c => c is not ("\"id\"" or "\"run_id\"")));
-#pragma warning disable EF1003 // The identifiers are the model's; every value is a parameter.
+#pragma warning disable EF1002, EF1003 // The identifiers are the model's; every value is a parameter.
         await db.Database.ExecuteSqlRawAsync(
             $"INSERT INTO {steps.Table} (\"run_id\", {copied}) SELECT {{0}}, {copied} FROM {steps.Table} " +
             "WHERE run_id = {1} AND \"index\" <= {2} AND status <> 'running' ORDER BY id",
             [forkId, sourceId, fromStep],
             cancellationToken);
-#pragma warning restore EF1003
+
+        // The tool calls of those steps with their recorded results: the fork's turns replay them, never call again.
+        var calls = EntityRows.Of<ToolCallEntity>(db.Model);
+        var callColumns = string.Join(", ", calls.ColumnNames.Where(c => c is not ("\"id\"" or "\"run_id\"")));
+        await db.Database.ExecuteSqlRawAsync(
+            $"INSERT INTO {calls.Table} (\"run_id\", {callColumns}) SELECT {{0}}, {callColumns} FROM {calls.Table} WHERE run_id = {{1}} AND step_index <= {{2}} ORDER BY id",
+            [forkId, sourceId, fromStep],
+            cancellationToken);
+#pragma warning restore EF1002, EF1003
         await db.Database.ExecuteSqlAsync($"""
             INSERT INTO run_events (run_id, type, data, step_index, attempt, created_at)
             SELECT {forkId}, type, replace(data::text, {sourceId.ToString("N")}, {forkId.ToString("N")})::jsonb, step_index, attempt, created_at

@@ -31,6 +31,9 @@ public static class RunEvents
     public const string WorkflowWarning = "WorkflowWarningEvent";
     public const string InputAnswered = "InputAnsweredEvent";
     public const string ModelWaiting = "ModelWaitingEvent";
+    public const string ToolCall = "ToolCallEvent";
+    public const string ToolResult = "ToolResultEvent";
+    public const string ToolDecision = "ToolDecisionEvent";
 
     /// <summary>A chunk of an agent's streamed text, marked with its attempt.</summary>
     public static RunEventEntity Delta(Guid runId, int step, int attempt, string agent, string text, DateTimeOffset at) =>

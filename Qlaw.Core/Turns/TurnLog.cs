@@ -7,6 +7,7 @@ using Qlaw.Contracts.Runs;
 using Qlaw.Core.Agents;
 using Qlaw.Core.RunStore;
 using Qlaw.Core.Streaming;
+using Qlaw.Core.Tools;
 
 namespace Qlaw.Core.Turns;
 
@@ -71,7 +72,6 @@ public sealed class TurnLog(
         var waiting = new StepWaiting(wait.Reason, wait.Endpoint, now, wait.WaitMs, wait.Status);
         var detail = new ModelWaiting(turn.Step, turn.Agent.Name, turn.Attempt, wait.Endpoint, wait.Reason, wait.WaitMs, wait.Status);
         var trace = RunEvents.Trace(turn.RunId, RunEvents.ModelWaiting, turn.Agent.Name, detail, now, turn.Step, turn.Attempt);
-        const string Running = "EXISTS (SELECT 1 FROM steps WHERE id = $1 AND status = 'running')";
 
         // One round trip under the run's lock, every row only while the attempt runs.
         await using var batch = dataSource.CreateBatch();
@@ -93,6 +93,74 @@ public sealed class TurnLog(
         command.Parameters.AddWithValue(attempt.StepId);
         await command.ExecuteNonQueryAsync(cancellationToken);
     }
+
+    public async Task<IReadOnlyList<ToolCallRecord>> RecordedAsync(CancellationToken cancellationToken)
+    {
+        await using var command = dataSource.CreateCommand(
+            "SELECT id, step_index, call_id, tool, arguments::text, status, result, is_error, decision_reason FROM tool_calls WHERE run_id = $1 AND step_index = $2 ORDER BY id");
+        command.Parameters.AddWithValue(turn.RunId);
+        command.Parameters.AddWithValue(turn.Step);
+        await using var reader = await command.ExecuteReaderAsync(cancellationToken);
+        var calls = new List<ToolCallRecord>();
+        while (await reader.ReadAsync(cancellationToken))
+        {
+            calls.Add(new(
+                reader.GetInt64(0), reader.GetInt32(1), reader.GetString(2), reader.GetString(3), reader.GetString(4), QlawJson.ParseEnum<ToolCallStatus>(reader.GetString(5)),
+                reader.IsDBNull(6) ? null : reader.GetString(6), reader.GetBoolean(7), reader.IsDBNull(8) ? null : reader.GetString(8)));
+        }
+
+        return calls;
+    }
+
+    public async Task<ToolCallRecord> CalledAsync(ToolCallRecord record, string? reason, CancellationToken cancellationToken)
+    {
+        var id = await ToolWriteAsync(
+            "INSERT INTO tool_calls (run_id, step_index, attempt, agent, call_id, tool, arguments, status, is_error, created_at) " +
+            $"SELECT $2, $3, $4, $5, $6, $7, $8, $9, false, $10 WHERE {Running} RETURNING id",
+            [attempt.StepId, turn.RunId, turn.Step, turn.Attempt, turn.Agent.Name, record.CallId, record.Tool, RunLog.Jsonb(record.Arguments), QlawJson.EnumName(record.Status), clock.GetUtcNow()],
+            AuditTypes.ToolCalled, RunEvents.ToolCall, Called(record, reason), cancellationToken);
+        return record with { Id = id };
+    }
+
+    public async Task MarkAsync(ToolCallRecord record, CancellationToken cancellationToken) =>
+        await ToolWriteAsync(
+            $"UPDATE tool_calls SET status = $3, attempt = $4 WHERE id = $2 AND {Running} RETURNING id",
+            [attempt.StepId, record.Id, QlawJson.EnumName(record.Status), turn.Attempt], AuditTypes.ToolCalled, RunEvents.ToolCall, Called(record, null), cancellationToken);
+
+    public async Task CompletedAsync(ToolCallRecord record, TimeSpan duration, CancellationToken cancellationToken)
+    {
+        var result = record.Result ?? "";
+        var detail = new ToolCompleted(turn.Step, turn.Agent.Name, turn.Attempt, record.CallId, record.Tool, record.IsError, duration.TotalMilliseconds, result.Length > 2000 ? result[..2000] : result, result.Length);
+        await ToolWriteAsync(
+            $"UPDATE tool_calls SET status = $3, result = $4, is_error = $5, completed_at = $6 WHERE id = $2 AND {Running} RETURNING id",
+            [attempt.StepId, record.Id, QlawJson.EnumName(ToolCallStatus.Completed), result, record.IsError, clock.GetUtcNow()],
+            AuditTypes.ToolCompleted, RunEvents.ToolResult, detail, cancellationToken);
+    }
+
+    private ToolCalled Called(ToolCallRecord call, string? reason) =>
+        new(turn.Step, turn.Agent.Name, turn.Attempt, call.CallId, call.Tool, call.Arguments, QlawJson.EnumName(call.Status), reason);
+
+    // A write of a tool call's record with its audit row and trace, under the run's lock and only while the attempt runs
+    // ($1 is the attempt's step row); the record's id, or AttemptStoppedException when the attempt no longer runs.
+    private async Task<long> ToolWriteAsync(string sql, object[] values, string auditType, string eventType, object detail, CancellationToken cancellationToken)
+    {
+        await attempt.CommitAsync(null);
+        var now = clock.GetUtcNow();
+        var trace = RunEvents.Trace(turn.RunId, eventType, turn.Agent.Name, detail, now, turn.Step, turn.Attempt);
+        await using var batch = dataSource.CreateBatch();
+        batch.BatchCommands.Add(Command("SELECT pg_advisory_xact_lock(hashtextextended($1::text, 0))", turn.RunId));
+        batch.BatchCommands.Add(Command(sql, values));
+        batch.BatchCommands.Add(Command(
+            $"INSERT INTO audit_logs (run_id, type, detail, created_at) SELECT $2, $3, $4, $5 WHERE {Running}", attempt.StepId, turn.RunId, auditType, Json(detail), now));
+        batch.BatchCommands.Add(Command(
+            $"INSERT INTO run_events (run_id, type, data, step_index, attempt, created_at) SELECT $2, $3, $4, $5, $6, $7 WHERE {Running}",
+            [attempt.StepId, .. RunLog.EventValues(trace)]));
+        await using var reader = await batch.ExecuteReaderAsync(cancellationToken);
+        await reader.NextResultAsync(cancellationToken);
+        return await reader.ReadAsync(cancellationToken) ? reader.GetInt64(0) : throw new AttemptStoppedException();
+    }
+
+    private const string Running = "EXISTS (SELECT 1 FROM steps WHERE id = $1 AND status = 'running')";
 
     private static NpgsqlParameter Json<T>(T value) => RunLog.Jsonb(JsonSerializer.Serialize(value, QlawJson.Options));
 

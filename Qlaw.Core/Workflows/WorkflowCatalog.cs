@@ -9,6 +9,7 @@ using Qlaw.Contracts.Runs;
 using Qlaw.Contracts.Workflows;
 using Qlaw.Core.Limits;
 using Qlaw.Core.Paging;
+using Qlaw.Core.Tools;
 using Qlaw.Core.Validation;
 using Qlaw.Data;
 using Qlaw.Data.Runs;
@@ -17,7 +18,7 @@ using Qlaw.Data.Workflows;
 namespace Qlaw.Core.Workflows;
 
 /// <summary>Creates, finds, lists and deletes workflows, and lists their runs; the server's caps on stored workflows.</summary>
-public sealed class WorkflowCatalog(QlawDbContext db, WorkflowRules rules, IOptionsMonitor<LimitsOptions> limits, TimeProvider clock)
+public sealed class WorkflowCatalog(QlawDbContext db, WorkflowRules rules, AgentTools tools, IOptionsMonitor<LimitsOptions> limits, TimeProvider clock)
 {
     /// <summary>Validates a workflow definition, checks it against the server's rules and stores it.</summary>
     public async Task<CreateWorkflowResult> CreateAsync(WorkflowDefinition definition, CancellationToken cancellationToken)
@@ -26,6 +27,7 @@ public sealed class WorkflowCatalog(QlawDbContext db, WorkflowRules rules, IOpti
         if (errors.Count == 0)
         {
             errors = rules.Check(definition);
+            await tools.CheckAsync(definition, errors, cancellationToken);
         }
 
         if (errors.Count > 0)

@@ -19,6 +19,7 @@ public sealed class WorkflowRules(ModelEndpoints endpoints, IOptionsMonitor<Limi
         var ceilings = limits.CurrentValue;
         Ceiling(workflow.Limits?.MaxSteps, ceilings.MaxSteps, "limits.max_steps", "Limits:MaxSteps", errors);
         Ceiling(workflow.Limits?.MaxTotalTokens, ceilings.MaxTotalTokens, "limits.max_total_tokens", "Limits:MaxTotalTokens", errors);
+        Ceiling(workflow.Limits?.MaxToolCallsPerTurn, ceilings.MaxToolCallsPerTurn, "limits.max_tool_calls_per_turn", "Limits:MaxToolCallsPerTurn", errors);
         Ceiling(workflow.Retry?.MaxAttempts, ceilings.MaxAttempts, "retry.max_attempts", "Limits:MaxAttempts", errors);
         Ceiling(workflow.Model?.MaxOutputTokens, ceilings.MaxOutputTokens, "model.max_output_tokens", "Limits:MaxOutputTokens", errors);
         if (workflow.Retry is { FirstIntervalMs: { } first, MaxIntervalMs: { } longest } && first > longest)

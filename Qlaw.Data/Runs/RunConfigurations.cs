@@ -80,6 +80,24 @@ internal sealed class HandoffConfiguration : IEntityTypeConfiguration<HandoffEnt
     }
 }
 
+internal sealed class ToolCallConfiguration : IEntityTypeConfiguration<ToolCallEntity>
+{
+    public void Configure(EntityTypeBuilder<ToolCallEntity> builder)
+    {
+        builder.ToTable("tool_calls");
+        builder.HasKey(c => c.Id);
+        builder.HasOne<RunEntity>().WithMany().HasForeignKey(c => c.RunId).OnDelete(DeleteBehavior.Cascade);
+        builder.Property(c => c.Agent).HasMaxLength(32);
+        builder.Property(c => c.CallId).HasMaxLength(200);
+        builder.Property(c => c.Tool).HasMaxLength(200);
+        builder.Property(c => c.Arguments).HasColumnType("jsonb");
+        builder.Property(c => c.Status).HasConversion<EnumTextConverter<ToolCallStatus>>().HasMaxLength(20);
+        builder.Property(c => c.DecisionReason).HasMaxLength(2000);
+        // A turn replays the calls of its step (and of the step that paused for a decision), in the order they were made.
+        builder.HasIndex(c => new { c.RunId, c.StepIndex, c.Id });
+    }
+}
+
 internal sealed class RunEventConfiguration : IEntityTypeConfiguration<RunEventEntity>
 {
     public void Configure(EntityTypeBuilder<RunEventEntity> builder)
