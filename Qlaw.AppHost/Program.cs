@@ -55,6 +55,12 @@ internal static class Launcher
                 ["DOTNET_shutdownTimeoutSeconds"] = "2",
             };
 
+            // Agents act on files through the files MCP server, in .local/workspace (the code-with-files sample).
+            foreach (var (key, value) in await LocalTools.SettingsAsync(root, Path.Combine(local, "workspace")))
+            {
+                settings[key] = value;
+            }
+
             // Telemetry goes to the Aspire dashboard unless QLAW_DASHBOARD=0 or an OTLP endpoint is set already.
             await using var dashboard = Environment.GetEnvironmentVariable("QLAW_DASHBOARD") == "0"
                 || Environment.GetEnvironmentVariable("OTEL_EXPORTER_OTLP_ENDPOINT") is { Length: > 0 }

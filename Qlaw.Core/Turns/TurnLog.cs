@@ -114,6 +114,7 @@ public sealed class TurnLog(
 
     public async Task<ToolCallRecord> CalledAsync(ToolCallRecord record, string? reason, CancellationToken cancellationToken)
     {
+        await attempt.CommitAsync(null);
         var id = await ToolWriteAsync(
             "INSERT INTO tool_calls (run_id, step_index, attempt, agent, call_id, tool, arguments, status, is_error, created_at) " +
             $"SELECT $2, $3, $4, $5, $6, $7, $8, $9, false, $10 WHERE {Running} RETURNING id",
@@ -122,13 +123,17 @@ public sealed class TurnLog(
         return record with { Id = id };
     }
 
-    public async Task MarkAsync(ToolCallRecord record, CancellationToken cancellationToken) =>
+    public async Task MarkAsync(ToolCallRecord record, CancellationToken cancellationToken)
+    {
+        await attempt.CommitAsync(null);
         await ToolWriteAsync(
             $"UPDATE tool_calls SET status = $3, attempt = $4 WHERE id = $2 AND {Running} RETURNING id",
             [attempt.StepId, record.Id, QlawJson.EnumName(record.Status), turn.Attempt], AuditTypes.ToolCalled, RunEvents.ToolCall, Called(record, null), cancellationToken);
+    }
 
     public async Task CompletedAsync(ToolCallRecord record, TimeSpan duration, CancellationToken cancellationToken)
     {
+        await attempt.CommitAsync(null);
         var result = record.Result ?? "";
         var detail = new ToolCompleted(turn.Step, turn.Agent.Name, turn.Attempt, record.CallId, record.Tool, record.IsError, duration.TotalMilliseconds, result.Length > 2000 ? result[..2000] : result, result.Length);
         await ToolWriteAsync(
@@ -141,10 +146,10 @@ public sealed class TurnLog(
         new(turn.Step, turn.Agent.Name, turn.Attempt, call.CallId, call.Tool, call.Arguments, QlawJson.EnumName(call.Status), reason);
 
     // A write of a tool call's record with its audit row and trace, under the run's lock and only while the attempt runs
-    // ($1 is the attempt's step row); the record's id, or AttemptStoppedException when the attempt no longer runs.
+    // ($1 is the attempt's step row, committed before); the record's id, or AttemptStoppedException when the attempt no
+    // longer runs.
     private async Task<long> ToolWriteAsync(string sql, object[] values, string auditType, string eventType, object detail, CancellationToken cancellationToken)
     {
-        await attempt.CommitAsync(null);
         var now = clock.GetUtcNow();
         var trace = RunEvents.Trace(turn.RunId, eventType, turn.Agent.Name, detail, now, turn.Step, turn.Attempt);
         await using var batch = dataSource.CreateBatch();

@@ -1,5 +1,6 @@
 using System.Net;
 using System.Text.Json.Nodes;
+using Qlaw.AppHost.LocalStack;
 using Qlaw.Testing;
 
 namespace Qlaw.Server.Tests;
@@ -8,12 +9,14 @@ namespace Qlaw.Server.Tests;
 [Collection(QlawStackCollections.Api)]
 public sealed class SampleWorkflowsTests(QlawStackFixture stack) : IAsyncLifetime
 {
+    private static readonly string Workspace = Directory.CreateTempSubdirectory("qlaw-samples-").FullName;
+
     private QlawApplication _app = null!;
     private RunsClient _runs = null!;
 
     public async Task InitializeAsync()
     {
-        _app = await QlawApplication.StartAsync(stack);
+        _app = await QlawApplication.StartAsync(stack, await LocalTools.SettingsAsync(RepositoryRoot.Find(), Workspace));
         _runs = new RunsClient(_app.CreateClient());
     }
 
@@ -82,6 +85,26 @@ public sealed class SampleWorkflowsTests(QlawStackFixture stack) : IAsyncLifetim
         Assert.Equal(["planner:completed:1", "planner:completed:1", "coder:completed:1", "judge:completed:1"], RunsClient.Steps(completed));
         var prompt = Assert.Single(await _runs.AuditAsync(runId), e => e["type"]!.GetValue<string>() == "input.requested");
         Assert.Equal("Which programming language should the code be in?", prompt["detail"]!["prompt"]!.GetValue<string>());
+    }
+
+    [Fact]
+    public async Task The_code_with_files_sample_writes_its_solution_once_a_person_approves_and_the_reviewer_reads_it_back()
+    {
+        await _runs.CreateWorkflowAsync(Samples.Workflow("code-with-files"));
+        var runId = await _runs.StartAsync("code-with-files", "return the answer");
+        await _runs.WaitForAsync(runId, "awaiting_input");
+        var solution = Path.Combine(Workspace, Guid.Parse(runId).ToString("N"), "solution.cs");
+        Assert.False(File.Exists(solution));
+
+        var answer = await _runs.PostAsync(runId, "continue", new JsonObject { ["input"] = "yes" });
+        var completed = await _runs.WaitForAsync(runId, "completed");
+
+        Assert.Equal(HttpStatusCode.Accepted, answer.StatusCode);
+        Assert.Equal(["planner:completed:1", "coder:completed:1", "coder:completed:1", "reviewer:completed:1"], RunsClient.Steps(completed));
+        Assert.Equal("static int Solve() => 42;\n", await File.ReadAllTextAsync(solution));
+        var results = (await _runs.AuditAsync(runId)).Where(e => e["type"]!.GetValue<string>() == "tool.completed").Select(e => e["detail"]!).ToList();
+        Assert.Equal(["files/create_directory", "files/write_file", "files/read_text_file"], results.Select(r => r["tool"]!.GetValue<string>()));
+        Assert.Equal("static int Solve() => 42;", results[2]["result"]!.GetValue<string>().Trim());
     }
 
     // "kind to" of each handoff and return, in order.
