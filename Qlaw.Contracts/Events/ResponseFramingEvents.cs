@@ -54,9 +54,12 @@ public sealed record StreamError(string Code, string Message, int SequenceNumber
     public string? Param { get; init; }
 }
 
-/// <summary><c>response.output_item.added</c>: an agent's turn (one attempt of one step) begins on a <c>/v1/responses</c> stream.</summary>
+/// <summary>
+/// <c>response.output_item.added</c>: on a <c>/v1/responses</c> stream, an agent's turn (one attempt of one step) begins
+/// (a <c>message</c>), or the agent called one of its tools (a <c>function_call</c>).
+/// </summary>
 [RunEvent(Name)]
-public sealed record OutputItemAdded(int OutputIndex, OutputMessage Item, int SequenceNumber)
+public sealed record OutputItemAdded(int OutputIndex, OutputItem Item, int SequenceNumber)
 {
     public const string Name = "response.output_item.added";
 
@@ -66,7 +69,7 @@ public sealed record OutputItemAdded(int OutputIndex, OutputMessage Item, int Se
 
 /// <summary><c>response.output_item.done</c>: the turn ended (<c>completed</c>) or stopped (<c>incomplete</c>).</summary>
 [RunEvent(Name)]
-public sealed record OutputItemDone(int OutputIndex, OutputMessage Item, int SequenceNumber)
+public sealed record OutputItemDone(int OutputIndex, OutputItem Item, int SequenceNumber)
 {
     public const string Name = "response.output_item.done";
 
@@ -74,14 +77,44 @@ public sealed record OutputItemDone(int OutputIndex, OutputMessage Item, int Seq
     public string Type { get; init; } = Name;
 }
 
+/// <summary>An item of a response's <c>output</c>, told apart by its <c>type</c>.</summary>
+[JsonPolymorphic(TypeDiscriminatorPropertyName = "type")]
+[JsonDerivedType(typeof(OutputMessage), "message")]
+[JsonDerivedType(typeof(OutputFunctionCall), "function_call")]
+public abstract record OutputItem(string Id, string Status);
+
 /// <summary>An agent's turn as an OpenAI Responses output message; its text is nested in <c>content</c>.</summary>
 /// <remarks>The item's id names the turn's step and attempt (<c>msg_{run}_{step}_{attempt}</c>).</remarks>
-public sealed record OutputMessage(string Id, string Status, string Agent, int Step, int Attempt, IReadOnlyList<OutputText> Content)
+public sealed record OutputMessage(string Id, string Status, string Agent, int Step, int Attempt, IReadOnlyList<OutputText> Content) : OutputItem(Id, Status)
 {
-    [JsonPropertyOrder(-1)]
-    public string Type { get; init; } = "message";
-
     public string Role { get; init; } = "assistant";
+}
+
+/// <summary>
+/// A call of one of an agent's MCP tools as an OpenAI Responses <c>function_call</c> item: <c>name</c> is the tool
+/// (<c>server/tool</c>), <c>arguments</c> the JSON text the model gave. Qlaw runs the call; its result follows as a
+/// <c>ToolResultEvent</c> trace.
+/// </summary>
+public sealed record OutputFunctionCall(string Id, string Status, string CallId, string Name, string Arguments, string Agent, int Step, int Attempt) : OutputItem(Id, Status);
+
+/// <summary><c>response.function_call_arguments.delta</c>: the arguments of a <c>function_call</c> item (whole, in one delta).</summary>
+[RunEvent(Name)]
+public sealed record FunctionCallArgumentsDelta(string ItemId, int OutputIndex, string Delta, int SequenceNumber)
+{
+    public const string Name = "response.function_call_arguments.delta";
+
+    [JsonPropertyOrder(-1)]
+    public string Type { get; init; } = Name;
+}
+
+/// <summary><c>response.function_call_arguments.done</c>: a <c>function_call</c> item's arguments are complete.</summary>
+[RunEvent(Name)]
+public sealed record FunctionCallArgumentsDone(string ItemId, int OutputIndex, [property: JsonPropertyName("name")] string Tool, string Arguments, int SequenceNumber)
+{
+    public const string Name = "response.function_call_arguments.done";
+
+    [JsonPropertyOrder(-1)]
+    public string Type { get; init; } = Name;
 }
 
 /// <summary>One <c>output_text</c> part of an <see cref="OutputMessage"/>.</summary>

@@ -87,8 +87,8 @@ public sealed record InputAnswered(
 public sealed record ToolCalled(int Step, string Agent, int Attempt, string CallId, string Tool, string Arguments, string Status, string? Reason = null);
 
 /// <summary>
-/// <c>ToolResultEvent</c> and the <c>tool.completed</c> audit: the tool answered (<c>is_error</c>: with an error, which
-/// the model sees as its result) or was replayed from its record (<c>replayed</c>); <c>result</c> is its first characters.
+/// <c>ToolResultEvent</c> and the <c>tool.completed</c> audit: the tool answered (<c>is_error</c>: with an error, a timeout
+/// or a call past the turn's bounds, which the model sees as its result); <c>result</c> is its first characters.
 /// </summary>
 [RunEvent("ToolResultEvent", "tool.completed")]
 public sealed record ToolCompleted(int Step, string Agent, int Attempt, string CallId, string Tool, bool IsError, double DurationMs, string Result, int ResultChars);

@@ -5,12 +5,12 @@ namespace Qlaw.Contracts.Responses;
 
 /// <summary>
 /// A run as an OpenAI Responses <c>response</c> object — what <c>POST /v1/responses</c> answers, <c>GET /v1/responses/{id}</c>
-/// returns and the framed stream's lifecycle events carry: <c>output</c> holds one message per agent turn, <c>usage</c>
+/// returns and the framed stream's lifecycle events carry: <c>output</c> holds one message per agent turn (and a function call per tool call), <c>usage</c>
 /// the tokens the model reported (null when it reported none). The fields OpenAI's clients expect but a workflow has no
 /// use for carry their neutral values; <c>run_id</c> and <c>workflow</c> are Qlaw's own.
 /// </summary>
 public sealed record ResponseObject(
-    string Id, long CreatedAt, string Status, string Model, IReadOnlyList<OutputMessage> Output,
+    string Id, long CreatedAt, string Status, string Model, IReadOnlyList<OutputItem> Output,
     [property: JsonIgnore(Condition = JsonIgnoreCondition.Never)] ResponseUsage? Usage,
     [property: JsonIgnore(Condition = JsonIgnoreCondition.Never)] ResponseErrorBody? Error,
     [property: JsonIgnore(Condition = JsonIgnoreCondition.Never)] IncompleteDetails? IncompleteDetails,
@@ -20,7 +20,7 @@ public sealed record ResponseObject(
     public string ObjectType { get; init; } = "response";
 
     /// <summary>Every turn's text, in order (the SDKs' convenience field).</summary>
-    public string OutputText => string.Concat(Output.SelectMany(m => m.Content).Select(c => c.Text));
+    public string OutputText => string.Concat(Output.OfType<OutputMessage>().SelectMany(m => m.Content).Select(c => c.Text));
 
     public bool ParallelToolCalls { get; init; }
 

@@ -38,7 +38,9 @@ public sealed record ResponseTarget(Guid RunId, long After, string Workflow, Dat
 public sealed class ResponseFraming(ResponseTarget target, string model, bool headings)
 {
     private const string Keepalive = "keepalive";
-    private readonly List<OutputMessage> _output = [];
+    private readonly List<OutputItem> _output = [];
+    private readonly HashSet<string> _calls = new(StringComparer.Ordinal);
+    private (int Step, int Attempt)? _headed;
     private int _sequence;
     private Turn? _turn;
     private bool _spoke;
@@ -102,9 +104,9 @@ public sealed class ResponseFraming(ResponseTarget target, string model, bool he
                 }
 
                 var turn = _turn!;
-                if (headings && !turn.Headed)
+                if (headings && !turn.Headed && _headed != (turn.Step, turn.Attempt))
                 {
-                    turn.Headed = true;
+                    (turn.Headed, _headed) = (true, (turn.Step, turn.Attempt));
                     yield return Delta(null, turn, delta with { Delta = RunResponses.Heading(delta.Agent, attempt, first: !_spoke), Heading = true });
                 }
 
@@ -122,6 +124,13 @@ public sealed class ResponseFraming(ResponseTarget target, string model, bool he
                 {
                     var invoked = trace["data"]!["data"].Deserialize<ExecutorInvoked>(QlawJson.Options)!;
                     foreach (var frame in Open(invoked.Step, invoked.Attempt, invoked.Agent))
+                    {
+                        yield return frame;
+                    }
+                }
+                else if (eventType == RunEvents.ToolCall && trace["data"]!["data"].Deserialize<ToolCalled>(QlawJson.Options) is { } called && _calls.Add(called.CallId))
+                {
+                    foreach (var frame in Call(called))
                     {
                         yield return frame;
                     }
@@ -180,10 +189,33 @@ public sealed class ResponseFraming(ResponseTarget target, string model, bool he
             yield return frame;
         }
 
-        var turn = _turn = new Turn(_output.Count, step, attempt, agent, RunResponses.ItemId(target.RunId, step, attempt));
+        // A turn's text after a tool call is a message of its own, with an id of its own.
+        var itemId = RunResponses.ItemId(target.RunId, step, attempt);
+        itemId = _output.Any(o => o.Id == itemId) ? $"{itemId}_{_output.Count}" : itemId;
+        var turn = _turn = new Turn(_output.Count, step, attempt, agent, itemId);
         _output.Add(turn.Item("in_progress"));
         yield return Added(OutputItemAdded.Name, new OutputItemAdded(turn.Index, turn.Item("in_progress"), Next()));
         yield return Added(ContentPart.Added, new ContentPart(ContentPart.Added, turn.ItemId, turn.Index, 0, new OutputText(""), Next()));
+    }
+
+    // A tool call as a function_call item after the turn's text so far; text after it opens a new message of the turn.
+    private IEnumerable<ResponseFrame> Call(ToolCalled called)
+    {
+        foreach (var frame in Close("completed"))
+        {
+            yield return frame;
+        }
+
+        var (index, id) = (_output.Count, $"fc_{called.CallId}");
+        var item = new OutputFunctionCall(id, "in_progress", called.CallId, called.Tool, "", called.Agent, called.Step, called.Attempt);
+        _output.Add(item);
+        yield return Added(OutputItemAdded.Name, new OutputItemAdded(index, item, Next()));
+
+        // A top-level delta is text to the CLI: it sees this one as response.completed, which it passes over (see the remarks).
+        yield return new(null, ResponseCompleted.Name, JsonSerializer.Serialize(new FunctionCallArgumentsDelta(id, index, called.Arguments, Next()), QlawJson.Options));
+        yield return Added(FunctionCallArgumentsDone.Name, new FunctionCallArgumentsDone(id, index, called.Tool, called.Arguments, Next()));
+        _output[index] = item with { Status = "completed", Arguments = called.Arguments };
+        yield return Added(OutputItemDone.Name, new OutputItemDone(index, _output[index], Next()));
     }
 
     private IEnumerable<ResponseFrame> Close(string status)

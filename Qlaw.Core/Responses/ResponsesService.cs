@@ -183,14 +183,14 @@ public sealed class ResponsesService(
             FROM audit_logs WHERE run_id = {target.RunId} AND type = {AuditTypes.StepCompleted}
             """).SingleAsync(cancellationToken);
         var (headings, spoke) = (options.CurrentValue.AgentHeadings, false);
-        var output = new List<OutputMessage>(steps.Count);
+        var output = new List<OutputItem>(steps.Count);
         foreach (var step in steps)
         {
             // A turn's text as its stream showed it: under its heading when it said anything.
             var text = step.Output ?? "";
             text = headings && text.Length > 0 ? RunResponses.Heading(step.Agent, step.Attempt, first: !spoke) + text : text;
             spoke |= text.Length > 0;
-            output.Add(new(RunResponses.ItemId(target.RunId, step.Index, step.Attempt), "completed", step.Agent, step.Index, step.Attempt, [new OutputText(text)]));
+            output.Add(new OutputMessage(RunResponses.ItemId(target.RunId, step.Index, step.Attempt), "completed", step.Agent, step.Index, step.Attempt, [new OutputText(text)]));
         }
 
         var (status, incomplete) = run.Status switch

@@ -19,7 +19,7 @@ public static class RunResponses
 
     /// <summary>The response object of <paramref name="target"/>'s run with these <paramref name="output"/> items.</summary>
     public static ResponseObject Describe(
-        ResponseTarget target, string model, string status, IReadOnlyList<OutputMessage> output, ResponseUsage? usage, ResponseErrorBody? error = null) =>
+        ResponseTarget target, string model, string status, IReadOnlyList<OutputItem> output, ResponseUsage? usage, ResponseErrorBody? error = null) =>
         new(RunEvents.ResponseId(target.RunId), target.CreatedAt.ToUnixTimeSeconds(), status, model, output, usage, error,
             null, target.Background, target.RunId.ToString(), target.Workflow);
 }

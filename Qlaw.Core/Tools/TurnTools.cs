@@ -92,7 +92,7 @@ public sealed class TurnTools(McpServers servers, IReadOnlyList<(GrantedTool Too
         foreach (var call in calls)
         {
             var tool = _byFunction[call.Name];
-            var arguments = JsonSerializer.Serialize(call.Arguments ?? new Dictionary<string, object?>(), QlawJson.Options);
+            var arguments = JsonSerializer.Serialize(call.Arguments ?? new Dictionary<string, object?>(), ArgumentsText);
             var reason = call.Arguments?.TryGetValue("reason", out var said) == true ? said?.ToString() : null;
             if (++_calls > limits.MaxCalls || _time.Elapsed > limits.TurnTime)
             {
@@ -170,6 +170,9 @@ public sealed class TurnTools(McpServers servers, IReadOnlyList<(GrantedTool Too
 
         return text.ToString().TrimEnd('\n');
     }
+
+    // The arguments as a person reads them in a question (=> stays =>); they travel inside JSON strings, escaped there.
+    private static readonly JsonSerializerOptions ArgumentsText = new(QlawJson.Options) { Encoder = System.Text.Encodings.Web.JavaScriptEncoder.UnsafeRelaxedJsonEscaping };
 
     private static Dictionary<string, object?> Arguments(string json) =>
         JsonSerializer.Deserialize<Dictionary<string, JsonElement>>(json)?.ToDictionary(p => p.Key, p => (object?)p.Value) ?? [];

@@ -101,6 +101,55 @@ public sealed class ToolsTests(QlawStackFixture stack) : FakeModelServerTests(st
     }
 
     [Fact]
+    public async Task A_QLAW_CLI_user_sees_the_calls_and_approves_the_write_by_answering_yes_in_the_conversation()
+    {
+        await Runs.CreateWorkflowAsync(Writer("cli-write"));
+
+        var ask = await CliAsync("""{"model":"cli-write","input":"write the answer","stream":true}""");
+        var runId = ask.Events[0].Data!["response"]!["run_id"]!.GetValue<string>();
+        var answer = await CliAsync("""{"model":"cli-write","input":"yes","stream":true}""");
+
+        SseClient.AssertFollowsContract(ask, framed: true);
+        SseClient.AssertFollowsContract(answer, framed: true);
+        Assert.Contains("Approve the call files/write_file", ask.CliText, StringComparison.Ordinal);
+        // The arguments show once, in the question: their deltas are not text to the CLI.
+        Assert.Single(ask.CliText.Split("\"content\":\"42\"").Skip(1));
+        Assert.EndsWith("Written.", answer.CliText, StringComparison.Ordinal);
+        Assert.Equal("completed", answer.Events[^1].Data!["response"]!["status"]!.GetValue<string>());
+        Assert.Equal("42", await File.ReadAllTextAsync(Path.Combine(Workspace, Guid.Parse(runId).ToString("N"), "solution.txt")));
+
+        // The calls are function_call items of the response, the first stream's two, the second's replayed write.
+        var items = ask.Events.Concat(answer.Events).Where(e => e.Event == "response.output_item.done" && e.Data!["item"]!["type"]!.GetValue<string>() == "function_call");
+        Assert.Equal(["files/create_directory", "files/write_file", "files/write_file"], items.Select(e => e.Data!["item"]!["name"]!.GetValue<string>()));
+    }
+
+    [Fact]
+    public async Task The_official_node_sdk_accumulates_a_tool_call_as_a_function_call_item_within_the_agents_turn()
+    {
+        var workflow = JsonNode.Parse("""
+            {
+              "name": "sdk-echo", "start_agent": "coder",
+              "agents": [{ "name": "coder", "role": "coder", "tools": ["everything/echo"],
+                "script": [{ "tool_calls": [{ "tool": "everything/echo", "arguments": { "message": "hi" } }], "say": "Echoed.", "call": "complete" }] }]
+            }
+            """)!.AsObject();
+        await Runs.CreateWorkflowAsync(workflow);
+
+        var (exitCode, output) = await NodeScript.RunAsync(Path.Combine("sdk", "tool-calls.mjs"), Path.Combine("openai", "package.json"), Runs.Http.BaseAddress!, TimeSpan.FromMinutes(1));
+
+        Assert.True(exitCode == 0, output);
+        var result = JsonNode.Parse(output.Split('\n').Single(l => l.StartsWith("RESULT ", StringComparison.Ordinal))["RESULT ".Length..])!;
+        Assert.Equal("completed", result["status"]!.GetValue<string>());
+        // The turn's message opens as it begins; the call comes before its text, which goes on in a message of its own.
+        Assert.Equal(["message", "function_call", "message"], result["items"]!.AsArray().Select(i => i!.GetValue<string>()));
+        var call = Assert.Single(result["call"]!.AsArray())!;
+        Assert.Equal(("everything/echo", "completed"), (call["name"]!.GetValue<string>(), call["status"]!.GetValue<string>()));
+        Assert.Equal("hi", JsonNode.Parse(call["arguments"]!.GetValue<string>())!["message"]!.GetValue<string>());
+        Assert.Equal([call["arguments"]!.GetValue<string>()], result["argument_deltas"]!.AsArray().Select(d => d!.GetValue<string>()));
+        Assert.EndsWith("Echoed.", result["output_text"]!.GetValue<string>(), StringComparison.Ordinal);
+    }
+
+    [Fact]
     public async Task A_model_that_calls_two_tools_at_once_gets_both_results_and_a_retried_turn_replays_them_without_calling_again()
     {
         await Runs.CreateWorkflowAsync(OnModel("echoes", ["everything/echo", "everything/get-sum"]));
@@ -142,6 +191,15 @@ public sealed class ToolsTests(QlawStackFixture stack) : FakeModelServerTests(st
         await NamesFieldAsync(unknownTool, "agents[0].tools[0]", "delete_everything");
         await NamesFieldAsync(unknownServer, "agents[0].tools[0]", "shell");
         await NamesFieldAsync(approvalOfOther, "agents[0].approval.files/write_file", "not one of this agent's tools");
+    }
+
+    // The request as the QLAW CLI sends it (src/workflow.ts): JSON body, Accept: text/event-stream, Bun's User-Agent.
+    private Task<SseTranscript> CliAsync(string body)
+    {
+        var request = new HttpRequestMessage(HttpMethod.Post, "/v1/responses") { Content = new StringContent(body, System.Text.Encoding.UTF8, "application/json") };
+        request.Headers.Accept.ParseAdd("text/event-stream");
+        request.Headers.UserAgent.ParseAdd("Bun/1.4.5");
+        return SseClient.SendAsync(Runs.Http, request);
     }
 
     private static async Task NamesFieldAsync(HttpResponseMessage response, string field, string said)

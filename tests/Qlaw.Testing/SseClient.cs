@@ -163,7 +163,8 @@ public static class SseClient
     /// <summary>
     /// Asserts the contract: each event named, its payload's type repeats the name, text only in deltas. A
     /// <c>/v1/responses</c> stream (<paramref name="framed"/>) names two kinds of event for the CLI and types them for
-    /// the OpenAI SDKs: traces (typed <c>keepalive</c>) and <c>response.output_text.done</c> (named <c>response.completed</c>).
+    /// the OpenAI SDKs: traces (typed <c>keepalive</c>), and <c>response.output_text.done</c> and
+    /// <c>response.function_call_arguments.delta</c> (named <c>response.completed</c>).
     /// </summary>
     public static void AssertFollowsContract(SseTranscript stream, bool framed = false)
     {
@@ -173,7 +174,8 @@ public static class SseClient
         {
             Assert.NotNull(e.Event);
             var type = e.Data?["type"]?.GetValue<string>();
-            var dualLabelled = framed && (e.Event, type) is ("response.trace.complete", "keepalive") or ("response.completed", "response.output_text.done");
+            var dualLabelled = framed && (e.Event, type) is ("response.trace.complete", "keepalive")
+                or ("response.completed", "response.output_text.done") or ("response.completed", "response.function_call_arguments.delta");
             if (!dualLabelled)
             {
                 Assert.Equal(e.Event, type);
