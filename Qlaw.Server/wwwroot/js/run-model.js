@@ -64,6 +64,13 @@ export function turns(model) {
   return model.items.filter(item => item.kind === 'turn');
 }
 
+/** The tool calls the run waits on a person for (approval, or a call a crash cut off), each with its agent. */
+export function awaitingCalls(model) {
+  return turns(model).flatMap(turn => (turn.tools ?? [])
+    .filter(call => (call.status === 'awaiting_approval' || call.status === 'uncertain') && !call.decision)
+    .map(call => ({ ...call, agent: turn.agent })));
+}
+
 function appendText(model, payload) {
   const step = payload.output_index;
   const turn = findLast(model.items, item => item.kind === 'turn' && item.step === step)
