@@ -188,6 +188,21 @@ try {
     await screenshot(page, 'console-tool-calls.png');
   });
 
+  await check('Deny with a reason tells the agent, and the call never runs', async () => {
+    const runId = await startRun(page, 'code-with-files', 'return the answer');
+    await page.getByTestId('approval-call').waitFor();
+    await page.getByTestId('deny-reason').fill('not now');
+    await page.getByTestId('deny').click();
+    await waitForStatus(page, 'completed');
+    assert.equal(await page.getByTestId('tool-decision').innerText(), 'you denied files/write_file: not now');
+    assert.deepEqual(await toolCalls(page), [
+      'planner files/create_directory completed ok',
+      'coder files/write_file awaiting_approval denied: not now',
+      'reviewer files/read_text_file completed error',
+    ]);
+    await assertTextsMatchTheApi(page, runId);
+  });
+
   assert.deepEqual(problems, []);
   console.log('ok - no page error, console error or request to another origin');
 } finally {
