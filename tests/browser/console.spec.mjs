@@ -1,6 +1,6 @@
 // The run console as a person uses it, in Debian's headless Chromium driven by playwright-core (no browser download):
-// start the sample workflows from the page, watch them live, answer, hand off, cancel, reload; screenshots go to
-// docs/screenshots/. Run by tests/Qlaw.Server.Tests/ConsoleBrowserTests.cs:
+// start the sample workflows from the page, watch them live, answer, hand off, cancel, reload, approve a tool call;
+// screenshots go to docs/screenshots/. Run by tests/Qlaw.Server.Tests/ConsoleBrowserTests.cs:
 //   QLAW_BASE_URL=http://127.0.0.1:5080 node tests/browser/console.spec.mjs
 // Only QLAW_BASE_URL (a loopback address) is contacted. Exits 0 when every check passes.
 
@@ -46,7 +46,7 @@ try {
   await check('the page lists the sample workflows', async () => {
     await page.getByTestId('workflow').first().waitFor();
     const names = await page.getByTestId('workflow').evaluateAll(items => items.map(i => i.dataset.name));
-    for (const sample of ['code-review', 'plan-only', 'human-in-the-loop']) {
+    for (const sample of ['code-review', 'plan-only', 'human-in-the-loop', 'code-with-files']) {
       assert.ok(names.includes(sample), `workflows shown: ${names}`);
     }
   });
@@ -157,6 +157,52 @@ try {
     await page.getByTestId('audit-row').and(page.locator('[data-type="run.cancelled"]')).waitFor();
   });
 
+  await check('a tool call awaiting approval shows its arguments; Approve runs it and every call shows in its agent\'s turn', async () => {
+    const runId = await startRun(page, 'code-with-files', 'return the answer');
+    await waitForStatus(page, 'awaiting_input');
+    const asked = page.getByTestId('approval-call');
+    await asked.waitFor();
+    assert.equal(await asked.count(), 1);
+    assert.equal(await asked.getAttribute('data-tool'), 'files/write_file');
+    const folder = runId.replaceAll('-', '');
+    assert.deepEqual(JSON.parse(await page.getByTestId('approval-args').innerText()), { path: `${folder}/solution.cs`, content: 'static int Solve() => 42;\n' });
+    assert.ok(await page.getByTestId('continue-form').isHidden(), 'the answer box shows beside Approve and Deny');
+    assert.deepEqual(await toolCalls(page), ['planner files/create_directory completed ok', 'coder files/write_file awaiting_approval awaiting approval']);
+    await screenshot(page, 'console-tool-approval.png');
+
+    await page.getByTestId('approve').click();
+    await waitForStatus(page, 'completed');
+    assert.ok(await page.getByTestId('approval-form').isHidden());
+    assert.deepEqual(await agentsInOrder(page), ['planner', 'coder', 'coder', 'reviewer']);
+    assert.deepEqual(await toolCalls(page), [
+      'planner files/create_directory completed ok',
+      'coder files/write_file awaiting_approval approved',
+      'coder files/write_file completed ok',
+      'reviewer files/read_text_file completed ok',
+    ]);
+    assert.equal(await page.getByTestId('tool-decision').innerText(), 'you approved files/write_file');
+    const read = page.locator('[data-testid="tool-call"][data-tool="files/read_text_file"]').getByTestId('tool-result');
+    assert.equal((await read.innerText()).trim(), 'static int Solve() => 42;');
+    await assertTextsMatchTheApi(page, runId);
+    await assertTimelineAndAudit(page, 4, ['tool.called', 'tool.approved', 'tool.completed', 'run.completed']);
+    await screenshot(page, 'console-tool-calls.png');
+  });
+
+  await check('Deny with a reason tells the agent, and the call never runs', async () => {
+    const runId = await startRun(page, 'code-with-files', 'return the answer');
+    await page.getByTestId('approval-call').waitFor();
+    await page.getByTestId('deny-reason').fill('not now');
+    await page.getByTestId('deny').click();
+    await waitForStatus(page, 'completed');
+    assert.equal(await page.getByTestId('tool-decision').innerText(), 'you denied files/write_file: not now');
+    assert.deepEqual(await toolCalls(page), [
+      'planner files/create_directory completed ok',
+      'coder files/write_file awaiting_approval denied: not now',
+      'reviewer files/read_text_file completed error',
+    ]);
+    await assertTextsMatchTheApi(page, runId);
+  });
+
   assert.deepEqual(problems, []);
   console.log('ok - no page error, console error or request to another origin');
 } finally {
@@ -236,6 +282,12 @@ async function graphEdges(page) {
 
 async function activeNodes(page) {
   return page.evaluate(() => [...document.querySelectorAll('[data-testid="graph-node"][data-active="true"]')].map(n => n.dataset.agent).join(','));
+}
+
+// Each tool call shown in the turns, in order: "agent tool status what-its-status-says" (the duration left out).
+async function toolCalls(page) {
+  return page.getByTestId('turn').evaluateAll(turns => turns.flatMap(turn => [...turn.querySelectorAll('[data-testid="tool-call"]')].map(call =>
+    `${turn.dataset.agent} ${call.dataset.tool} ${call.dataset.status} ${call.querySelector('[data-testid="tool-status"]').textContent.split(' · ')[0]}`)));
 }
 
 async function transitions(page) {

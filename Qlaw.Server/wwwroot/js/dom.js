@@ -42,6 +42,15 @@ export function formatDuration(ms) {
   return `${Math.floor(ms / 60_000)} min ${Math.round((ms % 60_000) / 1000)} s`;
 }
 
+/** JSON text as people read it (`space` indents it); text that is not JSON as it is. */
+export function formatJson(text, space) {
+  try {
+    return JSON.stringify(JSON.parse(text), null, space);
+  } catch {
+    return text;
+  }
+}
+
 /** A wall-clock time in the reader's locale. */
 export function formatTime(iso) {
   return iso ? new Date(iso).toLocaleTimeString() : '';

@@ -1,7 +1,7 @@
-// The run as a conversation between agents: one card per agent turn with its streamed text, and an arrow for every
-// handoff (→), consult (⇢, pushes the caller on the origin stack) and return (↩, pops it).
+// The run as a conversation between agents: one card per agent turn with its tool calls and streamed text, and an
+// arrow for every handoff (→), consult (⇢, pushes the caller on the origin stack) and return (↩, pops it).
 
-import { agentChip, agentColor, formatDuration, h } from './dom.js';
+import { agentChip, agentColor, formatDuration, formatJson, h } from './dom.js';
 
 const ARROWS = { handoff: '→', consult: '⇢', return: '↩' };
 
@@ -43,6 +43,9 @@ function create(item) {
       return h('li', { class: 'note request', testid: 'input-request' }, agentChip(item.agent), ' asks: ', h('strong', null, item.prompt));
     case 'input':
       return h('li', { class: 'note user-input', testid: 'user-input' }, h('span', { class: 'agent user' }, 'you'), ' ', item.text);
+    case 'decision':
+      return h('li', { class: `note tool-decision ${item.approved ? 'approved' : 'denied'}`, testid: 'tool-decision', dataset: { approved: item.approved } },
+        h('span', { class: 'agent user' }, 'you'), item.approved ? ' approved ' : ' denied ', h('code', null, item.tool), item.reason ? `: ${item.reason}` : '');
     case 'output':
       return h('li', { class: 'note output', testid: 'output' }, 'Result from ', agentChip(item.agent), h('pre', null, item.text));
     default:
@@ -59,6 +62,7 @@ function turnCard(item) {
       h('span', { class: 'decision' }),
       h('span', { class: 'duration' }),
       h('button', { type: 'button', class: 'small fork-from', testid: 'fork-from', title: 'Fork a new run from this step', hidden: true }, 'Fork from here')),
+    h('ol', { class: 'tools', testid: 'tool-calls' }),
     h('pre', { class: 'text', testid: 'turn-text' }));
   card.style.setProperty('--agent', agentColor(item.agent));
   return card;
@@ -74,7 +78,46 @@ function updateTurn(card, item) {
   card.querySelector('.decision').textContent = decisionText(item);
   card.querySelector('.duration').textContent = item.durationMs != null ? formatDuration(item.durationMs) : '';
   card.querySelector('.fork-from').hidden = item.status !== 'completed';
+  renderToolCalls(card.querySelector('.tools'), item);
   return card;
+}
+
+// The turn's tool calls, drawn again when one of them changes (they change a few times per call, not per token).
+function renderToolCalls(list, turn) {
+  const calls = turn.tools ?? [];
+  const key = calls.map(c => `${c.callId}:${c.status}:${c.decision?.approved ?? ''}`).join() + `|${turn.status}`;
+  if (list.dataset.key !== key) {
+    list.dataset.key = key;
+    list.replaceChildren(...calls.map(call => toolCall(call, turn.status)));
+  }
+}
+
+function toolCall(call, turnStatus) {
+  // A call still running in an attempt that ended was cut off; the next attempt decides what becomes of it.
+  const status = call.status === 'running' && turnStatus !== 'running' ? 'cut_off' : call.status;
+  return h('li', { class: 'tool-call', testid: 'tool-call', dataset: { tool: call.tool, callId: call.callId, status, error: call.isError === true } },
+    h('span', { class: 'tool-name', testid: 'tool-name' }, '⚙ ', call.tool),
+    h('code', { class: 'tool-args', testid: 'tool-args', title: formatJson(call.arguments, 2) }, formatJson(call.arguments)),
+    h('span', { class: 'tool-status', testid: 'tool-status' }, toolStatusText(call, status)),
+    call.reason ? h('span', { class: 'reason' }, call.reason) : null,
+    call.result != null ? h('pre', { class: 'tool-result', testid: 'tool-result' }, call.result,
+      call.resultChars > call.result.length ? `\n… (${call.result.length} of ${call.resultChars} characters)` : '') : null);
+}
+
+function toolStatusText(call, status) {
+  const decided = call.decision ? `${call.decision.approved ? 'approved' : 'denied'}${call.decision.reason ? `: ${call.decision.reason}` : ''}` : null;
+  switch (status) {
+    case 'completed':
+      return `${call.isError ? 'error' : 'ok'} · ${formatDuration(call.durationMs)}`;
+    case 'awaiting_approval':
+      return decided ?? 'awaiting approval';
+    case 'uncertain':
+      return decided ?? 'cut off by a crash: awaiting a decision';
+    case 'cut_off':
+      return 'cut off';
+    default:
+      return 'running…';
+  }
 }
 
 // Why a turn waits for its model (ModelWaitingEvent): a full endpoint, or the provider's quota.

@@ -64,6 +64,13 @@ export function turns(model) {
   return model.items.filter(item => item.kind === 'turn');
 }
 
+/** The tool calls the run waits on a person for (approval, or a call a crash cut off), each with its agent. */
+export function awaitingCalls(model) {
+  return turns(model).flatMap(turn => (turn.tools ?? [])
+    .filter(call => (call.status === 'awaiting_approval' || call.status === 'uncertain') && !call.decision)
+    .map(call => ({ ...call, agent: turn.agent })));
+}
+
 function appendText(model, payload) {
   const step = payload.output_index;
   const turn = findLast(model.items, item => item.kind === 'turn' && item.step === step)
@@ -105,6 +112,26 @@ function applyTrace(model, trace) {
         depth: data.stack_depth ?? model.stack.length, stack: [...model.stack], requested: data.handoff_id != null,
       });
       break;
+    case 'ToolCallEvent':
+      Object.assign(toolCallOf(turnOf(model, data), data), { status: data.status, arguments: data.arguments ?? '', reason: data.reason ?? null });
+      break;
+    case 'ToolResultEvent':
+      Object.assign(toolCallOf(turnOf(model, data), data), {
+        status: 'completed', isError: data.is_error === true, durationMs: data.duration_ms ?? null, result: data.result ?? '',
+        resultChars: data.result_chars ?? null,
+      });
+      break;
+    case 'ToolDecisionEvent': {
+      // The call waited in the paused step's last attempt; the next step runs it (approved) or tells the agent (denied).
+      const decision = { approved: data.approved === true, reason: data.reason ?? null };
+      const turn = findLast(model.items, item => item.kind === 'turn' && item.step === data.step && item.tools?.some(c => c.callId === data.call_id));
+      if (turn) {
+        toolCallOf(turn, data).decision = decision;
+      }
+
+      model.items.push({ kind: 'decision', tool: data.tool, ...decision });
+      break;
+    }
     case 'RequestInfoEvent': {
       const request = data.request_info ?? {};
       model.items.push({ kind: 'request', agent: request.source_executor_id, prompt: request.data?.prompt ?? '' });
@@ -124,7 +151,7 @@ function applyTrace(model, trace) {
 function startTurn(model, data) {
   const turn = {
     kind: 'turn', step: data.step, attempt: data.attempt ?? 1, agent: data.agent, text: '', status: 'running',
-    decision: null, target: null, durationMs: null, waiting: null,
+    decision: null, target: null, durationMs: null, waiting: null, tools: [],
   };
   model.items.push(turn);
   model.status = 'running';
@@ -135,6 +162,18 @@ function startTurn(model, data) {
 function turnOf(model, data) {
   return findLast(model.items, item => item.kind === 'turn' && item.step === data.step && item.attempt === data.attempt)
     ?? startTurn(model, data);
+}
+
+// A turn's call by its id, added on first sight (a model kept from before tool calls has no list yet).
+function toolCallOf(turn, data) {
+  turn.tools ??= [];
+  let call = turn.tools.find(c => c.callId === data.call_id);
+  if (!call) {
+    call = { callId: data.call_id, tool: data.tool, arguments: '', status: 'running', reason: null, decision: null };
+    turn.tools.push(call);
+  }
+
+  return call;
 }
 
 function findLast(items, predicate) {

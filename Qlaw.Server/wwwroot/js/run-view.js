@@ -1,5 +1,5 @@
-// One run, live: the header with its status (and the run it was forked from), the continue / handoff / cancel controls,
-// the flow of agents (each completed turn offers a fork), the workflow graph, the origin stack, the step timeline and
+// One run, live: the header with its status (and the run it was forked from), the continue / approve / handoff / cancel
+// controls, the flow of agents (each completed turn offers a fork), the workflow graph, the origin stack, the step timeline and
 // the audit log. The SSE stream drives the flow; status and audit are re-read after
 // every trace, throttled.
 
@@ -8,7 +8,7 @@ import { agentChip, h } from './dom.js';
 import { renderFlow } from './flow-view.js';
 import { forkPanel } from './fork-panel.js';
 import { renderGraph } from './graph-view.js';
-import { addUserInput, applyEvent } from './run-model.js';
+import { addUserInput, applyEvent, awaitingCalls } from './run-model.js';
 import { renderAudit, renderStack, renderTimeline } from './run-panels.js';
 import { RunStream } from './run-stream.js';
 import { loadRunModel, saveRunModel } from './run-store.js';
@@ -187,7 +187,9 @@ export class RunView {
     renderStack(this.ui.stack, this.model);
     renderTimeline(this.ui.timeline, this.#status);
     renderAudit(this.ui.audit, this.#audit);
-    renderControls(this.controls, { status, completedAt: this.#status?.completed_at, workflow, current: this.model.currentAgent });
+    renderControls(this.controls, {
+      status, completedAt: this.#status?.completed_at, workflow, current: this.model.currentAgent, awaiting: awaitingCalls(this.model),
+    });
   }
 }
 
