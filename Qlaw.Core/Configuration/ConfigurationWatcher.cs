@@ -12,51 +12,30 @@ namespace Qlaw.Core.Configuration;
 internal sealed partial class ConfigurationWatcher(IConfiguration configuration, IEnumerable<RestartSection> restartSections, ILogger<ConfigurationWatcher> logger)
     : IHostedService, IDisposable
 {
-    private readonly List<IDisposable> _registrations = [];
-    private readonly Lock _gate = new();
+    private IDisposable? _subscription;
     private Dictionary<string, string?> _restartValues = [];
 
     public Task StartAsync(CancellationToken cancellationToken)
     {
-        if (configuration is IConfigurationRoot root)
-        {
-            foreach (var source in root.Providers.OfType<SafeYamlConfigurationProvider>().Select(p => p.Source).OfType<SafeYamlConfigurationSource>())
-            {
-                source.Rejected += OnRejected;
-                _registrations.Add(new Unsubscribe(() => source.Rejected -= OnRejected));
-            }
-        }
-
         _restartValues = RestartValues();
-        _registrations.Add(ChangeToken.OnChange(configuration.GetReloadToken, OnReload));
+        _subscription = ChangeToken.OnChange(configuration.GetReloadToken, OnReload);
         return Task.CompletedTask;
     }
 
     public Task StopAsync(CancellationToken cancellationToken) => Task.CompletedTask;
 
-    public void Dispose()
-    {
-        foreach (var registration in _registrations)
-        {
-            registration.Dispose();
-        }
-    }
-
-    private void OnRejected(string reason) => LogRejectedFile(logger, reason);
+    public void Dispose() => _subscription?.Dispose();
 
     private void OnReload()
     {
-        var now = RestartValues();
-        List<string> changed;
-        lock (_gate)
+        foreach (var rejected in ((configuration as IConfigurationRoot)?.Providers ?? []).OfType<SafeYamlConfigurationProvider>().Select(p => p.Rejection).OfType<string>())
         {
-            changed = [.. now.Keys.Union(_restartValues.Keys, StringComparer.OrdinalIgnoreCase)
-                .Where(key => !string.Equals(now.GetValueOrDefault(key), _restartValues.GetValueOrDefault(key), StringComparison.Ordinal))
-                .Order(StringComparer.Ordinal)];
-            _restartValues = now;
+            LogRejectedFile(logger, rejected);
         }
 
-        foreach (var key in changed)
+        var now = RestartValues();
+        var before = Interlocked.Exchange(ref _restartValues, now);
+        foreach (var key in now.Keys.Union(before.Keys, StringComparer.OrdinalIgnoreCase).Where(key => now.GetValueOrDefault(key) != before.GetValueOrDefault(key)).Order(StringComparer.Ordinal))
         {
             LogNeedsRestart(logger, key);
         }
@@ -71,9 +50,4 @@ internal sealed partial class ConfigurationWatcher(IConfiguration configuration,
 
     [LoggerMessage(Level = LogLevel.Warning, Message = "Configuration key {Key} changed; it is read once at start, so the change needs a restart")]
     private static partial void LogNeedsRestart(ILogger logger, string key);
-
-    private sealed class Unsubscribe(Action action) : IDisposable
-    {
-        public void Dispose() => action();
-    }
 }

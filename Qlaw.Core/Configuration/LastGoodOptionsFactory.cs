@@ -1,7 +1,6 @@
 using Microsoft.Extensions.Configuration;
 using Microsoft.Extensions.DependencyInjection;
 using Microsoft.Extensions.Logging;
-using Microsoft.Extensions.Logging.Abstractions;
 using Microsoft.Extensions.Options;
 
 namespace Qlaw.Core.Configuration;
@@ -11,47 +10,35 @@ namespace Qlaw.Core.Configuration;
 /// does not bind or validate is logged and the last good values stay. The stock monitor would clear its cache and
 /// throw from every read of the options instead.
 /// </summary>
-internal sealed partial class LastGoodOptionsFactory<T>(
-    IEnumerable<IConfigureOptions<T>> setups,
-    IEnumerable<IPostConfigureOptions<T>> postConfigures,
-    IEnumerable<IValidateOptions<T>> validations,
-    IConfiguration configuration,
-    IServiceProvider services,
-    string section) : IOptionsFactory<T>
+internal sealed partial class LastGoodOptionsFactory<T>(OptionsFactory<T> stock, IServiceProvider services, string section) : IOptionsFactory<T>
     where T : class
 {
-    private readonly OptionsFactory<T> _factory = new(setups, postConfigures, validations);
     private Good? _lastGood;
 
     public T Create(string name)
     {
-        var text = string.Join('\n', configuration.GetSection(section).AsEnumerable());
-        T next;
+        var text = string.Join('\n', services.GetRequiredService<IConfiguration>().GetSection(section).AsEnumerable());
         try
         {
-            next = _factory.Create(name);
+            var next = stock.Create(name);
+            if (Interlocked.Exchange(ref _lastGood, new(next, text)) is { } previous && previous.Text != text)
+            {
+                var logger = Logger();
+                LogApplied(logger, section);
+            }
+
+            return next;
         }
         catch (Exception exception) when (_lastGood is { } lastGood)
         {
-            var lines = ConfigurationErrors.Describe(exception);
-            var errors = lines.Count > 0 ? string.Join("; ", lines) : ConfigurationErrors.Flatten(exception);
             var logger = Logger();
-            LogRejected(logger, section, errors);
+            LogRejected(logger, section, exception is OptionsValidationException invalid ? string.Join("; ", invalid.Failures) : exception.Message);
             return lastGood.Options;
         }
-
-        // Logged as the monitor takes the new values; its listeners run right after.
-        if (Interlocked.Exchange(ref _lastGood, new(next, text)) is { } previous && previous.Text != text)
-        {
-            var logger = Logger();
-            LogApplied(logger, section);
-        }
-
-        return next;
     }
 
     // Resolved late: the logger factory itself depends on options of this kind (log levels).
-    private ILogger Logger() => services.GetService<ILoggerFactory>()?.CreateLogger("Qlaw.Configuration") ?? NullLogger.Instance;
+    private ILogger Logger() => services.GetRequiredService<ILoggerFactory>().CreateLogger("Qlaw.Configuration");
 
     private sealed record Good(T Options, string Text);
 

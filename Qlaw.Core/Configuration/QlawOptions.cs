@@ -1,3 +1,4 @@
+using System.ComponentModel.DataAnnotations;
 using System.Reflection;
 using System.Text.RegularExpressions;
 using Microsoft.Extensions.Configuration;
@@ -17,7 +18,7 @@ public enum SettingReload
 }
 
 /// <summary>A configuration section whose values are read once at start.</summary>
-public sealed record RestartSection(string Path);
+internal sealed record RestartSection(string Path);
 
 /// <summary>Registers options bound to a configuration section, checked key by key at start and on every reload.</summary>
 public static partial class QlawOptions
@@ -31,104 +32,79 @@ public static partial class QlawOptions
     public static OptionsBuilder<T> AddQlawOptions<T>(this IServiceCollection services, string section, SettingReload reload, bool allowUnknownKeys = false)
         where T : class
     {
-        var builder = services.AddOptions<T>();
-        builder.Configure<IConfiguration>((options, configuration) => Bind(configuration.GetSection(section), options, allowUnknownKeys));
-        services.AddSingleton<IValidateOptions<T>>(new SectionAnnotations<T>(section));
-        builder.ValidateOnStart();
+        services.AddSingleton<IValidateOptions<T>>(sp => new SectionValidator<T>(sp.GetRequiredService<IConfiguration>().GetSection(section), allowUnknownKeys));
         if (reload == SettingReload.Live)
         {
-            services.AddSingleton<IOptionsChangeTokenSource<T>>(sp =>
-                new ConfigurationChangeTokenSource<T>(Options.DefaultName, sp.GetRequiredService<IConfiguration>()));
-            services.AddSingleton<IOptionsFactory<T>>(sp => ActivatorUtilities.CreateInstance<LastGoodOptionsFactory<T>>(sp, section));
+            services.AddSingleton<IOptionsChangeTokenSource<T>>(sp => new ConfigurationChangeTokenSource<T>(sp.GetRequiredService<IConfiguration>()));
+            services.AddSingleton<IOptionsFactory<T>>(sp => new LastGoodOptionsFactory<T>(ActivatorUtilities.CreateInstance<OptionsFactory<T>>(sp), sp, section));
         }
         else
         {
             services.AddSingleton(new RestartSection(section));
         }
 
-        return builder;
+        return services.AddOptions<T>().ValidateOnStart()
+            .Configure<IConfiguration>((options, configuration) => Bind(configuration.GetSection(section), options, allowUnknownKeys));
     }
-
-    /// <summary>Every data annotation failure of <paramref name="options"/>, each line naming its key under <paramref name="path"/>.</summary>
-    internal static List<string> Annotations<T>(string path, T options)
-        where T : class =>
-        [.. new DataAnnotationValidateOptions<T>(name: null).Validate(null, options).Failures?.SelectMany(failure => Keyed(path, failure)) ?? []];
 
     /// <summary>
-    /// The library's failures (<c>DataAnnotation validation failed for 'RunOptions.Nested' members: 'Key' with the
-    /// error: '…'.</c>) as <c>Section:Nested:Key: …</c>; a message written for operators that starts with its key stays whole.
+    /// Every problem of <paramref name="options"/> as bound from <paramref name="section"/>, each naming its key: data
+    /// annotation failures and unknown keys, of its members marked <see cref="ValidateObjectMembersAttribute"/> too.
+    /// (The library's <see cref="DataAnnotationValidateOptions{TOptions}"/> names a failure only in text, by CLR path.)
     /// </summary>
-    private static IEnumerable<string> Keyed(string section, string failure)
+    internal static IEnumerable<string> Problems(IConfigurationSection section, object options, bool allowUnknownKeys)
     {
-        var match = AnnotationFailure().Match(failure);
-        if (!match.Success)
-        {
-            return [$"{section}: {failure}"];
-        }
-
-        var (path, message) = (section + match.Groups["path"].Value.Replace('.', ':'), match.Groups["message"].Value);
-        return match.Groups["members"].Value.Split(',', StringSplitOptions.RemoveEmptyEntries).DefaultIfEmpty("")
-            .Select(member => member.Length > 0 ? $"{path}:{member}" : path)
-            .Select(key => message.StartsWith(key, StringComparison.OrdinalIgnoreCase) ? message : $"{key}: {message}");
+        var results = new List<ValidationResult>();
+        Validator.TryValidateObject(options, new ValidationContext(options), results, validateAllProperties: true);
+        var properties = options.GetType().GetProperties().Where(p => p.CanWrite).ToDictionary(p => p.Name, StringComparer.OrdinalIgnoreCase);
+        var unknown = allowUnknownKeys ? [] : section.GetChildren().Where(child => !properties.ContainsKey(child.Key));
+        return results.SelectMany(r => r.MemberNames.DefaultIfEmpty("").Select(member => Keyed(member.Length > 0 ? $"{section.Path}:{member}" : section.Path, r.ErrorMessage)))
+            .Concat(unknown.Select(child => $"{child.Path}: not a known setting (known: {string.Join(", ", properties.Keys.Order(StringComparer.Ordinal))})."))
+            .Concat(properties.Values.Where(p => p.IsDefined(typeof(ValidateObjectMembersAttribute)))
+                .SelectMany(p => p.GetValue(options) is { } nested ? Problems(section.GetSection(p.Name), nested, allowUnknownKeys) : []));
     }
 
-    private static void Bind<T>(IConfigurationSection section, T options, bool allowUnknownKeys)
-        where T : class
+    // A message written for operators that starts with its key stays whole.
+    private static string Keyed(string key, string? message) =>
+        message?.StartsWith(key, StringComparison.OrdinalIgnoreCase) == true ? message : $"{key}: {message}";
+
+    // The binder's own check of unknown keys (BinderOptions.ErrorOnUnknownConfiguration) throws at the first object
+    // with one, before binding it, and names the options type instead of the key: Problems names them all.
+    private static void Bind(IConfigurationSection section, object options, bool allowUnknownKeys)
     {
-        List<string> errors = allowUnknownKeys ? [] : [.. UnknownKeys(section, typeof(T))];
         try
         {
             section.Bind(options);
         }
         catch (InvalidOperationException exception)
         {
-            var key = FailedKey().Match(exception.Message);
-            errors.Add(key.Success
-                ? $"{key.Groups[2].Value}: '{key.Groups[1].Value}' is not a valid {Friendly(key.Groups[3].Value)}."
-                : $"{section.Path}: {exception.Message}");
-        }
+            var failed = FailedValue().Match(exception.Message);
+            var error = failed.Success
+                ? $"{failed.Groups["key"]}: '{failed.Groups["value"]}' is not a valid {Friendly(failed.Groups["type"].Value)}."
+                : $"{section.Path}: {exception.Message}";
 
-        if (errors.Count > 0)
-        {
-            // Report the data annotation failures of what did bind too, so one start lists every problem.
-            throw new OptionsValidationException(section.Path, typeof(T), [.. errors, .. Annotations(section.Path, options)]);
+            // The other problems of what did bind too, so one start lists every problem.
+            throw new OptionsValidationException(section.Path, options.GetType(), [error, .. Problems(section, options, allowUnknownKeys)]);
         }
     }
 
-    // The binder's own check (BinderOptions.ErrorOnUnknownConfiguration) throws at the first object with an unknown key,
-    // before binding it, so the section's other errors go unreported, and names the options type instead of the key.
-    private static IEnumerable<string> UnknownKeys(IConfigurationSection section, Type type)
-    {
-        var properties = type.GetProperties(BindingFlags.Public | BindingFlags.Instance).Where(p => p.CanWrite).ToDictionary(p => p.Name, StringComparer.OrdinalIgnoreCase);
-        return section.GetChildren().SelectMany(child => properties.TryGetValue(child.Key, out var property)
-            ? property.IsDefined(typeof(ValidateObjectMembersAttribute)) ? UnknownKeys(child, property.PropertyType) : []
-            : [$"{child.Path}: not a known setting (known: {string.Join(", ", properties.Keys.Order(StringComparer.Ordinal))})."]);
-    }
-
-    private static string Friendly(string typeName) => typeName switch
+    private static string Friendly(string type) => type switch
     {
         "System.Int32" or "System.Int64" => "whole number",
         "System.Double" or "System.Decimal" => "number",
         "System.Boolean" => "boolean (true or false)",
         "System.TimeSpan" => "duration (hh:mm:ss)",
-        _ when typeName.StartsWith("System.", StringComparison.Ordinal) => typeName["System.".Length..],
-        _ => "value; use one of the documented values",
+        _ => type.StartsWith("System.", StringComparison.Ordinal) ? type["System.".Length..] : "value; use one of the documented values",
     };
 
-    [GeneratedRegex("configuration value '(.*)' at '([^']+)' to type '([^']+)'")]
-    private static partial Regex FailedKey();
-
-    [GeneratedRegex(@"^DataAnnotation validation failed for '[^'.]*(?<path>[^']*)' members: '(?<members>[^']*)' with the error: '(?<message>.*)'\.$", RegexOptions.Singleline)]
-    private static partial Regex AnnotationFailure();
+    [GeneratedRegex("configuration value '(?<value>.*)' at '(?<key>[^']+)' to type '(?<type>[^']+)'")]
+    private static partial Regex FailedValue();
 }
 
-/// <summary>
-/// A section's data annotations, checked by the library (<see cref="DataAnnotationValidateOptions{TOptions}"/>) and
-/// reported as <c>Section:Key: message</c>.
-/// </summary>
-internal sealed class SectionAnnotations<T>(string section) : IValidateOptions<T>
+/// <summary>Reports a section's <see cref="QlawOptions.Problems"/>.</summary>
+internal sealed class SectionValidator<T>(IConfigurationSection section, bool allowUnknownKeys) : IValidateOptions<T>
     where T : class
 {
     public ValidateOptionsResult Validate(string? name, T options) =>
-        QlawOptions.Annotations(section, options) is { Count: > 0 } failures ? ValidateOptionsResult.Fail(failures) : ValidateOptionsResult.Success;
+        QlawOptions.Problems(section, options, allowUnknownKeys).ToList() is { Count: > 0 } failures ? ValidateOptionsResult.Fail(failures) : ValidateOptionsResult.Success;
 }
