@@ -16,7 +16,7 @@ try
     builder.AddQlawFunctions();
 
     // A broken setting stops here with one line per offending key, as in Qlaw.Server.
-    host = builder.BuildValidated(builder.Build, built => built.Services);
+    host = builder.BuildValidated(builder.Build);
 }
 catch (OptionsValidationException exception)
 {

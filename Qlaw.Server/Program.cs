@@ -24,7 +24,7 @@ try
     builder.Services.AddQlawOpenApi();
 
     // A broken config.yaml, environment variable or setting stops here with one line per offending key.
-    app = builder.BuildValidated(builder.Build, built => built.Services);
+    app = builder.BuildValidated(builder.Build);
 }
 catch (OptionsValidationException exception)
 {

@@ -60,7 +60,7 @@ internal sealed partial class ModelEndpointsValidator(IConfiguration configurati
                 errors.Add($"{path}: an endpoint name uses letters, digits, '_' and '-' (at most 64), starting with a letter or digit.");
             }
 
-            errors.AddRange(QlawOptions.Problems(configuration.GetSection(path), settings, allowUnknownKeys: true));
+            errors.AddRange(QlawConfiguration.Problems(configuration.GetSection(path), settings, allowUnknownKeys: true));
             if (settings.AllowedModels.Length > 0 && settings.DefaultModel is { } model && !settings.AllowedModels.Contains(model, StringComparer.Ordinal))
             {
                 errors.Add($"{path}:DefaultModel: '{model}' is not one of AllowedModels.");
