@@ -94,21 +94,16 @@ internal sealed class SafeYamlConfigurationProvider(SafeYamlConfigurationSource 
 /// once at start (the change needs a restart; values are never logged, they may be secrets).
 /// </summary>
 internal sealed partial class ConfigurationWatcher(IConfiguration configuration, IEnumerable<RestartSection> restartSections, ILogger<ConfigurationWatcher> logger)
-    : IHostedService, IDisposable
+    : BackgroundService
 {
-    private IDisposable? _subscription;
     private Dictionary<string, string?> _restartValues = [];
 
-    public Task StartAsync(CancellationToken cancellationToken)
+    protected override Task ExecuteAsync(CancellationToken stoppingToken)
     {
         _restartValues = RestartValues();
-        _subscription = ChangeToken.OnChange(configuration.GetReloadToken, OnReload);
+        stoppingToken.Register(ChangeToken.OnChange(configuration.GetReloadToken, OnReload).Dispose);
         return Task.CompletedTask;
     }
-
-    public Task StopAsync(CancellationToken cancellationToken) => Task.CompletedTask;
-
-    public void Dispose() => _subscription?.Dispose();
 
     private void OnReload()
     {

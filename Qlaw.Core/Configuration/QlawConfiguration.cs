@@ -35,17 +35,14 @@ public static partial class QlawConfiguration
     {
         if ((builder.Configuration["config"] ?? Environment.GetEnvironmentVariable("QLAW_CONFIG")) is { Length: > 0 } path)
         {
-            var source = new SafeYamlConfigurationSource { Path = Path.GetFullPath(path), ReloadOnChange = true, ReloadDelay = 100 };
-            var file = source.Path;
+            var file = Path.GetFullPath(path);
+            var source = new SafeYamlConfigurationSource { Path = file, ReloadOnChange = true, ReloadDelay = 100 };
+
+            // Called by the first load only: a reload that fails keeps the last good data (SafeYamlConfigurationProvider).
+            source.OnLoadException = failed => throw Errors([failed.Exception is FileNotFoundException
+                ? $"config: the file {file} (from --config or QLAW_CONFIG) does not exist." : YamlError(file, failed.Exception)]);
             source.ResolveFileProvider();
-            try
-            {
-                builder.Configuration.Add(source);
-            }
-            catch (Exception exception) when (exception is FileNotFoundException or InvalidDataException)
-            {
-                throw Errors([exception is FileNotFoundException ? $"config: the file {file} (from --config or QLAW_CONFIG) does not exist." : YamlError(file, exception.InnerException!)]);
-            }
+            builder.Configuration.Add(source);
         }
 
         builder.Configuration.AddEnvironmentVariables("QLAW__");
@@ -132,10 +129,13 @@ public static partial class QlawConfiguration
                 .SelectMany(p => p.GetValue(options) is { } nested ? Problems(section.GetSection(p.Name), nested, allowUnknownKeys) : []));
     }
 
-    /// <summary>Why <paramref name="file"/> did not parse (NetEscapades wraps YamlDotNet's error), on one line.</summary>
-    internal static string YamlError(string file, Exception exception) => exception.InnerException is YamlException yaml
-        ? $"{file}: not valid YAML at line {yaml.Start.Line}, column {yaml.Start.Column}: {yaml.GetBaseException().Message.Trim()}"
-        : $"{file}: {exception.GetBaseException().Message.Trim()}";
+    /// <summary>Why <paramref name="file"/> did not load, on one line, with the position of a YAML error.</summary>
+    internal static string YamlError(string file, Exception exception) => exception switch
+    {
+        YamlException yaml => $"{file}: not valid YAML at line {yaml.Start.Line}, column {yaml.Start.Column}: {yaml.GetBaseException().Message.Trim()}",
+        { InnerException: { } inner } => YamlError(file, inner),
+        _ => $"{file}: {exception.Message.Trim()}",
+    };
 
     private static OptionsValidationException Errors(IEnumerable<string> lines) => new("configuration", typeof(object), lines);
 

@@ -15,17 +15,15 @@ public static class ContractValidator
 {
     private const string InvalidText = "The text is not valid UTF-8, or holds a NUL character or an unpaired surrogate.";
 
-    /// <summary>Returns the errors by JSON path; empty when the value is valid.</summary>
-    public static Dictionary<string, string[]> Validate(object value) => ByPath(Errors(value, ""));
-
-    /// <summary>Errors by JSON path for text in a free-form JSON value that PostgreSQL's jsonb cannot store.</summary>
-    public static Dictionary<string, string[]> ValidateJson(JsonElement value, string path) => ByPath(Check(value, path));
-
-    private static Dictionary<string, string[]> ByPath(IEnumerable<(string Path, string Message)> errors) =>
-        errors.GroupBy(e => e.Path.Length == 0 ? "body" : e.Path, StringComparer.Ordinal)
+    /// <summary>
+    /// The errors of <paramref name="value"/> (a request record, or a free-form <see cref="JsonElement"/> found at
+    /// <paramref name="path"/>) by JSON path; empty when it is valid.
+    /// </summary>
+    public static Dictionary<string, string[]> Validate(object value, string path = "") =>
+        (value is JsonElement ? Check(value, path) : Errors(value, path)).GroupBy(e => e.Path.Length == 0 ? "body" : e.Path, StringComparer.Ordinal)
             .ToDictionary(g => g.Key, g => g.Select(e => e.Message).Distinct(StringComparer.Ordinal).ToArray(), StringComparer.Ordinal);
 
-    private static IEnumerable<(string, string)> Errors(object value, string path)
+    private static IEnumerable<(string Path, string Message)> Errors(object value, string path)
     {
         var results = new List<ValidationResult>();
         Validator.TryValidateObject(value, new ValidationContext(value), results, validateAllProperties: true);
@@ -35,7 +33,7 @@ public static class ContractValidator
     }
 
     // System.Text.Json already refuses invalid UTF-8 and unpaired surrogates in a string property, but reads a NUL.
-    private static IEnumerable<(string, string)> Check(object? value, string path) => value switch
+    private static IEnumerable<(string Path, string Message)> Check(object? value, string path) => value switch
     {
         string text => text.Contains('\0', StringComparison.Ordinal) ? [(path, InvalidText)] : [],
         JsonElement json => Unstorable(json, path).Select(bad => (bad, InvalidText)),
@@ -65,11 +63,6 @@ public static class ContractValidator
         }
     }
 
-    // A member's JSON name: snake_case, as QlawJson writes it (rules of IValidatableObject name theirs already).
-    private static string Join(string prefix, string member) => JsonNamingPolicy.SnakeCaseLower.ConvertName(member) switch
-    {
-        "" => prefix,
-        var name when prefix.Length == 0 => name,
-        var name => $"{prefix}.{name}",
-    };
+    // A member's JSON name is snake_case, as QlawJson writes it (rules of IValidatableObject name theirs already).
+    private static string Join(string prefix, string member) => $"{prefix}.{JsonNamingPolicy.SnakeCaseLower.ConvertName(member)}".Trim('.');
 }

@@ -65,8 +65,8 @@ public sealed class WorkflowValidationTests
         var metadata = JsonDocument.Parse("""{"ok":"é","a":{"b":["x","\ud800"]},"c":"x\u0000","d\u0000":1}""").RootElement;
 
         Assert.Contains("agents[0].handoffs[1]", errors.Keys);
-        Assert.Equal(["metadata", "metadata.a.b[1]", "metadata.c"], ContractValidator.ValidateJson(metadata, "metadata").Keys.Order(StringComparer.Ordinal));
-        Assert.Equal(["body"], ContractValidator.ValidateJson(JsonDocument.Parse("\"\\udc00\"").RootElement, "").Keys);
+        Assert.Equal(["metadata", "metadata.a.b[1]", "metadata.c"], ContractValidator.Validate(metadata, "metadata").Keys.Order(StringComparer.Ordinal));
+        Assert.Equal(["body"], ContractValidator.Validate(JsonDocument.Parse("\"\\udc00\"").RootElement).Keys);
     }
 
     [Fact]
