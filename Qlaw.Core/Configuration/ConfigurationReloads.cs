@@ -29,22 +29,20 @@ internal sealed partial class LastGoodOptionsFactory<T>(OptionsFactory<T> stock,
             var next = stock.Create(name);
             if (Interlocked.Exchange(ref _lastGood, new(next, text)) is { } previous && previous.Text != text)
             {
-                var logger = Logger();
-                LogApplied(logger, section);
+                LogApplied(Logger, section);
             }
 
             return next;
         }
         catch (Exception exception) when (_lastGood is { } lastGood)
         {
-            var logger = Logger();
-            LogRejected(logger, section, exception is OptionsValidationException invalid ? string.Join("; ", invalid.Failures) : exception.Message);
+            LogRejected(Logger, section, exception is OptionsValidationException invalid ? string.Join("; ", invalid.Failures) : exception.Message);
             return lastGood.Options;
         }
     }
 
     // Resolved late: the logger factory itself depends on options of this kind (log levels).
-    private ILogger Logger() => services.GetRequiredService<ILoggerFactory>().CreateLogger("Qlaw.Configuration");
+    private ILogger Logger => services.GetRequiredService<ILoggerFactory>().CreateLogger("Qlaw.Configuration");
 
     private sealed record Good(T Options, string Text);
 
