@@ -1,5 +1,6 @@
 using Microsoft.Azure.Functions.Worker.Builder;
 using Microsoft.Extensions.Hosting;
+using Microsoft.Extensions.Options;
 using Qlaw.Core.Configuration;
 using Qlaw.Functions;
 
@@ -15,11 +16,11 @@ try
     builder.AddQlawFunctions();
 
     // A broken setting stops here with one line per offending key, as in Qlaw.Server.
-    host = builder.BuildValidated(builder.Build, built => built.Services);
+    host = builder.BuildValidated(builder.Build);
 }
-catch (Exception exception) when (ConfigurationErrors.Describe(exception) is { Count: > 0 } lines)
+catch (OptionsValidationException exception)
 {
-    return ConfigurationErrors.Report(lines);
+    return QlawConfiguration.Report(exception);
 }
 
 await host.RunAsync();

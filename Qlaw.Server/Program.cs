@@ -1,3 +1,4 @@
+using Microsoft.Extensions.Options;
 using Qlaw.Api.Http;
 using Qlaw.Core;
 using Qlaw.Core.Configuration;
@@ -23,11 +24,11 @@ try
     builder.Services.AddQlawOpenApi();
 
     // A broken config.yaml, environment variable or setting stops here with one line per offending key.
-    app = builder.BuildValidated(builder.Build, built => built.Services);
+    app = builder.BuildValidated(builder.Build);
 }
-catch (Exception exception) when (ConfigurationErrors.Describe(exception) is { Count: > 0 } lines)
+catch (OptionsValidationException exception)
 {
-    return ConfigurationErrors.Report(lines);
+    return QlawConfiguration.Report(exception);
 }
 
 // `Qlaw.Server migrate` applies pending migrations and exits: the production path.

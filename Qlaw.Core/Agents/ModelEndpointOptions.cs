@@ -1,5 +1,6 @@
 using System.ComponentModel.DataAnnotations;
 using System.Text.RegularExpressions;
+using Microsoft.Extensions.Configuration;
 using Microsoft.Extensions.Options;
 using Qlaw.Core.Configuration;
 
@@ -46,7 +47,7 @@ public sealed class ModelEndpointOptions : ModelCallOptions
 }
 
 /// <summary>Checks every endpoint's settings and the rules across them, as <c>Models:Endpoints:&lt;name&gt;:Key: message</c>.</summary>
-internal sealed partial class ModelEndpointsValidator : IValidateOptions<ModelEndpointsOptions>
+internal sealed partial class ModelEndpointsValidator(IConfiguration configuration) : IValidateOptions<ModelEndpointsOptions>
 {
     public ValidateOptionsResult Validate(string? name, ModelEndpointsOptions options)
     {
@@ -59,7 +60,7 @@ internal sealed partial class ModelEndpointsValidator : IValidateOptions<ModelEn
                 errors.Add($"{path}: an endpoint name uses letters, digits, '_' and '-' (at most 64), starting with a letter or digit.");
             }
 
-            errors.AddRange(QlawOptions.Annotations(path, settings));
+            errors.AddRange(QlawConfiguration.Problems(configuration.GetSection(path), settings, allowUnknownKeys: true));
             if (settings.AllowedModels.Length > 0 && settings.DefaultModel is { } model && !settings.AllowedModels.Contains(model, StringComparer.Ordinal))
             {
                 errors.Add($"{path}:DefaultModel: '{model}' is not one of AllowedModels.");

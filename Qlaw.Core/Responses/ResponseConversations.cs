@@ -57,7 +57,7 @@ public sealed class ResponseConversations(QlawDbContext db, IOptionsMonitor<Resp
     /// <summary>Reads <c>conversation</c>: absent, a string, or <c>{id}</c>; false for anything else.</summary>
     public static bool TryReadId(JsonElement? conversation, out string? id)
     {
-        if (conversation is { } given && ContractValidator.ValidateJson(given, "conversation").Count > 0)
+        if (conversation is { } given && ContractValidator.Validate(given, "conversation").Count > 0)
         {
             id = null;
             return false;

@@ -105,7 +105,7 @@ public sealed class ResponsesService(
     /// </summary>
     public async Task<(ResponseTarget? Target, RunCommandResult? Error)> SendAsync(string workflowIdOrName, JsonElement body, ResponsesCaller caller, CancellationToken cancellationToken)
     {
-        var invalid = ContractValidator.ValidateJson(body, "");
+        var invalid = ContractValidator.Validate(body);
         AddKeyErrors(caller, invalid);
         if (invalid.Count > 0)
         {

@@ -1,4 +1,6 @@
+using System.Text.Json;
 using Qlaw.Contracts;
+using Qlaw.Contracts.Runs;
 using Qlaw.Contracts.Workflows;
 using Qlaw.Core.Validation;
 
@@ -54,6 +56,26 @@ public sealed class WorkflowValidationTests
         });
 
         Assert.Equal(["agents[0].handoffs[0]"], errors.Keys);
+    }
+
+    [Fact]
+    public void Text_postgresql_cannot_store_is_named_by_its_path_in_a_record_and_in_free_form_json()
+    {
+        var errors = ContractValidator.Validate(Valid with { Agents = [Valid.Agents[0] with { Handoffs = ["coder", "a\0"] }, .. Valid.Agents.Skip(1)] });
+        var metadata = JsonDocument.Parse("""{"ok":"é","a":{"b":["x","\ud800"]},"c":"x\u0000","d\u0000":1}""").RootElement;
+
+        Assert.Contains("agents[0].handoffs[1]", errors.Keys);
+        Assert.Equal(["metadata", "metadata.a.b[1]", "metadata.c"], ContractValidator.Validate(metadata, "metadata").Keys.Order(StringComparer.Ordinal));
+        Assert.Equal(["body"], ContractValidator.Validate(JsonDocument.Parse("\"\\udc00\"").RootElement).Keys);
+    }
+
+    [Fact]
+    public void System_text_json_refuses_unpaired_surrogates_and_invalid_utf8_before_a_record_is_validated()
+    {
+        byte[] invalidUtf8 = [.. "{\"input\":\""u8, 0xFF, .. "\"}"u8];
+
+        Assert.Throws<JsonException>(() => JsonSerializer.Deserialize<StartRunRequest>("""{"input":"\ud800"}""", QlawJson.Options));
+        Assert.Throws<JsonException>(() => JsonSerializer.Deserialize<StartRunRequest>(invalidUtf8, QlawJson.Options));
     }
 
     [Theory]
