@@ -1,5 +1,6 @@
 using System.ComponentModel.DataAnnotations;
 using System.Text.RegularExpressions;
+using Microsoft.Extensions.Configuration;
 using Microsoft.Extensions.Options;
 using Qlaw.Core.Configuration;
 
@@ -48,7 +49,7 @@ public sealed class McpServerOptions
 }
 
 /// <summary>Checks every server's settings, as <c>Tools:Mcp:&lt;name&gt;:Key: message</c>.</summary>
-internal sealed partial class McpServersValidator : IValidateOptions<McpServersOptions>
+internal sealed partial class McpServersValidator(IConfiguration configuration) : IValidateOptions<McpServersOptions>
 {
     public ValidateOptionsResult Validate(string? name, McpServersOptions options)
     {
@@ -66,7 +67,7 @@ internal sealed partial class McpServersValidator : IValidateOptions<McpServersO
                 errors.Add($"{path}: give either Command (a stdio server) or Url (a streamable-HTTP server).");
             }
 
-            errors.AddRange(QlawOptions.Annotations(path, settings));
+            errors.AddRange(QlawConfiguration.Problems(configuration.GetSection(path), settings, allowUnknownKeys: false));
             errors.AddRange(settings.HeaderVariables.Where(h => System.Environment.GetEnvironmentVariable(h.Value) is null)
                 .Select(h => $"{path}:HeaderVariables:{h.Key}: the environment variable {h.Value} is not set."));
         }

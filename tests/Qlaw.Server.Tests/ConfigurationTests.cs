@@ -108,6 +108,34 @@ public sealed class ConfigurationTests(QlawStackFixture stack) : IDisposable
     }
 
     [Fact]
+    public async Task An_MCP_server_with_neither_or_both_of_a_command_and_a_URL_stops_the_server_naming_it()
+    {
+        await File.WriteAllTextAsync(_yaml, """
+            Tools:
+              Mcp:
+                none:
+                  IdempotentTools: [read]
+                both:
+                  Command: node
+                  Url: "http://127.0.0.1:9/mcp"
+                "bad name!":
+                  Command: node
+                  Shell: true
+            """);
+
+        var (code, output) = await RunToExitAsync(new() { ["QLAW_CONFIG"] = _yaml });
+
+        Assert.Equal(2, code);
+        Assert.Collection(
+            ErrorLines(output).Order(StringComparer.Ordinal),
+            l => Assert.Contains("Tools:Mcp:bad name!: a server name uses letters, digits", l, StringComparison.Ordinal),
+            l => Assert.Contains("Tools:Mcp:bad name!:Shell: not a known setting", l, StringComparison.Ordinal),
+            l => Assert.Contains("Tools:Mcp:both: give either Command (a stdio server) or Url", l, StringComparison.Ordinal),
+            l => Assert.Contains("Tools:Mcp:none: give either Command (a stdio server) or Url", l, StringComparison.Ordinal));
+        AssertNoStackTrace(output);
+    }
+
+    [Fact]
     public async Task A_forwarded_headers_proxy_that_is_not_an_address_stops_the_server()
     {
         await File.WriteAllTextAsync(_yaml, "Http:\n  ForwardedHeaders:\n    KnownNetworks: ['10.0.0.0/99']\n");

@@ -57,7 +57,7 @@ public sealed class ServerProcessTests(QlawStackFixture stack)
         await connection.OpenAsync();
         await using var tables = new NpgsqlCommand(
             "SELECT string_agg(table_name, ',' ORDER BY table_name) FROM information_schema.tables WHERE table_schema = 'public'", connection);
-        Assert.Equal("__EFMigrationsHistory,audit_logs,handoffs,run_events,run_signals,runs,steps,workflows", (string?)await tables.ExecuteScalarAsync());
+        Assert.Equal("__EFMigrationsHistory,audit_logs,handoffs,run_events,run_signals,runs,steps,tool_calls,workflows", (string?)await tables.ExecuteScalarAsync());
     }
 
     [Fact]
