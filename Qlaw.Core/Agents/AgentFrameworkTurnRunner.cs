@@ -27,7 +27,7 @@ public sealed class AgentFrameworkTurnRunner(ChatClientProvider clients, AgentFa
         var agent = agents.Create(context.Workflow, context.Agent, model, client, turnTools.Declarations);
         var answer = new TurnAnswer(RoutingTools.For(context.Agent).Select(t => t.Name).ToHashSet(StringComparer.Ordinal));
         var messages = ToMessages(context);
-        var question = turnTools == TurnTools.None ? null : await ReplayAsync(turnTools, messages, log, cancellationToken);
+        var question = turnTools == TurnTools.None ? null : await ReplayAsync(turnTools, context.RecordedToolCalls ?? [], messages, log, cancellationToken);
         var truncated = false;
         while (question is null)
         {
@@ -57,9 +57,10 @@ public sealed class AgentFrameworkTurnRunner(ChatClientProvider clients, AgentFa
 
     // The calls recorded before this turn began, replayed into the conversation; the question for a person, if one
     // still waits.
-    private static async Task<string?> ReplayAsync(TurnTools turnTools, List<ChatMessage> messages, ITurnLog log, CancellationToken cancellationToken)
+    private static async Task<string?> ReplayAsync(
+        TurnTools turnTools, IReadOnlyList<ToolCallRecord> recorded, List<ChatMessage> messages, ITurnLog log, CancellationToken cancellationToken)
     {
-        if (await turnTools.ReplayAsync(log, cancellationToken) is not { } replay)
+        if (await turnTools.ReplayAsync(recorded, log, cancellationToken) is not { } replay)
         {
             return null;
         }

@@ -10,6 +10,10 @@ public sealed record ConversationEntry(string Role, string? AuthorName, string T
 
 /// <summary>Everything an agent needs for one turn.</summary>
 /// <param name="AgentTurnNumber">How many turns this agent completed earlier in the run (0 for its first).</param>
+/// <param name="RecordedToolCalls">
+/// The tool calls recorded for this step before the turn began (by earlier attempts, or answered by a person after the
+/// step before paused), to replay.
+/// </param>
 public sealed record AgentTurnContext(
     Guid RunId,
     int Step,
@@ -17,7 +21,8 @@ public sealed record AgentTurnContext(
     int AgentTurnNumber,
     AgentDefinition Agent,
     WorkflowDefinition Workflow,
-    IReadOnlyList<ConversationEntry> History);
+    IReadOnlyList<ConversationEntry> History,
+    IReadOnlyList<ToolCallRecord>? RecordedToolCalls = null);
 
 /// <summary>
 /// What the agent said, where it routes, and the tokens it used when the model reports them. <paramref name="Truncated"/>

@@ -1,5 +1,4 @@
 using System.Runtime.ExceptionServices;
-using Qlaw.Data.Runs;
 
 namespace Qlaw.Core.RunStore;
 
@@ -51,10 +50,10 @@ public sealed class PendingAttempt : IAsyncDisposable
     }
 
     /// <summary>
-    /// Commits the attempt's first write, with <paramref name="firstText"/> when given; false when it was committed
-    /// already (the caller writes its text on its own).
+    /// Commits the attempt's first write with what <paramref name="stage"/> adds to it (the turn's first text, or its
+    /// first tool call); false when it was committed already (the caller writes on its own).
     /// </summary>
-    public async Task<bool> CommitAsync(RunEventEntity? firstText)
+    public async Task<bool> CommitAsync(Action<RunLogWrite>? stage)
     {
         await _gate.WaitAsync();
         try
@@ -69,10 +68,7 @@ public sealed class PendingAttempt : IAsyncDisposable
                 return false;
             }
 
-            if (firstText is not null)
-            {
-                write.Event(firstText);
-            }
+            stage?.Invoke(write);
 
             try
             {

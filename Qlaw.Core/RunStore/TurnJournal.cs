@@ -11,6 +11,7 @@ using Qlaw.Core.Orchestration;
 using Qlaw.Core.Routing;
 using Qlaw.Core.Streaming;
 using Qlaw.Core.Telemetry;
+using Qlaw.Core.Tools;
 using Qlaw.Core.Workflows;
 using Qlaw.Data;
 using Qlaw.Data.Runs;
@@ -49,11 +50,11 @@ public sealed class TurnJournal(QlawDbContext db, RunLog log, RunEndings endings
         // The run with its workflow and its steps so far (this step's attempts and the conversation before it), read in
         // the lock's round trip.
         var reads = Reads();
-        var (write, (run, steps)) = await log.OpenAsync(request.RunId, reads.Begin(request.RunId, request.State.Step), reads.ReadBeginAsync, cancellationToken);
+        var (write, (run, steps, calls)) = await log.OpenAsync(request.RunId, reads.Begin(request.RunId, request.State.Step), reads.ReadBeginAsync, cancellationToken);
         TurnStart? start = null;
         try
         {
-            start = await BeginAsync(write, request, run, steps, cancellationToken);
+            start = await BeginAsync(write, request, run, steps, calls, cancellationToken);
             return start;
         }
         finally
@@ -65,7 +66,8 @@ public sealed class TurnJournal(QlawDbContext db, RunLog log, RunEndings endings
         }
     }
 
-    private async Task<TurnStart> BeginAsync(RunLogWrite write, TurnRequest request, TurnReads.RunForTurn? run, List<StepEntity> steps, CancellationToken cancellationToken)
+    private async Task<TurnStart> BeginAsync(
+        RunLogWrite write, TurnRequest request, TurnReads.RunForTurn? run, List<StepEntity> steps, List<ToolCallRecord> calls, CancellationToken cancellationToken)
     {
         var (runId, state) = (request.RunId, request.State);
         if (run is null)
@@ -156,7 +158,7 @@ public sealed class TurnJournal(QlawDbContext db, RunLog log, RunEndings endings
         }
 
         var agent = workflow.Agents.Single(a => a.Name == state.Agent);
-        return new TurnStart.Started(new AgentTurnContext(runId, state.Step, attempt, agentTurns, agent, workflow, history), pending);
+        return new TurnStart.Started(new AgentTurnContext(runId, state.Step, attempt, agentTurns, agent, workflow, history, calls), pending);
     }
 
     /// <summary>

@@ -4,6 +4,8 @@ using Qlaw.Core.Orchestration;
 using Qlaw.Data;
 using Qlaw.Data.Runs;
 
+using Qlaw.Core.Tools;
+
 namespace Qlaw.Core.RunStore;
 
 /// <summary>
@@ -21,19 +23,32 @@ internal sealed class TurnReads(EntityRows<StepEntity> steps)
     [
         Command("SELECT r.status, r.entity_id, r.input, w.config, r.tokens_used FROM runs r JOIN workflows w ON w.id = r.workflow_id WHERE r.id = $1", runId),
         Command($"SELECT {steps.Columns} FROM steps WHERE run_id = $1 AND index <= $2", runId, step),
+        Command(
+            "SELECT id, step_index, call_id, tool, arguments::text, status, result, is_error, decision_reason FROM tool_calls WHERE run_id = $1 AND step_index = $2 ORDER BY id",
+            runId, step),
     ];
 
-    /// <summary>The run (null when there is none) and its steps.</summary>
-    public async Task<(RunForTurn? Run, List<StepEntity> Steps)> ReadBeginAsync(NpgsqlDataReader reader, CancellationToken cancellationToken)
+    /// <summary>The run (null when there is none), its steps, and the tool calls recorded for the step (to replay).</summary>
+    public async Task<(RunForTurn? Run, List<StepEntity> Steps, List<ToolCallRecord> Calls)> ReadBeginAsync(NpgsqlDataReader reader, CancellationToken cancellationToken)
     {
         if (!await reader.ReadAsync(cancellationToken))
         {
-            return (null, []);
+            return (null, [], []);
         }
 
         var run = new RunForTurn(QlawJson.ParseEnum<RunStatus>(reader.GetString(0)), NullableString(reader, 1), reader.GetString(2), reader.GetString(3), reader.GetInt64(4));
         await reader.NextResultAsync(cancellationToken);
-        return (run, await ReadStepsAsync(reader, cancellationToken));
+        var stepRows = await ReadStepsAsync(reader, cancellationToken);
+        await reader.NextResultAsync(cancellationToken);
+        var calls = new List<ToolCallRecord>();
+        while (await reader.ReadAsync(cancellationToken))
+        {
+            calls.Add(new(
+                reader.GetInt64(0), reader.GetInt32(1), reader.GetString(2), reader.GetString(3), reader.GetString(4), QlawJson.ParseEnum<ToolCallStatus>(reader.GetString(5)),
+                NullableString(reader, 6), reader.GetBoolean(7), NullableString(reader, 8)));
+        }
+
+        return (run, stepRows, calls);
     }
 
     public NpgsqlBatchCommand[] Complete(Guid runId, long stepId) =>

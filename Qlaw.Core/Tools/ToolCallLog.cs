@@ -12,12 +12,6 @@ public sealed record ToolCallRecord(
 /// </summary>
 public interface IToolCallLog
 {
-    /// <summary>
-    /// The calls this turn replays: those of earlier attempts of its step, and those of the step that paused for a
-    /// person's decision (moved to this step when it was answered), in the order they were made.
-    /// </summary>
-    Task<IReadOnlyList<ToolCallRecord>> RecordedAsync(CancellationToken cancellationToken);
-
     /// <summary>Records a new call (<see cref="ToolCallStatus.Running"/> or <see cref="ToolCallStatus.AwaitingApproval"/>) and returns it with its id.</summary>
     Task<ToolCallRecord> CalledAsync(ToolCallRecord record, string? reason, CancellationToken cancellationToken);
 

@@ -39,9 +39,8 @@ public sealed class TurnTools(McpServers servers, IReadOnlyList<(GrantedTool Too
     /// The calls recorded before this turn began (earlier attempts of its step, or the step that paused for a person):
     /// results replayed, approved calls and idempotent calls that were cut off run now, undecided ones asked again.
     /// </summary>
-    public async Task<ToolRound?> ReplayAsync(IToolCallLog log, CancellationToken cancellationToken)
+    public async Task<ToolRound?> ReplayAsync(IReadOnlyList<ToolCallRecord> recorded, IToolCallLog log, CancellationToken cancellationToken)
     {
-        var recorded = await log.RecordedAsync(cancellationToken);
         if (recorded.Count == 0)
         {
             return null;

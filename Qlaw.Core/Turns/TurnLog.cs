@@ -54,7 +54,7 @@ public sealed class TurnLog(
 
         var first = _text.Length == 0;
         _text.Append(delta);
-        if (first && await attempt.CommitAsync(RunEvents.Delta(turn.RunId, turn.Step, turn.Attempt, turn.Agent.Name, delta, clock.GetUtcNow())))
+        if (first && await attempt.CommitAsync(write => write.Event(RunEvents.Delta(turn.RunId, turn.Step, turn.Attempt, turn.Agent.Name, delta, clock.GetUtcNow()))))
         {
             return;
         }
@@ -94,31 +94,26 @@ public sealed class TurnLog(
         await command.ExecuteNonQueryAsync(cancellationToken);
     }
 
-    public async Task<IReadOnlyList<ToolCallRecord>> RecordedAsync(CancellationToken cancellationToken)
-    {
-        await using var command = dataSource.CreateCommand(
-            "SELECT id, step_index, call_id, tool, arguments::text, status, result, is_error, decision_reason FROM tool_calls WHERE run_id = $1 AND step_index = $2 ORDER BY id");
-        command.Parameters.AddWithValue(turn.RunId);
-        command.Parameters.AddWithValue(turn.Step);
-        await using var reader = await command.ExecuteReaderAsync(cancellationToken);
-        var calls = new List<ToolCallRecord>();
-        while (await reader.ReadAsync(cancellationToken))
-        {
-            calls.Add(new(
-                reader.GetInt64(0), reader.GetInt32(1), reader.GetString(2), reader.GetString(3), reader.GetString(4), QlawJson.ParseEnum<ToolCallStatus>(reader.GetString(5)),
-                reader.IsDBNull(6) ? null : reader.GetString(6), reader.GetBoolean(7), reader.IsDBNull(8) ? null : reader.GetString(8)));
-        }
-
-        return calls;
-    }
-
     public async Task<ToolCallRecord> CalledAsync(ToolCallRecord record, string? reason, CancellationToken cancellationToken)
     {
-        await attempt.CommitAsync(null);
+        // A call before any text (the usual first answer of a tool-using turn) goes with the attempt's own first write.
+        var values = new object[] { turn.RunId, turn.Step, turn.Attempt, turn.Agent.Name, record.CallId, record.Tool, RunLog.Jsonb(record.Arguments), QlawJson.EnumName(record.Status) };
+        long first = 0;
+        if (await attempt.CommitAsync(write =>
+        {
+            write.Stage("INSERT INTO tool_calls (run_id, step_index, attempt, agent, call_id, tool, arguments, status, is_error, created_at) VALUES ($1, $2, $3, $4, $5, $6, $7, $8, false, $9) RETURNING id",
+                [.. values, write.Now], id => first = id);
+            write.Audit(AuditTypes.ToolCalled, Called(record, reason));
+            write.Event(RunEvents.Trace(turn.RunId, RunEvents.ToolCall, turn.Agent.Name, Called(record, reason), write.Now, turn.Step, turn.Attempt));
+        }))
+        {
+            return record with { Id = first };
+        }
+
         var id = await ToolWriteAsync(
             "INSERT INTO tool_calls (run_id, step_index, attempt, agent, call_id, tool, arguments, status, is_error, created_at) " +
             $"SELECT $2, $3, $4, $5, $6, $7, $8, $9, false, $10 WHERE {Running} RETURNING id",
-            [attempt.StepId, turn.RunId, turn.Step, turn.Attempt, turn.Agent.Name, record.CallId, record.Tool, RunLog.Jsonb(record.Arguments), QlawJson.EnumName(record.Status), clock.GetUtcNow()],
+            [attempt.StepId, .. values, clock.GetUtcNow()],
             AuditTypes.ToolCalled, RunEvents.ToolCall, Called(record, reason), cancellationToken);
         return record with { Id = id };
     }

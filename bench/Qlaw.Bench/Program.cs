@@ -9,18 +9,19 @@ using Qlaw.Bench.Stack;
 namespace Qlaw.Bench;
 
 /// <summary>
-/// <c>dotnet run -c Release --project bench/Qlaw.Bench -- [latency] [throughput] [fanout] [writes] [recovery] [chaos] [peer] [paced] [--quick] [--seed N] [--pace 500/30/50] [--no-peer]</c>:
+/// <c>dotnet run -c Release --project bench/Qlaw.Bench -- [latency] [throughput] [fanout] [writes] [recovery] [chaos] [peer] [paced] [tools] [--quick] [--seed N] [--pace 500/30/50] [--no-peer]</c>:
 /// starts its own PostgreSQL, Azurite and Qlaw.Server on free ports, runs the scenarios (all but <c>peer</c> and
 /// <c>paced</c> by default), prints the report, saves it under .local/bench/ and, after a full run of every scenario,
 /// writes it into docs/benchmarks.md; a full run of <c>latency throughput peer</c> writes the side-by-side table there,
-/// and a full run of <c>paced</c> its own section.
+/// and a full run of <c>paced</c> or <c>tools</c> its own section.
 /// </summary>
 internal static class BenchProgram
 {
-    private static readonly string[] Scenarios = ["latency", "throughput", "fanout", "writes", "recovery", "chaos", "peer", "paced"];
+    private static readonly string[] Scenarios = ["latency", "throughput", "fanout", "writes", "recovery", "chaos", "peer", "paced", "tools"];
 
-    // Run only when named: the peer needs its own npm install, and the paced scenario alone takes longer than the rest.
-    private static readonly string[] Named = ["peer", "paced"];
+    // Run only when named: the peer needs its own npm install, the paced scenario alone takes longer than the rest, and
+    // the tool-call cost has its own section.
+    private static readonly string[] Named = ["peer", "paced", "tools"];
     private static readonly TimeSpan HardLimit = TimeSpan.FromMinutes(25);
 
     public static async Task<int> Main(string[] args)
@@ -140,6 +141,15 @@ internal static class BenchProgram
                 report.Sections.AddRange(pacedSections);
             }
 
+            ReportSection[] toolSections = [];
+            if (Runs("tools"))
+            {
+                await using var server = await StartAsync(stack, ToolCallCost.Profile(stack.Repository));
+                Log("Tool call cost");
+                toolSections = [await ToolCallCost.RunAsync(stack, server, scale, stop.Token)];
+                report.Sections.AddRange(toolSections);
+            }
+
             Console.WriteLine();
             Console.WriteLine(report.ToMarkdown());
             Log($"Saved to {await report.SaveAsync()}");
@@ -159,6 +169,12 @@ internal static class BenchProgram
             {
                 await report.UpdatePacedDocumentAsync(pacedSections);
                 Log("Updated the paced-model section in docs/benchmarks.md");
+            }
+
+            if (Runs("tools") && scale.IsFull)
+            {
+                await report.UpdateToolsDocumentAsync(toolSections);
+                Log("Updated the tool-call section in docs/benchmarks.md");
             }
 
             return 0;

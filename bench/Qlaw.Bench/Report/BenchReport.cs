@@ -18,6 +18,8 @@ internal sealed class BenchReport(string repository, string command)
     public const string PeerEndMarker = "<!-- bench:peer:end -->";
     public const string PacedBeginMarker = "<!-- bench:paced:begin -->";
     public const string PacedEndMarker = "<!-- bench:paced:end -->";
+    public const string ToolsBeginMarker = "<!-- bench:tools:begin -->";
+    public const string ToolsEndMarker = "<!-- bench:tools:end -->";
 
     private readonly DateTimeOffset _started = DateTimeOffset.UtcNow;
     private readonly string _loadAtStart = Load();
@@ -81,6 +83,9 @@ internal sealed class BenchReport(string repository, string command)
 
     /// <summary>Replaces the paced-model section (<paramref name="sections"/>) between the paced markers of docs/benchmarks.md.</summary>
     public Task UpdatePacedDocumentAsync(IReadOnlyCollection<ReportSection> sections) => UpdateDocumentAsync(PacedBeginMarker, PacedEndMarker, ToMarkdown(sections));
+
+    /// <summary>Replaces the tool-call section (<paramref name="sections"/>) between the tool markers of docs/benchmarks.md.</summary>
+    public Task UpdateToolsDocumentAsync(IReadOnlyCollection<ReportSection> sections) => UpdateDocumentAsync(ToolsBeginMarker, ToolsEndMarker, ToMarkdown(sections));
 
     private async Task UpdateDocumentAsync(string beginMarker, string endMarker, string markdown)
     {
