@@ -125,17 +125,6 @@ public sealed class ResponsesConversationTests(QlawStackFixture stack) : Respons
     private static Task<SseTranscript> CliAsync(HttpClient http, string body, string userAgent = CliUserAgent, string? idempotencyKey = null) =>
         SseClient.SendAsync(http, Cli(body, userAgent: userAgent, idempotencyKey: idempotencyKey));
 
-    // The request exactly as the CLI sends it (src/workflow.ts): JSON body, Accept: text/event-stream, Bun's User-Agent.
-    private static HttpRequestMessage Cli(string body, string path = "/v1/responses", string userAgent = CliUserAgent, string? idempotencyKey = null)
-    {
-        var request = new HttpRequestMessage(HttpMethod.Post, path) { Content = new StringContent(body, Encoding.UTF8, "application/json") };
-        request.Headers.Accept.ParseAdd("text/event-stream");
-        request.Headers.UserAgent.ParseAdd(userAgent);
-        if (idempotencyKey is not null)
-        {
-            request.Headers.Add("Idempotency-Key", idempotencyKey);
-        }
-
-        return request;
-    }
+    private static HttpRequestMessage Cli(string body, string path = "/v1/responses", string userAgent = CliUserAgent, string? idempotencyKey = null) =>
+        SseClient.CliRequest(body, path, userAgent, idempotencyKey);
 }

@@ -193,14 +193,7 @@ public sealed class ToolsTests(QlawStackFixture stack) : FakeModelServerTests(st
         await NamesFieldAsync(approvalOfOther, "agents[0].approval.files/write_file", "not one of this agent's tools");
     }
 
-    // The request as the QLAW CLI sends it (src/workflow.ts): JSON body, Accept: text/event-stream, Bun's User-Agent.
-    private Task<SseTranscript> CliAsync(string body)
-    {
-        var request = new HttpRequestMessage(HttpMethod.Post, "/v1/responses") { Content = new StringContent(body, System.Text.Encoding.UTF8, "application/json") };
-        request.Headers.Accept.ParseAdd("text/event-stream");
-        request.Headers.UserAgent.ParseAdd("Bun/1.4.5");
-        return SseClient.SendAsync(Runs.Http, request);
-    }
+    private Task<SseTranscript> CliAsync(string body) => SseClient.SendAsync(Runs.Http, SseClient.CliRequest(body));
 
     private static async Task NamesFieldAsync(HttpResponseMessage response, string field, string said)
     {

@@ -88,6 +88,20 @@ public static class SseClient
         return SendAsync(http, request, timeoutSeconds, until);
     }
 
+    /// <summary>The request exactly as the QLAW CLI sends it (src/workflow.ts): JSON body, Accept: text/event-stream, Bun's User-Agent.</summary>
+    public static HttpRequestMessage CliRequest(string body, string path = "/v1/responses", string userAgent = "Bun/1.4.5", string? idempotencyKey = null)
+    {
+        var request = new HttpRequestMessage(HttpMethod.Post, path) { Content = new StringContent(body, Encoding.UTF8, "application/json") };
+        request.Headers.Accept.ParseAdd("text/event-stream");
+        request.Headers.UserAgent.ParseAdd(userAgent);
+        if (idempotencyKey is not null)
+        {
+            request.Headers.Add("Idempotency-Key", idempotencyKey);
+        }
+
+        return request;
+    }
+
     public static Task<SseTranscript> PostAsync(HttpClient http, string url, JsonNode body, int timeoutSeconds = 60)
     {
         var request = new HttpRequestMessage(HttpMethod.Post, url) { Content = new StringContent(body.ToJsonString(), Encoding.UTF8, "application/json") };
