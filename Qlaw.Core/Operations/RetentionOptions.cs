@@ -6,11 +6,11 @@ namespace Qlaw.Core.Operations;
 public sealed class RetentionOptions
 {
     /// <summary>
-    /// Ended runs (completed, cancelled, failed for good) older than this many days are deleted with everything they
-    /// wrote, and their Durable Task history purged. 0 (the default): kept forever.
+    /// Ended runs (completed, cancelled, failed for good) whose end is older than this many seconds are deleted with
+    /// everything they wrote, and their Durable Task history purged (604800: a week). 0 (the default): kept forever.
     /// </summary>
-    [Range(0, 36_500)]
-    public int Days { get; set; }
+    [Range(0, 315_360_000)]
+    public int DeleteRunsAfterSeconds { get; set; }
 
     /// <summary>Runs deleted per transaction.</summary>
     [Range(1, 10_000)]
@@ -29,7 +29,7 @@ public sealed class RetentionOptions
     /// the orchestration was created this many seconds ago. PostgreSQL keeps the run, its steps, events and audit
     /// trail; the hub's copy only serves the engine while the run is under way, and a hub that keeps every ended
     /// instance grows without bound (Azurite, which the launcher runs, slows down as its tables grow). A run resumed
-    /// later is seeded again from PostgreSQL. 0: the history is kept until the run itself is deleted (<see cref="Days"/>).
+    /// later is seeded again from PostgreSQL. 0: the history is kept until the run itself is deleted (<see cref="DeleteRunsAfterSeconds"/>).
     /// </summary>
     [Range(0, 31_536_000)]
     public int HubHistorySeconds { get; set; } = 60;

@@ -6,9 +6,9 @@ using Microsoft.Extensions.Options;
 namespace Qlaw.Core.Operations;
 
 /// <summary>
-/// Runs <see cref="RunRetention"/>'s two passes, each on its own cadence: ended runs past <c>Retention:Days</c> every
-/// <see cref="RetentionOptions.IntervalSeconds"/>, and the hub history of ended orchestrations every
-/// <see cref="RetentionOptions.HubHistoryIntervalSeconds"/>.
+/// Runs <see cref="RunRetention"/>'s two passes, each on its own cadence: ended runs past
+/// <c>Retention:DeleteRunsAfterSeconds</c> every <see cref="RetentionOptions.IntervalSeconds"/>, and the hub history of
+/// ended orchestrations every <see cref="RetentionOptions.HubHistoryIntervalSeconds"/>.
 /// </summary>
 public sealed partial class RetentionWorker(IServiceScopeFactory scopes, IOptionsMonitor<RetentionOptions> options, ILogger<RetentionWorker> logger)
     : BackgroundService

@@ -10,7 +10,7 @@ using Qlaw.Data.Runs;
 namespace Qlaw.Core.Operations;
 
 /// <summary>
-/// Deletes ended runs older than <see cref="RetentionOptions.Days"/> in bounded batches: first each run's Durable Task
+/// Deletes ended runs older than <see cref="RetentionOptions.DeleteRunsAfterSeconds"/> in bounded batches: first each run's Durable Task
 /// instances (every generation it was re-seeded as), then in one transaction its signals, events, audit entries,
 /// handoffs, steps and the run itself. A batch that fails part-way is taken again by the next pass. A second, frequent
 /// pass purges the hub history of orchestrations that ended (<see cref="RetentionOptions.HubHistorySeconds"/>).
@@ -22,12 +22,12 @@ public sealed partial class RunRetention(
     public async Task<int> PurgeOnceAsync(CancellationToken cancellationToken)
     {
         var settings = options.CurrentValue;
-        if (settings.Days == 0)
+        if (settings.DeleteRunsAfterSeconds == 0)
         {
             return 0;
         }
 
-        var cutoff = clock.GetUtcNow().AddDays(-settings.Days);
+        var cutoff = clock.GetUtcNow().AddSeconds(-settings.DeleteRunsAfterSeconds);
         var total = 0;
         for (var batch = 0; batch < settings.MaxBatchesPerPass; batch++)
         {

@@ -29,7 +29,7 @@ public static class RecoveryFunctions
         await services.GetRequiredService<RunRetention>().PurgeHubHistoryOnceAsync(context.CancellationToken);
     }
 
-    /// <summary>Retention on Functions: hourly, ended runs older than <c>Retention:Days</c> are deleted (off unless set).</summary>
+    /// <summary>Retention on Functions: hourly, ended runs older than <c>Retention:DeleteRunsAfterSeconds</c> are deleted (off unless set).</summary>
     [Function(nameof(PurgeExpiredRuns))]
     public static async Task PurgeExpiredRuns(
         [TimerTrigger("0 0 * * * *")] TimerInfo timer, [DurableClient] DurableTaskClient client, FunctionContext context)

@@ -52,7 +52,7 @@ public static class DurableTaskHosting
         // Self-healing: left-over outbox signals are delivered and lost runs re-driven from PostgreSQL.
         services.AddHostedService<RecoveryWorker>();
 
-        // Retention: ended runs older than Retention:Days are deleted with their history (off unless set).
+        // Retention: ended runs older than Retention:DeleteRunsAfterSeconds are deleted with their history (off unless set).
         services.AddHostedService<RetentionWorker>();
         return builder;
     }

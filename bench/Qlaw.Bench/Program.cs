@@ -9,19 +9,19 @@ using Qlaw.Bench.Stack;
 namespace Qlaw.Bench;
 
 /// <summary>
-/// <c>dotnet run -c Release --project bench/Qlaw.Bench -- [latency] [throughput] [fanout] [writes] [recovery] [chaos] [peer] [paced] [tools] [--quick] [--seed N] [--pace 500/30/50] [--no-peer]</c>:
-/// starts its own PostgreSQL, Azurite and Qlaw.Server on free ports, runs the scenarios (all but <c>peer</c> and
-/// <c>paced</c> by default), prints the report, saves it under .local/bench/ and, after a full run of every scenario,
-/// writes it into docs/benchmarks.md; a full run of <c>latency throughput peer</c> writes the side-by-side table there,
-/// and a full run of <c>paced</c> or <c>tools</c> its own section.
+/// <c>dotnet run -c Release --project bench/Qlaw.Bench -- [latency] [throughput] [fanout] [writes] [recovery] [chaos] [peer] [paced] [deadletters] [tools] [--quick] [--seed N] [--pace 500/30/50] [--no-peer]</c>:
+/// starts its own PostgreSQL, Azurite and Qlaw.Server on free ports, runs the scenarios (all but <c>peer</c>,
+/// <c>paced</c>, <c>deadletters</c> and <c>tools</c> by default), prints the report, saves it under .local/bench/ and,
+/// after a full run of every scenario, writes it into docs/benchmarks.md; a full run of <c>latency throughput peer</c>
+/// writes the side-by-side table there, and a full run of <c>paced</c>, <c>deadletters</c> or <c>tools</c> its own section.
 /// </summary>
 internal static class BenchProgram
 {
-    private static readonly string[] Scenarios = ["latency", "throughput", "fanout", "writes", "recovery", "chaos", "peer", "paced", "tools"];
+    private static readonly string[] Scenarios = ["latency", "throughput", "fanout", "writes", "recovery", "chaos", "peer", "paced", "deadletters", "tools"];
 
-    // Run only when named: the peer needs its own npm install, the paced scenario alone takes longer than the rest, and
-    // the tool-call cost has its own section.
-    private static readonly string[] Named = ["peer", "paced", "tools"];
+    // Run only when named: the peer needs its own npm install, the paced and dead-letter scenarios each take longer than
+    // the rest, and the tool-call cost has its own section.
+    private static readonly string[] Named = ["peer", "paced", "deadletters", "tools"];
     private static readonly TimeSpan HardLimit = TimeSpan.FromMinutes(25);
 
     public static async Task<int> Main(string[] args)
@@ -46,7 +46,7 @@ internal static class BenchProgram
             .ToHashSet(StringComparer.OrdinalIgnoreCase);
         if (chosen.Except(Scenarios).FirstOrDefault() is { } unknown)
         {
-            Console.Error.WriteLine($"Unknown scenario '{unknown}'. Scenarios: {string.Join(", ", Scenarios)} (all but {string.Join(" and ", Named)} when none is named); --quick for a short version; --seed N for the chaos run's moments; --pace 500/30/50 for the paced model's.");
+            Console.Error.WriteLine($"Unknown scenario '{unknown}'. Scenarios: {string.Join(", ", Scenarios)} (all but {string.Join(", ", Named)} when none is named); --quick for a short version; --seed N for the chaos run's moments; --pace 500/30/50 for the paced model's.");
             return 2;
         }
 
@@ -56,7 +56,7 @@ internal static class BenchProgram
         var scale = args.Contains("--quick") ? BenchScale.Quick : BenchScale.Full;
         BenchServer.Echo = args.Contains("--echo-server");
 
-        var hardLimit = HardLimit + (Runs("paced") ? PacedModel.ExtraTime : TimeSpan.Zero);
+        var hardLimit = HardLimit + (Runs("paced") ? PacedModel.ExtraTime : TimeSpan.Zero) + (Runs("deadletters") ? DeadLetters.ExtraTime : TimeSpan.Zero);
         using var stop = new CancellationTokenSource(hardLimit);
         // Ctrl+C or a SIGTERM (`timeout`, a CI runner) stops the scenarios, and the stack is removed on the way out.
         void Stop(PosixSignalContext context)
@@ -141,6 +141,14 @@ internal static class BenchProgram
                 report.Sections.AddRange(pacedSections);
             }
 
+            ReportSection[] deadLetterSections = [];
+            if (Runs("deadletters"))
+            {
+                Log($"Dead letters ({scale.DeadLetterRuns} failing runs)");
+                deadLetterSections = [await DeadLetters.RunAsync(stack, scale.DeadLetterRuns, Log, stop.Token)];
+                report.Sections.AddRange(deadLetterSections);
+            }
+
             ReportSection[] toolSections = [];
             if (Runs("tools"))
             {
@@ -169,6 +177,12 @@ internal static class BenchProgram
             {
                 await report.UpdatePacedDocumentAsync(pacedSections);
                 Log("Updated the paced-model section in docs/benchmarks.md");
+            }
+
+            if (Runs("deadletters") && scale.IsFull)
+            {
+                await report.UpdateDeadLettersDocumentAsync(deadLetterSections);
+                Log("Updated the dead-letter section in docs/benchmarks.md");
             }
 
             if (Runs("tools") && scale.IsFull)

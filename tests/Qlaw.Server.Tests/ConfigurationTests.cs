@@ -91,7 +91,7 @@ public sealed class ConfigurationTests(QlawStackFixture stack) : IDisposable
                   AllowedModels: [a]
                   DefaultModel: b
             Retention:
-              Days: -1
+              DeleteRunsAfterSeconds: -1
             """);
 
         var (code, output) = await RunToExitAsync(new() { ["QLAW_CONFIG"] = _yaml });
@@ -103,7 +103,7 @@ public sealed class ConfigurationTests(QlawStackFixture stack) : IDisposable
             l => Assert.Contains("Models:Endpoints:local:ApiKeyVariable: Give an environment variable name", l, StringComparison.Ordinal),
             l => Assert.Contains("Models:Endpoints:local:BaseUrl: The BaseUrl field is required.", l, StringComparison.Ordinal),
             l => Assert.Contains("Models:Endpoints:other:DefaultModel: 'b' is not one of AllowedModels.", l, StringComparison.Ordinal),
-            l => Assert.Contains("Retention:Days: The field Days must be between 0 and 36500.", l, StringComparison.Ordinal));
+            l => Assert.Contains("Retention:DeleteRunsAfterSeconds: The field DeleteRunsAfterSeconds must be between 0 and 315360000.", l, StringComparison.Ordinal));
         AssertNoStackTrace(output);
     }
 

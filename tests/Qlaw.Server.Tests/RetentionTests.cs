@@ -7,7 +7,7 @@ using Qlaw.Testing;
 
 namespace Qlaw.Server.Tests;
 
-/// <summary>Retention: ended runs past Retention:Days are deleted with everything they wrote and their hub history.</summary>
+/// <summary>Retention: ended runs past Retention:DeleteRunsAfterSeconds are deleted with everything they wrote and their hub history.</summary>
 [Collection(QlawStackCollections.Api)]
 public sealed class RetentionTests(QlawStackFixture stack) : IAsyncLifetime
 {
@@ -18,7 +18,7 @@ public sealed class RetentionTests(QlawStackFixture stack) : IAsyncLifetime
     {
         _app = await QlawApplication.StartAsync(stack, new Dictionary<string, string?>
         {
-            ["Retention:Days"] = "7",
+            ["Retention:DeleteRunsAfterSeconds"] = "604800",
             ["Retention:IntervalSeconds"] = "1",
             ["Retention:BatchSize"] = "1",
             ["Retention:HubHistorySeconds"] = "0",

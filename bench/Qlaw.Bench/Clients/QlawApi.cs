@@ -26,8 +26,46 @@ internal sealed class QlawApi(HttpClient http)
         return runId ?? throw new BenchException($"Starting a run of {workflow} answered {(int)status}: {body}");
     }
 
+    /// <summary>
+    /// Starts a run as a client that honours the server's limits does: a 429 (an active-run cap, a rate limit) is tried
+    /// again after its <c>Retry-After</c>, until <paramref name="giveUp"/>. Returns the run's id (null when it gave up) and
+    /// how many times it was refused.
+    /// </summary>
+    public async Task<(Guid? RunId, int Refused)> StartRunPatientlyAsync(string workflow, CancellationToken giveUp, CancellationToken cancellationToken)
+    {
+        for (var refused = 0; ; refused++)
+        {
+            var (status, runId, body, retryAfter) = await SendRunAsync(workflow, "add two numbers", null, cancellationToken);
+            if (runId is not null)
+            {
+                return (runId, refused);
+            }
+
+            if (status != HttpStatusCode.TooManyRequests)
+            {
+                throw new BenchException($"Starting a run of {workflow} answered {(int)status}: {body}");
+            }
+
+            try
+            {
+                await Task.Delay(retryAfter ?? TimeSpan.FromSeconds(1), giveUp);
+            }
+            catch (OperationCanceledException) when (giveUp.IsCancellationRequested && !cancellationToken.IsCancellationRequested)
+            {
+                return (null, refused + 1);
+            }
+        }
+    }
+
     /// <summary>POSTs a run, with an <c>Idempotency-Key</c> when given: the answer's status, body, and the run's id when accepted (202).</summary>
     public async Task<(HttpStatusCode Status, Guid? RunId, string Body)> PostRunAsync(
+        string workflow, string input, string? idempotencyKey, CancellationToken cancellationToken)
+    {
+        var (status, runId, body, _) = await SendRunAsync(workflow, input, idempotencyKey, cancellationToken);
+        return (status, runId, body);
+    }
+
+    private async Task<(HttpStatusCode Status, Guid? RunId, string Body, TimeSpan? RetryAfter)> SendRunAsync(
         string workflow, string input, string? idempotencyKey, CancellationToken cancellationToken)
     {
         using var request = new HttpRequestMessage(HttpMethod.Post, new Uri($"/v1/workflows/{workflow}/runs", UriKind.Relative))
@@ -41,7 +79,8 @@ internal sealed class QlawApi(HttpClient http)
 
         using var response = await http.SendAsync(request, cancellationToken);
         var body = await response.Content.ReadAsStringAsync(cancellationToken);
-        return (response.StatusCode, response.StatusCode == HttpStatusCode.Accepted ? Guid.Parse(JsonNode.Parse(body)!["id"]!.GetValue<string>()) : null, body);
+        return (response.StatusCode, response.StatusCode == HttpStatusCode.Accepted ? Guid.Parse(JsonNode.Parse(body)!["id"]!.GetValue<string>()) : null, body,
+            response.Headers.RetryAfter?.Delta);
     }
 
     public async Task CancelAsync(Guid runId, CancellationToken cancellationToken)

@@ -8,7 +8,7 @@ namespace Qlaw.Bench.Report;
 /// <summary>
 /// The whole report: machine, date, command, a summary of the goals, then each scenario's tables. Written to
 /// <c>.local/bench/</c> every time, and between the markers of docs/benchmarks.md after a full run; the side-by-side
-/// comparison with the LangGraph.js peer and the paced-model section each between their own markers.
+/// comparison with the LangGraph.js peer, the paced-model and the dead-letter sections each between their own markers.
 /// </summary>
 internal sealed class BenchReport(string repository, string command)
 {
@@ -20,6 +20,9 @@ internal sealed class BenchReport(string repository, string command)
     public const string PacedEndMarker = "<!-- bench:paced:end -->";
     public const string ToolsBeginMarker = "<!-- bench:tools:begin -->";
     public const string ToolsEndMarker = "<!-- bench:tools:end -->";
+
+    public const string DeadLettersBeginMarker = "<!-- bench:deadletters:begin -->";
+    public const string DeadLettersEndMarker = "<!-- bench:deadletters:end -->";
 
     private readonly DateTimeOffset _started = DateTimeOffset.UtcNow;
     private readonly string _loadAtStart = Load();
@@ -86,6 +89,10 @@ internal sealed class BenchReport(string repository, string command)
 
     /// <summary>Replaces the tool-call section (<paramref name="sections"/>) between the tool markers of docs/benchmarks.md.</summary>
     public Task UpdateToolsDocumentAsync(IReadOnlyCollection<ReportSection> sections) => UpdateDocumentAsync(ToolsBeginMarker, ToolsEndMarker, ToMarkdown(sections));
+
+    /// <summary>Replaces the dead-letter section (<paramref name="sections"/>) between the dead-letter markers of docs/benchmarks.md.</summary>
+    public Task UpdateDeadLettersDocumentAsync(IReadOnlyCollection<ReportSection> sections) =>
+        UpdateDocumentAsync(DeadLettersBeginMarker, DeadLettersEndMarker, ToMarkdown(sections));
 
     private async Task UpdateDocumentAsync(string beginMarker, string endMarker, string markdown)
     {

@@ -40,6 +40,9 @@ internal sealed record BenchScale
     /// <summary>How long a paced wave may take; a wave that does not end in time is reported as far as it got, and the larger ones are skipped.</summary>
     public TimeSpan PacedWaveLimit { get; init; } = TimeSpan.FromMinutes(5);
 
+    /// <summary>Failing runs of the dead-letter scenario: the 10,000 (200 with <c>--quick</c>).</summary>
+    public int DeadLetterRuns { get; init; } = 10_000;
+
     public bool IsFull { get; init; } = true;
 
     public static BenchScale Full { get; } = new();
@@ -58,6 +61,7 @@ internal sealed record BenchScale
         PacedAloneRuns = 1,
         PacedWaves = [20, 100],
         PacedWaveLimit = TimeSpan.FromMinutes(2),
+        DeadLetterRuns = 200,
         IsFull = false,
     };
 }

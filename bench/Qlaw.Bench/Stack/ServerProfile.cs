@@ -37,6 +37,28 @@ internal sealed record ServerProfile(string Name, HubSettings Hub)
     public static ServerProfile Paced(HubSettings hub) => new("paced-turns", hub) { TurnDelayMs = 300, TokenDelayMs = 5 };
 
     /// <summary>
+    /// Runs that fail for good, on the server's default hub settings, with the bounds of a failing run in minutes
+    /// instead of days: a dead letter is abandoned after a minute (default a day), its run deleted a minute after that
+    /// (default: never), the reconciler and retention passes every second and every 5 s (defaults 10 s and an hour).
+    /// The server's own cap of 1,000 active runs paces the starts (a dead letter is active until abandoned): the bench,
+    /// one client, may hold all of them (default 100 a client) and is told to retry after 1 s instead of 10.
+    /// </summary>
+    public static ServerProfile DeadLetters() =>
+        new("dead-letters", HubSettings.Fresh("bd"))
+        {
+            Extra = new Dictionary<string, string?>
+            {
+                ["Limits:MaxActiveRuns"] = "1000",
+                ["Limits:MaxActiveRunsPerClient"] = "1000",
+                ["Limits:ActiveRunsRetryAfterSeconds"] = "1",
+                ["Recovery:AbandonDeadLettersAfterSeconds"] = "60",
+                ["Recovery:ReconcileIntervalSeconds"] = "1",
+                ["Retention:DeleteRunsAfterSeconds"] = "60",
+                ["Retention:IntervalSeconds"] = "5",
+            },
+        };
+
+    /// <summary>
     /// A model that answers like a real one (first token, then tokens at a pace) at <paramref name="modelUrl"/>, the
     /// fake's /v1 URL, as the <c>openai</c> endpoint; the hub at its ceiling, so that many runs wait on the model at
     /// once; the server's connections named, so that PostgreSQL's count of them leaves the bench's own out.
