@@ -84,6 +84,50 @@ public sealed class ToolsTests(QlawStackFixture stack) : FakeModelServerTests(st
     }
 
     [Fact]
+    public async Task A_fork_keeps_the_recorded_calls_of_its_steps_and_calls_nothing_again()
+    {
+        await Runs.CreateWorkflowAsync(Writer("forked-write"));
+        var runId = await Runs.StartAsync("forked-write", "write the answer");
+        await Runs.WaitForAsync(runId, "awaiting_input");
+        await Runs.PostAsync(runId, "continue", new JsonObject { ["approve"] = true });
+        await Runs.WaitForAsync(runId, "completed");
+
+        var forkId = await Runs.ForkAsync(runId, fromStep: 1);
+        await Runs.WaitForAsync(forkId, "completed");
+
+        Assert.Equal(await CallsAsync(runId), await CallsAsync(forkId));
+        Assert.DoesNotContain(await Runs.AuditAsync(forkId), e => e["type"]!.GetValue<string>().StartsWith("tool.", StringComparison.Ordinal));
+    }
+
+    [Fact]
+    public async Task A_tool_server_that_died_is_started_again_for_the_next_call()
+    {
+        var lister = JsonNode.Parse($$"""
+            {
+              "name": "lister", "start_agent": "coder",
+              "agents": [{ "name": "coder", "role": "coder", "tools": ["files/list_directory"],
+                "script": [{ "tool_calls": [{ "tool": "files/list_directory", "arguments": { "path": "{{Escaped(Workspace)}}" } }], "say": "Listed.", "call": "complete" }] }]
+            }
+            """)!.AsObject();
+        await Runs.CreateWorkflowAsync(lister);
+        await Runs.WaitForAsync(await Runs.StartAsync("lister"), "completed");
+
+        // The files server (the only process with this workspace in its arguments) dies.
+        using (var kill = System.Diagnostics.Process.Start("pkill", ["-KILL", "-f", Workspace]))
+        {
+            await kill.WaitForExitAsync();
+            Assert.Equal(0, kill.ExitCode);
+        }
+
+        await Task.Delay(500);
+        var again = await Runs.StartAsync("lister");
+        await Runs.WaitForAsync(again, "completed");
+
+        var result = Assert.Single(await Runs.AuditAsync(again), e => e["type"]!.GetValue<string>() == "tool.completed")["detail"]!;
+        Assert.False(result["is_error"]!.GetValue<bool>(), result.ToJsonString());
+    }
+
+    [Fact]
     public async Task A_no_in_the_conversation_denies_the_write_and_the_agent_is_told()
     {
         await Runs.CreateWorkflowAsync(Writer("denied-write"));
