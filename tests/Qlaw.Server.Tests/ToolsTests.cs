@@ -24,6 +24,7 @@ public sealed class ToolsTests(QlawStackFixture stack) : FakeModelServerTests(st
         return new()
         {
             ["Streaming:DeltaWindowMs"] = "0",
+            ["Limits:MaxToolResultChars"] = "100",
             ["Tools:Mcp:files:Command"] = "node",
             ["Tools:Mcp:files:Arguments:0"] = Path.Combine(modules, "server-filesystem", "dist", "index.js"),
             ["Tools:Mcp:files:Arguments:1"] = Workspace,
@@ -221,6 +222,35 @@ public sealed class ToolsTests(QlawStackFixture stack) : FakeModelServerTests(st
         Assert.Contains(results, r => r.Contains('5', StringComparison.Ordinal));
         var called = (await Runs.AuditAsync(runId)).Count(e => e["type"]!.GetValue<string>() == "tool.completed");
         Assert.Equal(2, called);
+    }
+
+    [Fact]
+    public async Task A_call_past_the_turns_bound_does_not_run_and_a_long_result_is_cut_both_told_to_the_model()
+    {
+        var echoes = JsonNode.Parse($$"""
+            {
+              "name": "bounded-echoes", "start_agent": "coder", "limits": { "max_tool_calls_per_turn": 1 },
+              "agents": [{ "name": "coder", "role": "coder", "tools": ["everything/echo"],
+                "script": [{ "tool_calls": [
+                  { "tool": "everything/echo", "arguments": { "message": "{{new string('x', 300)}}" } },
+                  { "tool": "everything/echo", "arguments": { "message": "second" } }
+                ], "say": "Done.", "call": "complete" }] }]
+            }
+            """)!.AsObject();
+        await Runs.CreateWorkflowAsync(echoes);
+        var overCeiling = OnModel("too-many-calls", ["everything/echo"]);
+        overCeiling["limits"] = new JsonObject { ["max_tool_calls_per_turn"] = 17 };
+
+        var runId = await Runs.StartAsync("bounded-echoes");
+        await Runs.WaitForAsync(runId, "completed");
+
+        var results = (await Runs.AuditAsync(runId)).Where(e => e["type"]!.GetValue<string>() == "tool.completed").Select(e => e["detail"]!).ToList();
+        Assert.Equal(2, results.Count);
+        Assert.EndsWith("[cut at 100 characters (Limits:MaxToolResultChars)]", results[0]["result"]!.GetValue<string>(), StringComparison.Ordinal);
+        Assert.False(results[0]["is_error"]!.GetValue<bool>());
+        Assert.StartsWith("Not run: this turn made its 1 tool calls (limits.max_tool_calls_per_turn)", results[1]["result"]!.GetValue<string>(), StringComparison.Ordinal);
+        Assert.True(results[1]["is_error"]!.GetValue<bool>());
+        await NamesFieldAsync(await Runs.Http.PostAsync("/v1/workflows", RunsClient.Json(overCeiling)), "limits.max_tool_calls_per_turn", "Limits:MaxToolCallsPerTurn");
     }
 
     [Fact]
