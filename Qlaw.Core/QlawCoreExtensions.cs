@@ -37,8 +37,8 @@ public static class QlawCoreExtensions
         builder.AddQlawConfiguration();
         builder.AddQlawTelemetry();
         var services = builder.Services;
-        services.AddQlawOptions<QlawConnectionStrings>("ConnectionStrings", SettingReload.Restart, allowUnknownKeys: true);
-        services.AddQlawOptions<DatabaseOptions>("Database", SettingReload.Restart);
+        services.AddQlawOptions<QlawConnectionStrings>("ConnectionStrings", allowUnknownKeys: true);
+        services.AddQlawOptions<DatabaseOptions>("Database");
         services.TryAddSingleton(TimeProvider.System);
 
         // One pooled data source per process; EF Core and, later, LISTEN/NOTIFY share it.
@@ -51,9 +51,9 @@ public static class QlawCoreExtensions
             sp.GetRequiredService<IOptions<QlawConnectionStrings>>().Value.DurableStorage,
             new QueueClientOptions { Retry = { MaxRetries = 0, NetworkTimeout = TimeSpan.FromSeconds(3) } }));
 
-        services.AddQlawOptions<RunOptions>("Runs", SettingReload.Live);
-        services.AddQlawOptions<LimitsOptions>("Limits", SettingReload.Live);
-        services.AddQlawOptions<ScriptedModelOptions>("Models:Scripted", SettingReload.Live);
+        services.AddQlawOptions<RunOptions>("Runs", live: true);
+        services.AddQlawOptions<LimitsOptions>("Limits", live: true);
+        services.AddQlawOptions<ScriptedModelOptions>("Models:Scripted", live: true);
         services.TryAddScoped<WorkflowCatalog>();
         services.TryAddScoped<RunCommands>();
         services.TryAddScoped<RunForks>();
@@ -63,23 +63,23 @@ public static class QlawCoreExtensions
         services.TryAddScoped<TurnJournal>();
         services.TryAddScoped<RunEndings>();
         services.TryAddSingleton<DatabaseOutage>();
-        services.AddQlawOptions<RecoveryOptions>("Recovery", SettingReload.Live);
+        services.AddQlawOptions<RecoveryOptions>("Recovery", live: true);
         services.TryAddSingleton<RunSignals>();
         services.TryAddScoped<RunRedriver>();
         services.TryAddSingleton<RunReconciler>();
-        services.AddQlawOptions<RetentionOptions>("Retention", SettingReload.Live);
+        services.AddQlawOptions<RetentionOptions>("Retention", live: true);
         services.TryAddScoped<RunRetention>();
-        services.AddQlawOptions<OpenAIProviderOptions>("Models:OpenAI", SettingReload.Live);
+        services.AddQlawOptions<OpenAIProviderOptions>("Models:OpenAI", live: true);
 
         // Named endpoint keys are free-form names; their settings are checked by ModelEndpointsValidator.
-        services.AddQlawOptions<ModelEndpointsOptions>("Models:Endpoints", SettingReload.Live, allowUnknownKeys: true);
+        services.AddQlawOptions<ModelEndpointsOptions>("Models:Endpoints", live: true, allowUnknownKeys: true);
         services.AddSingleton<IValidateOptions<ModelEndpointsOptions>, ModelEndpointsValidator>();
         services.TryAddSingleton<ModelEndpoints>();
         services.TryAddSingleton<WorkflowRules>();
-        services.AddQlawOptions<StreamingOptions>("Streaming", SettingReload.Live);
+        services.AddQlawOptions<StreamingOptions>("Streaming", live: true);
         services.TryAddSingleton<ChatClientProvider>();
         services.TryAddSingleton<AgentFactory>();
-        services.AddQlawOptions<McpServersOptions>("Tools:Mcp", SettingReload.Restart, allowUnknownKeys: true);
+        services.AddQlawOptions<McpServersOptions>("Tools:Mcp", allowUnknownKeys: true);
         services.AddSingleton<IValidateOptions<McpServersOptions>, McpServersValidator>();
         services.TryAddSingleton<McpServers>();
         services.TryAddSingleton<AgentTools>();
@@ -91,7 +91,7 @@ public static class QlawCoreExtensions
         services.TryAddSingleton<DeltaBatcher>();
         services.AddHostedService(sp => sp.GetRequiredService<DeltaBatcher>());
         services.TryAddSingleton<RunStreamReader>();
-        services.AddQlawOptions<ResponsesOptions>("Responses", SettingReload.Live);
+        services.AddQlawOptions<ResponsesOptions>("Responses", live: true);
         services.TryAddScoped<ResponseConversations>();
         services.TryAddScoped<ResponsesService>();
         services.AddHostedService<DatabaseInitializer>();

@@ -24,8 +24,8 @@ public static class ApiExtensions
     public static IHostApplicationBuilder AddQlawApi(this IHostApplicationBuilder builder)
     {
         var services = builder.Services;
-        services.AddQlawOptions<HttpOptions>("Http", SettingReload.Restart);
-        services.AddQlawOptions<RateLimitOptions>("RateLimits", SettingReload.Live);
+        services.AddQlawOptions<HttpOptions>("Http");
+        services.AddQlawOptions<RateLimitOptions>("RateLimits", live: true);
         services.Configure<JsonOptions>(options => QlawJson.Configure(options.SerializerOptions));
         services.AddSingleton<IProblemDetailsWriter, ProblemWriter>();
         services.AddProblemDetails(options => options.CustomizeProblemDetails = NameTheBody);

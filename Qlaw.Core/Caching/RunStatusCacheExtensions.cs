@@ -18,7 +18,7 @@ public static class RunStatusCacheExtensions
     public static IHostApplicationBuilder AddQlawRunStatusCache(this IHostApplicationBuilder builder)
     {
         var services = builder.Services;
-        services.AddQlawOptions<RedisOptions>("Redis", SettingReload.Restart);
+        services.AddQlawOptions<RedisOptions>("Redis");
         services.TryAddEnumerable(ServiceDescriptor.Singleton<IValidateOptions<RedisOptions>, RedisConnectionStringValidator>());
         services.TryAddSingleton<RedisConnection>();
         services.AddHybridCache();

@@ -12,9 +12,8 @@ namespace Qlaw.Core.Configuration;
 internal sealed record RestartSection(string Path);
 
 /// <summary>
-/// The options factory of a live section: the stock one, except that once the section has been read, an edit that
-/// does not bind or validate is logged and the last good values stay. The stock monitor would clear its cache and
-/// throw from every read of the options instead.
+/// A live section's options factory: once the section has been read, an edit that does not bind or validate is logged
+/// and the last good values stay (the stock monitor would throw from every read instead).
 /// </summary>
 internal sealed partial class LastGoodOptionsFactory<T>(OptionsFactory<T> stock, IServiceProvider services, string section) : IOptionsFactory<T>
     where T : class
@@ -54,8 +53,8 @@ internal sealed partial class LastGoodOptionsFactory<T>(OptionsFactory<T> stock,
 }
 
 /// <summary>
-/// A <c>config.yaml</c> source whose reloads are all-or-nothing: a file that no longer parses is rejected and the
-/// last good values stay (the stock provider would drop every key of the file). The first load still fails loudly.
+/// A <c>config.yaml</c> whose reloads are all-or-nothing: a file that no longer parses is rejected, its last good data
+/// kept and why told to the watcher (the stock provider would drop every key of the file). The first load fails loudly.
 /// </summary>
 internal sealed class SafeYamlConfigurationSource : YamlConfigurationSource
 {
@@ -66,7 +65,6 @@ internal sealed class SafeYamlConfigurationSource : YamlConfigurationSource
     }
 }
 
-/// <summary>Keeps its last good data when a reload of the file fails to parse, and why, for the watcher to log.</summary>
 internal sealed class SafeYamlConfigurationProvider(SafeYamlConfigurationSource source) : YamlConfigurationProvider(source)
 {
     private bool _loaded;
@@ -87,10 +85,7 @@ internal sealed class SafeYamlConfigurationProvider(SafeYamlConfigurationSource 
     }
 }
 
-/// <summary>
-/// Logs what a reload did not apply: a rejected <c>config.yaml</c>, and every changed key of a section that is read
-/// once at start (the change needs a restart; values are never logged, they may be secrets).
-/// </summary>
+/// <summary>Logs what a reload did not apply: a rejected <c>config.yaml</c>, and each changed key that is read once at start (never its value).</summary>
 internal sealed partial class ConfigurationWatcher(IConfiguration configuration, IEnumerable<RestartSection> restartSections, ILogger<ConfigurationWatcher> logger)
     : BackgroundService
 {
@@ -110,8 +105,7 @@ internal sealed partial class ConfigurationWatcher(IConfiguration configuration,
             LogRejectedFile(logger, yaml.Rejection!);
         }
 
-        var now = RestartValues();
-        var before = Interlocked.Exchange(ref _restartValues, now);
+        var (before, now) = (_restartValues, _restartValues = RestartValues());
         foreach (var key in now.Keys.Union(before.Keys, StringComparer.OrdinalIgnoreCase).Where(key => now.GetValueOrDefault(key) != before.GetValueOrDefault(key)).Order(StringComparer.Ordinal))
         {
             LogNeedsRestart(logger, key);

@@ -10,26 +10,12 @@ using YamlDotNet.Core;
 
 namespace Qlaw.Core.Configuration;
 
-/// <summary>How a section's values may change while the process runs.</summary>
-public enum SettingReload
-{
-    /// <summary>Read once at start; an edit is logged as needing a restart (connection strings, hub name, ports).</summary>
-    Restart,
-
-    /// <summary>Applied on file change when valid; an invalid edit is rejected and the last good values stay.</summary>
-    Live,
-}
-
-/// <summary>
-/// Qlaw's configuration: appsettings, then a <c>config.yaml</c>, then <c>QLAW__Section__Key</c> variables, bound to
-/// options section by section, every problem named by its key at start and on every reload.
-/// </summary>
+/// <summary>Qlaw's settings (appsettings, <c>config.yaml</c>, <c>QLAW__</c> variables), every problem named by its key.</summary>
 public static partial class QlawConfiguration
 {
     /// <summary>
     /// Adds the YAML file named by <c>--config</c> or <c>QLAW_CONFIG</c> (if any; it must exist and parse) and the
-    /// <c>QLAW__</c>-prefixed environment variables over what the host already loaded; protects log levels from
-    /// invalid edits; logs rejected edits and edits that need a restart.
+    /// <c>QLAW__</c> environment variables over what the host loaded; keeps log levels safe; logs rejected edits.
     /// </summary>
     public static IHostApplicationBuilder AddQlawConfiguration(this IHostApplicationBuilder builder)
     {
@@ -54,16 +40,14 @@ public static partial class QlawConfiguration
     }
 
     /// <summary>
-    /// Binds <typeparamref name="T"/> to <paramref name="section"/>: unknown keys, unconvertible values and data
-    /// annotation failures (of nested objects too, where marked <see cref="ValidateObjectMembersAttribute"/>) are
-    /// reported as <c>Section:Key: message</c> lines at start. <see cref="SettingReload.Live"/> sections reach
-    /// <see cref="IOptionsMonitor{T}"/> on file change, the last good values kept when an edit is invalid.
+    /// Binds <typeparamref name="T"/> to <paramref name="section"/>, every problem reported as <c>Section:Key: message</c>
+    /// (<see cref="Problems"/>). Read once at start (an edit is logged as needing a restart), or, when <paramref name="live"/>,
+    /// applied on file change when valid, the last good values kept when not.
     /// </summary>
-    public static OptionsBuilder<T> AddQlawOptions<T>(this IServiceCollection services, string section, SettingReload reload, bool allowUnknownKeys = false)
+    public static OptionsBuilder<T> AddQlawOptions<T>(this IServiceCollection services, string section, bool live = false, bool allowUnknownKeys = false)
         where T : class
     {
-        services.AddSingleton<IValidateOptions<T>>(sp => new SectionValidator<T>(sp.GetRequiredService<IConfiguration>().GetSection(section), allowUnknownKeys));
-        if (reload == SettingReload.Live)
+        if (live)
         {
             services.AddSingleton<IOptionsChangeTokenSource<T>>(sp => new ConfigurationChangeTokenSource<T>(sp.GetRequiredService<IConfiguration>()));
             services.AddSingleton<IOptionsFactory<T>>(sp => new LastGoodOptionsFactory<T>(ActivatorUtilities.CreateInstance<OptionsFactory<T>>(sp), sp, section));
@@ -77,15 +61,11 @@ public static partial class QlawConfiguration
             .Configure<IConfiguration>((options, configuration) => Bind(configuration.GetSection(section), options, allowUnknownKeys));
     }
 
-    /// <summary>
-    /// Builds the host with <paramref name="build"/> and checks every setting before it starts: throws one
-    /// <see cref="OptionsValidationException"/> whose failures name every offending key (see <see cref="Report"/>).
-    /// </summary>
+    /// <summary>Builds the host and checks every setting: one <see cref="OptionsValidationException"/> names every offending key.</summary>
     public static THost BuildValidated<THost>(this IHostApplicationBuilder builder, Func<THost> build)
         where THost : IHost
     {
-        // A log level that is no LogLevel name stops the build with a message that names no key: it is masked (as
-        // Information) so that the rest can be checked, and reported with the rest.
+        // A log level that is no LogLevel name stops the build naming no key: masked as Information, reported here.
         var badLevels = builder.Configuration.GetSection("Logging").AsEnumerable()
             .Where(s => s.Key.Split(':') is { Length: 3 or 4 } keys && keys[^2].Equals("LogLevel", StringComparison.OrdinalIgnoreCase))
             .Where(s => s.Value is { } level && !Enum.TryParse<LogLevel>(level, ignoreCase: true, out _)).ToList();
@@ -112,11 +92,7 @@ public static partial class QlawConfiguration
         return 2;
     }
 
-    /// <summary>
-    /// Every problem of <paramref name="options"/> as bound from <paramref name="section"/>, each naming its key: data
-    /// annotation failures and unknown keys, of its members marked <see cref="ValidateObjectMembersAttribute"/> too.
-    /// (<see cref="DataAnnotationValidateOptions{TOptions}"/> names a failure only in its text, by CLR path.)
-    /// </summary>
+    /// <summary>Every annotation failure and unknown key of the options and their <see cref="ValidateObjectMembersAttribute"/> members, by key.</summary>
     internal static IEnumerable<string> Problems(IConfigurationSection section, object options, bool allowUnknownKeys)
     {
         var results = new List<ValidationResult>();
@@ -142,23 +118,26 @@ public static partial class QlawConfiguration
     // A message written for operators that starts with its key stays whole.
     private static string Keyed(string key, string? message) => message?.StartsWith(key, StringComparison.OrdinalIgnoreCase) == true ? message : $"{key}: {message}";
 
-    // The binder's own check of unknown keys (BinderOptions.ErrorOnUnknownConfiguration) throws at the first object
-    // with one, before binding it, and names the options type instead of the key: Problems names them all.
+    // Binds, then names every problem by its key: a value the binder cannot convert (it names the key only in its
+    // text) and every other problem of what did bind; its own unknown-key check would stop at the first and name a type.
     private static void Bind(IConfigurationSection section, object options, bool allowUnknownKeys)
     {
+        string[] failed = [];
         try
         {
             section.Bind(options);
         }
         catch (InvalidOperationException exception)
         {
-            var failed = FailedValue().Match(exception.Message);
-            var error = failed.Success
-                ? $"{failed.Groups["key"]}: '{failed.Groups["value"]}' is not a valid {Friendly(failed.Groups["type"].Value)}."
-                : $"{section.Path}: {exception.Message}";
+            var value = FailedValue().Match(exception.Message);
+            failed = [value.Success
+                ? $"{value.Groups["key"]}: '{value.Groups["value"]}' is not a valid {Friendly(value.Groups["type"].Value)}."
+                : $"{section.Path}: {exception.Message}"];
+        }
 
-            // The other problems of what did bind too, so one start lists every problem.
-            throw new OptionsValidationException(section.Path, options.GetType(), [error, .. Problems(section, options, allowUnknownKeys)]);
+        if ((string[])[.. failed, .. Problems(section, options, allowUnknownKeys)] is { Length: > 0 } failures)
+        {
+            throw new OptionsValidationException(section.Path, options.GetType(), failures);
         }
     }
 
@@ -173,12 +152,4 @@ public static partial class QlawConfiguration
 
     [GeneratedRegex("configuration value '(?<value>.*)' at '(?<key>[^']+)' to type '(?<type>[^']+)'")]
     private static partial Regex FailedValue();
-}
-
-/// <summary>Reports a section's <see cref="QlawConfiguration.Problems"/>.</summary>
-internal sealed class SectionValidator<T>(IConfigurationSection section, bool allowUnknownKeys) : IValidateOptions<T>
-    where T : class
-{
-    public ValidateOptionsResult Validate(string? name, T options) =>
-        QlawConfiguration.Problems(section, options, allowUnknownKeys).ToList() is { Count: > 0 } failures ? ValidateOptionsResult.Fail(failures) : ValidateOptionsResult.Success;
 }

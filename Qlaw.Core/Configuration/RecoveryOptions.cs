@@ -13,10 +13,7 @@ public sealed class RecoveryOptions
     [Range(1, 3600)]
     public int ReconcileIntervalSeconds { get; set; } = 10;
 
-    /// <summary>
-    /// A queued or running run with no step, event or heartbeat for this long is re-driven, whatever its orchestration
-    /// says. Keep it above the longest retry backoff (<c>Runs:MaxRetryIntervalMs</c>) and a few heartbeats.
-    /// </summary>
+    /// <summary>A queued or running run quiet this long is re-driven; keep it above <c>Runs:MaxRetryIntervalMs</c> and a few heartbeats.</summary>
     [Range(2, 86_400)]
     public int StaleAfterSeconds { get; set; } = 120;
 
@@ -29,9 +26,8 @@ public sealed class RecoveryOptions
     public int HeartbeatSeconds { get; set; } = 10;
 
     /// <summary>
-    /// A dead-lettered run (failed, waiting for <c>continue</c>) is abandoned after this long without a change: the run
-    /// ends for good (<c>run.abandoned</c>; <c>continue</c> answers 409), its orchestration is terminated and, once ended,
-    /// purged with the hub's history, and retention deletes it like any ended run. Until then it counts as active.
+    /// A dead letter (failed, waiting for <c>continue</c>) unchanged this long ends for good (<c>run.abandoned</c>), its
+    /// orchestration terminated and purged; retention deletes it like any ended run. Until then it counts as active.
     /// </summary>
     [Range(1, 31_536_000)]
     public int AbandonDeadLettersAfterSeconds { get; set; } = 86_400;
@@ -41,14 +37,19 @@ public sealed class RecoveryOptions
     public int BatchSize { get; set; } = 100;
 
     /// <summary>
-    /// Test-only fault hook: the process dies right after a new run is committed and before its orchestration is
-    /// scheduled. Never set it in production.
+    /// Test-only fault hook, never set in production: the process dies at <c>RunCommitted</c> (a run or fork committed,
+    /// not scheduled) or <c>SignalRaised</c> (an outbox signal raised on the hub, its delivery not recorded).
     /// </summary>
-    public bool CrashAfterRunCommitted { get; set; }
+    [AllowedValues(null, RunCommitted, SignalRaised)]
+    public string? CrashAt { get; set; }
 
-    /// <summary>
-    /// Test-only fault hook: the process dies right after an outbox signal is raised on the hub and before its
-    /// delivery is recorded, so it is raised again after the restart. Never set it in production.
-    /// </summary>
-    public bool CrashAfterSignalRaised { get; set; }
+    internal const string RunCommitted = nameof(RunCommitted), SignalRaised = nameof(SignalRaised);
+
+    internal void CrashIf(string point)
+    {
+        if (CrashAt == point)
+        {
+            Environment.FailFast($"Fault injection (Recovery:CrashAt = {point}).");
+        }
+    }
 }

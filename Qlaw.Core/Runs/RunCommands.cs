@@ -96,7 +96,7 @@ public sealed class RunCommands(
             db.Runs.Add(run);
             AuditTypes.Add(db, run.Id, AuditTypes.RunCreated, new RunCreated(workflow.Id, workflow.Name, idempotencyKey, origin is null ? null : "responses", origin?.ConversationId, origin?.FollowUpOf), now);
             signal = RunSignals.Enqueue(db, run.Id, RunSignal.ScheduleKind, schedule, now);
-            if (!recovery.CurrentValue.CrashAfterRunCommitted)
+            if (recovery.CurrentValue.CrashAt != RecoveryOptions.RunCommitted)
             {
                 scheduled = signals.ScheduleBesideCommitAsync(schedule, cancellationToken);
             }
@@ -124,11 +124,7 @@ public sealed class RunCommands(
             return RunLinksFactory.Accepted((await FindByKeyAsync(workflow.Id, idempotencyKey!, cancellationToken))!);
         }
 
-        if (recovery.CurrentValue.CrashAfterRunCommitted)
-        {
-            Environment.FailFast("Fault injection (Recovery:CrashAfterRunCommitted): the run is committed, its schedule signal not delivered.");
-        }
-
+        recovery.CurrentValue.CrashIf(RecoveryOptions.RunCommitted);
         await signals.RecordAsync(db, signal.Id, await scheduled!, CancellationToken.None);
         return RunLinksFactory.Accepted(run);
     }

@@ -109,11 +109,7 @@ public sealed class RunForks(
         var signal = RunSignals.Enqueue(db, fork.Id, RunSignal.ScheduleKind, new RunSignal(
             fork.EntityId!, Schedule: new RunOrchestrationInput(fork.Id, plan, seed.State, seed.Transition, seed.Input, seed.Warning)), write.Now);
         await write.CommitAsync(cancellationToken);
-        if (recovery.CurrentValue.CrashAfterRunCommitted)
-        {
-            Environment.FailFast("Fault injection (Recovery:CrashAfterRunCommitted): the fork is committed, its schedule signal not delivered.");
-        }
-
+        recovery.CurrentValue.CrashIf(RecoveryOptions.RunCommitted);
         await signals.DispatchAsync(signal.Id, cancellationToken);
         return RunLinksFactory.Accepted(fork);
     }

@@ -87,11 +87,7 @@ public sealed class RunSignals(IServiceScopeFactory scopes, IOptionsMonitor<Reco
         try
         {
             await DeliverAsync(scope.ServiceProvider, row, cancellationToken);
-            if (recovery.CurrentValue.CrashAfterSignalRaised)
-            {
-                Environment.FailFast("Fault injection (Recovery:CrashAfterSignalRaised): the signal is raised, its delivery not recorded.");
-            }
-
+            recovery.CurrentValue.CrashIf(RecoveryOptions.SignalRaised);
             row.DispatchedAt = clock.GetUtcNow();
             row.LastError = null;
         }

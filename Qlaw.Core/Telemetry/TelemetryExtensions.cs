@@ -24,7 +24,7 @@ public static class TelemetryExtensions
     /// </summary>
     public static IHostApplicationBuilder AddQlawTelemetry(this IHostApplicationBuilder builder)
     {
-        builder.Services.AddQlawOptions<TelemetryOptions>("Telemetry", SettingReload.Restart);
+        builder.Services.AddQlawOptions<TelemetryOptions>("Telemetry");
         builder.Configuration.AddInMemoryCollection(TelemetryOptions.StandardSettings(builder.Configuration, builder.Environment.ApplicationName));
         if (builder.Configuration["OTEL_EXPORTER_OTLP_ENDPOINT"] is not { Length: > 0 })
         {

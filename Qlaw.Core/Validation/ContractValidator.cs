@@ -7,18 +7,14 @@ using Qlaw.Contracts;
 namespace Qlaw.Core.Validation;
 
 /// <summary>
-/// Validates a request record and everything it holds with its data annotations and <see cref="IValidatableObject"/>
-/// rules, and refuses text PostgreSQL cannot store, naming each bad field by its JSON path (<c>agents[1].handoffs[0]</c>).
-/// Both hosts use it, so a request is judged the same wherever it arrives.
+/// Validates a request record and all it holds (data annotations, <see cref="IValidatableObject"/> rules, text PostgreSQL
+/// can store), each bad field named by its JSON path (<c>agents[1].handoffs[0]</c>); both hosts judge requests with it.
 /// </summary>
 public static class ContractValidator
 {
     private const string InvalidText = "The text is not valid UTF-8, or holds a NUL character or an unpaired surrogate.";
 
-    /// <summary>
-    /// The errors of <paramref name="value"/> (a request record, or a free-form <see cref="JsonElement"/> found at
-    /// <paramref name="path"/>) by JSON path; empty when it is valid.
-    /// </summary>
+    /// <summary>The errors of a request record, or of a free-form <see cref="JsonElement"/> at <paramref name="path"/>, by JSON path.</summary>
     public static Dictionary<string, string[]> Validate(object value, string path = "") =>
         (value is JsonElement ? Check(value, path) : Errors(value, path)).GroupBy(e => e.Path.Length == 0 ? "body" : e.Path, StringComparer.Ordinal)
             .ToDictionary(g => g.Key, g => g.Select(e => e.Message).Distinct(StringComparer.Ordinal).ToArray(), StringComparer.Ordinal);

@@ -15,7 +15,7 @@ public static class DurableTaskHosting
     public static WebApplicationBuilder AddQlawDurableTask(this WebApplicationBuilder builder)
     {
         var services = builder.Services;
-        services.AddQlawOptions<DurableHubOptions>("Durable", SettingReload.Restart);
+        services.AddQlawOptions<DurableHubOptions>("Durable");
         services.AddSingleton(sp =>
         {
             var hub = sp.GetRequiredService<IOptions<DurableHubOptions>>().Value;

@@ -76,7 +76,7 @@ public sealed class QlawOptionsTests
             .AddSingleton<IConfiguration>(configuration)
             .AddSingleton(logs)
             .AddLogging(logging => logging.AddProvider(new QueueLoggerProvider(logs)));
-        services.AddQlawOptions<SampleOptions>("Sample", SettingReload.Live);
+        services.AddQlawOptions<SampleOptions>("Sample", live: true);
         return services.BuildServiceProvider();
     }
 

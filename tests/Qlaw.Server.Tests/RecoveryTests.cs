@@ -40,7 +40,7 @@ public sealed class RecoveryTests(QlawStackFixture stack)
             new Dictionary<string, string?>((await stack.ServerSettingsAsync()).Concat(FastRecovery).Concat(QuickRedelivery)),
             ("Database:SeedWorkflowsPath", Samples.WorkflowsFolder));
         using var http = new HttpClient { BaseAddress = url };
-        await using (var doomed = await ServerProcess.StartAsync(url, With(settings, ("Recovery:CrashAfterRunCommitted", "true")), echo: false))
+        await using (var doomed = await ServerProcess.StartAsync(url, With(settings, ("Recovery:CrashAt", "RunCommitted")), echo: false))
         {
             await Assert.ThrowsAnyAsync<HttpRequestException>(() =>
                 http.PostAsync("/v1/workflows/code-review/runs", JsonContent("""{"input":"add two numbers"}""")));
@@ -59,8 +59,8 @@ public sealed class RecoveryTests(QlawStackFixture stack)
     }
 
     [Theory]
-    [InlineData("Recovery:CrashAfterRunCommitted")]
-    [InlineData("Recovery:CrashAfterSignalRaised")]
+    [InlineData("RunCommitted")]
+    [InlineData("SignalRaised")]
     public async Task A_process_that_dies_while_forking_a_run_loses_nothing_and_duplicates_nothing(string fault)
     {
         var url = new Uri($"http://127.0.0.1:{Network.FreePort()}");
@@ -76,7 +76,7 @@ public sealed class RecoveryTests(QlawStackFixture stack)
             await runs.WaitForAsync(source, "completed");
         }
 
-        await using (var doomed = await ServerProcess.StartAsync(url, With(settings, (fault, "true")), echo: false))
+        await using (var doomed = await ServerProcess.StartAsync(url, With(settings, ("Recovery:CrashAt", fault)), echo: false))
         {
             // The process dies at the fault, usually under the request; when the request's delivery of the schedule
             // fails first (the hub still starting), the fork is accepted and the outbox's next delivery reaches the fault.

@@ -183,7 +183,7 @@ public sealed class RunLogTests(QlawStackFixture stack)
         }
 
         // This process raises the continue on the hub and dies before it records the delivery.
-        await using (var doomed = await ServerProcess.StartAsync(url, new Dictionary<string, string?>(settings) { ["Recovery:CrashAfterSignalRaised"] = "true" }, echo: false))
+        await using (var doomed = await ServerProcess.StartAsync(url, new Dictionary<string, string?>(settings) { ["Recovery:CrashAt"] = "SignalRaised" }, echo: false))
         {
             await Assert.ThrowsAnyAsync<HttpRequestException>(() => runs.PostAsync(runId, "continue", new JsonObject { ["input"] = "C#" }));
             await doomed.WaitForExitAsync(new CancellationTokenSource(TimeSpan.FromSeconds(30)).Token);
