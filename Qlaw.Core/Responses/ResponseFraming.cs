@@ -9,16 +9,6 @@ using Qlaw.Core.Streaming;
 
 namespace Qlaw.Core.Responses;
 
-/// <summary>One event of a <c>/v1/responses</c> stream: a row of the run's log (with its id) or one the stream adds (none).</summary>
-public sealed record ResponseFrame(long? Id, string Event, string Data)
-{
-    /// <summary>Ends a stream whose reader fell too far behind (compared by reference): it resumes with Last-Event-ID.</summary>
-    public static ResponseFrame Lagged { get; } = new(null, "lagging", "");
-}
-
-/// <summary>What a <c>/v1/responses</c> stream is about: the run (its response), the model asked for, the workflow.</summary>
-public sealed record ResponseTarget(Guid RunId, long After, string Workflow, DateTimeOffset CreatedAt, bool Background = false);
-
 /// <summary>
 /// Frames a run's log as an OpenAI Responses stream — the grammar the OpenAI SDKs' stream accumulators read and the
 /// QLAW CLI's parser shows: <c>response.created</c> and <c>response.in_progress</c> carrying the response object; per
