@@ -19,7 +19,7 @@ internal static class DeadLetters
     public const string Workflow = "bench-dead-letters";
 
     /// <summary>How long the scenario may take from its first POST; what has not happened by then is reported as missing.</summary>
-    public static readonly TimeSpan Limit = TimeSpan.FromMinutes(22);
+    public static readonly TimeSpan Limit = TimeSpan.FromMinutes(50);
 
     /// <summary>Time left after the last start for its run to be dead-lettered, abandoned and deleted, beyond the two bounds.</summary>
     public static readonly TimeSpan FollowThrough = TimeSpan.FromMinutes(7);
