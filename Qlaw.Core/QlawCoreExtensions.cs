@@ -60,7 +60,9 @@ public static class QlawCoreExtensions
         services.TryAddScoped<RunQueries>();
         builder.AddQlawRunStatusCache();
         services.TryAddScoped<RunLog>();
+        services.TryAddScoped<TurnStarter>();
         services.TryAddScoped<TurnJournal>();
+        services.TryAddScoped<TurnSettlement>();
         services.TryAddScoped<RunEndings>();
         services.TryAddSingleton<DatabaseOutage>();
         services.AddQlawOptions<RecoveryOptions>("Recovery", live: true);

@@ -1,7 +1,9 @@
+using System.Text.Json;
 using Microsoft.EntityFrameworkCore;
 using Microsoft.EntityFrameworkCore.Storage;
 using Npgsql;
 using NpgsqlTypes;
+using Qlaw.Contracts;
 using Qlaw.Core.Streaming;
 using Qlaw.Data;
 using Qlaw.Data.Runs;
@@ -99,6 +101,8 @@ public sealed class RunLog(QlawDbContext db, TimeProvider clock, RunEventHub hub
 
     /// <summary>A <c>jsonb</c> parameter holding <paramref name="json"/> as it is.</summary>
     internal static NpgsqlParameter Jsonb(string? json) => new() { Value = (object?)json ?? DBNull.Value, NpgsqlDbType = NpgsqlDbType.Jsonb };
+
+    internal static NpgsqlParameter JsonbOf<T>(T value) => Jsonb(JsonSerializer.Serialize(value, QlawJson.Options));
 
     // Takes the run's advisory lock until the transaction ends (the same key from every writer).
     private static NpgsqlBatchCommand LockCommand(Guid runId)

@@ -66,7 +66,7 @@ public sealed partial class AgentTurnActivity(
 
         // Listening from before the attempt begins, so that a cancel committed after it is heard.
         await using var watch = AttemptWatch.Listen(hub, dataSource, input.RunId);
-        var start = await journal.BeginTurnAsync(input, CancellationToken.None);
+        var start = await scope.ServiceProvider.GetRequiredService<TurnStarter>().BeginTurnAsync(input, CancellationToken.None);
         if (start is not TurnStart.Started started)
         {
             return ((TurnStart.Finished)start).Result;
