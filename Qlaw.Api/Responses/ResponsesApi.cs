@@ -51,7 +51,7 @@ public static class ResponsesApi
         return await StreamSlots.OpenAsync(http, slot =>
         {
             var frames = responses.StreamAsync(target, target.Workflow, 0, cancellationToken);
-            return RunEventStreamResult.OfResponse(startingAfter is { } after ? ResponseFraming.After(frames, after, cancellationToken) : frames, slot);
+            return RunEventStreamResult.OfResponse(startingAfter is { } after ? ResponseFrame.After(frames, after, cancellationToken) : frames, slot);
         });
     }
 

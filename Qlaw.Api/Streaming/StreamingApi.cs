@@ -8,6 +8,7 @@ using Qlaw.Contracts.Responses;
 using Qlaw.Core.Paging;
 using Qlaw.Core.Responses;
 using Qlaw.Core.Streaming;
+using Qlaw.Core.Workflows;
 
 namespace Qlaw.Api.Streaming;
 
@@ -111,16 +112,16 @@ public static class StreamingApi
     /// </summary>
     public static async Task<Results<Ok<List<AgentInfo>>, Ok<ListPage<AgentInfo>>, ValidationProblem>> ListAgents(
         [FromQuery(Name = "project_endpoint")] string? projectEndpoint, [FromQuery(Name = "foundry_endpoint")] string? foundryEndpoint,
-        int? limit, string? after, ResponsesService responses, CancellationToken cancellationToken)
+        int? limit, string? after, WorkflowCatalog workflows, CancellationToken cancellationToken)
     {
         if (limit is null && after is null)
         {
-            var first = await responses.ListAgentsAsync(new PageRequest(ListPage<object>.MaxLimit, null), cancellationToken);
+            var first = await workflows.ListAgentsAsync(new PageRequest(ListPage<object>.MaxLimit, null), cancellationToken);
             return TypedResults.Ok(first.Data.ToList());
         }
 
         return PageRequest.TryParse(limit, after, out var page, out var errors)
-            ? TypedResults.Ok(await responses.ListAgentsAsync(page, cancellationToken))
+            ? TypedResults.Ok(await workflows.ListAgentsAsync(page, cancellationToken))
             : TypedResults.ValidationProblem(errors);
     }
 

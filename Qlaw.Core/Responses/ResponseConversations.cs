@@ -87,7 +87,7 @@ public sealed class ResponseConversations(QlawDbContext db, IOptionsMonitor<Resp
         var runs = db.Runs.AsNoTracking();
         if (previousResponseId is not null)
         {
-            return ResponsesService.TryParseResponseId(previousResponseId, out var previousId) && await runs.FirstOrDefaultAsync(r => r.Id == previousId, cancellationToken) is { } previous
+            return RunResponses.TryParseResponseId(previousResponseId, out var previousId) && await runs.FirstOrDefaultAsync(r => r.Id == previousId, cancellationToken) is { } previous
                 ? (previous, "previous_response_id", null)
                 : (null, null, new RunCommandResult.NotFound($"No response has the id '{previousResponseId}'."));
         }
@@ -138,7 +138,7 @@ public sealed class ResponseConversations(QlawDbContext db, IOptionsMonitor<Resp
         }
 
         var answered = JsonSerializer.Deserialize<InputAnswered>(detail, QlawJson.Options)!;
-        return answered.RequestHash == requestHash && ResponsesService.TryParseResponseId(answered.ResponseId, out var runId)
+        return answered.RequestHash == requestHash && RunResponses.TryParseResponseId(answered.ResponseId, out var runId)
             ? (await TargetAsync(runId, answered.StreamAfter ?? 0, workflow, cancellationToken), null)
             : (null, KeyReused(key));
     }

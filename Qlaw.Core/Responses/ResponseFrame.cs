@@ -1,3 +1,6 @@
+using System.Runtime.CompilerServices;
+using System.Text.Json.Nodes;
+
 namespace Qlaw.Core.Responses;
 
 /// <summary>One event of a <c>/v1/responses</c> stream: a row of the run's log (with its id) or one the stream adds (none).</summary>
@@ -5,6 +8,21 @@ public sealed record ResponseFrame(long? Id, string Event, string Data)
 {
     /// <summary>Ends a stream whose reader fell too far behind (compared by reference): it resumes with Last-Event-ID.</summary>
     public static ResponseFrame Lagged { get; } = new(null, "lagging", "");
+
+    /// <summary>The events of <paramref name="frames"/> after the one numbered <paramref name="startingAfter"/> (OpenAI's resume point).</summary>
+    public static async IAsyncEnumerable<ResponseFrame?> After(IAsyncEnumerable<ResponseFrame?> frames, int startingAfter, [EnumeratorCancellation] CancellationToken cancellationToken)
+    {
+        await foreach (var frame in frames.WithCancellation(cancellationToken))
+        {
+            if (frame is null || ReferenceEquals(frame, ResponseFrame.Lagged) || SequenceOf(frame) > startingAfter)
+            {
+                yield return frame;
+            }
+        }
+    }
+
+    private static int SequenceOf(ResponseFrame frame) =>
+        JsonNode.Parse(frame.Data)?["sequence_number"]?.GetValue<int>() ?? int.MaxValue;
 }
 
 /// <summary>What a <c>/v1/responses</c> stream is about: the run (its response), the model asked for, the workflow.</summary>

@@ -63,21 +63,6 @@ public sealed class ResponseFraming(ResponseTarget target, string model, bool he
         }
     }
 
-    /// <summary>The events of <paramref name="frames"/> after the one numbered <paramref name="startingAfter"/> (OpenAI's resume point).</summary>
-    public static async IAsyncEnumerable<ResponseFrame?> After(IAsyncEnumerable<ResponseFrame?> frames, int startingAfter, [EnumeratorCancellation] CancellationToken cancellationToken)
-    {
-        await foreach (var frame in frames.WithCancellation(cancellationToken))
-        {
-            if (frame is null || ReferenceEquals(frame, ResponseFrame.Lagged) || SequenceOf(frame) > startingAfter)
-            {
-                yield return frame;
-            }
-        }
-    }
-
-    private static int SequenceOf(ResponseFrame frame) =>
-        JsonNode.Parse(frame.Data)?["sequence_number"]?.GetValue<int>() ?? int.MaxValue;
-
     private IEnumerable<ResponseFrame> Frame(RunEventRow row)
     {
         switch (row.Type)
@@ -248,21 +233,14 @@ public sealed class ResponseFraming(ResponseTarget target, string model, bool he
     // A row of the log, as stored, with its sequence number appended (the stored JSON is one object).
     private string Numbered(string data) => $"{data.AsSpan().TrimEnd()[..^1]}, \"sequence_number\": {Next()}}}";
 
-    private sealed class Turn(int index, int step, int attempt, string agent, string itemId)
+    // The turn whose output item is open: where it is in the response, and its text so far.
+    private sealed record Turn(int Index, int Step, int Attempt, string Agent, string ItemId)
     {
-        public int Index => index;
-
-        public int Step => step;
-
-        public int Attempt => attempt;
-
-        public string ItemId => itemId;
-
         public bool Headed { get; set; }
 
         public StringBuilder Text { get; } = new();
 
         public OutputMessage Item(string status) =>
-            new(itemId, status, agent, step, attempt, status == "in_progress" ? [] : [new OutputText(Text.ToString())]);
+            new(ItemId, status, Agent, Step, Attempt, status == "in_progress" ? [] : [new OutputText(Text.ToString())]);
     }
 }

@@ -5,14 +5,10 @@ using Qlaw.Contracts;
 using Qlaw.Contracts.Events;
 using Qlaw.Contracts.Responses;
 using Qlaw.Contracts.Runs;
-using Qlaw.Contracts.Workflows;
-using Qlaw.Core.Agents;
-using Qlaw.Core.Paging;
-using Qlaw.Core.RunStore;
 using Qlaw.Core.Runs;
+using Qlaw.Core.RunStore;
 using Qlaw.Core.Streaming;
 using Qlaw.Core.Validation;
-using Qlaw.Core.Workflows;
 using Qlaw.Data;
 using Qlaw.Data.Runs;
 
@@ -59,7 +55,7 @@ public sealed class ResponsesService(
             invalid["store"] = ["Qlaw keeps every run (a durable workflow is its record): store cannot be false."];
         }
 
-        AddKeyErrors(caller, invalid);
+        NewRunRules.AddKeyErrors(caller.IdempotencyKey, invalid);
         if (invalid.Count > 0)
         {
             return (null, new RunCommandResult.Invalid(invalid));
@@ -106,7 +102,7 @@ public sealed class ResponsesService(
     public async Task<(ResponseTarget? Target, RunCommandResult? Error)> SendAsync(string workflowIdOrName, JsonElement body, ResponsesCaller caller, CancellationToken cancellationToken)
     {
         var invalid = ContractValidator.Validate(body);
-        AddKeyErrors(caller, invalid);
+        NewRunRules.AddKeyErrors(caller.IdempotencyKey, invalid);
         if (invalid.Count > 0)
         {
             return (null, new RunCommandResult.Invalid(invalid));
@@ -212,7 +208,7 @@ public sealed class ResponsesService(
     /// <summary>The response <paramref name="id"/> (<c>resp_…</c> or a run id) names, described by its workflow's name; null when there is none.</summary>
     public async Task<ResponseTarget?> FindAsync(string id, CancellationToken cancellationToken)
     {
-        if (!TryParseResponseId(id, out var runId))
+        if (!RunResponses.TryParseResponseId(id, out var runId))
         {
             return null;
         }
@@ -229,36 +225,6 @@ public sealed class ResponsesService(
             ? (await DescribeAsync(target, target.Workflow, cancellationToken), null)
             : (null, result);
 
-    /// <summary>
-    /// The agents of one keyset page of stored workflows, in creation order: <see cref="PageRequest.Limit"/> counts
-    /// workflows (each has at most <see cref="WorkflowDefinition.MaxAgents"/> agents) and the cursor is a workflow id.
-    /// </summary>
-    public async Task<ListPage<AgentInfo>> ListAgentsAsync(PageRequest page, CancellationToken cancellationToken)
-    {
-        var query = db.Workflows.AsNoTracking().Where(w => w.DeletedAt == null);
-        if (page.After is { } after)
-        {
-            query = query.Where(w => w.Id > after);
-        }
-
-        var rows = await query.OrderBy(w => w.Id).Take(page.Limit + 1).Select(w => new { w.Id, w.Config }).ToListAsync(cancellationToken);
-        var workflows = page.ToPage(rows, w => w.Id, w => w.Config.Length);
-        return new ListPage<AgentInfo>(
-            [.. workflows.Data
-                .Select(row => WorkflowCatalog.Parse(row.Config))
-                .SelectMany(w => w.Agents.Select(a => new AgentInfo(
-                    $"{w.Name}.{a.Name}",
-                    a.Name,
-                    a.Instructions ?? RoleInstructions.For(a.Role!.Value),
-                    ChatClientProvider.Resolve(w, a) is { Provider: ModelProvider.Openai } model ? model.Model : "scripted")))],
-            workflows.HasMore,
-            workflows.LastId);
-    }
-
-    /// <summary>Reads a response id (<c>resp_…</c>) or a bare run id.</summary>
-    public static bool TryParseResponseId(string id, out Guid runId) =>
-        Guid.TryParse(id.StartsWith("resp_", StringComparison.Ordinal) ? id[5..] : id, out runId);
-
     // The answer and its trace and audit entry are one write of the run's log; the stream starts after the question.
     private async Task<(ResponseTarget?, RunCommandResult?)> AnswerAsync(
         RunEntity run, WorkflowRef workflow, string text, string via, string? conversation, ResponsesCaller caller, CancellationToken cancellationToken)
@@ -269,14 +235,6 @@ public sealed class ResponsesService(
         return result is RunCommandResult.Accepted
             ? (new ResponseTarget(run.Id, after, workflow.Name, run.CreatedAt), null)
             : (null, result);
-    }
-
-    private static void AddKeyErrors(ResponsesCaller caller, Dictionary<string, string[]> errors)
-    {
-        if (caller.IdempotencyKey is { Length: 0 or > RunCommands.MaxIdempotencyKeyLength })
-        {
-            errors["Idempotency-Key"] = [$"The key must be 1 to {RunCommands.MaxIdempotencyKeyLength} characters."];
-        }
     }
 
     // Request ids are req_{run}_{step} (RunEvents.InputRequest).

@@ -22,4 +22,8 @@ public static class RunResponses
         ResponseTarget target, string model, string status, IReadOnlyList<OutputItem> output, ResponseUsage? usage, ResponseErrorBody? error = null) =>
         new(RunEvents.ResponseId(target.RunId), target.CreatedAt.ToUnixTimeSeconds(), status, model, output, usage, error,
             null, target.Background, target.RunId.ToString(), target.Workflow);
+
+    /// <summary>Reads a response id (<c>resp_…</c>) or a bare run id.</summary>
+    public static bool TryParseResponseId(string id, out Guid runId) =>
+        Guid.TryParse(id.StartsWith("resp_", StringComparison.Ordinal) ? id[5..] : id, out runId);
 }

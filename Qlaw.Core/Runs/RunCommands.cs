@@ -28,8 +28,6 @@ public sealed class RunCommands(
     QlawDbContext db, RunLog log, RunEndings endings, RunSignals signals, IOptionsMonitor<RunOptions> options,
     IOptionsMonitor<RecoveryOptions> recovery, IOptionsMonitor<LimitsOptions> limits, TimeProvider clock)
 {
-    public const int MaxIdempotencyKeyLength = 200;
-
     /// <summary>
     /// Creates a queued run of a workflow for <paramref name="client"/> (its address) and schedules its orchestration,
     /// unless the server or the client is at its cap of active runs; <paramref name="origin"/> says which
@@ -38,7 +36,7 @@ public sealed class RunCommands(
     public async Task<RunCommandResult> StartAsync(
         string workflowIdOrName, StartRunRequest request, string? idempotencyKey, string? client, CancellationToken cancellationToken, ResponsesOrigin? origin = null)
     {
-        var errors = ValidateNewRun(request, request.Metadata, idempotencyKey);
+        var errors = NewRunRules.Validate(request, request.Metadata, idempotencyKey);
         if (errors.Count > 0)
         {
             return new RunCommandResult.Invalid(errors);
@@ -65,21 +63,11 @@ public sealed class RunCommands(
         var now = clock.GetUtcNow();
         var run = new RunEntity
         {
-            Id = TimeOrderedId.New(clock),
-            WorkflowId = workflow.Id,
-            Status = RunStatus.Queued,
-            Input = request.Input,
+            Id = TimeOrderedId.New(clock), WorkflowId = workflow.Id, Status = RunStatus.Queued, Input = request.Input,
             Metadata = request.Metadata is { ValueKind: JsonValueKind.Object } metadata ? metadata.GetRawText() : null,
-            IdempotencyKey = idempotencyKey,
-            RequestHash = origin?.RequestHash,
-            ConversationId = origin?.ConversationId,
-            ClientKey = origin?.ClientKey,
-            StartedViaResponses = origin is not null,
-            CreatedAt = now,
-            UpdatedAt = now,
-            CurrentAgent = definition.StartAgent,
-            Client = client,
-            DefinitionHash = WorkflowCatalog.HashOf(workflow),
+            IdempotencyKey = idempotencyKey, Client = client, CreatedAt = now, UpdatedAt = now, CurrentAgent = definition.StartAgent,
+            DefinitionHash = WorkflowCatalog.HashOf(workflow), StartedViaResponses = origin is not null,
+            RequestHash = origin?.RequestHash, ConversationId = origin?.ConversationId, ClientKey = origin?.ClientKey,
         };
         run.EntityId = $"run-{run.Id:N}";
         var plan = options.CurrentValue.PlanFor(definition, ceilings);
@@ -238,23 +226,6 @@ public sealed class RunCommands(
         QlawTelemetry.RunsCancelled.Add(1);
         await signals.DispatchAsync(signal.Id, cancellationToken);
         return RunLinksFactory.Accepted(run);
-    }
-
-    /// <summary>The errors of a request that makes a run (a start or a fork): its fields, its metadata and its Idempotency-Key.</summary>
-    internal static Dictionary<string, string[]> ValidateNewRun(object request, JsonElement? metadata, string? idempotencyKey)
-    {
-        var errors = ContractValidator.Validate(request);
-        if (metadata is { ValueKind: not JsonValueKind.Object and not JsonValueKind.Null })
-        {
-            errors["metadata"] = ["Metadata must be a JSON object."];
-        }
-
-        if (idempotencyKey is { Length: 0 or > MaxIdempotencyKeyLength })
-        {
-            errors["Idempotency-Key"] = [$"The key must be 1 to {MaxIdempotencyKeyLength} characters."];
-        }
-
-        return errors;
     }
 
     // Validates a command's body, then loads its run.

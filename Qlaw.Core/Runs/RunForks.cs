@@ -32,7 +32,7 @@ public sealed class RunForks(
     /// <summary>Forks run <paramref name="sourceId"/> after <c>from_step</c> for <paramref name="client"/> (its address).</summary>
     public async Task<RunCommandResult> ForkAsync(Guid sourceId, ForkRunRequest request, string? idempotencyKey, string? client, CancellationToken cancellationToken)
     {
-        var errors = RunCommands.ValidateNewRun(request, request.Metadata, idempotencyKey);
+        var errors = NewRunRules.Validate(request, request.Metadata, idempotencyKey);
         if (errors.Count > 0)
         {
             return new RunCommandResult.Invalid(errors);

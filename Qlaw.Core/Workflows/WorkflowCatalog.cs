@@ -5,8 +5,10 @@ using Microsoft.EntityFrameworkCore;
 using Microsoft.Extensions.Options;
 using Npgsql;
 using Qlaw.Contracts;
+using Qlaw.Contracts.Responses;
 using Qlaw.Contracts.Runs;
 using Qlaw.Contracts.Workflows;
+using Qlaw.Core.Agents;
 using Qlaw.Core.Limits;
 using Qlaw.Core.Paging;
 using Qlaw.Core.Tools;
@@ -183,6 +185,32 @@ public sealed class WorkflowCatalog(QlawDbContext db, WorkflowRules rules, Agent
 
     internal static RunSummary ToSummary(RunEntity run) =>
         new(run.Id, run.WorkflowId, run.Status, run.CreatedAt, run.StartedAt, run.CompletedAt, run.CurrentStep, run.CurrentAgent, run.LastError, run.ForkedFrom, run.FromStep);
+
+    /// <summary>
+    /// The agents of one keyset page of stored workflows, in creation order: <see cref="PageRequest.Limit"/> counts
+    /// workflows (each has at most <see cref="WorkflowDefinition.MaxAgents"/> agents) and the cursor is a workflow id.
+    /// </summary>
+    public async Task<ListPage<AgentInfo>> ListAgentsAsync(PageRequest page, CancellationToken cancellationToken)
+    {
+        var query = db.Workflows.AsNoTracking().Where(w => w.DeletedAt == null);
+        if (page.After is { } after)
+        {
+            query = query.Where(w => w.Id > after);
+        }
+
+        var rows = await query.OrderBy(w => w.Id).Take(page.Limit + 1).Select(w => new { w.Id, w.Config }).ToListAsync(cancellationToken);
+        var workflows = page.ToPage(rows, w => w.Id, w => w.Config.Length);
+        return new ListPage<AgentInfo>(
+            [.. workflows.Data
+                .Select(row => Parse(row.Config))
+                .SelectMany(w => w.Agents.Select(a => new AgentInfo(
+                    $"{w.Name}.{a.Name}",
+                    a.Name,
+                    a.Instructions ?? RoleInstructions.For(a.Role!.Value),
+                    ChatClientProvider.Resolve(w, a) is { Provider: ModelProvider.Openai } model ? model.Model : "scripted")))],
+            workflows.HasMore,
+            workflows.LastId);
+    }
 }
 
 /// <summary>Outcome of <see cref="WorkflowCatalog.CreateAsync"/>.</summary>

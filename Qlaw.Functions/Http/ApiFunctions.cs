@@ -158,7 +158,7 @@ public static class ApiFunctions
         [HttpTrigger(AuthorizationLevel.Anonymous, "get", Route = "agents")] HttpRequest request,
         [DurableClient] DurableTaskClient client) =>
         ApiTrigger.InvokeAsync(request, client, RateLimiting.Requests, async http =>
-            await StreamingApi.ListAgents(Query(http, "project_endpoint"), Query(http, "foundry_endpoint"), QueryInt(http, "limit"), Query(http, "after"), http.Service<ResponsesService>(), http.RequestAborted));
+            await StreamingApi.ListAgents(Query(http, "project_endpoint"), Query(http, "foundry_endpoint"), QueryInt(http, "limit"), Query(http, "after"), http.Service<WorkflowCatalog>(), http.RequestAborted));
 
     [Function(nameof(ResponsesApi.GetResponse))]
     public static Task<IActionResult> GetResponse(
