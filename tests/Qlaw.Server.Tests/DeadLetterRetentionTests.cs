@@ -1,3 +1,4 @@
+using System.Collections.Concurrent;
 using System.Text.Json.Nodes;
 using Microsoft.EntityFrameworkCore;
 using Microsoft.Extensions.DependencyInjection;
@@ -39,20 +40,22 @@ public sealed class DeadLetterRetentionTests(QlawStackFixture stack) : IAsyncLif
         var doomed = Samples.Workflow(newName: "doomed");
         doomed["agents"]![0]!["script"] = new JsonArray(new JsonObject { ["say"] = "trying", ["call"] = "complete", ["fail_permanent"] = true });
         await _runs.CreateWorkflowAsync(doomed);
-        var ids = new List<Guid>();
-        for (var i = 0; i < Runs; i++)
-        {
-            ids.Add(Guid.Parse(await _runs.StartAsync("doomed")));
-        }
 
-        // Each state lasts at least two seconds (the abandon time, then the retention time): polled ten times a second,
-        // every run is seen dead-lettered (failed, no end), then abandoned (failed, ended), then gone. Once abandoned,
-        // its orchestration must stop waiting: terminated, or already purged.
+        // Each state lasts at least two seconds (the abandon time, then the retention time): polled ten times a second
+        // from before the first run starts, every run is seen dead-lettered (failed, no end), then abandoned (failed,
+        // ended), then gone. Once abandoned, its orchestration must stop waiting: terminated, or already purged.
         var scheduler = _app.Services.GetRequiredService<IRunScheduler>();
-        var seen = ids.ToDictionary(id => id, _ => new HashSet<string>());
+        var started = new List<Guid>();
+        var seen = new ConcurrentDictionary<Guid, HashSet<string>>();
         var orchestrations = new Dictionary<Guid, Task<InstanceState>>();
-        await RetentionTests.WaitUntilAsync(async () =>
+        var polling = RetentionTests.WaitUntilAsync(async () =>
         {
+            List<Guid> ids;
+            lock (started)
+            {
+                ids = [.. started];
+            }
+
             await using var db = _app.CreateDbContext();
             var rows = await db.Runs.Where(r => ids.Contains(r.Id)).Select(r => new { r.Id, r.Status, Ended = r.CompletedAt != null }).ToListAsync();
             foreach (var id in ids.Except(rows.Select(r => r.Id)))
@@ -69,9 +72,22 @@ public sealed class DeadLetterRetentionTests(QlawStackFixture stack) : IAsyncLif
                 }
             }
 
-            return rows.Count == 0;
+            return ids.Count == Runs && rows.Count == 0;
         });
 
+        for (var i = 0; i < Runs; i++)
+        {
+            // A run's id is polled once its start returned, so its row exists by then.
+            var id = Guid.Parse(await _runs.StartAsync("doomed"));
+            lock (started)
+            {
+                seen[id] = [];
+                started.Add(id);
+            }
+        }
+
+        await polling;
+        var ids = started;
         Assert.All(ids, id => Assert.Superset(new HashSet<string> { "failed", "failed:ended", "gone" }, seen[id]));
         Assert.All(ids, id => Assert.Subset(new HashSet<string> { "queued", "running", "failed", "failed:ended", "gone" }, seen[id]));
         Assert.All(await Task.WhenAll(orchestrations.Values), state => Assert.Contains(state, (InstanceState[])[InstanceState.Terminated, InstanceState.Missing]));
