@@ -8,7 +8,6 @@ using Qlaw.Core.Orchestration;
 using Qlaw.Core.Routing;
 using Qlaw.Core.Streaming;
 using Qlaw.Data;
-using Qlaw.Data.Runs;
 
 namespace Qlaw.Core.RunStore;
 
@@ -55,7 +54,7 @@ public sealed class TurnJournal(QlawDbContext db, RunLog log, RunEndings endings
         }
 
         // The attempt's step and a handoff requested through the API meanwhile, read in the lock's round trip.
-        var reads = Reads();
+        var reads = new TurnReads(db.Model);
         var (opened, (row, handoff, tokensUsed)) = await log.OpenAsync(context.RunId, reads.Complete(context.RunId, step.Id), reads.ReadCompleteAsync, cancellationToken);
         await using var checkedWrite = opened;
         if (row.Status != StepStatus.Running)
@@ -216,6 +215,4 @@ public sealed class TurnJournal(QlawDbContext db, RunLog log, RunEndings endings
         var step = await db.Steps.AsNoTracking().SingleAsync(s => s.Id == stepId, cancellationToken);
         return step.Status == StepStatus.Running ? null : await settlement.SettleAsync(request, step.Index, cancellationToken);
     }
-
-    private TurnReads Reads() => new(EntityRows.Of<StepEntity>(db.Model));
 }

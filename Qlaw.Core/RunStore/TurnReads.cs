@@ -1,31 +1,32 @@
+using Microsoft.EntityFrameworkCore.Metadata;
 using Npgsql;
 using Qlaw.Contracts;
 using Qlaw.Core.Orchestration;
+using Qlaw.Core.Tools;
 using Qlaw.Data;
 using Qlaw.Data.Runs;
-
-using Qlaw.Core.Tools;
 
 namespace Qlaw.Core.RunStore;
 
 /// <summary>
 /// What a turn reads under the run's lock, sent in the lock's round trip (<see cref="RunLog.OpenAsync{T}"/>): to begin,
 /// the run with its workflow and the run's steps so far; to complete, the attempt's step, the handoff requested
-/// through the API that waits, if any, and the run's token count. Step rows are read by EF Core's model of them
-/// (<paramref name="steps"/>).
+/// through the API that waits, if any, and the run's token count. Step and tool call rows are read by EF Core's model
+/// of them.
 /// </summary>
-internal sealed class TurnReads(EntityRows<StepEntity> steps)
+internal sealed class TurnReads(IModel model)
 {
+    private readonly EntityRows<StepEntity> _steps = EntityRows.Of<StepEntity>(model);
+    private readonly EntityRows<ToolCallEntity> _calls = EntityRows.Of<ToolCallEntity>(model);
+
     /// <summary>The run as a turn begins it: whether it still runs, who drives it, its task and its workflow.</summary>
     public sealed record RunForTurn(RunStatus Status, string? EntityId, string Input, string Config, long TokensUsed);
 
     public NpgsqlBatchCommand[] Begin(Guid runId, int step) =>
     [
         Command("SELECT r.status, r.entity_id, r.input, w.config, r.tokens_used FROM runs r JOIN workflows w ON w.id = r.workflow_id WHERE r.id = $1", runId),
-        Command($"SELECT {steps.Columns} FROM steps WHERE run_id = $1 AND index <= $2", runId, step),
-        Command(
-            "SELECT id, step_index, call_id, tool, arguments::text, status, result, is_error, decision_reason FROM tool_calls WHERE run_id = $1 AND step_index = $2 ORDER BY id",
-            runId, step),
+        Command($"SELECT {_steps.Columns} FROM steps WHERE run_id = $1 AND index <= $2", runId, step),
+        Command($"SELECT {_calls.Columns} FROM tool_calls WHERE run_id = $1 AND step_index = $2 ORDER BY id", runId, step),
     ];
 
     /// <summary>The run (null when there is none), its steps, and the tool calls recorded for the step (to replay).</summary>
@@ -43,9 +44,7 @@ internal sealed class TurnReads(EntityRows<StepEntity> steps)
         var calls = new List<ToolCallRecord>();
         while (await reader.ReadAsync(cancellationToken))
         {
-            calls.Add(new(
-                reader.GetInt64(0), reader.GetInt32(1), reader.GetString(2), reader.GetString(3), reader.GetString(4), QlawJson.ParseEnum<ToolCallStatus>(reader.GetString(5)),
-                NullableString(reader, 6), reader.GetBoolean(7), NullableString(reader, 8)));
+            calls.Add(ToolCallRecord.Of(_calls.Read(reader)));
         }
 
         return (run, stepRows, calls);
@@ -53,7 +52,7 @@ internal sealed class TurnReads(EntityRows<StepEntity> steps)
 
     public NpgsqlBatchCommand[] Complete(Guid runId, long stepId) =>
     [
-        Command($"SELECT {steps.Columns} FROM steps WHERE id = $1", stepId),
+        Command($"SELECT {_steps.Columns} FROM steps WHERE id = $1", stepId),
         Command("SELECT id, to_agent, with_return, reason FROM handoffs WHERE run_id = $1 AND resolved_at IS NULL ORDER BY id LIMIT 1", runId),
         Command("SELECT tokens_used FROM runs WHERE id = $1", runId),
     ];
@@ -76,7 +75,7 @@ internal sealed class TurnReads(EntityRows<StepEntity> steps)
         var rows = new List<StepEntity>();
         while (await reader.ReadAsync(cancellationToken))
         {
-            rows.Add(steps.Read(reader));
+            rows.Add(_steps.Read(reader));
         }
 
         return rows;

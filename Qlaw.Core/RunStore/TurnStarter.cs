@@ -44,7 +44,7 @@ public sealed class TurnStarter(QlawDbContext db, RunLog log, TurnSettlement set
     {
         // The run with its workflow and its steps so far (this step's attempts and the conversation before it), read in
         // the lock's round trip.
-        var reads = Reads();
+        var reads = new TurnReads(db.Model);
         var (write, (run, steps, calls)) = await log.OpenAsync(request.RunId, reads.Begin(request.RunId, request.State.Step), reads.ReadBeginAsync, cancellationToken);
         TurnStart? start = null;
         try
@@ -185,6 +185,4 @@ public sealed class TurnStarter(QlawDbContext db, RunLog log, TurnSettlement set
         write.Event(RunEvents.Trace(write.RunId, RunEvents.Handoff, transition.From, detail, write.Now, state.Step));
         write.Audit(transition.Kind == Transition.ReturnKind ? AuditTypes.Return : AuditTypes.Handoff, detail);
     }
-
-    private TurnReads Reads() => new(EntityRows.Of<StepEntity>(db.Model));
 }

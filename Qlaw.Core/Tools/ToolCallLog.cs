@@ -1,10 +1,16 @@
 using Qlaw.Contracts;
+using Qlaw.Data.Runs;
 
 namespace Qlaw.Core.Tools;
 
 /// <summary>A tool call as its record holds it (<c>tool_calls</c>).</summary>
 public sealed record ToolCallRecord(
-    long Id, int Step, string CallId, string Tool, string Arguments, ToolCallStatus Status, string? Result = null, bool IsError = false, string? DecisionReason = null);
+    long Id, int Step, string CallId, string Tool, string Arguments, ToolCallStatus Status, string? Result = null, bool IsError = false, string? DecisionReason = null)
+{
+    /// <summary>The record of a <c>tool_calls</c> row.</summary>
+    public static ToolCallRecord Of(ToolCallEntity row) =>
+        new(row.Id, row.StepIndex, row.CallId, row.Tool, row.Arguments, row.Status, row.Result, row.IsError, row.DecisionReason);
+}
 
 /// <summary>
 /// Where a running turn records its tool calls: before a call runs, and when it returns. Every write holds only while
