@@ -98,23 +98,22 @@ public sealed class TurnLog(
     {
         // A call before any text (the usual first answer of a tool-using turn) goes with the attempt's own first write.
         var values = new object[] { turn.RunId, turn.Step, turn.Attempt, turn.Agent.Name, record.CallId, record.Tool, RunLog.Jsonb(record.Arguments), QlawJson.EnumName(record.Status) };
+        var called = Called(record, reason);
         long first = 0;
         if (await attempt.CommitAsync(write =>
         {
-            write.Stage("INSERT INTO tool_calls (run_id, step_index, attempt, agent, call_id, tool, arguments, status, is_error, created_at) VALUES ($1, $2, $3, $4, $5, $6, $7, $8, false, $9) RETURNING id",
-                [.. values, write.Now], id => first = id);
-            write.Audit(AuditTypes.ToolCalled, Called(record, reason));
-            write.Event(RunEvents.Trace(turn.RunId, RunEvents.ToolCall, turn.Agent.Name, Called(record, reason), write.Now, turn.Step, turn.Attempt));
+            write.Stage($"{InsertCall} VALUES ($1, $2, $3, $4, $5, $6, $7, $8, false, $9) RETURNING id", [.. values, write.Now], id => first = id);
+            write.Audit(AuditTypes.ToolCalled, called);
+            write.Event(RunEvents.Trace(turn.RunId, RunEvents.ToolCall, turn.Agent.Name, called, write.Now, turn.Step, turn.Attempt));
         }))
         {
             return record with { Id = first };
         }
 
         var id = await ToolWriteAsync(
-            "INSERT INTO tool_calls (run_id, step_index, attempt, agent, call_id, tool, arguments, status, is_error, created_at) " +
-            $"SELECT $2, $3, $4, $5, $6, $7, $8, $9, false, $10 WHERE {Running} RETURNING id",
+            $"{InsertCall} SELECT $2, $3, $4, $5, $6, $7, $8, $9, false, $10 WHERE {Running} RETURNING id",
             [attempt.StepId, .. values, clock.GetUtcNow()],
-            AuditTypes.ToolCalled, RunEvents.ToolCall, Called(record, reason), cancellationToken);
+            AuditTypes.ToolCalled, RunEvents.ToolCall, called, cancellationToken);
         return record with { Id = id };
     }
 
@@ -161,6 +160,9 @@ public sealed class TurnLog(
     }
 
     private const string Running = "EXISTS (SELECT 1 FROM steps WHERE id = $1 AND status = 'running')";
+
+    // A new call's row, written with the attempt's first write or, after it, only while the attempt runs.
+    private const string InsertCall = "INSERT INTO tool_calls (run_id, step_index, attempt, agent, call_id, tool, arguments, status, is_error, created_at)";
 
     private static NpgsqlParameter Json<T>(T value) => RunLog.Jsonb(JsonSerializer.Serialize(value, QlawJson.Options));
 
