@@ -79,9 +79,9 @@ public sealed class ResponseFraming(ResponseTarget target, string model, bool he
                 }
 
                 var turn = _turn!;
-                if (headings && !turn.Headed && _headed != (turn.Step, turn.Attempt))
+                if (headings && _headed != (turn.Step, turn.Attempt))
                 {
-                    (turn.Headed, _headed) = (true, (turn.Step, turn.Attempt));
+                    _headed = (turn.Step, turn.Attempt);
                     yield return Delta(null, turn, delta with { Delta = RunResponses.Heading(delta.Agent, attempt, first: !_spoke), Heading = true });
                 }
 
@@ -236,8 +236,6 @@ public sealed class ResponseFraming(ResponseTarget target, string model, bool he
     // The turn whose output item is open: where it is in the response, and its text so far.
     private sealed record Turn(int Index, int Step, int Attempt, string Agent, string ItemId)
     {
-        public bool Headed { get; set; }
-
         public StringBuilder Text { get; } = new();
 
         public OutputMessage Item(string status) =>
