@@ -11,9 +11,9 @@ using NpgsqlTypes;
 namespace Qlaw.Data;
 
 /// <summary>
-/// Reads rows of an entity from a raw batch — one sent in the round trip that takes a run's lock, where EF Core cannot
-/// take part — by EF Core's model of it: the columns, their order and their value conversions all come from the
-/// entity's configuration, so the configuration stays the one mapping and a column added to the entity is read here too.
+/// Reads and inserts rows of an entity in a raw batch — one sent in the round trip that takes a run's lock, where EF Core
+/// cannot take part — by EF Core's model of it: the columns, their order and their value conversions all come from the
+/// entity's configuration, so the configuration stays the one mapping and a column added to the entity is written here too.
 /// </summary>
 public sealed class EntityRows<T>
     where T : class
@@ -24,6 +24,7 @@ public sealed class EntityRows<T>
     private readonly Func<DbDataReader, T> _read;
     private readonly List<(IProperty Property, bool Jsonb)> _inserted;
     private readonly string _insert;
+    private readonly string _insertMany;
 
     internal EntityRows(IModel model)
     {
@@ -33,10 +34,13 @@ public sealed class EntityRows<T>
         ColumnNames = [.. properties.Select(Quoted)];
         Columns = string.Join(", ", ColumnNames);
 
-        // Every column but one the database generates, in one statement text built once.
+        // Every column but one the database generates, in statement texts built once.
         _inserted = [.. properties.Where(p => p.ValueGenerated != ValueGenerated.OnAdd).Select(p => (p, p.GetColumnType() == "jsonb"))];
-        _insert = $"INSERT INTO {Table} ({string.Join(", ", _inserted.Select(c => Quoted(c.Property)))}) " +
-            $"VALUES ({string.Join(", ", _inserted.Select((_, i) => $"${i + 1}"))}) RETURNING ";
+        var inserted = string.Join(", ", _inserted.Select(c => Quoted(c.Property)));
+        var parameters = string.Join(", ", _inserted.Select((_, i) => $"${i + 1}"));
+        _insert = $"INSERT INTO {Table} ({inserted}) VALUES ({parameters})";
+        _insertMany = $"INSERT INTO {Table} ({inserted}) SELECT {string.Join(", ", _inserted.Select(c => "d." + Quoted(c.Property)))} " +
+            $"FROM unnest({parameters}) WITH ORDINALITY AS d({inserted}, n)";
         var reader = Expression.Parameter(typeof(DbDataReader), "reader");
         var row = Expression.MemberInit(
             Expression.New(typeof(T)),
@@ -55,10 +59,18 @@ public sealed class EntityRows<T>
 
     /// <summary>
     /// An <c>INSERT</c> of <paramref name="row"/> — every column but one the database generates — with positional
-    /// parameters converted as EF Core converts them, returning <paramref name="returning"/>.
+    /// parameters converted as EF Core converts them, returning <paramref name="returning"/> when given.
     /// </summary>
-    public (string Sql, object?[] Values) Insert(T row, string returning) =>
-        (_insert + returning, [.. _inserted.Select(c => Parameter(c.Property, c.Jsonb, c.Property.PropertyInfo!.GetValue(row)))]);
+    public (string Sql, object?[] Values) Insert(T row, string? returning = null) =>
+        (returning is null ? _insert : $"{_insert} RETURNING {returning}", [.. _inserted.Select(c => Parameter(c.Property, c.Jsonb, c.Property.PropertyInfo!.GetValue(row)))]);
+
+    /// <summary>
+    /// One <c>INSERT</c> of <paramref name="rows"/>, in their order, from one array a column: only the rows for which
+    /// <paramref name="where"/> holds (SQL over the columns of the row <c>d</c>, e.g. <c>d."run_id"</c>), returning
+    /// <paramref name="returning"/>.
+    /// </summary>
+    public (string Sql, object?[] Values) InsertMany(IReadOnlyList<T> rows, string where, string returning) =>
+        ($"{_insertMany} WHERE {where} ORDER BY d.n RETURNING {returning}", [.. _inserted.Select(c => Parameters(c.Property, c.Jsonb, rows))]);
 
     /// <summary>The entity of the reader's current row, selected with <see cref="Columns"/>.</summary>
     public T Read(DbDataReader reader) => _read(reader);
@@ -73,6 +85,26 @@ public sealed class EntityRows<T>
         if (jsonb)
         {
             parameter.NpgsqlDbType = NpgsqlDbType.Jsonb;
+        }
+
+        return parameter;
+    }
+
+    // One column of every row, as one array parameter.
+    private static NpgsqlParameter Parameters(IProperty property, bool jsonb, IReadOnlyList<T> rows)
+    {
+        var converter = property.GetTypeMapping().Converter;
+        var values = Array.CreateInstance(converter?.ProviderClrType ?? property.ClrType, rows.Count);
+        for (var i = 0; i < rows.Count; i++)
+        {
+            var value = property.PropertyInfo!.GetValue(rows[i]);
+            values.SetValue(value is null || converter is null ? value : converter.ConvertToProvider(value), i);
+        }
+
+        var parameter = new NpgsqlParameter { Value = values };
+        if (jsonb)
+        {
+            parameter.NpgsqlDbType = NpgsqlDbType.Array | NpgsqlDbType.Jsonb;
         }
 
         return parameter;

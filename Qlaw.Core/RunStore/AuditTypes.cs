@@ -1,11 +1,6 @@
-using System.Text.Json;
-using Qlaw.Contracts;
-using Qlaw.Data;
-using Qlaw.Data.Audit;
-
 namespace Qlaw.Core.RunStore;
 
-/// <summary>The audit vocabulary (DESIGN §2.5) and the one way rows are added.</summary>
+/// <summary>The audit vocabulary (DESIGN §2.5); rows are written by <see cref="RunLogWrite.Audit"/>.</summary>
 public static class AuditTypes
 {
     public const string RunCreated = "run.created";
@@ -36,14 +31,4 @@ public static class AuditTypes
     public const string RunRecovered = "run.recovered";
     public const string RunForked = "run.forked";
     public const string RunForkedFrom = "run.forked_from";
-
-    /// <summary>Stages an audit row in <paramref name="db"/>; it is written with the caller's other changes.</summary>
-    public static void Add(QlawDbContext db, Guid runId, string type, object detail, DateTimeOffset at) =>
-        db.AuditLogs.Add(new AuditLogEntity
-        {
-            RunId = runId,
-            Type = type,
-            Detail = JsonSerializer.Serialize(detail, QlawJson.Options),
-            CreatedAt = at,
-        });
 }

@@ -1,10 +1,12 @@
+using Microsoft.EntityFrameworkCore;
 using Microsoft.Extensions.Hosting;
 using Microsoft.Extensions.Logging;
 using Microsoft.Extensions.Options;
 using Npgsql;
-using NpgsqlTypes;
 using Qlaw.Core.Agents;
 using Qlaw.Core.Streaming;
+using Qlaw.Data;
+using Qlaw.Data.Runs;
 
 namespace Qlaw.Core.RunStore;
 
@@ -17,14 +19,16 @@ namespace Qlaw.Core.RunStore;
 /// row still runs: an attempt found stopped (cancelled, superseded) hears so at its next delta.
 /// </summary>
 public sealed partial class DeltaBatcher(
-    NpgsqlDataSource dataSource, RunEventHub hub, IOptionsMonitor<StreamingOptions> streaming, TimeProvider clock, ILogger<DeltaBatcher> logger) : BackgroundService
+    NpgsqlDataSource dataSource, DbContextOptions<QlawDbContext> model, RunEventHub hub, IOptionsMonitor<StreamingOptions> streaming, TimeProvider clock,
+    ILogger<DeltaBatcher> logger) : BackgroundService
 {
+    private readonly EntityRows<RunEventEntity> _events = EventRows(model);
     private readonly Lock _lock = new();
     private readonly SemaphoreSlim _signal = new(0);
     private List<DeltaBuffer> _queued = [];
 
-    /// <summary>A buffer for the text of the running attempt <paramref name="stepId"/> of <paramref name="turn"/>.</summary>
-    public DeltaBuffer Open(AgentTurnContext turn, long stepId) => new(this, turn, stepId);
+    /// <summary>A buffer for the text of the running attempt of <paramref name="turn"/>.</summary>
+    public DeltaBuffer Open(AgentTurnContext turn) => new(this, turn);
 
     internal void Enqueue(DeltaBuffer buffer)
     {
@@ -133,19 +137,12 @@ public sealed partial class DeltaBatcher(
             command.BatchCommands.Add(last);
         }
 
-        var insert = new NpgsqlBatchCommand(
-            "INSERT INTO run_events (run_id, type, data, step_index, attempt, created_at) " +
-            "SELECT d.run_id, $1, d.data, d.step_index, d.attempt, $2 " +
-            "FROM unnest($3::uuid[], $4::jsonb[], $5::int[], $6::int[], $7::bigint[]) WITH ORDINALITY AS d(run_id, data, step_index, attempt, step_id, n) " +
-            "WHERE EXISTS (SELECT 1 FROM steps WHERE id = d.step_id AND status = 'running') ORDER BY d.n " +
-            "RETURNING id, run_id, step_index, attempt, data::text");
-        insert.Parameters.Add(new() { Value = RunEvents.TextDelta });
-        insert.Parameters.Add(new() { Value = now });
-        insert.Parameters.Add(new() { Value = rows.Select(r => r.RunId).ToArray() });
-        insert.Parameters.Add(new() { Value = rows.Select(r => r.Data).ToArray(), NpgsqlDbType = NpgsqlDbType.Array | NpgsqlDbType.Jsonb });
-        insert.Parameters.Add(new() { Value = rows.Select(r => r.StepIndex!.Value).ToArray() });
-        insert.Parameters.Add(new() { Value = rows.Select(r => r.Attempt!.Value).ToArray() });
-        insert.Parameters.Add(new() { Value = batch.Select(b => b.Buffer.StepId).ToArray() });
+        var (sql, values) = _events.InsertMany(
+            rows,
+            "EXISTS (SELECT 1 FROM steps s WHERE s.run_id = d.\"run_id\" AND s.\"index\" = d.\"step_index\" AND s.attempt = d.\"attempt\" AND s.status = 'running')",
+            "id, run_id, step_index, attempt, data::text");
+        var insert = new NpgsqlBatchCommand(sql);
+        insert.Parameters.AddRange(values);
         command.BatchCommands.Add(insert);
 
         var previous = new Dictionary<Guid, long>();
@@ -182,6 +179,13 @@ public sealed partial class DeltaBatcher(
         }
 
         return inserted;
+    }
+
+    // The events' INSERT by EF Core's model (a context of the pool's options, only to read the model it shares).
+    private static EntityRows<RunEventEntity> EventRows(DbContextOptions<QlawDbContext> options)
+    {
+        using var db = new QlawDbContext(options);
+        return EntityRows.Of<RunEventEntity>(db.Model);
     }
 
     [LoggerMessage(Level = LogLevel.Warning, Message = "Could not write the streamed text of {Attempts} attempts; it is kept and written again")]

@@ -17,14 +17,12 @@ public sealed class DeltaBuffer
     private bool _closed;
     private volatile bool _stopped;
 
-    internal DeltaBuffer(DeltaBatcher batcher, AgentTurnContext turn, long stepId)
+    internal DeltaBuffer(DeltaBatcher batcher, AgentTurnContext turn)
     {
-        (_batcher, Turn, StepId) = (batcher, turn, stepId);
+        (_batcher, Turn) = (batcher, turn);
     }
 
     public AgentTurnContext Turn { get; }
-
-    public long StepId { get; }
 
     /// <summary>A write found the attempt no longer running: it was cancelled or superseded.</summary>
     public bool Stopped => _stopped;

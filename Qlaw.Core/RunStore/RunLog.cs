@@ -6,7 +6,6 @@ using NpgsqlTypes;
 using Qlaw.Contracts;
 using Qlaw.Core.Streaming;
 using Qlaw.Data;
-using Qlaw.Data.Runs;
 
 namespace Qlaw.Core.RunStore;
 
@@ -88,17 +87,6 @@ public sealed class RunLog(QlawDbContext db, TimeProvider clock, RunEventHub hub
         }
     }
 
-    /// <summary>A <c>run_events</c> row's values, in the column order <c>run_id, type, data, step_index, attempt, created_at</c>.</summary>
-    internal static NpgsqlParameter[] EventValues(RunEventEntity row) =>
-    [
-        new() { Value = row.RunId },
-        new() { Value = row.Type },
-        Jsonb(row.Data),
-        new() { Value = (object?)row.StepIndex ?? DBNull.Value, NpgsqlDbType = NpgsqlDbType.Integer },
-        new() { Value = (object?)row.Attempt ?? DBNull.Value, NpgsqlDbType = NpgsqlDbType.Integer },
-        new() { Value = row.CreatedAt },
-    ];
-
     /// <summary>A <c>jsonb</c> parameter holding <paramref name="json"/> as it is.</summary>
     internal static NpgsqlParameter Jsonb(string? json) => new() { Value = (object?)json ?? DBNull.Value, NpgsqlDbType = NpgsqlDbType.Jsonb };
 
@@ -111,11 +99,6 @@ public sealed class RunLog(QlawDbContext db, TimeProvider clock, RunEventHub hub
         command.Parameters.Add(new() { Value = runId });
         return command;
     }
-
-    /// <summary>What an event's <c>INSERT</c> returns: its id and its data as every reader reads it (<c>jsonb</c>'s text).</summary>
-    internal const string InsertedEvent = "RETURNING id, data::text";
-
-    internal static RunEventRow InsertedRow(NpgsqlDataReader reader, string type) => new(reader.GetInt64(0), type, reader.GetString(1));
 
     /// <summary>The id of the run's latest committed event (0 when none), read under its lock: what a write's events follow.</summary>
     internal static NpgsqlBatchCommand LastEventCommand(Guid runId)

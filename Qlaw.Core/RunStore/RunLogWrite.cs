@@ -5,6 +5,7 @@ using Npgsql;
 using Qlaw.Contracts;
 using Qlaw.Core.Streaming;
 using Qlaw.Data;
+using Qlaw.Data.Audit;
 using Qlaw.Data.Runs;
 
 namespace Qlaw.Core.RunStore;
@@ -33,15 +34,24 @@ public sealed class RunLogWrite(QlawDbContext db, IDbContextTransaction transact
     /// <summary>The time of every row this write stages.</summary>
     public DateTimeOffset Now => now;
 
-    /// <summary>Stages an audit row.</summary>
-    public void Audit(string type, object detail) =>
-        Stage("INSERT INTO audit_logs (run_id, type, detail, created_at) VALUES ($1, $2, $3, $4)",
-            [runId, type, RunLog.Jsonb(JsonSerializer.Serialize(detail, QlawJson.Options)), now]);
+    /// <summary>Stages an audit row of the run, or of <paramref name="of"/> (a fork written with its source).</summary>
+    public void Audit(string type, object detail, Guid? of = null) =>
+        Insert(new AuditLogEntity { RunId = of ?? runId, Type = type, Detail = JsonSerializer.Serialize(detail, QlawJson.Options), CreatedAt = now });
+
+    /// <summary>
+    /// Stages an <c>INSERT</c> of <paramref name="row"/> by EF Core's model of its entity (<see cref="EntityRows{T}"/>);
+    /// <paramref name="onId"/>, when given, gets its id once the batch ran.
+    /// </summary>
+    public void Insert<T>(T row, Action<long>? onId = null)
+        where T : class
+    {
+        var (sql, values) = EntityRows.Of<T>(db.Model).Insert(row, onId is null ? null : "id");
+        Stage(sql, values, onId);
+    }
 
     /// <summary>Stages an event; readers hear of it when the write commits.</summary>
     public void Event(RunEventEntity row)
     {
-        const string Insert = "INSERT INTO run_events (run_id, type, data, step_index, attempt, created_at) VALUES ($1, $2, $3, $4, $5, $6)";
         if (!_stagedEvent)
         {
             _stagedEvent = true;
@@ -54,14 +64,14 @@ public sealed class RunLogWrite(QlawDbContext db, IDbContextTransaction transact
 
         if (_events is not { } events)
         {
-            Stage(Insert, RunLog.EventValues(row));
+            Insert(row);
             return;
         }
 
+        // Its id and its data as every reader reads it (jsonb's text), for this process's streams.
         var type = row.Type;
-        var insert = new NpgsqlBatchCommand(Insert + " " + RunLog.InsertedEvent);
-        insert.Parameters.AddRange(RunLog.EventValues(row));
-        _staged.Add((insert, true, reader => events.Add(RunLog.InsertedRow(reader, type))));
+        var (sql, values) = EntityRows.Of<RunEventEntity>(db.Model).Insert(row, "id, data::text");
+        StageCommand(sql, values, returnsRows: true, reader => events.Add(new(reader.GetInt64(0), type, reader.GetString(1))));
     }
 
     /// <summary>

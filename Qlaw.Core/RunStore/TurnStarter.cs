@@ -121,14 +121,13 @@ public sealed class TurnStarter(QlawDbContext db, RunLog log, TurnSettlement set
         // Staged, not sent: the attempt's rows go to the database with its first text and the commit, in one round trip.
         var stepInput = state.Step == 0 ? run.Input : request.Input;
         var pending = new PendingAttempt(write);
-        var (insert, values) = EntityRows.Of<StepEntity>(db.Model).Insert(
+        write.Insert(
             new StepEntity
             {
                 RunId = runId, Index = state.Step, Attempt = attempt, Agent = state.Agent, Input = stepInput, Status = StepStatus.Running,
                 StartedAt = now, CheckpointRef = $"{request.InstanceId}#{state.Step}", RouteState = JsonSerializer.Serialize(state, QlawJson.Options),
             },
-            "id");
-        write.Stage(insert, values, pending.SetStepId);
+            pending.SetStepId);
         write.Event(RunEvents.Trace(runId, RunEvents.ExecutorInvoked, state.Agent, new ExecutorInvoked(state.Step, attempt, state.Agent), now, state.Step, attempt));
         var previousError = attempts.OrderByDescending(s => s.Attempt).FirstOrDefault()?.Error;
         write.Audit(attempt == 1 ? AuditTypes.StepStarted : AuditTypes.StepRetrying, new StepStarted(state.Step, state.Agent, attempt, previousError));
@@ -174,10 +173,12 @@ public sealed class TurnStarter(QlawDbContext db, RunLog log, TurnSettlement set
         }
         else
         {
-            write.Stage(
-                "INSERT INTO handoffs (run_id, from_agent, to_agent, reason, with_return, created_at, resolved_at) VALUES ($1, $2, $3, $4, $5, $6, $6)",
-                [write.RunId, transition.From, transition.To, transition.Reason ?? (transition.Kind == Transition.ReturnKind ? RouteCall.ReturnToPrevious : null),
-                 transition.Kind == Transition.ConsultKind, write.Now]);
+            write.Insert(new HandoffEntity
+            {
+                RunId = write.RunId, FromAgent = transition.From, ToAgent = transition.To,
+                Reason = transition.Reason ?? (transition.Kind == Transition.ReturnKind ? RouteCall.ReturnToPrevious : null),
+                WithReturn = transition.Kind == Transition.ConsultKind, CreatedAt = write.Now, ResolvedAt = write.Now,
+            });
         }
 
         var detail = new HandoffOccurred(

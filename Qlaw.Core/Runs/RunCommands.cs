@@ -82,7 +82,7 @@ public sealed class RunCommands(
         await using (var write = await log.OpenAsync(run.Id, cancellationToken))
         {
             db.Runs.Add(run);
-            AuditTypes.Add(db, run.Id, AuditTypes.RunCreated, new RunCreated(workflow.Id, workflow.Name, idempotencyKey, origin is null ? null : "responses", origin?.ConversationId, origin?.FollowUpOf), now);
+            write.Audit(AuditTypes.RunCreated, new RunCreated(workflow.Id, workflow.Name, idempotencyKey, origin is null ? null : "responses", origin?.ConversationId, origin?.FollowUpOf));
             signal = RunSignals.Enqueue(db, run.Id, RunSignal.ScheduleKind, schedule, now);
             if (recovery.CurrentValue.CrashAt != RecoveryOptions.RunCommitted)
             {

@@ -90,8 +90,8 @@ public sealed class RunForks(
             null => "The source run does not record the definition it ran with: the fork runs on the current definition.",
             false => null,
         }, idempotencyKey);
-        AuditTypes.Add(db, fork.Id, AuditTypes.RunCreated, new RunCreated(workflow.Id, workflow.Name, idempotencyKey, "fork"), write.Now);
-        AuditTypes.Add(db, fork.Id, AuditTypes.RunForkedFrom, forked, write.Now);
+        write.Audit(AuditTypes.RunCreated, new RunCreated(workflow.Id, workflow.Name, idempotencyKey, "fork"), of: fork.Id);
+        write.Audit(AuditTypes.RunForkedFrom, forked, of: fork.Id);
         write.Audit(AuditTypes.RunForked, forked);
         try
         {
@@ -142,33 +142,30 @@ public sealed class RunForks(
         };
     }
 
-    // The source's finished attempts up to the step, their tool calls, and the events they wrote (run-level events — a pause, the end —
-    // carry no step and stay behind). Ids inside the events (items, requests) name the new run, as its own would.
+    // The source's finished attempts up to the step, their tool calls with their recorded results (the fork's turns replay
+    // them, never call again), and the events they wrote (run-level events — a pause, the end — carry no step and stay
+    // behind). Ids inside the events (items, requests) name the new run, as its own would.
     private async Task CopyHistoryAsync(Guid sourceId, Guid forkId, int fromStep, CancellationToken cancellationToken)
     {
-        // Every column of a step but its id, by EF Core's model of the row, with the fork's run id.
-        var steps = EntityRows.Of<StepEntity>(db.Model);
-        var copied = string.Join(", ", steps.ColumnNames.Where(c => c is not ("\"id\"" or "\"run_id\"")));
-#pragma warning disable EF1002, EF1003 // The identifiers are the model's; every value is a parameter.
-        await db.Database.ExecuteSqlRawAsync(
-            $"INSERT INTO {steps.Table} (\"run_id\", {copied}) SELECT {{0}}, {copied} FROM {steps.Table} " +
-            "WHERE run_id = {1} AND \"index\" <= {2} AND status <> 'running' ORDER BY id",
-            [forkId, sourceId, fromStep],
-            cancellationToken);
+        await CopyAsync<StepEntity>("\"index\" <= {2} AND status <> 'running'");
+        await CopyAsync<ToolCallEntity>("step_index <= {2}");
+        await CopyAsync<RunEventEntity>("step_index <= {2}", "\"data\"");
 
-        // The tool calls of those steps with their recorded results: the fork's turns replay them, never call again.
-        var calls = EntityRows.Of<ToolCallEntity>(db.Model);
-        var callColumns = string.Join(", ", calls.ColumnNames.Where(c => c is not ("\"id\"" or "\"run_id\"")));
-        await db.Database.ExecuteSqlRawAsync(
-            $"INSERT INTO {calls.Table} (\"run_id\", {callColumns}) SELECT {{0}}, {callColumns} FROM {calls.Table} WHERE run_id = {{1}} AND step_index <= {{2}} ORDER BY id",
-            [forkId, sourceId, fromStep],
-            cancellationToken);
+        // Every column of the rows but the id, by EF Core's model of them, with the fork's run id (and data naming it).
+        Task<int> CopyAsync<T>(string where, string? data = null)
+            where T : class
+        {
+            var rows = EntityRows.Of<T>(db.Model);
+            var columns = string.Join(", ", rows.ColumnNames.Where(c => c is not ("\"id\"" or "\"run_id\"") && c != data));
+            var (target, source) = data is null ? ("", "") : ($", {data}", ", replace(data::text, {3}, {4})::jsonb");
+#pragma warning disable EF1002, EF1003 // The identifiers are the model's; every value is a parameter.
+            return db.Database.ExecuteSqlRawAsync(
+                $"INSERT INTO {rows.Table} (\"run_id\"{target}, {columns}) SELECT {{0}}{source}, {columns} FROM {rows.Table} " +
+                $"WHERE run_id = {{1}} AND {where} ORDER BY id",
+                data is null ? [forkId, sourceId, fromStep] : [forkId, sourceId, fromStep, sourceId.ToString("N"), forkId.ToString("N")],
+                cancellationToken);
 #pragma warning restore EF1002, EF1003
-        await db.Database.ExecuteSqlAsync($"""
-            INSERT INTO run_events (run_id, type, data, step_index, attempt, created_at)
-            SELECT {forkId}, type, replace(data::text, {sourceId.ToString("N")}, {forkId.ToString("N")})::jsonb, step_index, attempt, created_at
-            FROM run_events WHERE run_id = {sourceId} AND step_index <= {fromStep} ORDER BY id
-            """, cancellationToken);
+        }
     }
 
     // Why from_step cannot be forked from: no completed attempt (yet), or one recorded before forks existed.

@@ -84,7 +84,7 @@ public sealed partial class AgentTurnActivity(
         var heartbeat = TimeSpan.FromSeconds(recovery.CurrentValue.HeartbeatSeconds);
         await attempt.CommitWithinAsync(TimeSpan.FromMilliseconds(windowMs), clock, () => watch.Attach(attempt.StepId, heartbeat));
         var maxChars = input.Plan.MaxTurnChars ?? limits.CurrentValue.MaxTurnChars;
-        var log = new TurnLog(batcher, dataSource, clock, maxChars, turn, attempt);
+        var log = new TurnLog(batcher, scope.ServiceProvider.GetRequiredService<RunLog>(), clock, maxChars, turn, attempt);
         try
         {
             var output = await runner.RunAsync(turn, log, watch.Stopped);
