@@ -14,12 +14,13 @@ using Qlaw.Core.Limits;
 using Qlaw.Core.Operations;
 using Qlaw.Core.Orchestration;
 using Qlaw.Core.Responses;
-using Qlaw.Core.RunStore;
 using Qlaw.Core.Runs;
+using Qlaw.Core.RunStore;
 using Qlaw.Core.Signals;
 using Qlaw.Core.Streaming;
 using Qlaw.Core.Telemetry;
 using Qlaw.Core.Tools;
+using Qlaw.Core.Turns;
 using Qlaw.Core.Workflows;
 using Qlaw.Data;
 
@@ -88,6 +89,7 @@ public static class QlawCoreExtensions
         services.TryAddSingleton<IAgentTurnRunner, AgentFrameworkTurnRunner>();
         services.TryAddSingleton<RunEventHub>();
         services.AddHostedService(sp => sp.GetRequiredService<RunEventHub>());
+        services.TryAddSingleton<IRunEventPublisher>(sp => sp.GetRequiredService<RunEventHub>());
 
         // Every streaming turn's text, written in one batch per window.
         services.TryAddSingleton<DeltaBatcher>();

@@ -5,7 +5,7 @@ using Qlaw.Api.Streaming;
 using Qlaw.Contracts.Responses;
 using Qlaw.Core.Operations;
 using Qlaw.Core.Responses;
-using Qlaw.Core.Streaming;
+using Qlaw.Core.RunStore;
 
 namespace Qlaw.Api.Responses;
 

@@ -3,7 +3,7 @@ using System.IO.Pipelines;
 using System.Runtime.CompilerServices;
 using System.Text;
 using Qlaw.Core.Responses;
-using Qlaw.Core.Streaming;
+using Qlaw.Core.RunStore;
 
 namespace Qlaw.Api.Streaming;
 

@@ -5,7 +5,7 @@ using System.Text.Json.Nodes;
 using Qlaw.Contracts;
 using Qlaw.Contracts.Events;
 using Qlaw.Contracts.Responses;
-using Qlaw.Core.Streaming;
+using Qlaw.Core.RunStore;
 
 namespace Qlaw.Core.Responses;
 

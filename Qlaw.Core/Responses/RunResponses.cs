@@ -1,6 +1,6 @@
 using Qlaw.Contracts.Events;
 using Qlaw.Contracts.Responses;
-using Qlaw.Core.Streaming;
+using Qlaw.Core.RunStore;
 
 namespace Qlaw.Core.Responses;
 

@@ -3,8 +3,7 @@ using Microsoft.Extensions.Hosting;
 using Microsoft.Extensions.Logging;
 using Microsoft.Extensions.Options;
 using Npgsql;
-using Qlaw.Core.Agents;
-using Qlaw.Core.Streaming;
+using Qlaw.Core.Configuration;
 using Qlaw.Data;
 using Qlaw.Data.Runs;
 
@@ -19,7 +18,7 @@ namespace Qlaw.Core.RunStore;
 /// row still runs: an attempt found stopped (cancelled, superseded) hears so at its next delta.
 /// </summary>
 public sealed partial class DeltaBatcher(
-    NpgsqlDataSource dataSource, DbContextOptions<QlawDbContext> model, RunEventHub hub, IOptionsMonitor<StreamingOptions> streaming, TimeProvider clock,
+    NpgsqlDataSource dataSource, DbContextOptions<QlawDbContext> model, IRunEventPublisher hub, IOptionsMonitor<StreamingOptions> streaming, TimeProvider clock,
     ILogger<DeltaBatcher> logger) : BackgroundService
 {
     private readonly EntityRows<RunEventEntity> _events = EventRows(model);
@@ -27,8 +26,8 @@ public sealed partial class DeltaBatcher(
     private readonly SemaphoreSlim _signal = new(0);
     private List<DeltaBuffer> _queued = [];
 
-    /// <summary>A buffer for the text of the running attempt of <paramref name="turn"/>.</summary>
-    public DeltaBuffer Open(AgentTurnContext turn) => new(this, turn);
+    /// <summary>A buffer for the text of the running attempt <paramref name="attempt"/> of the run's step.</summary>
+    public DeltaBuffer Open(Guid runId, int step, int attempt, string agent) => new(this, runId, step, attempt, agent);
 
     internal void Enqueue(DeltaBuffer buffer)
     {
@@ -99,7 +98,7 @@ public sealed partial class DeltaBatcher(
             var inserted = await WriteAsync(batch, cancellationToken);
             foreach (var (buffer, _) in batch)
             {
-                buffer.Written(inserted.Contains((buffer.Turn.RunId, buffer.Turn.Step, buffer.Turn.Attempt)));
+                buffer.Written(inserted.Contains((buffer.RunId, buffer.Step, buffer.Attempt)));
             }
 
             return true;
@@ -121,7 +120,7 @@ public sealed partial class DeltaBatcher(
     private async Task<HashSet<(Guid, int, int)>> WriteAsync(List<(DeltaBuffer Buffer, string Text)> batch, CancellationToken cancellationToken)
     {
         var now = clock.GetUtcNow();
-        var rows = batch.Select(b => RunEvents.Delta(b.Buffer.Turn.RunId, b.Buffer.Turn.Step, b.Buffer.Turn.Attempt, b.Buffer.Turn.Agent.Name, b.Text, now)).ToList();
+        var rows = batch.Select(b => RunEvents.Delta(b.Buffer.RunId, b.Buffer.Step, b.Buffer.Attempt, b.Buffer.Agent, b.Text, now)).ToList();
         var runs = rows.Select(r => r.RunId).Distinct().ToArray();
         var followed = runs.Where(hub.Follows).ToArray();
 

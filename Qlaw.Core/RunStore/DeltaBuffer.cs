@@ -1,5 +1,3 @@
-using Qlaw.Core.Agents;
-
 namespace Qlaw.Core.RunStore;
 
 /// <summary>
@@ -17,12 +15,18 @@ public sealed class DeltaBuffer
     private bool _closed;
     private volatile bool _stopped;
 
-    internal DeltaBuffer(DeltaBatcher batcher, AgentTurnContext turn)
+    internal DeltaBuffer(DeltaBatcher batcher, Guid runId, int step, int attempt, string agent)
     {
-        (_batcher, Turn) = (batcher, turn);
+        (_batcher, RunId, Step, Attempt, Agent) = (batcher, runId, step, attempt, agent);
     }
 
-    public AgentTurnContext Turn { get; }
+    public Guid RunId { get; }
+
+    public int Step { get; }
+
+    public int Attempt { get; }
+
+    public string Agent { get; }
 
     /// <summary>A write found the attempt no longer running: it was cancelled or superseded.</summary>
     public bool Stopped => _stopped;

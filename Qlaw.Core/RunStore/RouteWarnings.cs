@@ -1,5 +1,4 @@
 using Qlaw.Contracts.Events;
-using Qlaw.Core.Streaming;
 
 namespace Qlaw.Core.RunStore;
 

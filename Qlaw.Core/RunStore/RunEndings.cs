@@ -5,7 +5,6 @@ using Qlaw.Contracts.Events;
 using Qlaw.Contracts.Runs;
 using Qlaw.Core.Orchestration;
 using Qlaw.Core.Routing;
-using Qlaw.Core.Streaming;
 using Qlaw.Core.Telemetry;
 using Qlaw.Data;
 using Qlaw.Data.Runs;

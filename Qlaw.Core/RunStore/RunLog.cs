@@ -4,7 +4,6 @@ using Microsoft.EntityFrameworkCore.Storage;
 using Npgsql;
 using NpgsqlTypes;
 using Qlaw.Contracts;
-using Qlaw.Core.Streaming;
 using Qlaw.Data;
 
 namespace Qlaw.Core.RunStore;
@@ -15,9 +14,9 @@ namespace Qlaw.Core.RunStore;
 /// until it commits. So one writer per run at a time, and a run's event ids (the SSE ids, which readers tail with
 /// <c>id &gt; last</c>) commit in id order. New <c>run_events</c> rows announce themselves: a row trigger sends
 /// <c>NOTIFY</c> (<see cref="RunEventNotifications.Channel"/>), delivered on commit, at no extra round trip; and
-/// this process's own streams get them from the writer as soon as it committed (<see cref="RunEventHub.Publish"/>).
+/// this process's own streams get them from the writer as soon as it committed (<see cref="IRunEventPublisher.Publish"/>).
 /// </summary>
-public sealed class RunLog(QlawDbContext db, TimeProvider clock, RunEventHub hub)
+public sealed class RunLog(QlawDbContext db, TimeProvider clock, IRunEventPublisher hub)
 {
     /// <summary>
     /// Begins a write of <paramref name="runId"/>'s rows: a transaction holding the run's lock, on a context that tracks
@@ -100,10 +99,12 @@ public sealed class RunLog(QlawDbContext db, TimeProvider clock, RunEventHub hub
         return command;
     }
 
+    public const string LastEventIdSql = "SELECT coalesce(max(id), 0) FROM run_events WHERE run_id = $1";
+
     /// <summary>The id of the run's latest committed event (0 when none), read under its lock: what a write's events follow.</summary>
     internal static NpgsqlBatchCommand LastEventCommand(Guid runId)
     {
-        var command = new NpgsqlBatchCommand(RunEventHub.LastEventIdSql);
+        var command = new NpgsqlBatchCommand(LastEventIdSql);
         command.Parameters.Add(new() { Value = runId });
         return command;
     }

@@ -3,7 +3,6 @@ using Microsoft.EntityFrameworkCore;
 using Microsoft.EntityFrameworkCore.Storage;
 using Npgsql;
 using Qlaw.Contracts;
-using Qlaw.Core.Streaming;
 using Qlaw.Data;
 using Qlaw.Data.Audit;
 using Qlaw.Data.Runs;
@@ -16,7 +15,7 @@ namespace Qlaw.Core.RunStore;
 /// order staged, after what EF Core tracks in <see cref="Db"/>: one round trip for all of them, and the commit with the
 /// last of them.
 /// </summary>
-public sealed class RunLogWrite(QlawDbContext db, IDbContextTransaction transaction, Guid runId, DateTimeOffset now, RunEventHub hub) : IAsyncDisposable
+public sealed class RunLogWrite(QlawDbContext db, IDbContextTransaction transaction, Guid runId, DateTimeOffset now, IRunEventPublisher hub) : IAsyncDisposable
 {
     private readonly List<(NpgsqlBatchCommand Command, bool ReturnsRows, Action<NpgsqlDataReader>? OnRow)> _staged = [];
     private bool _stop;

@@ -3,7 +3,6 @@ using Microsoft.EntityFrameworkCore;
 using Qlaw.Contracts;
 using Qlaw.Contracts.Events;
 using Qlaw.Contracts.Runs;
-using Qlaw.Core.Streaming;
 
 namespace Qlaw.Core.RunStore;
 

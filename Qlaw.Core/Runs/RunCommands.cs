@@ -11,7 +11,6 @@ using Qlaw.Core.Orchestration;
 using Qlaw.Core.Routing;
 using Qlaw.Core.RunStore;
 using Qlaw.Core.Signals;
-using Qlaw.Core.Streaming;
 using Qlaw.Core.Telemetry;
 using Qlaw.Core.Validation;
 using Qlaw.Core.Workflows;

@@ -5,15 +5,9 @@ using Microsoft.Extensions.Logging;
 using Microsoft.Extensions.Options;
 using Npgsql;
 using Qlaw.Core.Limits;
+using Qlaw.Core.RunStore;
 
 namespace Qlaw.Core.Streaming;
-
-/// <summary>A row of a run's event log, as streamed.</summary>
-public sealed record RunEventRow(long Id, string Type, string Data)
-{
-    /// <summary>Ends a stream whose reader fell too far behind (compared by reference): it resumes with Last-Event-ID.</summary>
-    public static RunEventRow Lagged { get; } = new(-1, "lagging", "");
-}
 
 /// <summary>
 /// One <c>LISTEN</c> connection per process and an in-memory fan-out: on each notification the run's new rows are read
@@ -21,7 +15,7 @@ public sealed record RunEventRow(long Id, string Type, string Data)
 /// re-established and every followed run is read again from where it was, so nothing is lost. Rows committed by this
 /// process come sooner: their writer hands them over (<see cref="Publish"/>) without the read.
 /// </summary>
-public sealed partial class RunEventHub(NpgsqlDataSource dataSource, IOptionsMonitor<LimitsOptions> limits, ILogger<RunEventHub> logger) : BackgroundService
+public sealed partial class RunEventHub(NpgsqlDataSource dataSource, IOptionsMonitor<LimitsOptions> limits, ILogger<RunEventHub> logger) : BackgroundService, IRunEventPublisher
 {
     private readonly ConcurrentDictionary<Guid, RunFeed> _feeds = new();
     private readonly ConcurrentDictionary<Guid, ImmutableList<Action>> _stopWatchers = new();
@@ -75,7 +69,6 @@ public sealed partial class RunEventHub(NpgsqlDataSource dataSource, IOptionsMon
     }
 
     /// <summary>The id of a run's latest committed event, 0 when none (<c>$1</c>: the run): where following it starts.</summary>
-    internal const string LastEventIdSql = "SELECT coalesce(max(id), 0) FROM run_events WHERE run_id = $1";
 
     /// <summary>
     /// Whether a stream of this process follows the run: only then is a write's hand-over worth preparing (a stream that

@@ -1,5 +1,6 @@
 using Microsoft.Extensions.Logging;
 using Npgsql;
+using Qlaw.Core.RunStore;
 
 namespace Qlaw.Core.Streaming;
 
@@ -37,7 +38,7 @@ internal sealed class RunFeed(Guid runId)
 
         async Task LoadLastIdAsync(NpgsqlDataSource source)
         {
-            await using var command = source.CreateCommand(RunEventHub.LastEventIdSql);
+            await using var command = source.CreateCommand(RunLog.LastEventIdSql);
             command.Parameters.Add(new() { Value = runId });
             _lastId = (long)(await command.ExecuteScalarAsync(CancellationToken.None))!;
         }

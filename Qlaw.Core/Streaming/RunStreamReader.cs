@@ -4,7 +4,9 @@ using System.Text.Json;
 using Microsoft.Extensions.Options;
 using Npgsql;
 using Qlaw.Contracts;
+using Qlaw.Core.Configuration;
 using Qlaw.Core.Limits;
+using Qlaw.Core.RunStore;
 using Qlaw.Core.Telemetry;
 
 namespace Qlaw.Core.Streaming;
@@ -118,7 +120,7 @@ public sealed class RunStreamReader(NpgsqlDataSource dataSource, RunEventHub hub
     /// <summary>The id of the run's latest event (0 when none): where a stream of what happens next starts.</summary>
     public async Task<long> LastEventIdAsync(Guid runId, CancellationToken cancellationToken)
     {
-        await using var command = dataSource.CreateCommand(RunEventHub.LastEventIdSql);
+        await using var command = dataSource.CreateCommand(RunLog.LastEventIdSql);
         command.Parameters.Add(new() { Value = runId });
         return (long)(await command.ExecuteScalarAsync(cancellationToken))!;
     }

@@ -1,4 +1,5 @@
 using System.Threading.Channels;
+using Qlaw.Core.RunStore;
 
 namespace Qlaw.Core.Streaming;
 

@@ -5,7 +5,6 @@ using Qlaw.Contracts.Events;
 using Qlaw.Contracts.Runs;
 using Qlaw.Core.Agents;
 using Qlaw.Core.RunStore;
-using Qlaw.Core.Streaming;
 using Qlaw.Core.Tools;
 using Qlaw.Data.Runs;
 
@@ -59,7 +58,7 @@ public sealed class TurnLog(
             return;
         }
 
-        (_buffer ??= batcher.Open(turn)).Append(delta);
+        (_buffer ??= batcher.Open(turn.RunId, turn.Step, turn.Attempt, turn.Agent.Name)).Append(delta);
     }
 
     /// <summary>The text the batcher has not written, once every write of it in flight is done; null when none.</summary>

@@ -3,8 +3,9 @@ using System.Text.RegularExpressions;
 namespace Qlaw.Core.Tests;
 
 /// <summary>
-/// The folders of Qlaw.Core depend on each other in one direction only: no folder reaches back to one that needs it, and
-/// the root holds only the composition (the hosts' wiring), which no folder uses.
+/// The folders of Qlaw.Core depend on each other in one direction only: no folder reaches back to one that needs it, the
+/// run log (<c>RunStore</c>) stands below everything that writes through it, and the root holds only the composition
+/// (the hosts' wiring), which no folder uses.
 /// </summary>
 public sealed partial class CoreStructureTests
 {
@@ -32,6 +33,9 @@ public sealed partial class CoreStructureTests
 
         Assert.True(cycle is null, $"Qlaw.Core folders depend on each other in a cycle: {string.Join(" → ", cycle ?? [])}");
         Assert.Empty(graph["Routing"]);
+
+        // The run log knows no turn, stream, agent or command: streams get its events through an interface they implement.
+        Assert.Subset(new HashSet<string> { "Configuration", "Orchestration", "Routing", "Telemetry" }, graph["RunStore"]);
 
         // A folder sees the root namespace's types without a using: none of them may be named there.
         var rootTypes = Directory.GetFiles(core, "*.cs")

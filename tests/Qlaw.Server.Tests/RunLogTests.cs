@@ -11,7 +11,6 @@ using Qlaw.Core.Limits;
 using Qlaw.Core.Orchestration;
 using Qlaw.Core.Routing;
 using Qlaw.Core.RunStore;
-using Qlaw.Core.Streaming;
 using Qlaw.Core.Turns;
 using Qlaw.Data;
 using Qlaw.Data.Runs;

@@ -6,10 +6,11 @@ using Qlaw.Contracts.Runs;
 using Qlaw.Core.Configuration;
 using Qlaw.Core.Orchestration;
 using Qlaw.Core.Routing;
+using Qlaw.Core.RunStore;
 using Qlaw.Data;
 using Qlaw.Data.Runs;
 
-namespace Qlaw.Core.RunStore;
+namespace Qlaw.Core.Turns;
 
 /// <summary>
 /// What the run log says of a turn that is not to run, or no longer runs: the outcome its completed attempt recorded

@@ -1,6 +1,7 @@
+using Qlaw.Core.RunStore;
 using Qlaw.Core.Telemetry;
 
-namespace Qlaw.Core.RunStore;
+namespace Qlaw.Core.Turns;
 
 /// <summary>The run log's counters, added after a write commits.</summary>
 internal static class TurnCounters

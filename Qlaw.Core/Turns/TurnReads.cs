@@ -2,11 +2,12 @@ using Microsoft.EntityFrameworkCore.Metadata;
 using Npgsql;
 using Qlaw.Contracts;
 using Qlaw.Core.Orchestration;
+using Qlaw.Core.RunStore;
 using Qlaw.Core.Tools;
 using Qlaw.Data;
 using Qlaw.Data.Runs;
 
-namespace Qlaw.Core.RunStore;
+namespace Qlaw.Core.Turns;
 
 /// <summary>
 /// What a turn reads under the run's lock, sent in the lock's round trip (<see cref="RunLog.OpenAsync{T}"/>): to begin,

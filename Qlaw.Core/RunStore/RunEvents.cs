@@ -3,7 +3,7 @@ using Qlaw.Contracts;
 using Qlaw.Contracts.Events;
 using Qlaw.Data.Runs;
 
-namespace Qlaw.Core.Streaming;
+namespace Qlaw.Core.RunStore;
 
 /// <summary>
 /// The per-run event log's vocabulary. Each row's data is exactly the JSON an SSE client receives on its

@@ -4,14 +4,14 @@ using Qlaw.Contracts.Events;
 using Qlaw.Core.Agents;
 using Qlaw.Core.Orchestration;
 using Qlaw.Core.Routing;
-using Qlaw.Core.Streaming;
+using Qlaw.Core.RunStore;
 using Qlaw.Core.Telemetry;
 using Qlaw.Core.Tools;
 using Qlaw.Core.Workflows;
 using Qlaw.Data;
 using Qlaw.Data.Runs;
 
-namespace Qlaw.Core.RunStore;
+namespace Qlaw.Core.Turns;
 
 /// <summary>How a turn begins: already done (a re-run of a completed activity), not at all, or as a new attempt.</summary>
 public abstract record TurnStart

@@ -1,6 +1,6 @@
 using System.ComponentModel.DataAnnotations;
 
-namespace Qlaw.Core.Streaming;
+namespace Qlaw.Core.Configuration;
 
 /// <summary>Options of the event stream (section <c>Streaming</c>).</summary>
 public sealed class StreamingOptions

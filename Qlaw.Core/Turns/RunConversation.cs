@@ -4,7 +4,7 @@ using Qlaw.Core.Agents;
 using Qlaw.Core.Routing;
 using Qlaw.Data.Runs;
 
-namespace Qlaw.Core.RunStore;
+namespace Qlaw.Core.Turns;
 
 /// <summary>A run's conversation as the next agent sees it: the task, then each completed turn (and the input it got).</summary>
 public static class RunConversation

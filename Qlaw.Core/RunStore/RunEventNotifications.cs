@@ -1,4 +1,4 @@
-namespace Qlaw.Core.Streaming;
+namespace Qlaw.Core.RunStore;
 
 /// <summary>
 /// New <c>run_events</c> rows are announced with <c>NOTIFY</c> on <see cref="Channel"/> by a row trigger on the table

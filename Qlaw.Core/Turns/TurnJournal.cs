@@ -6,10 +6,10 @@ using Qlaw.Contracts.Runs;
 using Qlaw.Core.Agents;
 using Qlaw.Core.Orchestration;
 using Qlaw.Core.Routing;
-using Qlaw.Core.Streaming;
+using Qlaw.Core.RunStore;
 using Qlaw.Data;
 
-namespace Qlaw.Core.RunStore;
+namespace Qlaw.Core.Turns;
 
 /// <summary>
 /// The end of a turn's attempt in the run log, completed or failed (<see cref="TurnStarter"/> begins it). Activities
