@@ -3,9 +3,6 @@ using Microsoft.EntityFrameworkCore;
 using Qlaw.Contracts;
 using Qlaw.Contracts.Events;
 using Qlaw.Contracts.Runs;
-using Qlaw.Core.Orchestration;
-using Qlaw.Core.Routing;
-using Qlaw.Core.Telemetry;
 using Qlaw.Data;
 using Qlaw.Data.Runs;
 
@@ -19,29 +16,33 @@ namespace Qlaw.Core.RunStore;
 /// </summary>
 public sealed class RunEndings(QlawDbContext db, RunLog log)
 {
-    /// <summary>Retries are exhausted: the run fails with the error and waits for <c>continue</c>.</summary>
-    public async Task DeadLetterAsync(DeadLetterRequest request, CancellationToken cancellationToken)
+    /// <summary>
+    /// Retries are exhausted (or the turn failed for good, <paramref name="permanent"/>) at <paramref name="step"/> of
+    /// <paramref name="agent"/>: the run fails with the error (<paramref name="code"/>, <paramref name="message"/>) and
+    /// waits for <c>continue</c>; false when it had ended.
+    /// </summary>
+    public async Task<bool> DeadLetterAsync(Guid runId, int step, string agent, string code, string message, bool permanent, CancellationToken cancellationToken)
     {
-        await using var write = await log.OpenAsync(request.RunId, cancellationToken);
-        var changed = await db.Runs.Where(r => r.Id == request.RunId && (r.Status == RunStatus.Running || r.Status == RunStatus.Queued)).ExecuteUpdateAsync(
+        await using var write = await log.OpenAsync(runId, cancellationToken);
+        var changed = await db.Runs.Where(r => r.Id == runId && (r.Status == RunStatus.Running || r.Status == RunStatus.Queued)).ExecuteUpdateAsync(
             u => u.SetProperty(r => r.Status, RunStatus.Failed)
-                .SetProperty(r => r.LastError, request.Error.Message)
-                .SetProperty(r => r.LastErrorCode, request.Error.Code)
+                .SetProperty(r => r.LastError, message)
+                .SetProperty(r => r.LastErrorCode, code)
                 .SetProperty(r => r.UpdatedAt, write.Now),
             cancellationToken);
         if (changed == 0)
         {
-            return;
+            return false;
         }
 
-        var attempts = await db.Steps.CountAsync(s => s.RunId == request.RunId && s.Index == request.State.Step && s.Status == StepStatus.Failed, cancellationToken);
-        var lastGood = await db.Steps.Where(s => s.RunId == request.RunId && s.Status == StepStatus.Completed).MaxAsync(s => (int?)s.Index, cancellationToken);
-        var detail = new RunDeadLettered(request.Error.Message, request.Error.Code, attempts, request.Permanent, request.State.Step, request.State.Agent, lastGood);
+        var attempts = await db.Steps.CountAsync(s => s.RunId == runId && s.Index == step && s.Status == StepStatus.Failed, cancellationToken);
+        var lastGood = await db.Steps.Where(s => s.RunId == runId && s.Status == StepStatus.Completed).MaxAsync(s => (int?)s.Index, cancellationToken);
+        var detail = new RunDeadLettered(message, code, attempts, permanent, step, agent, lastGood);
         write.Audit(AuditTypes.RunDeadLettered, detail);
-        write.Event(RunEvents.Trace(request.RunId, RunEvents.WorkflowError, request.State.Agent, detail, write.Now));
-        write.Event(RunEvents.Error(request.RunId, request.Error.Code, request.Error.Message, write.Now));
+        write.Event(RunEvents.Trace(runId, RunEvents.WorkflowError, agent, detail, write.Now));
+        write.Event(RunEvents.Error(runId, code, message, write.Now));
         await write.CommitAsync(cancellationToken);
-        QlawTelemetry.RunsFailed.Add(1, new KeyValuePair<string, object?>(QlawTelemetry.DeadLetteredTag, true));
+        return true;
     }
 
     /// <summary>
@@ -131,9 +132,9 @@ public sealed class RunEndings(QlawDbContext db, RunLog log)
         "WHERE id = $1 AND status NOT IN ($9, $10, $11)";
 
     private static object?[] FinishValues(RunLogWrite write, FinishRunRequest request) =>
-        [request.RunId, QlawJson.EnumName(request.Succeeded ? RunStatus.Completed : RunStatus.Failed), write.Now, request.Failure?.Message, request.Failure?.Code,
-         request.State.Step, RunLog.Jsonb(JsonSerializer.Serialize(request.State.Stack, QlawJson.Options)),
-         RunLog.Jsonb(JsonSerializer.Serialize(request.State.PreviousAgents, QlawJson.Options)),
+        [request.RunId, QlawJson.EnumName(request.Succeeded ? RunStatus.Completed : RunStatus.Failed), write.Now, request.Error, request.ErrorCode,
+         request.Step, RunLog.Jsonb(JsonSerializer.Serialize(request.Stack, QlawJson.Options)),
+         RunLog.Jsonb(JsonSerializer.Serialize(request.Chain, QlawJson.Options)),
          QlawJson.EnumName(RunStatus.Completed), QlawJson.EnumName(RunStatus.Cancelled), QlawJson.EnumName(RunStatus.Failed)];
 
     // The rows of a run's end after its row's update: the warning, the audit entry and the run's last events.
@@ -141,28 +142,30 @@ public sealed class RunEndings(QlawDbContext db, RunLog log)
     {
         if (request.Warning is not null)
         {
-            RouteWarnings.Record(write, request.State.Step - 1, null, request.Warning);
+            RouteWarnings.Record(write, request.Step - 1, null, request.Warning);
         }
 
         write.Audit(
             request.Succeeded ? AuditTypes.RunCompleted : AuditTypes.RunFailed,
-            new RunFinished(request.State.Step, request.Failure?.Message, request.Failure?.Code));
+            new RunFinished(request.Step, request.Error, request.ErrorCode));
         if (request.Succeeded)
         {
-            write.Event(RunEvents.Trace(request.RunId, RunEvents.WorkflowOutput, agent, new WorkflowOutput(request.State.Step, output), write.Now));
+            write.Event(RunEvents.Trace(request.RunId, RunEvents.WorkflowOutput, agent, new WorkflowOutput(request.Step, output), write.Now));
             write.Event(RunEvents.Completed(request.RunId, RunStatus.Completed, output, write.Now));
         }
         else
         {
-            var failure = request.Failure ?? new RunError(RunErrorCodes.Internal, "The run failed.");
-            write.Event(RunEvents.Trace(request.RunId, RunEvents.WorkflowError, request.State.Agent, new WorkflowError(failure.Message, failure.Code, request.State.Step), write.Now));
-            write.Event(RunEvents.Error(request.RunId, failure.Code, failure.Message, write.Now));
+            var (code, message) = (request.ErrorCode ?? RunErrorCodes.Internal, request.Error ?? "The run failed.");
+            write.Event(RunEvents.Trace(request.RunId, RunEvents.WorkflowError, request.Agent, new WorkflowError(message, code, request.Step), write.Now));
+            write.Event(RunEvents.Error(request.RunId, code, message, write.Now));
         }
     }
 }
 
 /// <summary>
-/// A run's end as the turn that decides it writes it: completed, or failed with <paramref name="Failure"/> (a limit,
-/// the token budget), at the routing state <paramref name="State"/>.
+/// A run's end as the turn that decides it writes it: completed, or failed with <paramref name="ErrorCode"/> and
+/// <paramref name="Error"/> (a limit, the token budget), at <paramref name="Step"/> with the routing state's
+/// <paramref name="Agent"/>, origin <paramref name="Stack"/> and <paramref name="Chain"/> of control.
 /// </summary>
-public sealed record FinishRunRequest(Guid RunId, RouteState State, bool Succeeded, RunError? Failure, string? Warning);
+public sealed record FinishRunRequest(
+    Guid RunId, int Step, string Agent, IReadOnlyList<string> Stack, IReadOnlyList<string> Chain, bool Succeeded, string? ErrorCode, string? Error, string? Warning);

@@ -3,6 +3,7 @@ using Microsoft.Extensions.DependencyInjection;
 using Qlaw.Core.Database;
 using Qlaw.Core.Orchestration;
 using Qlaw.Core.RunStore;
+using Qlaw.Core.Telemetry;
 
 namespace Qlaw.Core.Turns;
 
@@ -18,7 +19,12 @@ public sealed class DeadLetterActivity(IServiceScopeFactory scopes, DatabaseOuta
             {
                 // Idempotent, so a write cut by a database outage runs again once it is over.
                 await using var scope = scopes.CreateAsyncScope();
-                await scope.ServiceProvider.GetRequiredService<RunEndings>().DeadLetterAsync(input, CancellationToken.None);
+                if (await scope.ServiceProvider.GetRequiredService<RunEndings>().DeadLetterAsync(
+                    input.RunId, input.State.Step, input.State.Agent, input.Error.Code, input.Error.Message, input.Permanent, CancellationToken.None))
+                {
+                    QlawTelemetry.RunsFailed.Add(1, new KeyValuePair<string, object?>(QlawTelemetry.DeadLetteredTag, true));
+                }
+
                 return "dead_lettered";
             },
             CancellationToken.None);

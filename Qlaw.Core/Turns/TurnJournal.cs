@@ -165,7 +165,7 @@ public sealed class TurnJournal(QlawDbContext db, RunLog log, RunEndings endings
         write.Stage("UPDATE runs SET tokens_used = tokens_used + $2 WHERE id = $1", [request.RunId, tokens]);
         var used = tokensUsed + tokens;
         return request.Plan.MaxTotalTokens is { } budget && used > budget
-            ? new FinishRunRequest(request.RunId, request.State with { Step = request.State.Step + 1 }, false, BudgetError(used.Value, budget), null)
+            ? TurnSettlement.End(request.RunId, request.State with { Step = request.State.Step + 1 }, BudgetError(used.Value, budget), null)
             : null;
     }
 

@@ -32,10 +32,14 @@ public sealed class TurnSettlement(QlawDbContext db, RunEndings endings, IOption
     // The run's end when the outcome ends it.
     internal static FinishRunRequest? EndOf(TurnRequest request, RouteOutcome? outcome) => outcome switch
     {
-        RouteOutcome.Completed completed => new FinishRunRequest(request.RunId, completed.State, true, null, completed.Warning),
-        RouteOutcome.Failed failed => new FinishRunRequest(request.RunId, failed.State, false, new RunError(failed.Code, failed.Reason), null),
+        RouteOutcome.Completed completed => End(request.RunId, completed.State, null, completed.Warning),
+        RouteOutcome.Failed failed => End(request.RunId, failed.State, new RunError(failed.Code, failed.Reason), null),
         _ => null,
     };
+
+    // The run's end at a routing state: completed unless it failed with failure.
+    internal static FinishRunRequest End(Guid runId, RouteState state, RunError? failure, string? warning) =>
+        new(runId, state.Step, state.Agent, state.Stack, state.PreviousAgents, failure is null, failure?.Code, failure?.Message, warning);
 
     /// <summary>
     /// Where the run goes after a completed turn: the agent's decision routed by the plan, unless a handoff requested

@@ -87,7 +87,7 @@ public sealed class TurnStarter(QlawDbContext db, RunLog log, TurnSettlement set
         // Every attempt's tokens count, failed ones too: a run whose budget is spent makes no more model calls.
         if (request.Plan.MaxTotalTokens is { } budget && run.TokensUsed >= budget)
         {
-            await settlement.FinishAsync(write, new FinishRunRequest(runId, state, false, TurnJournal.BudgetError(run.TokensUsed, budget), null), cancellationToken);
+            await settlement.FinishAsync(write, TurnSettlement.End(runId, state, TurnJournal.BudgetError(run.TokensUsed, budget), null), cancellationToken);
             return new TurnStart.Finished(TurnResult.Stop);
         }
 
