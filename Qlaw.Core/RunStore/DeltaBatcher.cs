@@ -126,7 +126,7 @@ public sealed partial class DeltaBatcher(
 
         await using var command = dataSource.CreateBatch();
         var locks = new NpgsqlBatchCommand(
-            "SELECT pg_advisory_xact_lock(k) FROM (SELECT DISTINCT hashtextextended(r::text, 0) AS k FROM unnest($1::uuid[]) AS r) AS keys ORDER BY k");
+            $"SELECT pg_advisory_xact_lock(k) FROM (SELECT DISTINCT {RunLog.LockKey("r")} AS k FROM unnest($1::uuid[]) AS r) AS keys ORDER BY k");
         locks.Parameters.Add(new() { Value = runs });
         command.BatchCommands.Add(locks);
         if (followed.Length > 0)

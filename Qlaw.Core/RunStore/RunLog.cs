@@ -91,13 +91,18 @@ public sealed class RunLog(QlawDbContext db, TimeProvider clock, IRunEventPublis
 
     internal static NpgsqlParameter JsonbOf<T>(T value) => Jsonb(JsonSerializer.Serialize(value, QlawJson.Options));
 
-    // Takes the run's advisory lock until the transaction ends (the same key from every writer).
+    /// <summary>The key of the advisory lock of the run <paramref name="runId"/> (SQL naming a <c>uuid</c>): every writer's.</summary>
+    internal static string LockKey(string runId) => $"hashtextextended({runId}::text, 0)";
+
+    // Takes the run's advisory lock until the transaction ends.
     private static NpgsqlBatchCommand LockCommand(Guid runId)
     {
-        var command = new NpgsqlBatchCommand("SELECT pg_advisory_xact_lock(hashtextextended($1::text, 0))");
+        var command = new NpgsqlBatchCommand(LockSql);
         command.Parameters.Add(new() { Value = runId });
         return command;
     }
+
+    private static readonly string LockSql = $"SELECT pg_advisory_xact_lock({LockKey("$1")})";
 
     public const string LastEventIdSql = "SELECT coalesce(max(id), 0) FROM run_events WHERE run_id = $1";
 
