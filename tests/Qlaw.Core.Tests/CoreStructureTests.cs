@@ -12,13 +12,7 @@ public sealed partial class CoreStructureTests
     [Fact]
     public void Core_folders_form_no_cycle()
     {
-        var root = new DirectoryInfo(AppContext.BaseDirectory);
-        while (!File.Exists(Path.Combine(root.FullName, "Qlaw.sln")))
-        {
-            root = root.Parent ?? throw new InvalidOperationException("Qlaw.sln not found above the test's folder.");
-        }
-
-        var core = Path.Combine(root.FullName, "Qlaw.Core");
+        var core = Path.Combine(RepositoryRoot(), "Qlaw.Core");
         var graph = Directory.GetDirectories(core)
             .Select(Path.GetFileName)
             .Where(folder => folder is not ("bin" or "obj"))
@@ -51,6 +45,32 @@ public sealed partial class CoreStructureTests
         Assert.Empty(namedInFolders);
     }
 
+    [Fact]
+    public void Rows_are_inserted_by_the_model_not_by_a_column_list_kept_by_hand()
+    {
+        // A run's rows are inserted by EF Core's model of their entity (SaveChanges, or EntityRows for a raw batch).
+        var handKept = ProductProjects
+            .SelectMany(project => Directory.GetFiles(Path.Combine(RepositoryRoot(), project), "*.cs", SearchOption.AllDirectories))
+            .Where(file => !file.Contains($"{Path.DirectorySeparatorChar}obj{Path.DirectorySeparatorChar}", StringComparison.Ordinal))
+            .SelectMany(file => HandKeptInsert().Matches(File.ReadAllText(file)).Select(m => $"{Path.GetFileName(file)}: {m.Value}"))
+            .ToList();
+
+        Assert.Empty(handKept);
+    }
+
+    private static readonly string[] ProductProjects = ["Qlaw.Core", "Qlaw.Api", "Qlaw.Server", "Qlaw.Functions"];
+
+    private static string RepositoryRoot()
+    {
+        var root = new DirectoryInfo(AppContext.BaseDirectory);
+        while (!File.Exists(Path.Combine(root.FullName, "Qlaw.sln")))
+        {
+            root = root.Parent ?? throw new InvalidOperationException("Qlaw.sln not found above the test's folder.");
+        }
+
+        return root.FullName;
+    }
+
     // Depth-first search; returns the folders of the first cycle found.
     private static List<string>? FindCycle(Dictionary<string, HashSet<string>> graph)
     {
@@ -81,6 +101,10 @@ public sealed partial class CoreStructureTests
 
         return graph.Keys.Where(f => state.GetValueOrDefault(f) == 0).Select(Visit).FirstOrDefault(c => c is not null);
     }
+
+    // An INSERT naming its table and columns in the text: "INSERT INTO steps (run_id, ...".
+    [GeneratedRegex(@"INSERT INTO [a-z_]+ \(", RegexOptions.IgnoreCase)]
+    private static partial Regex HandKeptInsert();
 
     [GeneratedRegex(@"^using Qlaw\.Core\.(\w+);", RegexOptions.Multiline)]
     private static partial Regex CoreUsing();
