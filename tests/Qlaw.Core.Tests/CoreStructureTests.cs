@@ -1,4 +1,6 @@
 using System.Text.RegularExpressions;
+using Microsoft.EntityFrameworkCore;
+using Qlaw.Data;
 
 namespace Qlaw.Core.Tests;
 
@@ -49,14 +51,37 @@ public sealed partial class CoreStructureTests
     public void Rows_are_inserted_by_the_model_not_by_a_column_list_kept_by_hand()
     {
         // A run's rows are inserted by EF Core's model of their entity (SaveChanges, or EntityRows for a raw batch).
-        var handKept = ProductProjects
-            .SelectMany(project => Directory.GetFiles(Path.Combine(RepositoryRoot(), project), "*.cs", SearchOption.AllDirectories))
-            .Where(file => !file.Contains($"{Path.DirectorySeparatorChar}obj{Path.DirectorySeparatorChar}", StringComparison.Ordinal))
+        var handKept = ProductFiles()
             .SelectMany(file => HandKeptInsert().Matches(File.ReadAllText(file)).Select(m => $"{Path.GetFileName(file)}: {m.Value}"))
             .ToList();
 
         Assert.Empty(handKept);
     }
+
+    [Fact]
+    public void Every_column_a_hand_written_update_sets_is_one_of_the_model()
+    {
+        // The few statements written as SQL (an UPDATE batched with the run's lock) name columns EF Core's model maps.
+        using var db = new QlawDbContext(new DbContextOptionsBuilder<QlawDbContext>().UseQlawPostgres("Host=127.0.0.1").Options);
+        var columns = db.Model.GetEntityTypes().ToDictionary(e => e.GetTableName()!, e => e.GetProperties().Select(p => p.GetColumnName()).ToHashSet());
+        var updates = ProductFiles()
+            .Select(file => (Name: Path.GetFileName(file), Code: Concatenation().Replace(File.ReadAllText(file), "")))
+            .SelectMany(file => Update().Matches(file.Code).Select(m => (file.Name, Table: m.Groups[1].Value, Set: m.Groups[2].Value)))
+            .ToList();
+        var unknown = updates
+            .SelectMany(u => Assignment().Matches(u.Set).Select(a => a.Groups[1].Value)
+                .Where(column => !columns.TryGetValue(u.Table, out var known) || !known.Contains(column))
+                .Select(column => $"{u.Name}: {u.Table}.{column}"))
+            .ToList();
+
+        Assert.NotEmpty(updates);
+        Assert.Empty(unknown);
+    }
+
+    private static IEnumerable<string> ProductFiles() =>
+        ProductProjects
+            .SelectMany(project => Directory.GetFiles(Path.Combine(RepositoryRoot(), project), "*.cs", SearchOption.AllDirectories))
+            .Where(file => !file.Contains($"{Path.DirectorySeparatorChar}obj{Path.DirectorySeparatorChar}", StringComparison.Ordinal));
 
     private static readonly string[] ProductProjects = ["Qlaw.Core", "Qlaw.Api", "Qlaw.Server", "Qlaw.Functions"];
 
@@ -105,6 +130,17 @@ public sealed partial class CoreStructureTests
     // An INSERT naming its table and columns in the text: "INSERT INTO steps (run_id, ...".
     [GeneratedRegex(@"INSERT INTO [a-z_]+ \(", RegexOptions.IgnoreCase)]
     private static partial Regex HandKeptInsert();
+
+    // "… " + "…" (or + $"…"): a statement written over several literals, read as one.
+    [GeneratedRegex(@"""\s*\+\s*\$?""")]
+    private static partial Regex Concatenation();
+
+    [GeneratedRegex(@"UPDATE (\w+) SET (.+?) WHERE", RegexOptions.Singleline)]
+    private static partial Regex Update();
+
+    // The column of each assignment of a SET list.
+    [GeneratedRegex(@"(?:^|,)\s*(\w+)\s*=")]
+    private static partial Regex Assignment();
 
     [GeneratedRegex(@"^using Qlaw\.Core\.(\w+);", RegexOptions.Multiline)]
     private static partial Regex CoreUsing();
