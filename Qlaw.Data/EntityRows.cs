@@ -79,9 +79,7 @@ public sealed class EntityRows<T>
 
     private static NpgsqlParameter Parameter(IProperty property, bool jsonb, object? value)
     {
-        var converter = property.GetTypeMapping().Converter;
-        var stored = value is null || converter is null ? value : converter.ConvertToProvider(value);
-        var parameter = new NpgsqlParameter { Value = stored ?? DBNull.Value };
+        var parameter = new NpgsqlParameter { Value = Stored(property, value) ?? DBNull.Value };
         if (jsonb)
         {
             parameter.NpgsqlDbType = NpgsqlDbType.Jsonb;
@@ -93,12 +91,10 @@ public sealed class EntityRows<T>
     // One column of every row, as one array parameter.
     private static NpgsqlParameter Parameters(IProperty property, bool jsonb, IReadOnlyList<T> rows)
     {
-        var converter = property.GetTypeMapping().Converter;
-        var values = Array.CreateInstance(converter?.ProviderClrType ?? property.ClrType, rows.Count);
+        var values = Array.CreateInstance(property.GetTypeMapping().Converter?.ProviderClrType ?? property.ClrType, rows.Count);
         for (var i = 0; i < rows.Count; i++)
         {
-            var value = property.PropertyInfo!.GetValue(rows[i]);
-            values.SetValue(value is null || converter is null ? value : converter.ConvertToProvider(value), i);
+            values.SetValue(Stored(property, property.PropertyInfo!.GetValue(rows[i])), i);
         }
 
         var parameter = new NpgsqlParameter { Value = values };
@@ -109,6 +105,10 @@ public sealed class EntityRows<T>
 
         return parameter;
     }
+
+    // A property's value as the database stores it: through the property's value converter, when it has one.
+    private static object? Stored(IProperty property, object? value) =>
+        value is null || property.GetTypeMapping().Converter is not { } converter ? value : converter.ConvertToProvider(value);
 
     // One column as the property's type: read as the provider's type, converted by the property's value converter.
     private static Expression Column(ParameterExpression reader, int ordinal, IProperty property)
