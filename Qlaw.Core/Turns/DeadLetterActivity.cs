@@ -3,7 +3,6 @@ using Microsoft.Extensions.DependencyInjection;
 using Qlaw.Core.Database;
 using Qlaw.Core.Orchestration;
 using Qlaw.Core.RunStore;
-using Qlaw.Core.Telemetry;
 
 namespace Qlaw.Core.Turns;
 
@@ -22,7 +21,7 @@ public sealed class DeadLetterActivity(IServiceScopeFactory scopes, DatabaseOuta
                 if (await scope.ServiceProvider.GetRequiredService<RunEndings>().DeadLetterAsync(
                     input.RunId, input.State.Step, input.State.Agent, input.Error.Code, input.Error.Message, input.Permanent, CancellationToken.None))
                 {
-                    QlawTelemetry.RunsFailed.Add(1, new KeyValuePair<string, object?>(QlawTelemetry.DeadLetteredTag, true));
+                    TurnCounters.DeadLettered();
                 }
 
                 return "dead_lettered";

@@ -17,7 +17,12 @@ internal static class TurnCounters
         }
         else
         {
-            QlawTelemetry.RunsFailed.Add(1, new KeyValuePair<string, object?>(QlawTelemetry.DeadLetteredTag, false));
+            Failed(deadLettered: false);
         }
     }
+
+    public static void DeadLettered() => Failed(deadLettered: true);
+
+    private static void Failed(bool deadLettered) =>
+        QlawTelemetry.RunsFailed.Add(1, new KeyValuePair<string, object?>(QlawTelemetry.DeadLetteredTag, deadLettered));
 }
