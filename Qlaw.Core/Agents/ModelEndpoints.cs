@@ -203,7 +203,8 @@ public sealed class ModelEndpoint(
         options.AddPolicy(new RateLimitHeaders(gate), PipelinePosition.PerTry);
         if (header == KeyHeader.ApiKey)
         {
-            options.AddPolicy(new ApiKeyHeaderPolicy(key), PipelinePosition.PerCall);
+            // After the client's own bearer policy (one of its per-try policies), so that the bearer header it adds is gone.
+            options.AddPolicy(new ApiKeyHeaderPolicy(key), PipelinePosition.BeforeTransport);
         }
 
         return new OpenAIClient(new ApiKeyCredential(key), options);

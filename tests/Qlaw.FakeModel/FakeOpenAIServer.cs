@@ -121,7 +121,7 @@ public sealed class FakeOpenAIServer : IAsyncDisposable
         {
             var body = await JsonNode.ParseAsync(context.Request.Body, cancellationToken: ended.Token) ?? new JsonObject();
             var reply = Choose(context, body);
-            Requests.Enqueue(new FakeRequest(context.Request.Headers.Authorization.ToString(), body, arrivedAt, reply.Status));
+            Requests.Enqueue(new FakeRequest(context.Request.Headers.Authorization.ToString(), body, arrivedAt, reply.Status, context.Request.Headers["api-key"].ToString()));
             foreach (var (name, value) in reply.Headers)
             {
                 context.Response.Headers[name] = value;

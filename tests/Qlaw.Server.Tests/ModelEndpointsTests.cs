@@ -11,15 +11,18 @@ namespace Qlaw.Server.Tests;
 public sealed class ModelEndpointsTests(QlawStackFixture stack) : IAsyncLifetime
 {
     private const string LocalKey = "sk-local-secret";
+    private const string AzureKey = "azure-local-secret";
     private QlawApplication _app = null!;
     private RunsClient _runs = null!;
     private FakeOpenAIServer _configured = null!;
     private FakeOpenAIServer _other = null!;
+    private FakeOpenAIServer _azure = null!;
 
     public async Task InitializeAsync()
     {
         _configured = await FakeOpenAIServer.StartAsync();
         _other = await FakeOpenAIServer.StartAsync();
+        _azure = await FakeOpenAIServer.StartAsync();
         _app = await QlawApplication.StartAsync(stack, new Dictionary<string, string?>
         {
             ["Models:OpenAI:ApiKey"] = "sk-default-secret",
@@ -27,6 +30,10 @@ public sealed class ModelEndpointsTests(QlawStackFixture stack) : IAsyncLifetime
             ["Models:Endpoints:local:ApiKey"] = LocalKey,
             ["Models:Endpoints:local:AllowedModels:0"] = "fake-planner",
             ["Models:Endpoints:local:DefaultModel"] = "fake-planner",
+            ["Models:Endpoints:azure:BaseUrl"] = _azure.BaseUrl.ToString(),
+            ["Models:Endpoints:azure:ApiKey"] = AzureKey,
+            ["Models:Endpoints:azure:Header"] = "ApiKey",
+            ["Models:Endpoints:azure:DefaultModel"] = "fake-deployment",
             ["Streaming:DeltaWindowMs"] = "0",
         });
         _runs = new RunsClient(_app.CreateClient());
@@ -37,6 +44,7 @@ public sealed class ModelEndpointsTests(QlawStackFixture stack) : IAsyncLifetime
         await _app.DisposeAsync();
         await _configured.DisposeAsync();
         await _other.DisposeAsync();
+        await _azure.DisposeAsync();
     }
 
     [Fact]
@@ -75,6 +83,20 @@ public sealed class ModelEndpointsTests(QlawStackFixture stack) : IAsyncLifetime
         var (authorization, body) = Assert.Single(_configured.Requests);
         Assert.Equal($"Bearer {LocalKey}", authorization);
         Assert.Equal("fake-planner", body["model"]!.GetValue<string>());
+    }
+
+    [Fact]
+    public async Task An_endpoint_keyed_by_header_sends_its_key_as_api_key_and_no_bearer_token()
+    {
+        await _runs.CreateWorkflowAsync(Planner("by-api-key", new JsonObject { ["endpoint"] = "azure" }));
+        _azure.ReplyWith(["Plan."], "handoff_to_coder");
+
+        await _runs.WaitForAsync(await _runs.StartAsync("by-api-key"), "completed");
+
+        var request = Assert.Single(_azure.Requests);
+        Assert.Equal(AzureKey, request.ApiKey);
+        Assert.Equal("", request.Authorization);
+        Assert.Equal("fake-deployment", request.Body["model"]!.GetValue<string>());
     }
 
     [Fact]
