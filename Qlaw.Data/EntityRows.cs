@@ -34,8 +34,9 @@ public sealed class EntityRows<T>
         ColumnNames = [.. properties.Select(Quoted)];
         Columns = string.Join(", ", ColumnNames);
 
-        // Every column but one the database generates, in statement texts built once.
-        _inserted = [.. properties.Where(p => p.ValueGenerated != ValueGenerated.OnAdd).Select(p => (p, p.GetColumnType() == "jsonb"))];
+        // Every column but a key the database generates, in statement texts built once. A column with a default of the
+        // database's (runs.chain) is written with the row's value, as EF Core writes one the row sets.
+        _inserted = [.. properties.Where(p => !(p.IsPrimaryKey() && p.ValueGenerated == ValueGenerated.OnAdd)).Select(p => (p, p.GetColumnType() == "jsonb"))];
         var inserted = string.Join(", ", _inserted.Select(c => Quoted(c.Property)));
         var parameters = string.Join(", ", _inserted.Select((_, i) => $"${i + 1}"));
         _insert = $"INSERT INTO {Table} ({inserted}) VALUES ({parameters})";
@@ -58,7 +59,7 @@ public sealed class EntityRows<T>
     public IReadOnlyList<string> ColumnNames { get; }
 
     /// <summary>
-    /// An <c>INSERT</c> of <paramref name="row"/> — every column but one the database generates — with positional
+    /// An <c>INSERT</c> of <paramref name="row"/> — every column but a key the database generates — with positional
     /// parameters converted as EF Core converts them, returning <paramref name="returning"/> when given.
     /// </summary>
     public (string Sql, object?[] Values) Insert(T row, string? returning = null) =>

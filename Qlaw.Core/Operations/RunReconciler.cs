@@ -111,16 +111,18 @@ public sealed partial class RunReconciler(
         await using var write = await services.GetRequiredService<RunLog>().OpenAsync(quiet.Id, cancellationToken);
 
         // Still the same run, still quiet, still on the same instance: nothing happened since it was picked.
-        var run = await db.Runs.SingleAsync(r => r.Id == quiet.Id, cancellationToken);
+        var run = await db.Runs.AsNoTracking().SingleAsync(r => r.Id == quiet.Id, cancellationToken);
         if (run.EntityId != quiet.EntityId || run.UpdatedAt != quiet.UpdatedAt || run.Status is not (RunStatus.Queued or RunStatus.Running))
         {
             return false;
         }
 
         write.Audit(AuditTypes.RunRecovered, new RunRecovered(reason, quiet.EntityId, QlawJson.EnumName(state), run.CurrentStep, run.CurrentAgent));
-        run.UpdatedAt = write.Now;
+        write.Stage("UPDATE runs SET updated_at = $2 WHERE id = $1", [run.Id, write.Now]);
+
+        // Written before the new instance is named: its generation counts this recovery.
         await write.SaveAsync(cancellationToken);
-        var instance = await services.GetRequiredService<RunRedriver>().ReseedAsync(run.Id, 0, null, cancellationToken);
+        var instance = await services.GetRequiredService<RunRedriver>().ReseedAsync(write, 0, null, cancellationToken);
         await write.CommitAsync(cancellationToken);
 
         if (state is InstanceState.Running or InstanceState.Pending)
@@ -150,7 +152,6 @@ public sealed partial class RunReconciler(
         foreach (var id in ids)
         {
             await using var scope = scopes.CreateAsyncScope();
-            var db = scope.ServiceProvider.GetRequiredService<QlawDbContext>();
             await using var write = await scope.ServiceProvider.GetRequiredService<RunLog>().OpenAsync(id, cancellationToken);
             if (await scope.ServiceProvider.GetRequiredService<RunEndings>().AbandonAsync(write, cutoff, settings.AbandonDeadLettersAfterSeconds, cancellationToken) is not { } run)
             {
@@ -158,7 +159,7 @@ public sealed partial class RunReconciler(
             }
 
             var signal = run.EntityId is { } instance
-                ? RunSignals.Enqueue(db, run.Id, RunSignal.TerminateKind, new RunSignal(instance, Reason: "dead letter abandoned"), write.Now)
+                ? RunSignals.Enqueue(write, RunSignal.TerminateKind, new RunSignal(instance, Reason: "dead letter abandoned"))
                 : null;
             await write.CommitAsync(cancellationToken);
             QlawTelemetry.RunsAbandoned.Add(1);

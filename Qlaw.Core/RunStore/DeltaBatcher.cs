@@ -125,24 +125,18 @@ public sealed partial class DeltaBatcher(
         var followed = runs.Where(hub.Follows).ToArray();
 
         await using var command = dataSource.CreateBatch();
-        var locks = new NpgsqlBatchCommand(
-            $"SELECT pg_advisory_xact_lock(k) FROM (SELECT DISTINCT {RunLog.LockKey("r")} AS k FROM unnest($1::uuid[]) AS r) AS keys ORDER BY k");
-        locks.Parameters.Add(new() { Value = runs });
-        command.BatchCommands.Add(locks);
+        command.BatchCommands.Add(RunLog.Command(
+            $"SELECT pg_advisory_xact_lock(k) FROM (SELECT DISTINCT {RunLog.LockKey("r")} AS k FROM unnest($1::uuid[]) AS r) AS keys ORDER BY k", runs));
         if (followed.Length > 0)
         {
-            var last = new NpgsqlBatchCommand("SELECT r, (SELECT coalesce(max(id), 0) FROM run_events WHERE run_id = r) FROM unnest($1::uuid[]) AS r");
-            last.Parameters.Add(new() { Value = followed });
-            command.BatchCommands.Add(last);
+            command.BatchCommands.Add(RunLog.Command("SELECT r, (SELECT coalesce(max(id), 0) FROM run_events WHERE run_id = r) FROM unnest($1::uuid[]) AS r", followed));
         }
 
         var (sql, values) = _events.InsertMany(
             rows,
             "EXISTS (SELECT 1 FROM steps s WHERE s.run_id = d.\"run_id\" AND s.\"index\" = d.\"step_index\" AND s.attempt = d.\"attempt\" AND s.status = 'running')",
             "id, run_id, step_index, attempt, data::text");
-        var insert = new NpgsqlBatchCommand(sql);
-        insert.Parameters.AddRange(values);
-        command.BatchCommands.Add(insert);
+        command.BatchCommands.Add(RunLog.Command(sql, values));
 
         var previous = new Dictionary<Guid, long>();
         var inserted = new HashSet<(Guid, int, int)>();

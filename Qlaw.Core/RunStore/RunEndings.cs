@@ -24,11 +24,9 @@ public sealed class RunEndings(QlawDbContext db, RunLog log)
     public async Task<bool> DeadLetterAsync(Guid runId, int step, string agent, string code, string message, bool permanent, CancellationToken cancellationToken)
     {
         await using var write = await log.OpenAsync(runId, cancellationToken);
-        var changed = await db.Runs.Where(r => r.Id == runId && (r.Status == RunStatus.Running || r.Status == RunStatus.Queued)).ExecuteUpdateAsync(
-            u => u.SetProperty(r => r.Status, RunStatus.Failed)
-                .SetProperty(r => r.LastError, message)
-                .SetProperty(r => r.LastErrorCode, code)
-                .SetProperty(r => r.UpdatedAt, write.Now),
+        var changed = await write.ExecuteAsync(
+            "UPDATE runs SET status = $2, last_error = $3, last_error_code = $4, updated_at = $5 WHERE id = $1 AND status IN ($6, $7)",
+            [runId, QlawJson.EnumName(RunStatus.Failed), message, code, write.Now, QlawJson.EnumName(RunStatus.Running), QlawJson.EnumName(RunStatus.Queued)],
             cancellationToken);
         if (changed == 0)
         {
@@ -52,22 +50,17 @@ public sealed class RunEndings(QlawDbContext db, RunLog log)
     /// </summary>
     public async Task<(bool Cancelled, RunEntity Run)> CancelAsync(RunLogWrite write, CancellationToken cancellationToken)
     {
-        var run = await db.Runs.SingleAsync(r => r.Id == write.RunId, cancellationToken);
+        var run = await db.Runs.AsNoTracking().SingleAsync(r => r.Id == write.RunId, cancellationToken);
         if (HasEnded(run))
         {
             return (false, run);
         }
 
         var from = run.Status;
-        run.Status = RunStatus.Cancelled;
-        run.CompletedAt = write.Now;
-        run.UpdatedAt = write.Now;
-        await db.Steps.Where(s => s.RunId == run.Id && s.Status == StepStatus.Running).ExecuteUpdateAsync(
-            u => u.SetProperty(s => s.Status, StepStatus.Failed)
-                .SetProperty(s => s.ErrorCode, RunErrorCodes.Cancelled)
-                .SetProperty(s => s.Error, "The run was cancelled.")
-                .SetProperty(s => s.CompletedAt, write.Now),
-            cancellationToken);
+        (run.Status, run.CompletedAt, run.UpdatedAt) = (RunStatus.Cancelled, write.Now, write.Now);
+        write.Stage("UPDATE runs SET status = $2, completed_at = $3, updated_at = $3 WHERE id = $1", [run.Id, QlawJson.EnumName(run.Status), write.Now]);
+        write.Stage("UPDATE steps SET status = $2, error_code = $3, error = $4, completed_at = $5 WHERE run_id = $1 AND status = $6",
+            [run.Id, QlawJson.EnumName(StepStatus.Failed), RunErrorCodes.Cancelled, "The run was cancelled.", write.Now, QlawJson.EnumName(StepStatus.Running)]);
         write.StopRunningAttempt();
         write.Audit(AuditTypes.RunCancelled, new RunCancelled(from));
         write.Event(RunEvents.Completed(run.Id, RunStatus.Cancelled, null, write.Now));
@@ -81,13 +74,14 @@ public sealed class RunEndings(QlawDbContext db, RunLog log)
     /// </summary>
     public async Task<RunEntity?> AbandonAsync(RunLogWrite write, DateTimeOffset cutoff, int afterSeconds, CancellationToken cancellationToken)
     {
-        var run = await db.Runs.SingleAsync(r => r.Id == write.RunId, cancellationToken);
+        var run = await db.Runs.AsNoTracking().SingleAsync(r => r.Id == write.RunId, cancellationToken);
         if (run.Status != RunStatus.Failed || run.CompletedAt is not null || run.UpdatedAt >= cutoff)
         {
             return null;
         }
 
         (run.CompletedAt, run.UpdatedAt) = (write.Now, write.Now);
+        write.Stage("UPDATE runs SET completed_at = $2, updated_at = $2 WHERE id = $1", [run.Id, write.Now]);
         write.Audit(AuditTypes.RunAbandoned, new RunAbandoned(afterSeconds, run.LastErrorCode));
         return run;
     }

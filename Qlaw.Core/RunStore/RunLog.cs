@@ -94,23 +94,25 @@ public sealed class RunLog(QlawDbContext db, TimeProvider clock, IRunEventPublis
     /// <summary>The key of the advisory lock of the run <paramref name="runId"/> (SQL naming a <c>uuid</c>): every writer's.</summary>
     internal static string LockKey(string runId) => $"hashtextextended({runId}::text, 0)";
 
-    // Takes the run's advisory lock until the transaction ends.
-    private static NpgsqlBatchCommand LockCommand(Guid runId)
+    /// <summary>A statement of a batch with positional parameters (<c>$1</c>…): an <see cref="NpgsqlParameter"/> as it is, null as NULL.</summary>
+    internal static NpgsqlBatchCommand Command(string sql, params object?[] values)
     {
-        var command = new NpgsqlBatchCommand(LockSql);
-        command.Parameters.Add(new() { Value = runId });
+        var command = new NpgsqlBatchCommand(sql);
+        foreach (var value in values)
+        {
+            command.Parameters.Add(value as NpgsqlParameter ?? new NpgsqlParameter { Value = value ?? DBNull.Value });
+        }
+
         return command;
     }
+
+    // Takes the run's advisory lock until the transaction ends.
+    private static NpgsqlBatchCommand LockCommand(Guid runId) => Command(LockSql, runId);
 
     private static readonly string LockSql = $"SELECT pg_advisory_xact_lock({LockKey("$1")})";
 
     public const string LastEventIdSql = "SELECT coalesce(max(id), 0) FROM run_events WHERE run_id = $1";
 
     /// <summary>The id of the run's latest committed event (0 when none), read under its lock: what a write's events follow.</summary>
-    internal static NpgsqlBatchCommand LastEventCommand(Guid runId)
-    {
-        var command = new NpgsqlBatchCommand(LastEventIdSql);
-        command.Parameters.Add(new() { Value = runId });
-        return command;
-    }
+    internal static NpgsqlBatchCommand LastEventCommand(Guid runId) => Command(LastEventIdSql, runId);
 }

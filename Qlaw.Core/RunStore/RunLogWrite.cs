@@ -11,9 +11,10 @@ namespace Qlaw.Core.RunStore;
 
 /// <summary>
 /// One unit of work on a run's rows, under the run's lock (see <see cref="RunLog"/>). Dispose without commit to drop it.
-/// Events, audit entries and the statements staged with <see cref="Stage"/> are written as one batch of SQL, in the
-/// order staged, after what EF Core tracks in <see cref="Db"/>: one round trip for all of them, and the commit with the
-/// last of them.
+/// Every row it writes is a statement of one batch, in the order staged: rows inserted by EF Core's model of them
+/// (<see cref="Insert"/>, <see cref="Audit"/>, <see cref="Event"/>) and updates staged with <see cref="Stage"/> — one
+/// round trip for all of them, and the commit with the last of them. <see cref="Db"/> is for reads: an entity it tracks
+/// is never saved, and a change to one fails the write.
 /// </summary>
 public sealed class RunLogWrite(QlawDbContext db, IDbContextTransaction transaction, Guid runId, DateTimeOffset now, IRunEventPublisher hub) : IAsyncDisposable
 {
@@ -81,16 +82,8 @@ public sealed class RunLogWrite(QlawDbContext db, IDbContextTransaction transact
     public void Stage(string sql, object?[] values, Action<long>? onId = null) =>
         StageCommand(sql, values, onId is not null, onId is null ? null : reader => onId(reader.GetInt64(0)));
 
-    private void StageCommand(string sql, object?[] values, bool returnsRows, Action<NpgsqlDataReader>? onRow)
-    {
-        var command = new NpgsqlBatchCommand(sql);
-        foreach (var value in values)
-        {
-            command.Parameters.Add(value as NpgsqlParameter ?? new NpgsqlParameter { Value = value ?? DBNull.Value });
-        }
-
-        _staged.Add((command, returnsRows, onRow));
-    }
+    private void StageCommand(string sql, object?[] values, bool returnsRows, Action<NpgsqlDataReader>? onRow) =>
+        _staged.Add((RunLog.Command(sql, values), returnsRows, onRow));
 
     /// <summary>
     /// Stages a check of what the rest of the write relies on (<paramref name="condition"/>, SQL with positional
@@ -112,7 +105,7 @@ public sealed class RunLogWrite(QlawDbContext db, IDbContextTransaction transact
     {
         if (db.ChangeTracker.HasChanges())
         {
-            await db.SaveChangesAsync(cancellationToken);
+            throw new InvalidOperationException("A run's rows are written by the statements of its write (Insert, Stage), not by changing tracked entities.");
         }
 
         if (_staged.Count == 0)

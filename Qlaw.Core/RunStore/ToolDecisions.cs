@@ -19,7 +19,7 @@ public static partial class ToolDecisions
     /// </summary>
     public static async Task<bool> StageAsync(RunLogWrite write, int step, ContinueRunRequest request, CancellationToken cancellationToken)
     {
-        var waiting = await write.Db.ToolCalls
+        var waiting = await write.Db.ToolCalls.AsNoTracking()
             .Where(c => c.RunId == write.RunId && c.StepIndex == step && (c.Status == ToolCallStatus.AwaitingApproval || c.Status == ToolCallStatus.Uncertain))
             .ToListAsync(cancellationToken);
         if (waiting.Count == 0)
@@ -30,10 +30,10 @@ public static partial class ToolDecisions
         var approve = request.Approve ?? (request.Input is { } said && Yes().IsMatch(said));
         var reason = request.Reason ?? (request.Approve is null ? request.Input : null);
         reason = reason?.Length > 2000 ? reason[..2000] : reason;
+        write.Stage("UPDATE tool_calls SET status = $2, decision_reason = $3 WHERE id = ANY($1)",
+            [waiting.Select(c => c.Id).ToArray(), QlawJson.EnumName(approve ? ToolCallStatus.Approved : ToolCallStatus.Denied), reason]);
         foreach (var call in waiting)
         {
-            call.Status = approve ? ToolCallStatus.Approved : ToolCallStatus.Denied;
-            call.DecisionReason = reason;
             var detail = new ToolDecided(step, call.CallId, call.Tool, approve, reason);
             write.Audit(approve ? AuditTypes.ToolApproved : AuditTypes.ToolDenied, detail);
             write.Event(RunEvents.Trace(write.RunId, RunEvents.ToolDecision, call.Agent, detail, write.Now, step));

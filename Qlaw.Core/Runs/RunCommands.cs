@@ -80,9 +80,9 @@ public sealed class RunCommands(
         var raced = false;
         await using (var write = await log.OpenAsync(run.Id, cancellationToken))
         {
-            db.Runs.Add(run);
+            write.Insert(run);
             write.Audit(AuditTypes.RunCreated, new RunCreated(workflow.Id, workflow.Name, idempotencyKey, origin is null ? null : "responses", origin?.ConversationId, origin?.FollowUpOf));
-            signal = RunSignals.Enqueue(db, run.Id, RunSignal.ScheduleKind, schedule, now);
+            signal = RunSignals.Enqueue(write, RunSignal.ScheduleKind, schedule);
             if (recovery.CurrentValue.CrashAt != RecoveryOptions.RunCommitted)
             {
                 scheduled = signals.ScheduleBesideCommitAsync(schedule, cancellationToken);
@@ -92,7 +92,7 @@ public sealed class RunCommands(
             {
                 await write.CommitAsync(cancellationToken);
             }
-            catch (DbUpdateException ex) when (idempotencyKey is not null && ex.InnerException is PostgresException { SqlState: PostgresErrorCodes.UniqueViolation })
+            catch (PostgresException ex) when (ex.SqlState == PostgresErrorCodes.UniqueViolation && idempotencyKey is not null)
             {
                 raced = true;
             }
@@ -107,7 +107,6 @@ public sealed class RunCommands(
                 await scheduled;
             }
 
-            db.ChangeTracker.Clear();
             return RunLinksFactory.Accepted((await FindByKeyAsync(workflow.Id, idempotencyKey!, cancellationToken))!);
         }
 
@@ -144,10 +143,8 @@ public sealed class RunCommands(
             return new RunCommandResult.Invalid(new Dictionary<string, string[]> { ["approve"] = ["No tool call of this run waits for a person's answer."] });
         }
 
-        run.Status = RunStatus.Running;
-        run.LastError = null;
-        run.LastErrorCode = null;
-        run.UpdatedAt = write.Now;
+        write.Stage("UPDATE runs SET status = $2, last_error = NULL, last_error_code = NULL, updated_at = $3 WHERE id = $1",
+            [run.Id, QlawJson.EnumName(RunStatus.Running), write.Now]);
         write.Audit(AuditTypes.RunResumed, new RunResumed(from, request.Input));
         if (answered is not null)
         {
@@ -156,8 +153,8 @@ public sealed class RunCommands(
         }
 
         // After a pause for input the next step follows; a dead-lettered step is retried.
-        var signal = RunSignals.Enqueue(db, run.Id, RunSignal.ContinueKind, new RunSignal(
-            run.EntityId!, Continue: new ContinueSignal(request.Input), StepOffset: from == RunStatus.AwaitingInput ? 1 : 0), write.Now);
+        var signal = RunSignals.Enqueue(write, RunSignal.ContinueKind, new RunSignal(
+            run.EntityId!, Continue: new ContinueSignal(request.Input), StepOffset: from == RunStatus.AwaitingInput ? 1 : 0));
         await write.CommitAsync(cancellationToken);
         await signals.DispatchAsync(signal.Id, cancellationToken);
         await db.Entry(run).ReloadAsync(cancellationToken);
@@ -197,7 +194,7 @@ public sealed class RunCommands(
             WithReturn = request.WithReturn ?? false,
             CreatedAt = write.Now,
         };
-        db.Handoffs.Add(handoff);
+        write.Insert(handoff, id => handoff.Id = id);
         await write.SaveAsync(cancellationToken);
         write.Audit(AuditTypes.HandoffRequested, new HandoffRequested(handoff.Id, run.CurrentAgent, request.ToAgent, request.Reason, handoff.WithReturn));
         await write.CommitAsync(cancellationToken);
@@ -220,7 +217,7 @@ public sealed class RunCommands(
             return new RunCommandResult.Conflict(run.Status, $"The run is {QlawJson.EnumName(run.Status)}; it cannot be cancelled.");
         }
 
-        var signal = RunSignals.Enqueue(db, run.Id, RunSignal.TerminateKind, new RunSignal(run.EntityId!, Reason: "cancelled"), write.Now);
+        var signal = RunSignals.Enqueue(write, RunSignal.TerminateKind, new RunSignal(run.EntityId!, Reason: "cancelled"));
         await write.CommitAsync(cancellationToken);
         QlawTelemetry.RunsCancelled.Add(1);
         await signals.DispatchAsync(signal.Id, cancellationToken);

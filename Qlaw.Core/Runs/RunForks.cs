@@ -82,7 +82,7 @@ public sealed class RunForks(
 
         var definitionHash = WorkflowCatalog.HashOf(workflow);
         var fork = NewRun(source, request, seed.State, idempotencyKey, hash, client, definitionHash, write.Now);
-        db.Runs.Add(fork);
+        write.Insert(fork);
         bool? changed = source.DefinitionHash is null ? null : source.DefinitionHash != definitionHash;
         var forked = new RunForked(sourceId, fork.Id, fromStep, request.Input, seed.State.Agent, changed, changed switch
         {
@@ -97,17 +97,16 @@ public sealed class RunForks(
         {
             await write.SaveAsync(cancellationToken);
         }
-        catch (DbUpdateException ex) when (idempotencyKey is not null && ex.InnerException is PostgresException { SqlState: PostgresErrorCodes.UniqueViolation })
+        catch (PostgresException ex) when (ex.SqlState == PostgresErrorCodes.UniqueViolation && idempotencyKey is not null)
         {
             // A concurrent request with the same key forked first.
             await write.DisposeAsync();
-            db.ChangeTracker.Clear();
             return (await ReplayAsync(source.WorkflowId, idempotencyKey, hash, cancellationToken))!;
         }
 
-        await CopyHistoryAsync(sourceId, fork.Id, fromStep, cancellationToken);
-        var signal = RunSignals.Enqueue(db, fork.Id, RunSignal.ScheduleKind, new RunSignal(
-            fork.EntityId!, Schedule: new RunOrchestrationInput(fork.Id, plan, seed.State, seed.Transition, seed.Input, seed.Warning)), write.Now);
+        CopyHistory(write, sourceId, fork.Id, fromStep);
+        var signal = RunSignals.Enqueue(write, RunSignal.ScheduleKind, new RunSignal(
+            fork.EntityId!, Schedule: new RunOrchestrationInput(fork.Id, plan, seed.State, seed.Transition, seed.Input, seed.Warning)));
         await write.CommitAsync(cancellationToken);
         recovery.CurrentValue.CrashIf(RecoveryOptions.RunCommitted);
         await signals.DispatchAsync(signal.Id, cancellationToken);
@@ -145,26 +144,22 @@ public sealed class RunForks(
     // The source's finished attempts up to the step, their tool calls with their recorded results (the fork's turns replay
     // them, never call again), and the events they wrote (run-level events — a pause, the end — carry no step and stay
     // behind). Ids inside the events (items, requests) name the new run, as its own would.
-    private async Task CopyHistoryAsync(Guid sourceId, Guid forkId, int fromStep, CancellationToken cancellationToken)
+    private void CopyHistory(RunLogWrite write, Guid sourceId, Guid forkId, int fromStep)
     {
-        await CopyAsync<StepEntity>("\"index\" <= {2} AND status <> 'running'");
-        await CopyAsync<ToolCallEntity>("step_index <= {2}");
-        await CopyAsync<RunEventEntity>("step_index <= {2}", "\"data\"");
+        Copy<StepEntity>("\"index\" <= $3 AND status <> 'running'");
+        Copy<ToolCallEntity>("step_index <= $3");
+        Copy<RunEventEntity>("step_index <= $3", "\"data\"");
 
         // Every column of the rows but the id, by EF Core's model of them, with the fork's run id (and data naming it).
-        Task<int> CopyAsync<T>(string where, string? data = null)
+        void Copy<T>(string where, string? data = null)
             where T : class
         {
             var rows = EntityRows.Of<T>(db.Model);
             var columns = string.Join(", ", rows.ColumnNames.Where(c => c is not ("\"id\"" or "\"run_id\"") && c != data));
-            var (target, source) = data is null ? ("", "") : ($", {data}", ", replace(data::text, {3}, {4})::jsonb");
-#pragma warning disable EF1002, EF1003 // The identifiers are the model's; every value is a parameter.
-            return db.Database.ExecuteSqlRawAsync(
-                $"INSERT INTO {rows.Table} (\"run_id\"{target}, {columns}) SELECT {{0}}{source}, {columns} FROM {rows.Table} " +
-                $"WHERE run_id = {{1}} AND {where} ORDER BY id",
-                data is null ? [forkId, sourceId, fromStep] : [forkId, sourceId, fromStep, sourceId.ToString("N"), forkId.ToString("N")],
-                cancellationToken);
-#pragma warning restore EF1002, EF1003
+            var (target, source) = data is null ? ("", "") : ($", {data}", ", replace(data::text, $4, $5)::jsonb");
+            write.Stage(
+                $"INSERT INTO {rows.Table} (\"run_id\"{target}, {columns}) SELECT $1{source}, {columns} FROM {rows.Table} WHERE run_id = $2 AND {where} ORDER BY id",
+                data is null ? [forkId, sourceId, fromStep] : [forkId, sourceId, fromStep, sourceId.ToString("N"), forkId.ToString("N")]);
         }
     }
 

@@ -18,10 +18,14 @@ namespace Qlaw.Core.Signals;
 /// </summary>
 public sealed class RunRedriver(QlawDbContext db, IRunScheduler scheduler, IOptionsMonitor<RunOptions> options, IOptionsMonitor<LimitsOptions> limits)
 {
+    /// <summary>
+    /// Stages the run's new orchestration instance in <paramref name="write"/> (the caller commits it) and schedules
+    /// it; the new instance's first turn waits for the run's lock, so it reads the run as the write leaves it.
+    /// </summary>
     /// <param name="stepOffset">1 to go on after the current step (it asked for input and got it), else 0.</param>
-    public async Task<string> ReseedAsync(Guid runId, int stepOffset, string? input, CancellationToken cancellationToken)
+    public async Task<string> ReseedAsync(RunLogWrite write, int stepOffset, string? input, CancellationToken cancellationToken)
     {
-        var run = await db.Runs.SingleAsync(r => r.Id == runId, cancellationToken);
+        var run = await db.Runs.AsNoTracking().SingleAsync(r => r.Id == write.RunId, cancellationToken);
         var definition = await WorkflowCatalog.DefinitionOfAsync(db, run.WorkflowId, cancellationToken);
         var stack = JsonSerializer.Deserialize<List<string>>(run.OriginStack, QlawJson.Options)!;
         var returns = JsonSerializer.Deserialize<Dictionary<string, int>>(run.ReturnCounts, QlawJson.Options)!;
@@ -36,11 +40,11 @@ public sealed class RunRedriver(QlawDbContext db, IRunScheduler scheduler, IOpti
         // A new instance id per seeding; the old instance, should it wake, is fenced off by the id (TurnJournal).
         var generation = await db.AuditLogs.CountAsync(
             a => a.RunId == run.Id && (a.Type == AuditTypes.RunResumed || a.Type == AuditTypes.RunRecovered), cancellationToken);
-        run.EntityId = $"run-{run.Id:N}-r{generation}";
-        await db.SaveChangesAsync(cancellationToken);
+        var instance = $"run-{run.Id:N}-r{generation}";
+        write.Stage("UPDATE runs SET entity_id = $2 WHERE id = $1", [run.Id, instance]);
         await scheduler.ScheduleAsync(
-            run.EntityId, seed is null ? new RunOrchestrationInput(run.Id, plan, state, null, input) : seed with { Plan = plan }, cancellationToken);
-        return run.EntityId;
+            instance, seed is null ? new RunOrchestrationInput(run.Id, plan, state, null, input) : seed with { Plan = plan }, cancellationToken);
+        return instance;
     }
 
     private async Task<RunOrchestrationInput?> FirstScheduleAsync(Guid runId, CancellationToken cancellationToken)

@@ -5,6 +5,7 @@ using Microsoft.Extensions.Options;
 using Qlaw.Contracts;
 using Qlaw.Core.Configuration;
 using Qlaw.Core.Orchestration;
+using Qlaw.Core.RunStore;
 using Qlaw.Data;
 using Qlaw.Data.Runs;
 
@@ -20,17 +21,17 @@ public sealed record RunSignal(
 }
 
 /// <summary>
-/// The outbox of run signals: <see cref="Enqueue"/> adds a signal to the caller's unit of work (committed with the run
+/// The outbox of run signals: <see cref="Enqueue"/> adds a signal to the run's write (committed with the run
 /// change); <see cref="DispatchAsync"/> delivers it right after the commit; <see cref="DeliverPendingAsync"/> (run by <c>RecoveryWorker</c>) delivers
 /// whatever a crash left behind. Delivery takes the row lock, so a signal is delivered by one process at a time.
 /// </summary>
 public sealed class RunSignals(IServiceScopeFactory scopes, IOptionsMonitor<RecoveryOptions> recovery, TimeProvider clock)
 {
-    /// <summary>Adds a signal to <paramref name="db"/>'s pending changes.</summary>
-    public static RunSignalEntity Enqueue(QlawDbContext db, Guid runId, string kind, RunSignal signal, DateTimeOffset now)
+    /// <summary>Stages a signal of the run in <paramref name="write"/>; its id is known once the write ran.</summary>
+    public static RunSignalEntity Enqueue(RunLogWrite write, string kind, RunSignal signal)
     {
-        var row = new RunSignalEntity { RunId = runId, Kind = kind, Payload = JsonSerializer.Serialize(signal, QlawJson.Options), CreatedAt = now };
-        db.RunSignals.Add(row);
+        var row = new RunSignalEntity { RunId = write.RunId, Kind = kind, Payload = JsonSerializer.Serialize(signal, QlawJson.Options), CreatedAt = write.Now };
+        write.Insert(row, id => row.Id = id);
         return row;
     }
 
@@ -150,7 +151,11 @@ public sealed class RunSignals(IServiceScopeFactory scopes, IOptionsMonitor<Reco
                 }
                 else
                 {
-                    await services.GetRequiredService<RunRedriver>().ReseedAsync(row.RunId, signal.StepOffset, signal.Continue?.Input, cancellationToken);
+                    // Under the run's lock, in a unit of work of its own: this one holds the signal's row.
+                    await using var scope = services.GetRequiredService<IServiceScopeFactory>().CreateAsyncScope();
+                    await using var write = await scope.ServiceProvider.GetRequiredService<RunLog>().OpenAsync(row.RunId, cancellationToken);
+                    await scope.ServiceProvider.GetRequiredService<RunRedriver>().ReseedAsync(write, signal.StepOffset, signal.Continue?.Input, cancellationToken);
+                    await write.CommitAsync(cancellationToken);
                 }
 
                 break;

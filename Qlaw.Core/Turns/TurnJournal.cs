@@ -162,7 +162,7 @@ public sealed class TurnJournal(QlawDbContext db, RunLog log, RunEndings endings
     // tokensUsed is null when the write expects the run within its budget.
     private static FinishRunRequest? OverBudget(RunLogWrite write, TurnRequest request, long tokens, long? tokensUsed)
     {
-        write.Stage("UPDATE runs SET tokens_used = tokens_used + $2 WHERE id = $1", [request.RunId, tokens]);
+        write.Stage(AddTokensSql, [request.RunId, tokens]);
         var used = tokensUsed + tokens;
         return request.Plan.MaxTotalTokens is { } budget && used > budget
             ? TurnSettlement.End(request.RunId, request.State with { Step = request.State.Step + 1 }, BudgetError(used.Value, budget), null)
@@ -173,8 +173,15 @@ public sealed class TurnJournal(QlawDbContext db, RunLog log, RunEndings endings
     /// Adds the tokens of an attempt that did not complete — cut, stopped, cancelled, superseded — to its run's count:
     /// a model call costs whether or not its turn completes. The next attempt of an over-budget run does not start.
     /// </summary>
-    public async Task CountTokensAsync(Guid runId, long tokens, CancellationToken cancellationToken) =>
-        await db.Runs.Where(r => r.Id == runId).ExecuteUpdateAsync(u => u.SetProperty(r => r.TokensUsed, r => r.TokensUsed + tokens), cancellationToken);
+    public async Task CountTokensAsync(Guid runId, long tokens, CancellationToken cancellationToken)
+    {
+        await using var write = await log.BeginAsync(runId, cancellationToken);
+        write.Stage(AddTokensSql, [runId, tokens]);
+        await write.CommitAsync(cancellationToken);
+    }
+
+    // Adds a turn's tokens to its run's count.
+    private const string AddTokensSql = "UPDATE runs SET tokens_used = tokens_used + $2 WHERE id = $1";
 
     /// <summary>
     /// Records a failed attempt with its error, after the text it streamed that was not written yet (<paramref name="tail"/>);
@@ -183,8 +190,8 @@ public sealed class TurnJournal(QlawDbContext db, RunLog log, RunEndings endings
     public async Task FailTurnAsync(long stepId, TurnRequest request, RunError error, bool permanent, string? tail, long tokens, CancellationToken cancellationToken)
     {
         await using var write = await log.OpenAsync(request.RunId, cancellationToken);
-        var step = await db.Steps.SingleAsync(s => s.Id == stepId, cancellationToken);
-        write.Stage("UPDATE runs SET tokens_used = tokens_used + $2 WHERE id = $1", [request.RunId, tokens]);
+        var step = await db.Steps.AsNoTracking().SingleAsync(s => s.Id == stepId, cancellationToken);
+        write.Stage(AddTokensSql, [request.RunId, tokens]);
         if (step.Status != StepStatus.Running)
         {
             // Stopped meanwhile: the attempt records nothing more, but what its model call cost still counts.
@@ -197,11 +204,8 @@ public sealed class TurnJournal(QlawDbContext db, RunLog log, RunEndings endings
             write.Event(RunEvents.Delta(request.RunId, step.Index, step.Attempt, step.Agent, tail, write.Now));
         }
 
-        step.Status = StepStatus.Failed;
-        step.Waiting = null;
-        step.Error = error.Message;
-        step.ErrorCode = error.Code;
-        step.CompletedAt = write.Now;
+        write.Stage("UPDATE steps SET status = $2, waiting = NULL, error = $3, error_code = $4, completed_at = $5 WHERE id = $1",
+            [step.Id, QlawJson.EnumName(StepStatus.Failed), error.Message, error.Code, write.Now]);
         var failed = new StepFailed(step.Index, step.Agent, step.Attempt, error.Message, error.Code, !permanent);
         write.Audit(AuditTypes.StepFailed, failed);
         write.Event(RunEvents.Trace(request.RunId, RunEvents.ExecutorFailed, step.Agent, failed, write.Now, step.Index, step.Attempt));

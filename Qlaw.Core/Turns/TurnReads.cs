@@ -25,9 +25,9 @@ internal sealed class TurnReads(IModel model)
 
     public NpgsqlBatchCommand[] Begin(Guid runId, int step) =>
     [
-        Command("SELECT r.status, r.entity_id, r.input, w.config, r.tokens_used FROM runs r JOIN workflows w ON w.id = r.workflow_id WHERE r.id = $1", runId),
-        Command($"SELECT {_steps.Columns} FROM steps WHERE run_id = $1 AND index <= $2", runId, step),
-        Command($"SELECT {_calls.Columns} FROM tool_calls WHERE run_id = $1 AND step_index = $2 ORDER BY id", runId, step),
+        RunLog.Command("SELECT r.status, r.entity_id, r.input, w.config, r.tokens_used FROM runs r JOIN workflows w ON w.id = r.workflow_id WHERE r.id = $1", runId),
+        RunLog.Command($"SELECT {_steps.Columns} FROM steps WHERE run_id = $1 AND index <= $2", runId, step),
+        RunLog.Command($"SELECT {_calls.Columns} FROM tool_calls WHERE run_id = $1 AND step_index = $2 ORDER BY id", runId, step),
     ];
 
     /// <summary>The run (null when there is none), its steps, and the tool calls recorded for the step (to replay).</summary>
@@ -53,9 +53,9 @@ internal sealed class TurnReads(IModel model)
 
     public NpgsqlBatchCommand[] Complete(Guid runId, long stepId) =>
     [
-        Command($"SELECT {_steps.Columns} FROM steps WHERE id = $1", stepId),
-        Command("SELECT id, to_agent, with_return, reason FROM handoffs WHERE run_id = $1 AND resolved_at IS NULL ORDER BY id LIMIT 1", runId),
-        Command("SELECT tokens_used FROM runs WHERE id = $1", runId),
+        RunLog.Command($"SELECT {_steps.Columns} FROM steps WHERE id = $1", stepId),
+        RunLog.Command("SELECT id, to_agent, with_return, reason FROM handoffs WHERE run_id = $1 AND resolved_at IS NULL ORDER BY id LIMIT 1", runId),
+        RunLog.Command("SELECT tokens_used FROM runs WHERE id = $1", runId),
     ];
 
     /// <summary>The attempt's step, a handoff that waits, and the tokens the run has used so far.</summary>
@@ -83,15 +83,4 @@ internal sealed class TurnReads(IModel model)
     }
 
     private static string? NullableString(NpgsqlDataReader reader, int ordinal) => reader.IsDBNull(ordinal) ? null : reader.GetString(ordinal);
-
-    private static NpgsqlBatchCommand Command(string sql, params object[] values)
-    {
-        var command = new NpgsqlBatchCommand(sql);
-        foreach (var value in values)
-        {
-            command.Parameters.Add(new() { Value = value });
-        }
-
-        return command;
-    }
 }
