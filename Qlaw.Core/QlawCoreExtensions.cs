@@ -1,5 +1,6 @@
 using System.Data.Common;
 using Azure.Storage.Queues;
+using Microsoft.Extensions.Caching.StackExchangeRedis;
 using Microsoft.Extensions.DependencyInjection;
 using Microsoft.Extensions.DependencyInjection.Extensions;
 using Microsoft.Extensions.Hosting;
@@ -23,6 +24,7 @@ using Qlaw.Core.Tools;
 using Qlaw.Core.Turns;
 using Qlaw.Core.Workflows;
 using Qlaw.Data;
+using StackExchange.Redis;
 
 namespace Qlaw.Core;
 
@@ -59,7 +61,21 @@ public static class QlawCoreExtensions
         services.TryAddScoped<RunCommands>();
         services.TryAddScoped<RunForks>();
         services.TryAddScoped<RunQueries>();
-        builder.AddQlawRunStatusCache();
+
+        // The run status cache: HybridCache over Redis when ConnectionStrings:Redis is set (options in section Redis;
+        // the process's one connection), otherwise none, and every snapshot comes from PostgreSQL.
+        services.AddQlawOptions<RedisOptions>("Redis");
+        services.TryAddEnumerable(ServiceDescriptor.Singleton<IValidateOptions<RedisOptions>, RedisConnectionStringValidator>());
+        services.TryAddSingleton<RedisConnection>();
+        services.AddHybridCache();
+        services.AddStackExchangeRedisCache(_ => { });
+        services.AddOptions<RedisCacheOptions>().Configure<RedisConnection>((cache, redis) =>
+        {
+            cache.InstanceName = redis.Options.KeyPrefix;
+            cache.ConnectionMultiplexerFactory = () => Task.FromResult<IConnectionMultiplexer>(redis.Multiplexer);
+        });
+        services.TryAddSingleton<IRunStatusCache, RunStatusCache>();
+
         services.TryAddScoped<RunLog>();
         services.TryAddScoped<TurnStarter>();
         services.TryAddScoped<TurnJournal>();
@@ -81,7 +97,6 @@ public static class QlawCoreExtensions
         services.TryAddSingleton<WorkflowRules>();
         services.AddQlawOptions<StreamingOptions>("Streaming", live: true);
         services.TryAddSingleton<ChatClientProvider>();
-        services.TryAddSingleton<AgentFactory>();
         services.AddQlawOptions<McpServersOptions>("Tools:Mcp", allowUnknownKeys: true);
         services.AddSingleton<IValidateOptions<McpServersOptions>, McpServersValidator>();
         services.TryAddSingleton<McpServers>();

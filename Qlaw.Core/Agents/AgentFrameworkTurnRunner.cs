@@ -1,7 +1,11 @@
 using System.ClientModel;
 using Microsoft.Agents.AI;
 using Microsoft.Extensions.AI;
+using Microsoft.Extensions.Logging;
+using Microsoft.Extensions.Options;
 using Qlaw.Contracts.Runs;
+using Qlaw.Contracts.Workflows;
+using Qlaw.Core.Limits;
 using Qlaw.Core.Routing;
 using Qlaw.Core.Tools;
 
@@ -12,7 +16,8 @@ namespace Qlaw.Core.Agents;
 /// streams its updates into the turn's log through its endpoint's gate (<see cref="ModelCall"/>), and reads its routing
 /// tool call (<see cref="TurnAnswer"/>).
 /// </summary>
-public sealed class AgentFrameworkTurnRunner(ChatClientProvider clients, AgentFactory agents, AgentTools tools, TimeProvider clock) : IAgentTurnRunner
+public sealed class AgentFrameworkTurnRunner(
+    ChatClientProvider clients, AgentTools tools, ILoggerFactory loggerFactory, IOptionsMonitor<LimitsOptions> limits, TimeProvider clock) : IAgentTurnRunner
 {
     // Streams the agent's answer into the log; an answer cut by the output token limit is continued once. Provider
     // failures become transient or permanent turn failures whose messages are ours (the provider's exception stays
@@ -24,7 +29,7 @@ public sealed class AgentFrameworkTurnRunner(ChatClientProvider clients, AgentFa
         var model = ChatClientProvider.Resolve(context.Workflow, context.Agent);
         var client = clients.For(model, context);
         var turnTools = context.Agent.Tools is { Count: > 0 } ? await tools.ForTurnAsync(context.Workflow, context.Agent, cancellationToken) : TurnTools.None;
-        var agent = agents.Create(context.Workflow, context.Agent, model, client, turnTools.Declarations);
+        var agent = Create(context.Workflow, context.Agent, model, client, turnTools.Declarations);
         var answer = new TurnAnswer(RoutingTools.For(context.Agent).Select(t => t.Name).ToHashSet(StringComparer.Ordinal));
         var messages = ToMessages(context);
         var question = turnTools == TurnTools.None ? null : await ReplayAsync(turnTools, context.RecordedToolCalls ?? [], messages, log, cancellationToken);
@@ -54,6 +59,31 @@ public sealed class AgentFrameworkTurnRunner(ChatClientProvider clients, AgentFa
         var (decision, prompt) = question is null ? answer.Decide() : (new RouteDecision(RouteAction.RequestInput, Reason: "a tool call waits for a person"), question);
         return new AgentTurnOutput(log.Text, decision, prompt, answer.InputTokens, answer.OutputTokens, truncated);
     }
+
+    // A ChatClientAgent with a fixed id (random ids break checkpoint resume), the agent's instructions and model options,
+    // its routing tools and the MCP tools it was granted. The chat client is used as is: routing tool calls are not
+    // invoked but returned, and end the turn. A call is bounded by the server's Limits:DefaultMaxOutputTokens when the
+    // workflow sets no max_output_tokens. The request says parallel_tool_calls: false unless the endpoint allows them,
+    // and carries what the client is given besides the conversation (ModelClient.Properties).
+    private ChatClientAgent Create(WorkflowDefinition workflow, AgentDefinition agent, ModelOptions model, ModelClient client, IEnumerable<AITool> turnTools) =>
+        new(client.Client, new ChatClientAgentOptions
+        {
+            Id = $"{workflow.Name}.{agent.Name}",
+            Name = agent.Name,
+            Description = agent.Description,
+            UseProvidedChatClientAsIs = true,
+            ChatOptions = new ChatOptions
+            {
+                Instructions = agent.Instructions ?? RoleInstructions.For(agent.Role!.Value),
+                Tools = [.. RoutingTools.For(agent), .. turnTools],
+                ToolMode = ChatToolMode.Auto,
+                ModelId = model.Model,
+                Temperature = (float?)model.Temperature,
+                MaxOutputTokens = model.MaxOutputTokens ?? Math.Min(limits.CurrentValue.DefaultMaxOutputTokens, limits.CurrentValue.MaxOutputTokens),
+                AllowMultipleToolCalls = (client.Endpoint?.Calls.DisableParallelToolCalls ?? true) ? false : null,
+                AdditionalProperties = client.Properties,
+            },
+        }, loggerFactory);
 
     // The calls recorded before this turn began, replayed into the conversation; the question for a person, if one
     // still waits.

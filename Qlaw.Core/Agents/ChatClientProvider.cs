@@ -60,7 +60,7 @@ public sealed class ChatClientProvider(ModelEndpoints endpoints, IOptionsMonitor
     {
         if (model.Provider != ModelProvider.Openai)
         {
-            return new(_scripted, null, new ScriptedPlay(ScriptedTurns.For(context), context.Attempt, context.RunId).AsProperties());
+            return new(_scripted, null, ScriptedPlay.For(context).AsProperties());
         }
 
         var choice = endpoints.Choose(model);

@@ -3,7 +3,9 @@ using System.Text.Json;
 using System.Text.RegularExpressions;
 using Microsoft.Extensions.AI;
 using Microsoft.Extensions.Options;
+using Qlaw.Contracts;
 using Qlaw.Contracts.Workflows;
+using Qlaw.Core.Routing;
 using Qlaw.Core.Tools;
 
 namespace Qlaw.Core.Agents;
@@ -19,16 +21,8 @@ public sealed partial class ScriptedChatClient(IOptionsMonitor<ScriptedModelOpti
     // What its telemetry names: provider scripted, model default unless the workflow names one.
     private static readonly ChatClientMetadata Metadata = new("scripted", defaultModelId: "default");
 
-    public async Task<ChatResponse> GetResponseAsync(IEnumerable<ChatMessage> messages, ChatOptions? options = null, CancellationToken cancellationToken = default)
-    {
-        var updates = new List<ChatResponseUpdate>();
-        await foreach (var update in GetStreamingResponseAsync(messages, options, cancellationToken))
-        {
-            updates.Add(update);
-        }
-
-        return updates.ToChatResponse();
-    }
+    public Task<ChatResponse> GetResponseAsync(IEnumerable<ChatMessage> messages, ChatOptions? options = null, CancellationToken cancellationToken = default) =>
+        GetStreamingResponseAsync(messages, options, cancellationToken).ToChatResponseAsync(cancellationToken);
 
     public async IAsyncEnumerable<ChatResponseUpdate> GetStreamingResponseAsync(
         IEnumerable<ChatMessage> messages, ChatOptions? options = null, [EnumeratorCancellation] CancellationToken cancellationToken = default)
@@ -116,6 +110,13 @@ public sealed record ScriptedPlay(ScriptedTurn Turn, int Attempt, Guid RunId)
 {
     private const string Key = "qlaw.scripted_play";
 
+    /// <summary>
+    /// The turn the scripted model plays: the agent's script (its n-th turn plays <c>script[n]</c>, the last repeating),
+    /// else its role's default — Planner → Coder, Coder consults Reviewer, Reviewer sends the first review back and hands
+    /// to Judge after, Judge completes.
+    /// </summary>
+    public static ScriptedPlay For(AgentTurnContext context) => new(TurnOf(context), context.Attempt, context.RunId);
+
     /// <summary>The additional properties that carry this play to <see cref="ScriptedChatClient"/>.</summary>
     public AdditionalPropertiesDictionary AsProperties() => new() { [Key] = this };
 
@@ -123,4 +124,42 @@ public sealed record ScriptedPlay(ScriptedTurn Turn, int Attempt, Guid RunId)
         options?.AdditionalProperties?.TryGetValue(Key, out ScriptedPlay? play) == true && play is not null
             ? play
             : throw new ArgumentException("A request to the scripted model carries its ScriptedPlay.", nameof(options));
+
+    private static ScriptedTurn TurnOf(AgentTurnContext context)
+    {
+        if (context.Agent.Script is { Count: > 0 } script)
+        {
+            return script[Math.Min(context.AgentTurnNumber, script.Count - 1)];
+        }
+
+        var task = context.History.FirstOrDefault(e => e.Role == "user")?.Text ?? "the task";
+        string? AgentWith(AgentRole role) => context.Workflow.Agents.FirstOrDefault(a => a.Role == role)?.Name;
+        string? Handoff(AgentRole role) => AgentWith(role) is { } agent ? RouteCall.HandoffPrefix + agent : null;
+        var first = context.AgentTurnNumber == 0;
+        return context.Agent.Role switch
+        {
+            AgentRole.Planner => new() { Say = $"Plan for \"{task}\":\n1. Understand the task.\n2. Write the code.\n3. Review it.\n", Call = Handoff(AgentRole.Coder) },
+            AgentRole.Coder when first => new()
+            {
+                Say = $"// Code for \"{task}\"\nstatic int Solve() => 42;\n",
+                Call = AgentWith(AgentRole.Reviewer) is { } reviewer ? RouteCall.ConsultPrefix + reviewer : null,
+            },
+            AgentRole.Coder => new() { Say = "// Revised after review: input is validated.\nstatic int Solve(int x) => x < 0 ? 0 : 42;\n", Call = Handoff(AgentRole.Judge) },
+            AgentRole.Reviewer when first => new() { Say = "Review: validate the input before use. Sending it back.", Call = RouteCall.ReturnToPrevious },
+            AgentRole.Reviewer => new() { Say = "Review: looks good now.", Call = Handoff(AgentRole.Judge) },
+            _ => new() { Say = "Verdict: approved.", Call = RouteCall.Complete },
+        };
+    }
+}
+
+/// <summary>Options of the offline model (section <c>Models:Scripted</c>); they apply on reload.</summary>
+public sealed class ScriptedModelOptions
+{
+    /// <summary>Pause at the start of every turn, to make runs observable; 0 runs as fast as possible.</summary>
+    [System.ComponentModel.DataAnnotations.Range(0, 600_000)]
+    public int TurnDelayMs { get; set; }
+
+    /// <summary>Pause before each streamed token; 0 streams as fast as possible.</summary>
+    [System.ComponentModel.DataAnnotations.Range(0, 60_000)]
+    public int TokenDelayMs { get; set; }
 }

@@ -30,6 +30,7 @@ public sealed class ResponseFraming(ResponseTarget target, string model, bool he
     private const string Keepalive = "keepalive";
     private readonly List<OutputItem> _output = [];
     private readonly HashSet<string> _calls = new(StringComparer.Ordinal);
+    private readonly List<ResponseFrame> _framed = [];
     private (int Step, int Attempt)? _headed;
     private int _sequence;
     private Turn? _turn;
@@ -56,14 +57,18 @@ public sealed class ResponseFraming(ResponseTarget target, string model, bool he
                 yield break;
             }
 
-            foreach (var frame in Frame(row))
+            Frame(row);
+            foreach (var frame in _framed)
             {
                 yield return frame;
             }
+
+            _framed.Clear();
         }
     }
 
-    private IEnumerable<ResponseFrame> Frame(RunEventRow row)
+    // Adds the frames of a row to _framed, in order (their sequence numbers are taken as they are added).
+    private void Frame(RunEventRow row)
     {
         switch (row.Type)
         {
@@ -72,21 +77,18 @@ public sealed class ResponseFraming(ResponseTarget target, string model, bool he
                 var attempt = delta.Attempt ?? 1;
                 if (_turn is not { } open || open.Step != delta.OutputIndex || open.Attempt != attempt)
                 {
-                    foreach (var frame in Open(delta.OutputIndex, attempt, delta.Agent))
-                    {
-                        yield return frame;
-                    }
+                    Open(delta.OutputIndex, attempt, delta.Agent);
                 }
 
                 var turn = _turn!;
                 if (headings && _headed != (turn.Step, turn.Attempt))
                 {
                     _headed = (turn.Step, turn.Attempt);
-                    yield return Delta(null, turn, delta with { Delta = RunResponses.Heading(delta.Agent, attempt, first: !_spoke), Heading = true });
+                    _framed.Add(Delta(null, turn, delta with { Delta = RunResponses.Heading(delta.Agent, attempt, first: !_spoke), Heading = true }));
                 }
 
                 _spoke = true;
-                yield return Delta(row.Id, turn, delta);
+                _framed.Add(Delta(row.Id, turn, delta));
                 break;
 
             case RunEvents.TraceComplete:
@@ -94,21 +96,15 @@ public sealed class ResponseFraming(ResponseTarget target, string model, bool he
                 var eventType = trace["data"]?["event_type"]?.GetValue<string>();
                 trace["type"] = Keepalive;
                 trace["sequence_number"] = Next();
-                yield return new(row.Id, RunEvents.TraceComplete, trace.ToJsonString(QlawJson.Options));
+                _framed.Add(new(row.Id, RunEvents.TraceComplete, trace.ToJsonString(QlawJson.Options)));
                 if (eventType == RunEvents.ExecutorInvoked)
                 {
                     var invoked = trace["data"]!["data"].Deserialize<ExecutorInvoked>(QlawJson.Options)!;
-                    foreach (var frame in Open(invoked.Step, invoked.Attempt, invoked.Agent))
-                    {
-                        yield return frame;
-                    }
+                    Open(invoked.Step, invoked.Attempt, invoked.Agent);
                 }
                 else if (eventType == RunEvents.ToolCall && trace["data"]!["data"].Deserialize<ToolCalled>(QlawJson.Options) is { } called && _calls.Add(called.CallId))
                 {
-                    foreach (var frame in Call(called))
-                    {
-                        yield return frame;
-                    }
+                    Call(called);
                 }
                 else if (eventType is RunEvents.ExecutorCompleted or RunEvents.ExecutorFailed)
                 {
@@ -117,87 +113,69 @@ public sealed class ResponseFraming(ResponseTarget target, string model, bool he
                         (_inputTokens, _outputTokens) = (Add(_inputTokens, completed.InputTokens), Add(_outputTokens, completed.OutputTokens));
                     }
 
-                    foreach (var frame in Close(eventType == RunEvents.ExecutorCompleted ? "completed" : "incomplete"))
-                    {
-                        yield return frame;
-                    }
+                    Close(eventType == RunEvents.ExecutorCompleted ? "completed" : "incomplete");
                 }
 
                 break;
 
             case RunEvents.ResponseCompleted:
-                foreach (var frame in Close("incomplete"))
-                {
-                    yield return frame;
-                }
-
+                Close("incomplete");
                 var status = JsonNode.Parse(row.Data)?["response"]?["status"]?.GetValue<string>();
-                yield return status switch
+                _framed.Add(status switch
                 {
                     "completed" => Lifecycle(row.Id, ResponseCompleted.Name, Response("completed")),
                     "cancelled" => Lifecycle(row.Id, ResponseLifecycle.Incomplete, Response("cancelled") with { IncompleteDetails = new("cancelled") }),
                     _ => Lifecycle(row.Id, ResponseLifecycle.Incomplete, Response("incomplete") with { IncompleteDetails = new("awaiting_input") }),
-                };
+                });
                 break;
 
             case RunEvents.ResponseError:
-                foreach (var frame in Close("incomplete"))
-                {
-                    yield return frame;
-                }
-
+                Close("incomplete");
                 var error = JsonSerializer.Deserialize<ResponseError>(row.Data, QlawJson.Options)!;
-                yield return Added(StreamError.Name, new StreamError(error.Code, error.Message, Next()));
-                yield return Lifecycle(row.Id, ResponseLifecycle.Failed, Response("failed") with { Error = new(error.Code, error.Message) });
+                _framed.Add(Added(StreamError.Name, new StreamError(error.Code, error.Message, Next())));
+                _framed.Add(Lifecycle(row.Id, ResponseLifecycle.Failed, Response("failed") with { Error = new(error.Code, error.Message) }));
                 break;
 
             default:
-                yield return new(row.Id, row.Type, Numbered(row.Data));
+                _framed.Add(new(row.Id, row.Type, Numbered(row.Data)));
                 break;
         }
     }
 
-    private IEnumerable<ResponseFrame> Open(int step, int attempt, string agent)
+    private void Open(int step, int attempt, string agent)
     {
-        foreach (var frame in Close("incomplete"))
-        {
-            yield return frame;
-        }
+        Close("incomplete");
 
         // A turn's text after a tool call is a message of its own, with an id of its own.
         var itemId = RunResponses.ItemId(target.RunId, step, attempt);
         itemId = _output.Any(o => o.Id == itemId) ? $"{itemId}_{_output.Count}" : itemId;
         var turn = _turn = new Turn(_output.Count, step, attempt, agent, itemId);
         _output.Add(turn.Item("in_progress"));
-        yield return Added(OutputItemAdded.Name, new OutputItemAdded(turn.Index, turn.Item("in_progress"), Next()));
-        yield return Added(ContentPart.Added, new ContentPart(ContentPart.Added, turn.ItemId, turn.Index, 0, new OutputText(""), Next()));
+        _framed.Add(Added(OutputItemAdded.Name, new OutputItemAdded(turn.Index, turn.Item("in_progress"), Next())));
+        _framed.Add(Added(ContentPart.Added, new ContentPart(ContentPart.Added, turn.ItemId, turn.Index, 0, new OutputText(""), Next())));
     }
 
     // A tool call as a function_call item after the turn's text so far; text after it opens a new message of the turn.
-    private IEnumerable<ResponseFrame> Call(ToolCalled called)
+    private void Call(ToolCalled called)
     {
-        foreach (var frame in Close("completed"))
-        {
-            yield return frame;
-        }
-
+        Close("completed");
         var (index, id) = (_output.Count, $"fc_{called.CallId}");
         var item = new OutputFunctionCall(id, "in_progress", called.CallId, called.Tool, "", called.Agent, called.Step, called.Attempt);
         _output.Add(item);
-        yield return Added(OutputItemAdded.Name, new OutputItemAdded(index, item, Next()));
+        _framed.Add(Added(OutputItemAdded.Name, new OutputItemAdded(index, item, Next())));
 
         // A top-level delta is text to the CLI: it sees this one as response.completed, which it passes over (see the remarks).
-        yield return new(null, ResponseCompleted.Name, JsonSerializer.Serialize(new FunctionCallArgumentsDelta(id, index, called.Arguments, Next()), QlawJson.Options));
-        yield return Added(FunctionCallArgumentsDone.Name, new FunctionCallArgumentsDone(id, index, called.Tool, called.Arguments, Next()));
+        _framed.Add(new(null, ResponseCompleted.Name, JsonSerializer.Serialize(new FunctionCallArgumentsDelta(id, index, called.Arguments, Next()), QlawJson.Options)));
+        _framed.Add(Added(FunctionCallArgumentsDone.Name, new FunctionCallArgumentsDone(id, index, called.Tool, called.Arguments, Next())));
         _output[index] = item with { Status = "completed", Arguments = called.Arguments };
-        yield return Added(OutputItemDone.Name, new OutputItemDone(index, _output[index], Next()));
+        _framed.Add(Added(OutputItemDone.Name, new OutputItemDone(index, _output[index], Next())));
     }
 
-    private IEnumerable<ResponseFrame> Close(string status)
+    private void Close(string status)
     {
         if (_turn is not { } turn)
         {
-            yield break;
+            return;
         }
 
         _turn = null;
@@ -205,9 +183,9 @@ public sealed class ResponseFraming(ResponseTarget target, string model, bool he
         _output[turn.Index] = turn.Item(status);
 
         // The CLI passes over what it sees as response.completed; the SDKs read the JSON type (see the remarks).
-        yield return new(null, ResponseCompleted.Name, JsonSerializer.Serialize(new OutputTextDone(turn.ItemId, turn.Index, 0, text, Next()), QlawJson.Options));
-        yield return Added(ContentPart.Done, new ContentPart(ContentPart.Done, turn.ItemId, turn.Index, 0, new OutputText(text), Next()));
-        yield return Added(OutputItemDone.Name, new OutputItemDone(turn.Index, _output[turn.Index], Next()));
+        _framed.Add(new(null, ResponseCompleted.Name, JsonSerializer.Serialize(new OutputTextDone(turn.ItemId, turn.Index, 0, text, Next()), QlawJson.Options)));
+        _framed.Add(Added(ContentPart.Done, new ContentPart(ContentPart.Done, turn.ItemId, turn.Index, 0, new OutputText(text), Next())));
+        _framed.Add(Added(OutputItemDone.Name, new OutputItemDone(turn.Index, _output[turn.Index], Next())));
     }
 
     private ResponseFrame Delta(long? id, Turn turn, OutputTextDelta delta)

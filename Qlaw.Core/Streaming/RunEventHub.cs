@@ -68,8 +68,6 @@ public sealed partial class RunEventHub(NpgsqlDataSource dataSource, IOptionsMon
         }
     }
 
-    /// <summary>The id of a run's latest committed event, 0 when none (<c>$1</c>: the run): where following it starts.</summary>
-
     /// <summary>
     /// Whether a stream of this process follows the run: only then is a write's hand-over worth preparing (a stream that
     /// starts following later reads the write from the log).

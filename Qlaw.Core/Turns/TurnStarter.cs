@@ -142,7 +142,7 @@ public sealed class TurnStarter(QlawDbContext db, RunLog log, TurnSettlement set
         }
 
         var workflow = WorkflowCatalog.Parse(run.Config);
-        var history = RunConversation.Before(run.Input, steps, state.Step);
+        var history = Conversation(run.Input, steps, state.Step);
 
         // The agent's completed turns before this one are its entries in the history (one per completed step).
         var agentTurns = history.Count(e => e.Role == "assistant" && e.AuthorName == state.Agent);
@@ -153,6 +153,25 @@ public sealed class TurnStarter(QlawDbContext db, RunLog log, TurnSettlement set
 
         var agent = workflow.Agents.Single(a => a.Name == state.Agent);
         return new TurnStart.Started(new AgentTurnContext(runId, state.Step, attempt, agentTurns, agent, workflow, history, calls), pending);
+    }
+
+    // The conversation before the step as the next agent sees it: the run's task, then each completed turn (and the
+    // input it got), from the run's step rows (any order, any status).
+    private static List<ConversationEntry> Conversation(string task, IEnumerable<StepEntity> steps, int beforeStep)
+    {
+        var history = new List<ConversationEntry> { new("user", null, task) };
+        foreach (var step in steps.Where(s => s.Index < beforeStep && s.Status == StepStatus.Completed).OrderBy(s => s.Index))
+        {
+            if (step.Index > 0 && step.Input is { } input)
+            {
+                history.Add(new("user", null, input));
+            }
+
+            var decision = step.Decision is { } json ? JsonSerializer.Deserialize<RouteDecision>(json, QlawJson.Options) : null;
+            history.Add(new("assistant", step.Agent, step.Output ?? "", decision));
+        }
+
+        return history;
     }
 
     private static void RecordTransition(RunLogWrite write, RouteState state, TurnRequest request)
