@@ -106,7 +106,7 @@ public sealed class RunForks(
 
         CopyHistory(write, sourceId, fork.Id, fromStep);
         var signal = RunSignals.Enqueue(write, RunSignal.ScheduleKind, new RunSignal(
-            fork.EntityId!, Schedule: new RunOrchestrationInput(fork.Id, plan, seed.State, seed.Transition, seed.Input, seed.Warning)));
+            fork.EntityId!, Schedule: new RunOrchestrationInput(fork.Id, plan, seed.State, seed.Transition, seed.Input, seed.Warning)), of: fork.Id);
         await write.CommitAsync(cancellationToken);
         recovery.CurrentValue.CrashIf(RecoveryOptions.RunCommitted);
         await signals.DispatchAsync(signal.Id, cancellationToken);

@@ -27,10 +27,13 @@ public sealed record RunSignal(
 /// </summary>
 public sealed class RunSignals(IServiceScopeFactory scopes, IOptionsMonitor<RecoveryOptions> recovery, TimeProvider clock)
 {
-    /// <summary>Stages a signal of the run in <paramref name="write"/>; its id is known once the write ran.</summary>
-    public static RunSignalEntity Enqueue(RunLogWrite write, string kind, RunSignal signal)
+    /// <summary>
+    /// Stages a signal of the write's run, or of <paramref name="of"/> (a fork written under its source's lock), in
+    /// <paramref name="write"/>; its id is known once the write ran.
+    /// </summary>
+    public static RunSignalEntity Enqueue(RunLogWrite write, string kind, RunSignal signal, Guid? of = null)
     {
-        var row = new RunSignalEntity { RunId = write.RunId, Kind = kind, Payload = JsonSerializer.Serialize(signal, QlawJson.Options), CreatedAt = write.Now };
+        var row = new RunSignalEntity { RunId = of ?? write.RunId, Kind = kind, Payload = JsonSerializer.Serialize(signal, QlawJson.Options), CreatedAt = write.Now };
         write.Insert(row, id => row.Id = id);
         return row;
     }

@@ -74,6 +74,10 @@ public sealed class ForkTests(QlawStackFixture stack) : IAsyncLifetime
         Assert.DoesNotContain(events, e => e.Data.Contains(Guid.Parse(source).ToString("N"), StringComparison.Ordinal));
         var handoff = Assert.Single(await AuditOfTypeAsync(fork, "return"));
         Assert.Equal("reviewer", handoff["from"]!.GetValue<string>());
+
+        // The fork's schedule is its own outbox signal (a re-drive before its first turn starts from it), not its source's.
+        Assert.Single(await db.RunSignals.Where(r => r.RunId == Guid.Parse(fork) && r.Kind == "schedule").ToListAsync());
+        Assert.Single(await db.RunSignals.Where(r => r.RunId == Guid.Parse(source) && r.Kind == "schedule").ToListAsync());
     }
 
     [Fact]
