@@ -133,20 +133,17 @@ public sealed record ScriptedPlay(ScriptedTurn Turn, int Attempt, Guid RunId)
         }
 
         var task = context.History.FirstOrDefault(e => e.Role == "user")?.Text ?? "the task";
-        string? AgentWith(AgentRole role) => context.Workflow.Agents.FirstOrDefault(a => a.Role == role)?.Name;
-        string? Handoff(AgentRole role) => AgentWith(role) is { } agent ? RouteCall.HandoffPrefix + agent : null;
+        // The routing call to the workflow's agent of a role (none when it has no such agent).
+        string? To(string prefix, AgentRole role) =>
+            context.Workflow.Agents.FirstOrDefault(a => a.Role == role)?.Name is { } agent ? prefix + agent : null;
         var first = context.AgentTurnNumber == 0;
         return context.Agent.Role switch
         {
-            AgentRole.Planner => new() { Say = $"Plan for \"{task}\":\n1. Understand the task.\n2. Write the code.\n3. Review it.\n", Call = Handoff(AgentRole.Coder) },
-            AgentRole.Coder when first => new()
-            {
-                Say = $"// Code for \"{task}\"\nstatic int Solve() => 42;\n",
-                Call = AgentWith(AgentRole.Reviewer) is { } reviewer ? RouteCall.ConsultPrefix + reviewer : null,
-            },
-            AgentRole.Coder => new() { Say = "// Revised after review: input is validated.\nstatic int Solve(int x) => x < 0 ? 0 : 42;\n", Call = Handoff(AgentRole.Judge) },
+            AgentRole.Planner => new() { Say = $"Plan for \"{task}\":\n1. Understand the task.\n2. Write the code.\n3. Review it.\n", Call = To(RouteCall.HandoffPrefix, AgentRole.Coder) },
+            AgentRole.Coder when first => new() { Say = $"// Code for \"{task}\"\nstatic int Solve() => 42;\n", Call = To(RouteCall.ConsultPrefix, AgentRole.Reviewer) },
+            AgentRole.Coder => new() { Say = "// Revised after review: input is validated.\nstatic int Solve(int x) => x < 0 ? 0 : 42;\n", Call = To(RouteCall.HandoffPrefix, AgentRole.Judge) },
             AgentRole.Reviewer when first => new() { Say = "Review: validate the input before use. Sending it back.", Call = RouteCall.ReturnToPrevious },
-            AgentRole.Reviewer => new() { Say = "Review: looks good now.", Call = Handoff(AgentRole.Judge) },
+            AgentRole.Reviewer => new() { Say = "Review: looks good now.", Call = To(RouteCall.HandoffPrefix, AgentRole.Judge) },
             _ => new() { Say = "Verdict: approved.", Call = RouteCall.Complete },
         };
     }

@@ -133,7 +133,7 @@ public sealed class RunSignals(IServiceScopeFactory scopes, IOptionsMonitor<Reco
     // Operators read it in run_signals; clients never see it.
     private static string ErrorText(Exception exception) => exception.Message.Length > 2000 ? exception.Message[..2000] : exception.Message;
 
-    private static async Task DeliverAsync(IServiceProvider services, RunSignalEntity row, CancellationToken cancellationToken)
+    private async Task DeliverAsync(IServiceProvider services, RunSignalEntity row, CancellationToken cancellationToken)
     {
         var signal = JsonSerializer.Deserialize<RunSignal>(row.Payload, QlawJson.Options)!;
         var scheduler = services.GetRequiredService<IRunScheduler>();
@@ -155,7 +155,7 @@ public sealed class RunSignals(IServiceScopeFactory scopes, IOptionsMonitor<Reco
                 else
                 {
                     // Under the run's lock, in a unit of work of its own: this one holds the signal's row.
-                    await using var scope = services.GetRequiredService<IServiceScopeFactory>().CreateAsyncScope();
+                    await using var scope = scopes.CreateAsyncScope();
                     await using var write = await scope.ServiceProvider.GetRequiredService<RunLog>().OpenAsync(row.RunId, cancellationToken);
                     await scope.ServiceProvider.GetRequiredService<RunRedriver>().ReseedAsync(write, signal.StepOffset, signal.Continue?.Input, cancellationToken);
                     await write.CommitAsync(cancellationToken);
