@@ -111,8 +111,16 @@ public sealed class RunLog(QlawDbContext db, TimeProvider clock, IRunEventPublis
 
     private static readonly string LockSql = $"SELECT pg_advisory_xact_lock({LockKey("$1")})";
 
-    public const string LastEventIdSql = "SELECT coalesce(max(id), 0) FROM run_events WHERE run_id = $1";
+    private const string LastEventIdSql = "SELECT coalesce(max(id), 0) FROM run_events WHERE run_id = $1";
 
     /// <summary>The id of the run's latest committed event (0 when none), read under its lock: what a write's events follow.</summary>
     internal static NpgsqlBatchCommand LastEventCommand(Guid runId) => Command(LastEventIdSql, runId);
+
+    /// <summary>The id of the run's latest committed event (0 when none): where what happens next starts.</summary>
+    internal static async Task<long> LastEventIdAsync(NpgsqlDataSource dataSource, Guid runId, CancellationToken cancellationToken)
+    {
+        await using var command = dataSource.CreateCommand(LastEventIdSql);
+        command.Parameters.Add(new() { Value = runId });
+        return (long)(await command.ExecuteScalarAsync(cancellationToken))!;
+    }
 }

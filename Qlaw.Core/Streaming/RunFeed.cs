@@ -37,12 +37,7 @@ internal sealed class RunFeed(Guid runId)
             return _start ??= LoadLastIdAsync(dataSource);
         }
 
-        async Task LoadLastIdAsync(NpgsqlDataSource source)
-        {
-            await using var command = source.CreateCommand(RunLog.LastEventIdSql);
-            command.Parameters.Add(new() { Value = runId });
-            _lastId = (long)(await command.ExecuteScalarAsync(CancellationToken.None))!;
-        }
+        async Task LoadLastIdAsync(NpgsqlDataSource source) => _lastId = await RunLog.LastEventIdAsync(source, runId, CancellationToken.None);
     }
 
     public RunSubscription? Add(RunEventHub hub, int capacity)

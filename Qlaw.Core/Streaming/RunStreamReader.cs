@@ -118,12 +118,7 @@ public sealed class RunStreamReader(NpgsqlDataSource dataSource, RunEventHub hub
     }
 
     /// <summary>The id of the run's latest event (0 when none): where a stream of what happens next starts.</summary>
-    public async Task<long> LastEventIdAsync(Guid runId, CancellationToken cancellationToken)
-    {
-        await using var command = dataSource.CreateCommand(RunLog.LastEventIdSql);
-        command.Parameters.Add(new() { Value = runId });
-        return (long)(await command.ExecuteScalarAsync(cancellationToken))!;
-    }
+    public Task<long> LastEventIdAsync(Guid runId, CancellationToken cancellationToken) => RunLog.LastEventIdAsync(dataSource, runId, cancellationToken);
 
     private static bool IsMarker(RunEventRow row) => row.Type is RunEvents.ResponseCompleted or RunEvents.ResponseError;
 

@@ -45,11 +45,11 @@ public sealed class TurnStarter(QlawDbContext db, RunLog log, TurnSettlement set
         // The run with its workflow and its steps so far (this step's attempts and the conversation before it), read in
         // the lock's round trip.
         var reads = new TurnReads(db.Model);
-        var (write, (run, steps, calls)) = await log.OpenAsync(request.RunId, reads.Begin(request.RunId, request.State.Step), reads.ReadBeginAsync, cancellationToken);
+        var (write, (run, config, steps, calls)) = await log.OpenAsync(request.RunId, reads.Begin(request.RunId, request.State.Step), reads.ReadBeginAsync, cancellationToken);
         TurnStart? start = null;
         try
         {
-            start = await BeginAsync(write, request, run, steps, calls, cancellationToken);
+            start = await BeginAsync(write, request, run, config, steps, calls, cancellationToken);
             return start;
         }
         finally
@@ -62,7 +62,7 @@ public sealed class TurnStarter(QlawDbContext db, RunLog log, TurnSettlement set
     }
 
     private async Task<TurnStart> BeginAsync(
-        RunLogWrite write, TurnRequest request, TurnReads.RunForTurn? run, List<StepEntity> steps, List<ToolCallRecord> calls, CancellationToken cancellationToken)
+        RunLogWrite write, TurnRequest request, RunEntity? run, string config, List<StepEntity> steps, List<ToolCallRecord> calls, CancellationToken cancellationToken)
     {
         var (runId, state) = (request.RunId, request.State);
         if (run is null)
@@ -141,7 +141,7 @@ public sealed class TurnStarter(QlawDbContext db, RunLog log, TurnSettlement set
             QlawTelemetry.StepRetries.Add(1, new KeyValuePair<string, object?>(QlawTelemetry.AgentTag, state.Agent));
         }
 
-        var workflow = WorkflowCatalog.Parse(run.Config);
+        var workflow = WorkflowCatalog.Parse(config);
         var history = Conversation(run.Input, steps, state.Step);
 
         // The agent's completed turns before this one are its entries in the history (one per completed step).
