@@ -64,6 +64,11 @@ public sealed partial record AgentDefinition
             for (var j = 0; j < (list?.Count ?? 0); j++)
             {
                 var target = list![j];
+                if (target is null)
+                {
+                    continue;
+                }
+
                 if (!defined.Contains(target))
                 {
                     yield return new ValidationResult($"Agent '{target}' is not defined in agents.", [$"{path}.{field}[{j}]"]);
@@ -77,7 +82,7 @@ public sealed partial record AgentDefinition
 
         for (var j = 0; j < (Tools?.Count ?? 0); j++)
         {
-            if (!ToolName().IsMatch(Tools![j]))
+            if (Tools![j] is { } tool && !ToolName().IsMatch(tool))
             {
                 yield return new ValidationResult("Name a tool as server/tool or server/* (letters, digits, '_', '-' and '.').", [$"{path}.tools[{j}]"]);
             }

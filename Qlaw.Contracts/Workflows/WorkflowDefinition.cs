@@ -58,7 +58,7 @@ public sealed record WorkflowDefinition : IValidatableObject
 
         for (var i = 0; i < Agents.Count; i++)
         {
-            foreach (var error in Agents[i].ValidateTargets(defined, $"agents[{i}]"))
+            foreach (var error in Agents[i]?.ValidateTargets(defined, $"agents[{i}]") ?? [])
             {
                 yield return error;
             }

@@ -381,6 +381,8 @@ public sealed class HardeningTests(QlawStackFixture stack)
         yield return Json("input-lone-surrogate", "{\"input\":\"\\ud800\"}");
         yield return Json("input-rtl", "{\"input\":\"\\u202e\\u0000\\uffff\"}");
         yield return Json("input-huge-number", "{\"input\":\"x\",\"metadata\":{\"n\":1e400}}");
+        yield return Json("metadata-overflow", "{\"input\":\"x\",\"metadata\":{\"n\":1e999999,\"m\":1e-999999}}");
+        yield return Json("workflow-null-agent", "{\"name\":\"w\",\"start_agent\":\"p\",\"agents\":[null,{\"name\":\"p\",\"role\":\"coder\",\"tools\":[null]}]}");
         yield return Json("input-too-long", $"{{\"input\":\"{new string('x', 200_000)}\"}}");
         yield return Json("oversized", $"{{\"input\":\"{new string('x', 2_000_000)}\"}}");
         yield return Json("deep", $"{{\"input\":\"x\",\"metadata\":{string.Concat(Enumerable.Repeat("{\"a\":", 300))}1{new string('}', 300)}}}");

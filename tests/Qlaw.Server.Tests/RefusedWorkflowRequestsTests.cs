@@ -42,6 +42,9 @@ public sealed class RefusedWorkflowRequestsTests(RefusedWorkflowRequestsTests.Se
         { """{"name":"x","start_agent":"a","agents":"planner"}""", ["agents"] },
         { """{"name":"x","start_agent":"a","agents":[{"name":"a","role":"coder","model":{"temperature":7}}]}""", ["agents[0].model.temperature"] },
         { """{"name":""", ["name"] },
+        { """{"name":"x","start_agent":"a","agents":[null]}""", ["agents[0]", "start_agent"] },
+        { """{"name":"x","start_agent":"a","agents":[{"name":"a","role":"coder","tools":[null],"handoffs":[null]}]}""", ["agents[0].handoffs[0]", "agents[0].tools[0]"] },
+        { """{"name":"x","start_agent":"a","agents":[{"name":"a","role":"coder","script":[null,{"say":"x","tool_calls":[null]}]}]}""", ["agents[0].script[0]", "agents[0].script[1].tool_calls[0]"] },
     };
 
     [Theory]

@@ -1,4 +1,5 @@
 using System.Net;
+using System.Text;
 using System.Text.Json.Nodes;
 using Microsoft.EntityFrameworkCore;
 using Microsoft.Extensions.DependencyInjection;
@@ -221,6 +222,30 @@ public sealed class RunsApiTests(QlawStackFixture stack) : IAsyncLifetime
         Assert.Equal(4, RunsClient.Steps(failed).Count);
         Assert.NotNull(failed["completed_at"]);
         await ProblemAssert.IsProblem(await _runs.PostAsync(failed["id"]!.GetValue<string>(), "continue"), HttpStatusCode.Conflict);
+    }
+
+    [Theory]
+    [InlineData("1e999999", false)]
+    [InlineData("-1e-999999", false)]
+    [InlineData("0e-16384", false)]
+    [InlineData("1e131072", false)]
+    [InlineData("1e131071", true)]
+    [InlineData("1.5e-16382", true)]
+    [InlineData("1e400", true)]
+    public async Task A_number_in_metadata_that_PostgreSQL_cannot_store_is_refused_naming_it(string number, bool storable)
+    {
+        var workflow = await _runs.CreateWorkflowAsync(Scripted($"numbers-{Guid.NewGuid():N}", planner: [Turn("Done.", "complete")]));
+
+        var response = await _runs.Http.PostAsync($"/v1/workflows/{workflow}/runs", new StringContent($$$"""{"input":"x","metadata":{"n":[{{{number}}}]}}""", Encoding.UTF8, "application/json"));
+
+        if (storable)
+        {
+            Assert.Equal(HttpStatusCode.Accepted, response.StatusCode);
+        }
+        else
+        {
+            Assert.Equal(["metadata.n[0]"], ProblemAssert.Fields(await ProblemAssert.IsProblem(response, HttpStatusCode.BadRequest)));
+        }
     }
 
     [Fact]
