@@ -88,14 +88,15 @@ public sealed class RunStreamReader(NpgsqlDataSource dataSource, RunEventHub hub
 
                 while (subscription.Rows.TryRead(out var row))
                 {
-                    if (row.Id <= last)
+                    // A row at or before the position was sent already, or precedes a Last-Event-ID past the run's end:
+                    // it is not sent, but the end it marks still ends the stream.
+                    if (row.Id > last)
                     {
-                        continue;
+                        yield return row;
+                        last = row.Id;
+                        lastSent = Stopwatch.GetTimestamp();
                     }
 
-                    yield return row;
-                    last = row.Id;
-                    lastSent = Stopwatch.GetTimestamp();
                     if (IsFinal(row) || (IsMarker(row) && await HasStoppedAsync(runId, last, cancellationToken)))
                     {
                         yield break;

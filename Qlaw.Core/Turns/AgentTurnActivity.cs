@@ -52,11 +52,17 @@ public sealed partial class AgentTurnActivity(
         }
         catch (Exception ex)
         {
-            var trace = Activity.Current?.TraceId.ToString() ?? "none";
-            LogTurnCrashed(logger, input.State.Agent, trace, ex);
-            span?.SetStatus(ActivityStatusCode.Error, RunErrorCodes.Internal);
-            throw new TurnFailedException(new(RunErrorCodes.Internal, $"The turn failed unexpectedly; the server log has the details (trace {trace})."));
+            throw new TurnFailedException(Crashed(input, span, ex));
         }
+    }
+
+    // A failure nobody expected: logged whole with the trace id, which is all the client is told of it.
+    private RunError Crashed(TurnRequest input, Activity? span, Exception ex)
+    {
+        var trace = Activity.Current?.TraceId.ToString() ?? "none";
+        LogTurnCrashed(logger, input.State.Agent, trace, ex);
+        span?.SetStatus(ActivityStatusCode.Error, RunErrorCodes.Internal);
+        return new(RunErrorCodes.Internal, $"The turn failed unexpectedly; the server log has the details (trace {trace}).");
     }
 
     private async Task<TurnResult> RunTurnAsync(TurnRequest input, Activity? span)
@@ -110,13 +116,24 @@ public sealed partial class AgentTurnActivity(
             await journal.FailTurnAsync(attempt.StepId, input, error, permanent: true, await log.EndAsync(), TokenEstimate.Spent(turn, log.Length), CancellationToken.None);
             return new TurnResult(null, error);
         }
-        catch (Exception ex) when (ex is TransientAgentException or TimeoutException or HttpRequestException)
+        catch (Exception ex) when (ex is not TurnFailedException && !DatabaseOutage.IsOutage(ex))
         {
-            LogTurnFailed(logger, input.State.Agent, turn.Attempt, "transiently: the retry policy takes over", ex);
-            var error = ex is TransientAgentException transient
-                ? new RunError(transient.Code, transient.Message)
-                : new RunError(RunErrorCodes.ModelUnavailable, "The model provider did not answer.");
-            span?.SetStatus(ActivityStatusCode.Error, error.Code);
+            // The provider failed for now, or something nobody expected did: the attempt fails, and the retry policy
+            // takes over (a database out of reach fails every write; the outer catch waits for it).
+            RunError error;
+            if (ex is TransientAgentException or TimeoutException or HttpRequestException)
+            {
+                LogTurnFailed(logger, input.State.Agent, turn.Attempt, "transiently: the retry policy takes over", ex);
+                error = ex is TransientAgentException transient
+                    ? new RunError(transient.Code, transient.Message)
+                    : new RunError(RunErrorCodes.ModelUnavailable, "The model provider did not answer.");
+                span?.SetStatus(ActivityStatusCode.Error, error.Code);
+            }
+            else
+            {
+                error = Crashed(input, span, ex);
+            }
+
             await attempt.CommitAsync(null);
             await journal.FailTurnAsync(attempt.StepId, input, error, permanent: false, await log.EndAsync(), TokenEstimate.Spent(turn, log.Length), CancellationToken.None);
             throw new TurnFailedException(error, ex);

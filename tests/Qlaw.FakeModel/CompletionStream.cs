@@ -76,6 +76,13 @@ internal sealed class CompletionStream : IDisposable
             return Cut();
         }
 
+        if (reply.Garbled)
+        {
+            _pipe.Write("data: {\"choices\":[{\"delta\":{\"content\":garbled\n\ndata: [DONE]\n\n"u8);
+            await FlushAsync(cancellationToken);
+            return true;
+        }
+
         if (reply.Chunks.Count == 0)
         {
             await DelayAsync(first, cancellationToken);

@@ -32,6 +32,9 @@ public sealed record FakeReply
     /// <summary>Drop the connection after this many text chunks (0: right after the headers), without finishing: a cut stream.</summary>
     public int? CutAfterChunks { get; init; }
 
+    /// <summary>After the text chunks, a <c>data:</c> line that is not JSON, then the end of the stream: a provider's garbled answer.</summary>
+    public bool Garbled { get; init; }
+
     /// <summary>(prompt, completion) tokens, reported in the last chunk as OpenAI does with <c>include_usage</c>.</summary>
     public (int Prompt, int Completion)? Usage { get; init; }
 

@@ -1,5 +1,6 @@
 using System.Text.Json.Nodes;
 using Microsoft.EntityFrameworkCore;
+using Qlaw.FakeModel;
 using Qlaw.Testing;
 
 namespace Qlaw.Server.Tests;
@@ -111,6 +112,25 @@ public sealed class AgentProvidersTests(QlawStackFixture stack) : FakeModelServe
 
         Assert.Equal(["planner:failed:1", "planner:completed:2"], RunsClient.Steps(status).Take(2));
         Assert.Contains("503", status["steps"]![0]!["error"]!.GetValue<string>(), StringComparison.Ordinal);
+    }
+
+    [Fact]
+    public async Task An_attempt_that_fails_unexpectedly_is_recorded_failed_and_retried()
+    {
+        // A provider answer that is not JSON is no failure the turn expects: the attempt still ends as failed, with its
+        // audit entry, before the retry policy runs the turn again.
+        await Runs.CreateWorkflowAsync(WithOpenAIPlanner("openai-garbled"));
+        Model.Enqueue(FakeReply.Text("Half a ") with { Garbled = true });
+        Model.ReplyWith(["Plan."], "handoff_to_coder");
+
+        var runId = await Runs.StartAsync("openai-garbled");
+        var status = await Runs.WaitForAsync(runId, "completed");
+
+        Assert.Equal(["planner:failed:1", "planner:completed:2"], RunsClient.Steps(status).Take(2));
+        Assert.Equal("internal_error", status["steps"]![0]!["error_code"]!.GetValue<string>());
+        var audit = await Runs.AuditAsync(runId);
+        Assert.Contains(audit, e => e["type"]!.GetValue<string>() == "step.failed" && e["detail"]!["attempt"]!.GetValue<int>() == 1);
+        Assert.DoesNotContain(audit, e => e["type"]!.GetValue<string>() == "step.superseded");
     }
 
     [Fact]

@@ -62,6 +62,18 @@ public sealed class StreamingTests(QlawStackFixture stack, StreamingTests.Server
     }
 
     [Fact]
+    public async Task A_live_run_followed_from_past_its_last_event_ends_when_the_run_ends()
+    {
+        var runId = await _runs.StartAsync("code-review");
+
+        var resumed = await SseClient.GetAsync(_runs.Http, $"/v1/runs/{runId}/responses", lastEventId: "9000000000000000000", timeoutSeconds: 30);
+
+        Assert.True(resumed.SawDone, "the stream did not end with the run");
+        Assert.Empty(resumed.Ids);
+        Assert.Equal("completed", (await _runs.StatusAsync(runId))["status"]!.GetValue<string>());
+    }
+
+    [Fact]
     public async Task Fifty_clients_following_a_live_run_receive_identical_sequences()
     {
         var runId = await _runs.StartAsync("code-review", "a long task");
