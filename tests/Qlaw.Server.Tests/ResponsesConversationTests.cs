@@ -122,6 +122,28 @@ public sealed class ResponsesConversationTests(QlawStackFixture stack) : Respons
         Assert.Single(await Runs.AuditAsync(first.Events[0].Data!["response"]!["run_id"]!.GetValue<string>()), e => e["type"]!.GetValue<string>() == "run.resumed");
     }
 
+    [Fact]
+    public async Task A_message_for_a_run_still_running_is_409_by_previous_response_id_as_by_conversation()
+    {
+        await using var slow = await QlawApplication.StartAsync(Stack, new Dictionary<string, string?> { ["Models:Scripted:TurnDelayMs"] = "30000" });
+        var runs = new RunsClient(slow.CreateClient());
+        await runs.CreateWorkflowAsync(Samples.Workflow());
+        var started = JsonNode.Parse(await (await runs.Http.PostAsync("/v1/responses", RunsClient.Json(new JsonObject
+        {
+            ["model"] = "code-review", ["input"] = "add two numbers", ["background"] = true, ["conversation"] = "busy",
+        }))).Content.ReadAsStringAsync())!;
+        var responseId = started["id"]!.GetValue<string>();
+
+        var byPrevious = await runs.Http.PostAsync("/v1/responses", RunsClient.Json(new JsonObject { ["model"] = "code-review", ["input"] = "and?", ["background"] = true, ["previous_response_id"] = responseId }));
+        var byConversation = await runs.Http.PostAsync("/v1/responses", RunsClient.Json(new JsonObject { ["model"] = "code-review", ["input"] = "and?", ["background"] = true, ["conversation"] = "busy" }));
+
+        await ProblemAssert.IsProblem(byPrevious, HttpStatusCode.Conflict);
+        await ProblemAssert.IsProblem(byConversation, HttpStatusCode.Conflict);
+        await using var db = slow.CreateDbContext();
+        Assert.Equal(1, await db.Runs.CountAsync());
+        Assert.Equal(HttpStatusCode.OK, (await runs.Http.PostAsync($"/v1/responses/{responseId}/cancel", null)).StatusCode);
+    }
+
     private static Task<SseTranscript> CliAsync(HttpClient http, string body, string userAgent = CliUserAgent, string? idempotencyKey = null) =>
         SseClient.SendAsync(http, Cli(body, userAgent: userAgent, idempotencyKey: idempotencyKey));
 
