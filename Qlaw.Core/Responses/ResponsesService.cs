@@ -80,6 +80,16 @@ public sealed class ResponsesService(
         conversation ??= previous?.ConversationId;
         if (previous is { Status: RunStatus.AwaitingInput })
         {
+            // The answer goes on the run that asked, so the response must name that run's workflow, not another.
+            if (previous.WorkflowId != workflow.Id)
+            {
+                var asking = await db.Workflows.Where(w => w.Id == previous.WorkflowId).Select(w => w.Name).FirstAsync(cancellationToken);
+                return (null, new RunCommandResult.Invalid(new Dictionary<string, string[]>
+                {
+                    ["model"] = [$"The run awaiting this answer is of the workflow '{asking}': give that as model."],
+                }));
+            }
+
             return await AnswerAsync(previous, workflow, text!, via!, conversation, caller, cancellationToken);
         }
 

@@ -149,6 +149,22 @@ public sealed class ResponsesApiTests(QlawStackFixture stack) : ResponsesServerT
     }
 
     [Fact]
+    public async Task An_answer_whose_model_names_another_workflow_than_the_waiting_runs_is_400_naming_model()
+    {
+        var asked = await SseClient.PostAsync(Runs.Http, "/v1/responses", new JsonObject { ["model"] = "hil", ["input"] = "my order is late", ["stream"] = true, ["conversation"] = "c-6" });
+        var responseId = asked.Events[^1].Data!["response"]!["id"]!.GetValue<string>();
+
+        var byPrevious = await Runs.Http.PostAsync("/v1/responses", RunsClient.Json(new JsonObject { ["model"] = "code-review", ["input"] = "C#", ["previous_response_id"] = responseId }));
+        var byConversation = await Runs.Http.PostAsync("/v1/responses", RunsClient.Json(new JsonObject { ["model"] = "code-review", ["input"] = "C#", ["conversation"] = "c-6" }));
+
+        Assert.Equal(["model"], ProblemAssert.Fields(await ProblemAssert.IsProblem(byPrevious, HttpStatusCode.BadRequest)));
+        Assert.Equal(["model"], ProblemAssert.Fields(await ProblemAssert.IsProblem(byConversation, HttpStatusCode.BadRequest)));
+        var run = JsonNode.Parse(await Runs.Http.GetStringAsync($"/v1/responses/{responseId}"))!;
+        Assert.Equal("incomplete", run["status"]!.GetValue<string>());
+        Assert.Equal("hil", run["workflow"]!.GetValue<string>());
+    }
+
+    [Fact]
     public async Task Agents_are_listed_from_the_stored_workflows_for_either_query_parameter()
     {
         foreach (var query in new[] { "?project_endpoint=https%3A%2F%2Fexample.invalid", "?foundry_endpoint=x", "" })
