@@ -21,9 +21,12 @@ namespace Qlaw.Core.Responses;
 public sealed class ResponsesService(
     QlawDbContext db, RunCommands runs, RunStreamReader stream, ResponseConversations conversations, IOptionsMonitor<ResponsesOptions> options)
 {
-    /// <summary>The run's log after row <paramref name="after"/> as a Responses stream (see <see cref="ResponseFraming"/>).</summary>
-    public IAsyncEnumerable<ResponseFrame?> StreamAsync(ResponseTarget target, string model, long after, CancellationToken cancellationToken) =>
-        new ResponseFraming(target, model, options.CurrentValue.AgentHeadings).FrameAsync(stream.ReadAsync(target.RunId, after, cancellationToken), cancellationToken);
+    /// <summary>
+    /// The run's log from where <paramref name="target"/> starts as a Responses stream (see <see cref="ResponseFraming"/>),
+    /// without what the client has up to row <paramref name="sentThrough"/> (its <c>Last-Event-ID</c>; 0 for none).
+    /// </summary>
+    public IAsyncEnumerable<ResponseFrame?> StreamAsync(ResponseTarget target, string model, long sentThrough, CancellationToken cancellationToken) =>
+        new ResponseFraming(target, model, options.CurrentValue.AgentHeadings).FrameAsync(stream.ReadAsync(target.RunId, target.After, cancellationToken), sentThrough, cancellationToken);
 
     /// <summary>
     /// Answers the run this message is for (see <see cref="ResponseConversations"/>), or starts a run of the workflow named

@@ -144,6 +144,33 @@ public sealed class ResponsesConversationTests(QlawStackFixture stack) : Respons
         Assert.Equal(HttpStatusCode.OK, (await runs.Http.PostAsync($"/v1/responses/{responseId}/cancel", null)).StatusCode);
     }
 
+    [Fact]
+    public async Task A_retried_call_with_last_event_id_streams_only_what_came_after_that_event()
+    {
+        const string body = """{"model":"code-review","input":"add two numbers","stream":true}""";
+        var first = await CliAsync(Runs.Http, body, idempotencyKey: "k-7");
+        var tenth = first.Ids[9];
+        var resume = Cli(body, idempotencyKey: "k-7");
+        resume.Headers.Add("Last-Event-ID", tenth.ToString(System.Globalization.CultureInfo.InvariantCulture));
+
+        var rest = await SseClient.SendAsync(Runs.Http, resume);
+
+        var cut = first.Events.FindIndex(e => e.Id == tenth);
+        var sequence = (List<SseEvent> events) => events.Select(e => e.Data!["sequence_number"]!.GetValue<int>()).ToList();
+        Assert.Equal(sequence(first.Events)[(cut + 1)..], sequence(rest.Events));
+        Assert.EndsWith(rest.CliText, first.CliText, StringComparison.Ordinal);
+        Assert.True(rest.CliText.Length < first.CliText.Length);
+        foreach (var path in new[] { "/v1/responses", "/v1/workflows/hil/send_responses" })
+        {
+            var bad = Cli("""{"model":"hil","input":"x","stream":true}""", path);
+            bad.Headers.Add("Last-Event-ID", "yesterday");
+            Assert.Equal(["Last-Event-ID"], ProblemAssert.Fields(await ProblemAssert.IsProblem(await Runs.Http.SendAsync(bad), HttpStatusCode.BadRequest)));
+        }
+
+        await using var db = App.CreateDbContext();
+        Assert.Equal(1, await db.Runs.CountAsync());
+    }
+
     private static Task<SseTranscript> CliAsync(HttpClient http, string body, string userAgent = CliUserAgent, string? idempotencyKey = null) =>
         SseClient.SendAsync(http, Cli(body, userAgent: userAgent, idempotencyKey: idempotencyKey));
 
