@@ -122,13 +122,13 @@ public sealed class ResponsesService(
         }
 
         string? text = null;
-        Guid? runId = null;
+        string? requestId = null;
         if (body.ValueKind == JsonValueKind.Object && body.TryGetProperty("responses", out var responses) && responses.ValueKind == JsonValueKind.Object)
         {
             foreach (var answer in responses.EnumerateObject())
             {
                 text = answer.Value.ValueKind == JsonValueKind.String ? answer.Value.GetString() : answer.Value.GetRawText();
-                runId = RequestRunId(answer.Name);
+                requestId = answer.Name;
                 break;
             }
         }
@@ -152,9 +152,19 @@ public sealed class ResponsesService(
             return replay;
         }
 
+        var runId = requestId is null ? null : RequestRunId(requestId);
         var waiting = await db.Runs.AsNoTracking()
             .Where(r => r.WorkflowId == workflow.Id && r.Status == RunStatus.AwaitingInput && (runId == null || r.Id == runId))
             .OrderByDescending(r => r.Id).FirstOrDefaultAsync(cancellationToken);
+        if (requestId is not null && (waiting is null || RunEvents.RequestId(waiting.Id, waiting.CurrentStep) != requestId))
+        {
+            // A named request is answered only while it waits: never another run's, nor a later question of its run.
+            return (null, new RunCommandResult.Invalid(new Dictionary<string, string[]>
+            {
+                ["responses"] = [$"No request of the workflow '{workflow.Name}' waiting for input has the id '{requestId}'."],
+            }));
+        }
+
         return waiting is { } run
             ? await AnswerAsync(run, workflow, text, "send_responses", run.ConversationId, caller, cancellationToken)
             : (null, new RunCommandResult.Conflict(RunStatus.Running, "No run of this workflow is waiting for input."));

@@ -164,6 +164,22 @@ public sealed class ResponsesApiTests(QlawStackFixture stack) : ResponsesServerT
         Assert.Equal("hil", run["workflow"]!.GetValue<string>());
     }
 
+    [Theory]
+    [InlineData("req_does_not_exist")]
+    [InlineData("req_0197a8b2c3d4e5f60718293a4b5c6d7e_0")]
+    [InlineData("wrong-step")]
+    public async Task Send_responses_with_a_request_id_of_no_waiting_request_is_400_naming_responses(string requestId)
+    {
+        var asked = await SseClient.PostAsync(Runs.Http, "/v1/responses", new JsonObject { ["model"] = "hil", ["input"] = "help", ["stream"] = true });
+        var runId = asked.Events[0].Data!["response"]!["run_id"]!.GetValue<string>();
+        requestId = requestId == "wrong-step" ? $"req_{Guid.Parse(runId):N}_7" : requestId;
+
+        var response = await Runs.Http.PostAsync("/v1/workflows/hil/send_responses", RunsClient.Json(new JsonObject { ["responses"] = new JsonObject { [requestId] = "Go" }, ["stream"] = false }));
+
+        Assert.Equal(["responses"], ProblemAssert.Fields(await ProblemAssert.IsProblem(response, HttpStatusCode.BadRequest)));
+        Assert.Equal("awaiting_input", (await Runs.StatusAsync(runId))["status"]!.GetValue<string>());
+    }
+
     [Fact]
     public async Task Agents_are_listed_from_the_stored_workflows_for_either_query_parameter()
     {
