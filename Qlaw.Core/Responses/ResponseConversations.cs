@@ -149,8 +149,11 @@ public sealed class ResponseConversations(QlawDbContext db, IOptionsMonitor<Resp
     public async Task<ResponseTarget> TargetAsync(Guid runId, long after, WorkflowRef workflow, CancellationToken cancellationToken) =>
         new(runId, after, workflow.Name, await db.Runs.Where(r => r.Id == runId).Select(r => r.CreatedAt).SingleAsync(cancellationToken));
 
-    /// <summary>The conversation of a run so far, as the input of a follow-up run.</summary>
-    public async Task<string> TranscriptAsync(Guid runId, string input, CancellationToken cancellationToken)
+    /// <summary>
+    /// The conversation of a run so far, as the input of a follow-up run: at most <paramref name="room"/> characters, its
+    /// most recent part under a line "[earlier conversation cut]" when it is longer.
+    /// </summary>
+    public async Task<string> TranscriptAsync(Guid runId, string input, int room, CancellationToken cancellationToken)
     {
         var transcript = new StringBuilder($"Earlier conversation:\nUser: {input}\n");
         var steps = await db.Steps.AsNoTracking().Where(s => s.RunId == runId && s.Status == StepStatus.Completed)
@@ -165,8 +168,25 @@ public sealed class ResponseConversations(QlawDbContext db, IOptionsMonitor<Resp
             transcript.Append($"{step.Agent}: {step.Output}\n");
         }
 
-        return transcript.Append('\n').ToString();
+        transcript.Append('\n');
+        if (transcript.Length <= room)
+        {
+            return transcript.ToString();
+        }
+
+        if (room <= TranscriptCut.Length)
+        {
+            return "";
+        }
+
+        // Never half of a surrogate pair.
+        var start = transcript.Length - (room - TranscriptCut.Length);
+        start += char.IsLowSurrogate(transcript[start]) ? 1 : 0;
+        return TranscriptCut + transcript.ToString(start, transcript.Length - start);
     }
+
+    // The first line of a follow-up's transcript whose earliest part was left out to fit the run's input.
+    private const string TranscriptCut = "[earlier conversation cut]\n";
 
     private static RunCommandResult.KeyReused KeyReused(string key) => RunCommandResult.KeyReused.Of(key);
 }

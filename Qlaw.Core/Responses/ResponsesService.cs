@@ -98,7 +98,9 @@ public sealed class ResponsesService(
 
         if (previous is not null)
         {
-            text = await conversations.TranscriptAsync(previous.Id, previous.Input, cancellationToken) + $"User: {text}";
+            // The user's text whole, after as much of the conversation as the run's input has room for.
+            var said = $"User: {text}";
+            text = await conversations.TranscriptAsync(previous.Id, previous.Input, StartRunRequest.MaxInputLength - said.Length, cancellationToken) + said;
         }
 
         var origin = new ResponsesOrigin(caller.RequestHash, conversation, caller.ClientKey, previous is null ? null : RunEvents.ResponseId(previous.Id));

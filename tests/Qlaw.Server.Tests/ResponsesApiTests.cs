@@ -1,6 +1,8 @@
 using System.Net;
 using System.Text;
 using System.Text.Json.Nodes;
+using Microsoft.EntityFrameworkCore;
+using Qlaw.Contracts.Runs;
 using Qlaw.Testing;
 
 namespace Qlaw.Server.Tests;
@@ -178,6 +180,23 @@ public sealed class ResponsesApiTests(QlawStackFixture stack) : ResponsesServerT
 
         Assert.Equal(["responses"], ProblemAssert.Fields(await ProblemAssert.IsProblem(response, HttpStatusCode.BadRequest)));
         Assert.Equal("awaiting_input", (await Runs.StatusAsync(runId))["status"]!.GetValue<string>());
+    }
+
+    [Fact]
+    public async Task A_short_follow_up_of_a_long_conversation_cuts_the_earliest_transcript_and_keeps_the_users_text()
+    {
+        var first = JsonNode.Parse(await (await Runs.Http.PostAsync("/v1/responses", RunsClient.Json(new JsonObject { ["model"] = "code-review", ["input"] = new string('a', 99_990) }))).Content.ReadAsStringAsync())!;
+
+        var followUp = await Runs.Http.PostAsync("/v1/responses", RunsClient.Json(new JsonObject { ["model"] = "code-review", ["input"] = "ok", ["previous_response_id"] = first["id"]!.GetValue<string>() }));
+
+        Assert.Equal(HttpStatusCode.OK, followUp.StatusCode);
+        var second = JsonNode.Parse(await followUp.Content.ReadAsStringAsync())!;
+        Assert.Equal("completed", second["status"]!.GetValue<string>());
+        await using var db = App.CreateDbContext();
+        var input = await db.Steps.Where(s => s.RunId == Guid.Parse(second["run_id"]!.GetValue<string>()) && s.Index == 0).Select(s => s.Input).SingleAsync();
+        Assert.InRange(input!.Length, 99_000, StartRunRequest.MaxInputLength);
+        Assert.StartsWith("[earlier conversation cut]\n", input, StringComparison.Ordinal);
+        Assert.EndsWith("judge: Verdict: approved.\n\nUser: ok", input, StringComparison.Ordinal);
     }
 
     [Fact]
