@@ -50,7 +50,7 @@ public static class ResponsesApi
         // The whole run from its start, so that a sequence number always names the same event; then live.
         return await StreamSlots.OpenAsync(http, slot =>
         {
-            var frames = responses.StreamAsync(target, target.Workflow, 0, cancellationToken);
+            var frames = responses.StreamAsync(target, target.Workflow, sentThrough: 0, cancellationToken);
             return RunEventStreamResult.OfResponse(startingAfter is { } after ? ResponseFrame.After(frames, after, cancellationToken) : frames, slot);
         });
     }

@@ -40,34 +40,33 @@ public static class StreamingApi
             return RunResults.RunNotFound(id);
         }
 
-        var header = request.Headers["Last-Event-ID"].ToString();
-        long after;
-        if (header.Length > 0)
+        if (!TryReadLastEventId(request, out var lastEventId))
         {
-            if (!long.TryParse(header, out after) || after < 0)
-            {
-                return TypedResults.ValidationProblem(new Dictionary<string, string[]> { ["Last-Event-ID"] = ["Give the id of the last event received."] });
-            }
+            return BadLastEventId();
         }
-        else if (startingAfter is < 0)
+
+        if (lastEventId is null && startingAfter is < 0)
         {
             return TypedResults.ValidationProblem(new Dictionary<string, string[]> { ["starting_after"] = ["Give the id of the last event received."] });
         }
-        else
-        {
-            after = startingAfter ?? 0;
-        }
 
+        var after = lastEventId ?? startingAfter ?? 0;
         return await StreamSlots.OpenAsync(http, slot => RunEventStreamResult.OfRows(reader.ReadAsync(runId, after, cancellationToken), slot));
     }
 
     /// <summary>
     /// Starts a run of the workflow named by <c>model</c>, or answers the run the message is for (a conversation, a
-    /// previous response, or the same client's question); streams it or answers when it ends.
+    /// previous response, or the same client's question); streams it — a retry with <c>Last-Event-ID</c> from after that
+    /// event — or answers when it ends.
     /// </summary>
     public static async Task<IResult> CreateResponse(
         ResponsesRequest request, HttpContext http, ResponsesService responses, CancellationToken cancellationToken)
     {
+        if (!TryReadLastEventId(http.Request, out var lastEventId))
+        {
+            return BadLastEventId();
+        }
+
         if (request.IgnoredNames().ToList() is { Count: > 0 } ignored)
         {
             http.Response.Headers[IgnoredParametersHeader] = string.Join(", ", ignored);
@@ -85,13 +84,18 @@ public static class StreamingApi
         var (target, error) = await responses.StartAsync(request, caller, cancellationToken);
         return target is null
             ? RunResults.ToHttp(error!)
-            : await Respond(target with { Background = request.Background == true }, slot, request.Model, responses, cancellationToken);
+            : await Respond(target with { Background = request.Background == true }, slot, request.Model, lastEventId, responses, cancellationToken);
     }
 
-    /// <summary>Answers a workflow's pending request for input and streams the run on.</summary>
+    /// <summary>Answers a workflow's pending request for input and streams the run on (a retry, after <c>Last-Event-ID</c>).</summary>
     public static async Task<IResult> SendResponses(
         string id, JsonElement body, HttpContext http, ResponsesService responses, CancellationToken cancellationToken)
     {
+        if (!TryReadLastEventId(http.Request, out var lastEventId))
+        {
+            return BadLastEventId();
+        }
+
         var stream = !(body.ValueKind == JsonValueKind.Object && body.TryGetProperty("stream", out var flag) && flag.ValueKind == JsonValueKind.False);
         using var slot = await StreamSlots.ReserveAsync(http, stream);
         if (stream && slot.Refused)
@@ -102,7 +106,7 @@ public static class StreamingApi
         var (target, error) = await responses.SendAsync(id, body, Caller(http, "", body), cancellationToken);
         return target is null
             ? RunResults.ToHttp(error!)
-            : await Respond(target, slot, id, responses, cancellationToken);
+            : await Respond(target, slot, id, lastEventId, responses, cancellationToken);
     }
 
     /// <summary>
@@ -134,12 +138,34 @@ public static class StreamingApi
     // A stream of the run framed as a response; else its response object — at once in the background, else when it
     // ends or pauses.
     private static async Task<IResult> Respond(
-        ResponseTarget target, StreamReservation slot, string model, ResponsesService responses, CancellationToken cancellationToken) =>
+        ResponseTarget target, StreamReservation slot, string model, long? lastEventId, ResponsesService responses, CancellationToken cancellationToken) =>
         slot.Wanted
-            ? RunEventStreamResult.OfResponse(responses.StreamAsync(target, model, target.After, cancellationToken), slot.Take())
+            ? RunEventStreamResult.OfResponse(responses.StreamAsync(target, model, lastEventId ?? 0, cancellationToken), slot.Take())
             : TypedResults.Json(target.Background
                 ? await responses.DescribeAsync(target, model, cancellationToken)
                 : await responses.WaitForResponseAsync(target, model, cancellationToken));
+
+    // Last-Event-ID: the id of the last event the client has (null when not sent); false when it is no event id.
+    private static bool TryReadLastEventId(HttpRequest request, out long? lastEventId)
+    {
+        var header = request.Headers["Last-Event-ID"].ToString();
+        lastEventId = null;
+        if (header.Length == 0)
+        {
+            return true;
+        }
+
+        if (!long.TryParse(header, out var id) || id < 0)
+        {
+            return false;
+        }
+
+        lastEventId = id;
+        return true;
+    }
+
+    private static ValidationProblem BadLastEventId() =>
+        TypedResults.ValidationProblem(new Dictionary<string, string[]> { ["Last-Event-ID"] = ["Give the id of the last event received."] });
 
     // The client is its address and User-Agent (there is no authentication); the key makes a retry safe.
     private static ResponsesCaller Caller(HttpContext http, string fields, params ReadOnlySpan<JsonElement> body)

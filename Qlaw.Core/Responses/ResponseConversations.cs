@@ -79,7 +79,7 @@ public sealed class ResponseConversations(QlawDbContext db, IOptionsMonitor<Resp
 
     /// <summary>
     /// The run this message answers or follows up, and how it was found; an error when the named response does not
-    /// exist or the conversation's latest run is still running.
+    /// exist, or when the previous response's run or the conversation's latest run is still running.
     /// </summary>
     public async Task<(RunEntity? Run, string? Via, RunCommandResult? Error)> FindAsync(
         string? previousResponseId, string? conversation, WorkflowRef workflow, ResponsesCaller caller, CancellationToken cancellationToken)
@@ -88,16 +88,13 @@ public sealed class ResponseConversations(QlawDbContext db, IOptionsMonitor<Resp
         if (previousResponseId is not null)
         {
             return RunResponses.TryParseResponseId(previousResponseId, out var previousId) && await runs.FirstOrDefaultAsync(r => r.Id == previousId, cancellationToken) is { } previous
-                ? (previous, "previous_response_id", null)
+                ? Follow(previous, "previous_response_id")
                 : (null, null, new RunCommandResult.NotFound($"No response has the id '{previousResponseId}'."));
         }
 
         if (conversation is not null)
         {
-            var latest = await runs.Where(r => r.ConversationId == conversation).OrderByDescending(r => r.Id).FirstOrDefaultAsync(cancellationToken);
-            return latest is { Status: RunStatus.Queued or RunStatus.Running }
-                ? (null, null, new RunCommandResult.Conflict(latest.Status, "The conversation's latest run is still running; send the next message when it ends or asks."))
-                : (latest, "conversation", null);
+            return Follow(await runs.Where(r => r.ConversationId == conversation).OrderByDescending(r => r.Id).FirstOrDefaultAsync(cancellationToken), "conversation");
         }
 
         var window = options.CurrentValue.AnswerWindowMinutes;
@@ -112,6 +109,11 @@ public sealed class ResponseConversations(QlawDbContext db, IOptionsMonitor<Resp
                 && r.Status == RunStatus.AwaitingInput && r.CreatedAt >= since)
             .OrderByDescending(r => r.Id).FirstOrDefaultAsync(cancellationToken);
         return waiting is null ? (null, null, null) : (waiting, "client", null);
+
+        // A message answers a run that asks or follows one that ended: never one still queued or running.
+        static (RunEntity?, string?, RunCommandResult?) Follow(RunEntity? run, string via) => run is { Status: RunStatus.Queued or RunStatus.Running }
+            ? (null, null, new RunCommandResult.Conflict(run.Status, "The run this message follows is still running; send the next message when it ends or asks."))
+            : (run, via, null);
     }
 
     /// <summary>
@@ -147,8 +149,11 @@ public sealed class ResponseConversations(QlawDbContext db, IOptionsMonitor<Resp
     public async Task<ResponseTarget> TargetAsync(Guid runId, long after, WorkflowRef workflow, CancellationToken cancellationToken) =>
         new(runId, after, workflow.Name, await db.Runs.Where(r => r.Id == runId).Select(r => r.CreatedAt).SingleAsync(cancellationToken));
 
-    /// <summary>The conversation of a run so far, as the input of a follow-up run.</summary>
-    public async Task<string> TranscriptAsync(Guid runId, string input, CancellationToken cancellationToken)
+    /// <summary>
+    /// The conversation of a run so far, as the input of a follow-up run: at most <paramref name="room"/> characters, its
+    /// most recent part under a line "[earlier conversation cut]" when it is longer.
+    /// </summary>
+    public async Task<string> TranscriptAsync(Guid runId, string input, int room, CancellationToken cancellationToken)
     {
         var transcript = new StringBuilder($"Earlier conversation:\nUser: {input}\n");
         var steps = await db.Steps.AsNoTracking().Where(s => s.RunId == runId && s.Status == StepStatus.Completed)
@@ -163,8 +168,25 @@ public sealed class ResponseConversations(QlawDbContext db, IOptionsMonitor<Resp
             transcript.Append($"{step.Agent}: {step.Output}\n");
         }
 
-        return transcript.Append('\n').ToString();
+        transcript.Append('\n');
+        if (transcript.Length <= room)
+        {
+            return transcript.ToString();
+        }
+
+        if (room <= TranscriptCut.Length)
+        {
+            return "";
+        }
+
+        // Never half of a surrogate pair.
+        var start = transcript.Length - (room - TranscriptCut.Length);
+        start += char.IsLowSurrogate(transcript[start]) ? 1 : 0;
+        return TranscriptCut + transcript.ToString(start, transcript.Length - start);
     }
+
+    // The first line of a follow-up's transcript whose earliest part was left out to fit the run's input.
+    private const string TranscriptCut = "[earlier conversation cut]\n";
 
     private static RunCommandResult.KeyReused KeyReused(string key) => RunCommandResult.KeyReused.Of(key);
 }

@@ -38,11 +38,22 @@ public sealed class ResponseFraming(ResponseTarget target, string model, bool he
     private long? _inputTokens;
     private long? _outputTokens;
 
-    /// <summary>The framed stream of <paramref name="rows"/>; nulls (heartbeats) pass through.</summary>
-    public async IAsyncEnumerable<ResponseFrame?> FrameAsync(IAsyncEnumerable<RunEventRow?> rows, [EnumeratorCancellation] CancellationToken cancellationToken)
+    /// <summary>
+    /// The framed stream of <paramref name="rows"/>; nulls (heartbeats) pass through. A client that has the stream up to
+    /// row <paramref name="sentThrough"/> (a retried call's <c>Last-Event-ID</c>) gets only what follows: the rows it has
+    /// are framed all the same, so that numbers, items and headings go on as it saw them.
+    /// </summary>
+    public async IAsyncEnumerable<ResponseFrame?> FrameAsync(IAsyncEnumerable<RunEventRow?> rows, long sentThrough, [EnumeratorCancellation] CancellationToken cancellationToken)
     {
-        yield return Lifecycle(null, ResponseLifecycle.Created, Response("in_progress"));
-        yield return Lifecycle(null, ResponseLifecycle.InProgress, Response("in_progress"));
+        ResponseFrame[] opening = [Lifecycle(null, ResponseLifecycle.Created, Response("in_progress")), Lifecycle(null, ResponseLifecycle.InProgress, Response("in_progress"))];
+        if (sentThrough <= target.After)
+        {
+            foreach (var frame in opening)
+            {
+                yield return frame;
+            }
+        }
+
         await foreach (var row in rows.WithCancellation(cancellationToken))
         {
             if (row is null)
@@ -58,9 +69,12 @@ public sealed class ResponseFraming(ResponseTarget target, string model, bool he
             }
 
             Frame(row);
-            foreach (var frame in _framed)
+            if (row.Id > sentThrough)
             {
-                yield return frame;
+                foreach (var frame in _framed)
+                {
+                    yield return frame;
+                }
             }
 
             _framed.Clear();

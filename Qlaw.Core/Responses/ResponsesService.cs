@@ -21,9 +21,12 @@ namespace Qlaw.Core.Responses;
 public sealed class ResponsesService(
     QlawDbContext db, RunCommands runs, RunStreamReader stream, ResponseConversations conversations, IOptionsMonitor<ResponsesOptions> options)
 {
-    /// <summary>The run's log after row <paramref name="after"/> as a Responses stream (see <see cref="ResponseFraming"/>).</summary>
-    public IAsyncEnumerable<ResponseFrame?> StreamAsync(ResponseTarget target, string model, long after, CancellationToken cancellationToken) =>
-        new ResponseFraming(target, model, options.CurrentValue.AgentHeadings).FrameAsync(stream.ReadAsync(target.RunId, after, cancellationToken), cancellationToken);
+    /// <summary>
+    /// The run's log from where <paramref name="target"/> starts as a Responses stream (see <see cref="ResponseFraming"/>),
+    /// without what the client has up to row <paramref name="sentThrough"/> (its <c>Last-Event-ID</c>; 0 for none).
+    /// </summary>
+    public IAsyncEnumerable<ResponseFrame?> StreamAsync(ResponseTarget target, string model, long sentThrough, CancellationToken cancellationToken) =>
+        new ResponseFraming(target, model, options.CurrentValue.AgentHeadings).FrameAsync(stream.ReadAsync(target.RunId, target.After, cancellationToken), sentThrough, cancellationToken);
 
     /// <summary>
     /// Answers the run this message is for (see <see cref="ResponseConversations"/>), or starts a run of the workflow named
@@ -80,12 +83,24 @@ public sealed class ResponsesService(
         conversation ??= previous?.ConversationId;
         if (previous is { Status: RunStatus.AwaitingInput })
         {
+            // The answer goes on the run that asked, so the response must name that run's workflow, not another.
+            if (previous.WorkflowId != workflow.Id)
+            {
+                var asking = await db.Workflows.Where(w => w.Id == previous.WorkflowId).Select(w => w.Name).FirstAsync(cancellationToken);
+                return (null, new RunCommandResult.Invalid(new Dictionary<string, string[]>
+                {
+                    ["model"] = [$"The run awaiting this answer is of the workflow '{asking}': give that as model."],
+                }));
+            }
+
             return await AnswerAsync(previous, workflow, text!, via!, conversation, caller, cancellationToken);
         }
 
         if (previous is not null)
         {
-            text = await conversations.TranscriptAsync(previous.Id, previous.Input, cancellationToken) + $"User: {text}";
+            // The user's text whole, after as much of the conversation as the run's input has room for.
+            var said = $"User: {text}";
+            text = await conversations.TranscriptAsync(previous.Id, previous.Input, StartRunRequest.MaxInputLength - said.Length, cancellationToken) + said;
         }
 
         var origin = new ResponsesOrigin(caller.RequestHash, conversation, caller.ClientKey, previous is null ? null : RunEvents.ResponseId(previous.Id));
@@ -109,13 +124,13 @@ public sealed class ResponsesService(
         }
 
         string? text = null;
-        Guid? runId = null;
+        string? requestId = null;
         if (body.ValueKind == JsonValueKind.Object && body.TryGetProperty("responses", out var responses) && responses.ValueKind == JsonValueKind.Object)
         {
             foreach (var answer in responses.EnumerateObject())
             {
                 text = answer.Value.ValueKind == JsonValueKind.String ? answer.Value.GetString() : answer.Value.GetRawText();
-                runId = RequestRunId(answer.Name);
+                requestId = answer.Name;
                 break;
             }
         }
@@ -139,9 +154,19 @@ public sealed class ResponsesService(
             return replay;
         }
 
+        var runId = requestId is null ? null : RequestRunId(requestId);
         var waiting = await db.Runs.AsNoTracking()
             .Where(r => r.WorkflowId == workflow.Id && r.Status == RunStatus.AwaitingInput && (runId == null || r.Id == runId))
             .OrderByDescending(r => r.Id).FirstOrDefaultAsync(cancellationToken);
+        if (requestId is not null && (waiting is null || RunEvents.RequestId(waiting.Id, waiting.CurrentStep) != requestId))
+        {
+            // A named request is answered only while it waits: never another run's, nor a later question of its run.
+            return (null, new RunCommandResult.Invalid(new Dictionary<string, string[]>
+            {
+                ["responses"] = [$"No request of the workflow '{workflow.Name}' waiting for input has the id '{requestId}'."],
+            }));
+        }
+
         return waiting is { } run
             ? await AnswerAsync(run, workflow, text, "send_responses", run.ConversationId, caller, cancellationToken)
             : (null, new RunCommandResult.Conflict(RunStatus.Running, "No run of this workflow is waiting for input."));

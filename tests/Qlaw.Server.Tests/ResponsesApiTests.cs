@@ -1,6 +1,8 @@
 using System.Net;
 using System.Text;
 using System.Text.Json.Nodes;
+using Microsoft.EntityFrameworkCore;
+using Qlaw.Contracts.Runs;
 using Qlaw.Testing;
 
 namespace Qlaw.Server.Tests;
@@ -146,6 +148,55 @@ public sealed class ResponsesApiTests(QlawStackFixture stack) : ResponsesServerT
         Assert.Equal("**planner**\nFound your order.", resumed.CliText);
         var conflict = await Runs.Http.PostAsync("/v1/workflows/code-review/send_responses", new StringContent("""{"input":"x"}""", Encoding.UTF8, "application/json"));
         await ProblemAssert.IsProblem(conflict, HttpStatusCode.Conflict);
+    }
+
+    [Fact]
+    public async Task An_answer_whose_model_names_another_workflow_than_the_waiting_runs_is_400_naming_model()
+    {
+        var asked = await SseClient.PostAsync(Runs.Http, "/v1/responses", new JsonObject { ["model"] = "hil", ["input"] = "my order is late", ["stream"] = true, ["conversation"] = "c-6" });
+        var responseId = asked.Events[^1].Data!["response"]!["id"]!.GetValue<string>();
+
+        var byPrevious = await Runs.Http.PostAsync("/v1/responses", RunsClient.Json(new JsonObject { ["model"] = "code-review", ["input"] = "C#", ["previous_response_id"] = responseId }));
+        var byConversation = await Runs.Http.PostAsync("/v1/responses", RunsClient.Json(new JsonObject { ["model"] = "code-review", ["input"] = "C#", ["conversation"] = "c-6" }));
+
+        Assert.Equal(["model"], ProblemAssert.Fields(await ProblemAssert.IsProblem(byPrevious, HttpStatusCode.BadRequest)));
+        Assert.Equal(["model"], ProblemAssert.Fields(await ProblemAssert.IsProblem(byConversation, HttpStatusCode.BadRequest)));
+        var run = JsonNode.Parse(await Runs.Http.GetStringAsync($"/v1/responses/{responseId}"))!;
+        Assert.Equal("incomplete", run["status"]!.GetValue<string>());
+        Assert.Equal("hil", run["workflow"]!.GetValue<string>());
+    }
+
+    [Theory]
+    [InlineData("req_does_not_exist")]
+    [InlineData("req_0197a8b2c3d4e5f60718293a4b5c6d7e_0")]
+    [InlineData("wrong-step")]
+    public async Task Send_responses_with_a_request_id_of_no_waiting_request_is_400_naming_responses(string requestId)
+    {
+        var asked = await SseClient.PostAsync(Runs.Http, "/v1/responses", new JsonObject { ["model"] = "hil", ["input"] = "help", ["stream"] = true });
+        var runId = asked.Events[0].Data!["response"]!["run_id"]!.GetValue<string>();
+        requestId = requestId == "wrong-step" ? $"req_{Guid.Parse(runId):N}_7" : requestId;
+
+        var response = await Runs.Http.PostAsync("/v1/workflows/hil/send_responses", RunsClient.Json(new JsonObject { ["responses"] = new JsonObject { [requestId] = "Go" }, ["stream"] = false }));
+
+        Assert.Equal(["responses"], ProblemAssert.Fields(await ProblemAssert.IsProblem(response, HttpStatusCode.BadRequest)));
+        Assert.Equal("awaiting_input", (await Runs.StatusAsync(runId))["status"]!.GetValue<string>());
+    }
+
+    [Fact]
+    public async Task A_short_follow_up_of_a_long_conversation_cuts_the_earliest_transcript_and_keeps_the_users_text()
+    {
+        var first = JsonNode.Parse(await (await Runs.Http.PostAsync("/v1/responses", RunsClient.Json(new JsonObject { ["model"] = "code-review", ["input"] = new string('a', 99_990) }))).Content.ReadAsStringAsync())!;
+
+        var followUp = await Runs.Http.PostAsync("/v1/responses", RunsClient.Json(new JsonObject { ["model"] = "code-review", ["input"] = "ok", ["previous_response_id"] = first["id"]!.GetValue<string>() }));
+
+        Assert.Equal(HttpStatusCode.OK, followUp.StatusCode);
+        var second = JsonNode.Parse(await followUp.Content.ReadAsStringAsync())!;
+        Assert.Equal("completed", second["status"]!.GetValue<string>());
+        await using var db = App.CreateDbContext();
+        var input = await db.Steps.Where(s => s.RunId == Guid.Parse(second["run_id"]!.GetValue<string>()) && s.Index == 0).Select(s => s.Input).SingleAsync();
+        Assert.InRange(input!.Length, 99_000, StartRunRequest.MaxInputLength);
+        Assert.StartsWith("[earlier conversation cut]\n", input, StringComparison.Ordinal);
+        Assert.EndsWith("judge: Verdict: approved.\n\nUser: ok", input, StringComparison.Ordinal);
     }
 
     [Fact]

@@ -122,6 +122,55 @@ public sealed class ResponsesConversationTests(QlawStackFixture stack) : Respons
         Assert.Single(await Runs.AuditAsync(first.Events[0].Data!["response"]!["run_id"]!.GetValue<string>()), e => e["type"]!.GetValue<string>() == "run.resumed");
     }
 
+    [Fact]
+    public async Task A_message_for_a_run_still_running_is_409_by_previous_response_id_as_by_conversation()
+    {
+        await using var slow = await QlawApplication.StartAsync(Stack, new Dictionary<string, string?> { ["Models:Scripted:TurnDelayMs"] = "30000" });
+        var runs = new RunsClient(slow.CreateClient());
+        await runs.CreateWorkflowAsync(Samples.Workflow());
+        var started = JsonNode.Parse(await (await runs.Http.PostAsync("/v1/responses", RunsClient.Json(new JsonObject
+        {
+            ["model"] = "code-review", ["input"] = "add two numbers", ["background"] = true, ["conversation"] = "busy",
+        }))).Content.ReadAsStringAsync())!;
+        var responseId = started["id"]!.GetValue<string>();
+
+        var byPrevious = await runs.Http.PostAsync("/v1/responses", RunsClient.Json(new JsonObject { ["model"] = "code-review", ["input"] = "and?", ["background"] = true, ["previous_response_id"] = responseId }));
+        var byConversation = await runs.Http.PostAsync("/v1/responses", RunsClient.Json(new JsonObject { ["model"] = "code-review", ["input"] = "and?", ["background"] = true, ["conversation"] = "busy" }));
+
+        await ProblemAssert.IsProblem(byPrevious, HttpStatusCode.Conflict);
+        await ProblemAssert.IsProblem(byConversation, HttpStatusCode.Conflict);
+        await using var db = slow.CreateDbContext();
+        Assert.Equal(1, await db.Runs.CountAsync());
+        Assert.Equal(HttpStatusCode.OK, (await runs.Http.PostAsync($"/v1/responses/{responseId}/cancel", null)).StatusCode);
+    }
+
+    [Fact]
+    public async Task A_retried_call_with_last_event_id_streams_only_what_came_after_that_event()
+    {
+        const string body = """{"model":"code-review","input":"add two numbers","stream":true}""";
+        var first = await CliAsync(Runs.Http, body, idempotencyKey: "k-7");
+        var tenth = first.Ids[9];
+        var resume = Cli(body, idempotencyKey: "k-7");
+        resume.Headers.Add("Last-Event-ID", tenth.ToString(System.Globalization.CultureInfo.InvariantCulture));
+
+        var rest = await SseClient.SendAsync(Runs.Http, resume);
+
+        var cut = first.Events.FindIndex(e => e.Id == tenth);
+        var sequence = (List<SseEvent> events) => events.Select(e => e.Data!["sequence_number"]!.GetValue<int>()).ToList();
+        Assert.Equal(sequence(first.Events)[(cut + 1)..], sequence(rest.Events));
+        Assert.EndsWith(rest.CliText, first.CliText, StringComparison.Ordinal);
+        Assert.True(rest.CliText.Length < first.CliText.Length);
+        foreach (var path in new[] { "/v1/responses", "/v1/workflows/hil/send_responses" })
+        {
+            var bad = Cli("""{"model":"hil","input":"x","stream":true}""", path);
+            bad.Headers.Add("Last-Event-ID", "yesterday");
+            Assert.Equal(["Last-Event-ID"], ProblemAssert.Fields(await ProblemAssert.IsProblem(await Runs.Http.SendAsync(bad), HttpStatusCode.BadRequest)));
+        }
+
+        await using var db = App.CreateDbContext();
+        Assert.Equal(1, await db.Runs.CountAsync());
+    }
+
     private static Task<SseTranscript> CliAsync(HttpClient http, string body, string userAgent = CliUserAgent, string? idempotencyKey = null) =>
         SseClient.SendAsync(http, Cli(body, userAgent: userAgent, idempotencyKey: idempotencyKey));
 
