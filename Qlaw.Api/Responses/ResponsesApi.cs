@@ -30,14 +30,14 @@ public static class ResponsesApi
     /// <summary>The response object of the run behind <paramref name="id"/>; with <c>stream=true</c> its events as a Responses stream.</summary>
     public static async Task<IResult> GetResponse(
         string id, bool? stream, [FromQuery(Name = "starting_after")] int? startingAfter, HttpContext http, ResponsesService responses,
-        CancellationToken cancellationToken)
+        ResponseConversations conversations, CancellationToken cancellationToken)
     {
         if (startingAfter is < -1)
         {
             return TypedResults.ValidationProblem(new Dictionary<string, string[]> { ["starting_after"] = ["Give the sequence_number of the last event received."] });
         }
 
-        if (await responses.FindAsync(id, cancellationToken) is not { } target)
+        if (await conversations.ResponseAsync(id, cancellationToken) is not { } target)
         {
             return ResponseNotFound(id);
         }
@@ -57,9 +57,9 @@ public static class ResponsesApi
 
     /// <summary>Cancels the run behind a response: the response object, now <c>cancelled</c>; 409 when it has ended.</summary>
     public static async Task<IResult> CancelResponse(
-        string id, ResponsesService responses, CancellationToken cancellationToken)
+        string id, ResponsesService responses, ResponseConversations conversations, CancellationToken cancellationToken)
     {
-        if (await responses.FindAsync(id, cancellationToken) is not { } target)
+        if (await conversations.ResponseAsync(id, cancellationToken) is not { } target)
         {
             return ResponseNotFound(id);
         }
@@ -70,9 +70,9 @@ public static class ResponsesApi
 
     /// <summary>Deletes an ended run behind a response, with its history; 409 while it has not ended (cancel it first).</summary>
     public static async Task<Results<Ok<ResponseDeleted>, ProblemHttpResult>> DeleteResponse(
-        string id, ResponsesService responses, RunRetention retention, CancellationToken cancellationToken)
+        string id, ResponseConversations conversations, RunRetention retention, CancellationToken cancellationToken)
     {
-        if (await responses.FindAsync(id, cancellationToken) is not { } target)
+        if (await conversations.ResponseAsync(id, cancellationToken) is not { } target)
         {
             return ResponseNotFound(id);
         }

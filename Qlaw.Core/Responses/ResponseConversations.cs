@@ -79,7 +79,8 @@ public sealed class ResponseConversations(QlawDbContext db, IOptionsMonitor<Resp
 
     /// <summary>
     /// The run this message answers or follows up, and how it was found; an error when the named response does not
-    /// exist, or when the previous response's run or the conversation's latest run is still running.
+    /// exist, when the previous response's run or the conversation's latest run is still running, or when it asks and
+    /// <c>model</c> names another workflow than its own.
     /// </summary>
     public async Task<(RunEntity? Run, string? Via, RunCommandResult? Error)> FindAsync(
         string? previousResponseId, string? conversation, WorkflowRef workflow, ResponsesCaller caller, CancellationToken cancellationToken)
@@ -88,13 +89,13 @@ public sealed class ResponseConversations(QlawDbContext db, IOptionsMonitor<Resp
         if (previousResponseId is not null)
         {
             return RunResponses.TryParseResponseId(previousResponseId, out var previousId) && await runs.FirstOrDefaultAsync(r => r.Id == previousId, cancellationToken) is { } previous
-                ? Follow(previous, "previous_response_id")
+                ? await FollowAsync(previous, "previous_response_id")
                 : (null, null, new RunCommandResult.NotFound($"No response has the id '{previousResponseId}'."));
         }
 
         if (conversation is not null)
         {
-            return Follow(await runs.Where(r => r.ConversationId == conversation).OrderByDescending(r => r.Id).FirstOrDefaultAsync(cancellationToken), "conversation");
+            return await FollowAsync(await runs.Where(r => r.ConversationId == conversation).OrderByDescending(r => r.Id).FirstOrDefaultAsync(cancellationToken), "conversation");
         }
 
         var window = options.CurrentValue.AnswerWindowMinutes;
@@ -110,10 +111,37 @@ public sealed class ResponseConversations(QlawDbContext db, IOptionsMonitor<Resp
             .OrderByDescending(r => r.Id).FirstOrDefaultAsync(cancellationToken);
         return waiting is null ? (null, null, null) : (waiting, "client", null);
 
-        // A message answers a run that asks or follows one that ended: never one still queued or running.
-        static (RunEntity?, string?, RunCommandResult?) Follow(RunEntity? run, string via) => run is { Status: RunStatus.Queued or RunStatus.Running }
-            ? (null, null, new RunCommandResult.Conflict(run.Status, "The run this message follows is still running; send the next message when it ends or asks."))
-            : (run, via, null);
+        // A message answers a run that asks, of the workflow it names, or follows one that ended: never one still queued
+        // or running.
+        async Task<(RunEntity?, string?, RunCommandResult?)> FollowAsync(RunEntity? run, string via)
+        {
+            if (run is { Status: RunStatus.Queued or RunStatus.Running })
+            {
+                return (null, null, new RunCommandResult.Conflict(run.Status, "The run this message follows is still running; send the next message when it ends or asks."));
+            }
+
+            if (run is not { Status: RunStatus.AwaitingInput } || run.WorkflowId == workflow.Id)
+            {
+                return (run, via, null);
+            }
+
+            var asking = await db.Workflows.Where(w => w.Id == run.WorkflowId).Select(w => w.Name).FirstAsync(cancellationToken);
+            return (null, null, new RunCommandResult.Invalid(new Dictionary<string, string[]> { ["model"] = [$"The run awaiting this answer is of the workflow '{asking}': give that as model."] }));
+        }
+    }
+
+    /// <summary>The response <paramref name="id"/> (<c>resp_…</c> or a run id) names, described by its workflow's name; null when there is none.</summary>
+    public async Task<ResponseTarget?> ResponseAsync(string id, CancellationToken cancellationToken)
+    {
+        if (!RunResponses.TryParseResponseId(id, out var runId))
+        {
+            return null;
+        }
+
+        var run = await db.Runs.AsNoTracking().Where(r => r.Id == runId)
+            .Select(r => new { r.CreatedAt, Workflow = db.Workflows.Where(w => w.Id == r.WorkflowId).Select(w => w.Name).First() })
+            .FirstOrDefaultAsync(cancellationToken);
+        return run is null ? null : new ResponseTarget(runId, 0, run.Workflow, run.CreatedAt);
     }
 
     /// <summary>

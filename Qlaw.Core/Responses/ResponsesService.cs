@@ -83,16 +83,6 @@ public sealed class ResponsesService(
         conversation ??= previous?.ConversationId;
         if (previous is { Status: RunStatus.AwaitingInput })
         {
-            // The answer goes on the run that asked, so the response must name that run's workflow, not another.
-            if (previous.WorkflowId != workflow.Id)
-            {
-                var asking = await db.Workflows.Where(w => w.Id == previous.WorkflowId).Select(w => w.Name).FirstAsync(cancellationToken);
-                return (null, new RunCommandResult.Invalid(new Dictionary<string, string[]>
-                {
-                    ["model"] = [$"The run awaiting this answer is of the workflow '{asking}': give that as model."],
-                }));
-            }
-
             return await AnswerAsync(previous, workflow, text!, via!, conversation, caller, cancellationToken);
         }
 
@@ -229,20 +219,6 @@ public sealed class ResponsesService(
     }
 
     private sealed record Tokens(long? Input, long? Output);
-
-    /// <summary>The response <paramref name="id"/> (<c>resp_…</c> or a run id) names, described by its workflow's name; null when there is none.</summary>
-    public async Task<ResponseTarget?> FindAsync(string id, CancellationToken cancellationToken)
-    {
-        if (!RunResponses.TryParseResponseId(id, out var runId))
-        {
-            return null;
-        }
-
-        var run = await db.Runs.AsNoTracking().Where(r => r.Id == runId)
-            .Select(r => new { r.CreatedAt, Workflow = db.Workflows.Where(w => w.Id == r.WorkflowId).Select(w => w.Name).First() })
-            .FirstOrDefaultAsync(cancellationToken);
-        return run is null ? null : new ResponseTarget(runId, 0, run.Workflow, run.CreatedAt);
-    }
 
     /// <summary>Cancels the run behind a response; the response then says <c>cancelled</c>.</summary>
     public async Task<(ResponseObject? Response, RunCommandResult? Error)> CancelAsync(ResponseTarget target, CancellationToken cancellationToken) =>

@@ -166,19 +166,19 @@ public static class ApiFunctions
         [DurableClient] DurableTaskClient client) =>
         ApiTrigger.InvokeAsync(request, client, RateLimiting.Requests, http =>
             ResponsesApi.GetResponse(
-                id, QueryBool(http, "stream"), QueryInt(http, "starting_after"), http, http.Service<ResponsesService>(), http.RequestAborted));
+                id, QueryBool(http, "stream"), QueryInt(http, "starting_after"), http, http.Service<ResponsesService>(), http.Service<ResponseConversations>(), http.RequestAborted));
 
     [Function(nameof(ResponsesApi.DeleteResponse))]
     public static Task<IActionResult> DeleteResponse(
         [HttpTrigger(AuthorizationLevel.Anonymous, "delete", Route = "responses/{id}")] HttpRequest request, string id,
         [DurableClient] DurableTaskClient client) =>
         ApiTrigger.InvokeAsync(request, client, RateLimiting.Requests, async http =>
-            await ResponsesApi.DeleteResponse(id, http.Service<ResponsesService>(), http.Service<RunRetention>(), http.RequestAborted));
+            await ResponsesApi.DeleteResponse(id, http.Service<ResponseConversations>(), http.Service<RunRetention>(), http.RequestAborted));
 
     [Function(nameof(ResponsesApi.CancelResponse))]
     public static Task<IActionResult> CancelResponse(
         [HttpTrigger(AuthorizationLevel.Anonymous, "post", Route = "responses/{id}/cancel")] HttpRequest request, string id,
         [DurableClient] DurableTaskClient client) =>
         ApiTrigger.InvokeAsync(request, client, RateLimiting.Requests, http =>
-            ResponsesApi.CancelResponse(id, http.Service<ResponsesService>(), http.RequestAborted));
+            ResponsesApi.CancelResponse(id, http.Service<ResponsesService>(), http.Service<ResponseConversations>(), http.RequestAborted));
 }
