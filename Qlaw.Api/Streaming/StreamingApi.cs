@@ -140,7 +140,7 @@ public static class StreamingApi
     private static async Task<IResult> Respond(
         ResponseTarget target, StreamReservation slot, string model, long? lastEventId, ResponsesService responses, CancellationToken cancellationToken) =>
         slot.Wanted
-            ? RunEventStreamResult.OfResponse(responses.StreamAsync(target, model, lastEventId ?? 0, cancellationToken), slot.Take())
+            ? RunEventStreamResult.OfResponse(responses.StreamAsync(target, model, target.Retried ? lastEventId ?? 0 : 0, cancellationToken), slot.Take())
             : TypedResults.Json(target.Background
                 ? await responses.DescribeAsync(target, model, cancellationToken)
                 : await responses.WaitForResponseAsync(target, model, cancellationToken));

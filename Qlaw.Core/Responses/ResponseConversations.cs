@@ -50,7 +50,8 @@ public sealed record WorkflowRef(Guid Id, string Name);
 /// Which run a <c>/v1/responses</c> message is for (DESIGN §8): the run <c>previous_response_id</c> names; else the
 /// latest run of its <c>conversation</c>; else — the QLAW CLI, which correlates nothing — the same client's latest run
 /// of the workflow that awaits input and was started through <c>/v1/responses</c> within
-/// <c>Responses:AnswerWindowMinutes</c>. And which earlier call a reused Idempotency-Key repeats.
+/// <c>Responses:AnswerWindowMinutes</c>. And which earlier call a reused Idempotency-Key repeats, and which run a
+/// response id names.
 /// </summary>
 public sealed class ResponseConversations(QlawDbContext db, IOptionsMonitor<ResponsesOptions> options, TimeProvider clock)
 {
@@ -154,7 +155,7 @@ public sealed class ResponseConversations(QlawDbContext db, IOptionsMonitor<Resp
             .Select(r => new { r.Id, r.RequestHash }).FirstOrDefaultAsync(cancellationToken);
         if (started is not null)
         {
-            return started.RequestHash == requestHash ? (await TargetAsync(started.Id, 0, workflow, cancellationToken), null) : (null, KeyReused(key));
+            return started.RequestHash == requestHash ? (await TargetAsync(started.Id, 0, workflow, cancellationToken) with { Retried = true }, null) : (null, KeyReused(key));
         }
 
         var detail = await db.Database.SqlQuery<string>($"""
@@ -169,7 +170,7 @@ public sealed class ResponseConversations(QlawDbContext db, IOptionsMonitor<Resp
 
         var answered = JsonSerializer.Deserialize<InputAnswered>(detail, QlawJson.Options)!;
         return answered.RequestHash == requestHash && RunResponses.TryParseResponseId(answered.ResponseId, out var runId)
-            ? (await TargetAsync(runId, answered.StreamAfter ?? 0, workflow, cancellationToken), null)
+            ? (await TargetAsync(runId, answered.StreamAfter ?? 0, workflow, cancellationToken) with { Retried = true }, null)
             : (null, KeyReused(key));
     }
 

@@ -25,5 +25,8 @@ public sealed record ResponseFrame(long? Id, string Event, string Data)
         JsonNode.Parse(frame.Data)?["sequence_number"]?.GetValue<int>() ?? int.MaxValue;
 }
 
-/// <summary>What a <c>/v1/responses</c> stream is about: the run (its response), the model asked for, the workflow.</summary>
-public sealed record ResponseTarget(Guid RunId, long After, string Workflow, DateTimeOffset CreatedAt, bool Background = false);
+/// <summary>
+/// What a <c>/v1/responses</c> stream is about: the run (its response), the model asked for, the workflow; whether it
+/// is a retried call's (a reused Idempotency-Key), which alone resumes after a <c>Last-Event-ID</c>.
+/// </summary>
+public sealed record ResponseTarget(Guid RunId, long After, string Workflow, DateTimeOffset CreatedAt, bool Background = false, bool Retried = false);

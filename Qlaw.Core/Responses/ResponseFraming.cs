@@ -71,9 +71,11 @@ public sealed class ResponseFraming(ResponseTarget target, string model, bool he
             Frame(row);
             if (row.Id > sentThrough)
             {
-                foreach (var frame in _framed)
+                for (var i = 0; i < _framed.Count; i++)
                 {
-                    yield return frame;
+                    // The row's id goes on its last frame: a client whose Last-Event-ID is that id has all of its frames.
+                    var id = i == _framed.Count - 1 ? row.Id : (long?)null;
+                    yield return _framed[i].Id == id ? _framed[i] : _framed[i] with { Id = id };
                 }
             }
 

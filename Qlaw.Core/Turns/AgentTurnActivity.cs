@@ -91,11 +91,13 @@ public sealed partial class AgentTurnActivity(
         await attempt.CommitWithinAsync(TimeSpan.FromMilliseconds(windowMs), clock, () => watch.Attach(attempt.StepId, heartbeat));
         var maxChars = input.Plan.MaxTurnChars ?? limits.CurrentValue.MaxTurnChars;
         var log = new TurnLog(batcher, scope.ServiceProvider.GetRequiredService<RunLog>(), clock, maxChars, turn, attempt);
+        string? tail = null;
         try
         {
             var output = await runner.RunAsync(turn, log, watch.Stopped);
             await attempt.CommitAsync(null);
-            return await journal.CompleteTurnAsync(attempt, input, turn, output, await log.EndAsync(), CancellationToken.None);
+            tail = await log.EndAsync();
+            return await journal.CompleteTurnAsync(attempt, input, turn, output, tail, CancellationToken.None);
         }
         catch (OperationCanceledException)
         {
@@ -113,7 +115,7 @@ public sealed partial class AgentTurnActivity(
             span?.SetStatus(ActivityStatusCode.Error, ex.Code);
             var error = new RunError(ex.Code, ex.Message);
             await attempt.CommitAsync(null);
-            await journal.FailTurnAsync(attempt.StepId, input, error, permanent: true, await log.EndAsync(), TokenEstimate.Spent(turn, log.Length), CancellationToken.None);
+            await journal.FailTurnAsync(attempt.StepId, input, error, permanent: true, tail ?? await log.EndAsync(), TokenEstimate.Spent(turn, log.Length), CancellationToken.None);
             return new TurnResult(null, error);
         }
         catch (Exception ex) when (ex is not TurnFailedException && !DatabaseOutage.IsOutage(ex))
@@ -135,7 +137,7 @@ public sealed partial class AgentTurnActivity(
             }
 
             await attempt.CommitAsync(null);
-            await journal.FailTurnAsync(attempt.StepId, input, error, permanent: false, await log.EndAsync(), TokenEstimate.Spent(turn, log.Length), CancellationToken.None);
+            await journal.FailTurnAsync(attempt.StepId, input, error, permanent: false, tail ?? await log.EndAsync(), TokenEstimate.Spent(turn, log.Length), CancellationToken.None);
             throw new TurnFailedException(error, ex);
         }
     }

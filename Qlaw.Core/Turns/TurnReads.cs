@@ -12,7 +12,7 @@ namespace Qlaw.Core.Turns;
 /// <summary>
 /// What a turn reads under the run's lock, sent in the lock's round trip (<see cref="RunLog.OpenAsync{T}"/>): to begin,
 /// the run, its workflow and the run's steps so far; to complete, the attempt's step, the handoff requested through the
-/// API that waits, if any, and the run. Every row is read by EF Core's model of its entity (<see cref="EntityRows{T}"/>).
+/// API that waits, if any, and the run's token count. Every row is read by EF Core's model of its entity (<see cref="EntityRows{T}"/>).
 /// </summary>
 internal sealed class TurnReads(IModel model)
 {
@@ -38,26 +38,27 @@ internal sealed class TurnReads(IModel model)
         NpgsqlDataReader reader, CancellationToken cancellationToken)
     {
         var run = (await ReadAsync(reader, _runs, cancellationToken)).SingleOrDefault();
-        var workflow = (await NextAsync(reader, _workflows, cancellationToken)).SingleOrDefault();
+        var workflows = await NextAsync(reader, _workflows, cancellationToken);
         var steps = await NextAsync(reader, _steps, cancellationToken);
         var calls = await NextAsync(reader, _calls, cancellationToken);
-        return (run, workflow?.Config ?? "", steps, [.. calls.Select(ToolCallRecord.Of)]);
+        return (run, run is null ? "" : workflows.Single().Config, steps, [.. calls.Select(ToolCallRecord.Of)]);
     }
 
     public NpgsqlBatchCommand[] Complete(Guid runId, long stepId) =>
     [
         RunLog.Command($"SELECT {_steps.Columns} FROM steps WHERE id = $1", stepId),
         RunLog.Command($"SELECT {_handoffs.Columns} FROM handoffs WHERE run_id = $1 AND resolved_at IS NULL ORDER BY id LIMIT 1", runId),
-        RunLog.Command($"SELECT {_runs.Columns} FROM runs WHERE id = $1", runId),
+        RunLog.Command("SELECT tokens_used FROM runs WHERE id = $1", runId),
     ];
 
-    /// <summary>The attempt's step, a handoff that waits, and the tokens the run has used so far.</summary>
+    /// <summary>The attempt's step, a handoff that waits, and the tokens the run has used so far (not the whole run: its input may be long).</summary>
     public async Task<(StepEntity Step, PendingHandoff? Handoff, long TokensUsed)> ReadCompleteAsync(NpgsqlDataReader reader, CancellationToken cancellationToken)
     {
         var step = (await ReadAsync(reader, _steps, cancellationToken)).Single();
         var handoff = (await NextAsync(reader, _handoffs, cancellationToken)).SingleOrDefault();
-        var run = (await NextAsync(reader, _runs, cancellationToken)).Single();
-        return (step, handoff is null ? null : new PendingHandoff(handoff.Id, handoff.ToAgent, handoff.WithReturn, handoff.Reason), run.TokensUsed);
+        await reader.NextResultAsync(cancellationToken);
+        await reader.ReadAsync(cancellationToken);
+        return (step, handoff is null ? null : new PendingHandoff(handoff.Id, handoff.ToAgent, handoff.WithReturn, handoff.Reason), reader.GetInt64(0));
     }
 
     private static async Task<List<T>> NextAsync<T>(NpgsqlDataReader reader, EntityRows<T> rows, CancellationToken cancellationToken)

@@ -50,12 +50,15 @@ public static class ContractValidator
         _ => [],
     };
 
-    // A jsonb number is PostgreSQL's numeric: at most 131,072 digits before the point and 16,383 after it.
+    // A jsonb number is PostgreSQL's numeric: at most 131,072 digits before the point and 16,383 after it, and an
+    // exponent PostgreSQL reads (half of int.MaxValue), whatever the digits.
+    private const long MaxExponent = int.MaxValue / 2;
+
     private static bool FitsNumeric(string number)
     {
         var e = number.IndexOfAny(['e', 'E']);
         var mantissa = (e < 0 ? number : number[..e]).TrimStart('-');
-        if (!long.TryParse(e < 0 ? "0" : number[(e + 1)..], out var exponent))
+        if (!long.TryParse(e < 0 ? "0" : number[(e + 1)..], out var exponent) || exponent is > MaxExponent or < -MaxExponent)
         {
             return false;
         }

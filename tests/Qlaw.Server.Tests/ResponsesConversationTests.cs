@@ -169,6 +169,14 @@ public sealed class ResponsesConversationTests(QlawStackFixture stack) : Respons
 
         await using var db = App.CreateDbContext();
         Assert.Equal(1, await db.Runs.CountAsync());
+
+        // Without the key the call is a new one: its stream starts at its start, whatever Last-Event-ID says.
+        var again = Cli(body);
+        again.Headers.Add("Last-Event-ID", tenth.ToString(System.Globalization.CultureInfo.InvariantCulture));
+        var fresh = await SseClient.SendAsync(Runs.Http, again);
+        Assert.Equal("response.created", fresh.Events[0].Event);
+        Assert.Equal(0, sequence(fresh.Events)[0]);
+        Assert.Equal(first.CliText.Length, fresh.CliText.Length);
     }
 
     private static Task<SseTranscript> CliAsync(HttpClient http, string body, string userAgent = CliUserAgent, string? idempotencyKey = null) =>
