@@ -3,7 +3,7 @@ using System.Text.Json.Nodes;
 
 namespace Qlaw.Core.Responses;
 
-/// <summary>One event of a <c>/v1/responses</c> stream: a row of the run's log (with its id) or one the stream adds (none).</summary>
+/// <summary>One event of a <c>/v1/responses</c> stream: the last of the events a row of the run's log becomes has its id; others have none.</summary>
 public sealed record ResponseFrame(long? Id, string Event, string Data)
 {
     /// <summary>Ends a stream whose reader fell too far behind (compared by reference): it resumes with Last-Event-ID.</summary>

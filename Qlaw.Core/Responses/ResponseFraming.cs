@@ -45,7 +45,8 @@ public sealed class ResponseFraming(ResponseTarget target, string model, bool he
     /// </summary>
     public async IAsyncEnumerable<ResponseFrame?> FrameAsync(IAsyncEnumerable<RunEventRow?> rows, long sentThrough, [EnumeratorCancellation] CancellationToken cancellationToken)
     {
-        ResponseFrame[] opening = [Lifecycle(null, ResponseLifecycle.Created, Response("in_progress")), Lifecycle(null, ResponseLifecycle.InProgress, Response("in_progress"))];
+        // Framed even when the client has them: they take the first sequence numbers.
+        ResponseFrame[] opening = [Lifecycle(ResponseLifecycle.Created, Response("in_progress")), Lifecycle(ResponseLifecycle.InProgress, Response("in_progress"))];
         if (sentThrough <= target.After)
         {
             foreach (var frame in opening)
@@ -74,8 +75,7 @@ public sealed class ResponseFraming(ResponseTarget target, string model, bool he
                 for (var i = 0; i < _framed.Count; i++)
                 {
                     // The row's id goes on its last frame: a client whose Last-Event-ID is that id has all of its frames.
-                    var id = i == _framed.Count - 1 ? row.Id : (long?)null;
-                    yield return _framed[i].Id == id ? _framed[i] : _framed[i] with { Id = id };
+                    yield return i == _framed.Count - 1 ? _framed[i] with { Id = row.Id } : _framed[i];
                 }
             }
 
@@ -100,11 +100,11 @@ public sealed class ResponseFraming(ResponseTarget target, string model, bool he
                 if (headings && _headed != (turn.Step, turn.Attempt))
                 {
                     _headed = (turn.Step, turn.Attempt);
-                    _framed.Add(Delta(null, turn, delta with { Delta = RunResponses.Heading(delta.Agent, attempt, first: !_spoke), Heading = true }));
+                    _framed.Add(Delta(turn, delta with { Delta = RunResponses.Heading(delta.Agent, attempt, first: !_spoke), Heading = true }));
                 }
 
                 _spoke = true;
-                _framed.Add(Delta(row.Id, turn, delta));
+                _framed.Add(Delta(turn, delta));
                 break;
 
             case RunEvents.TraceComplete:
@@ -112,7 +112,7 @@ public sealed class ResponseFraming(ResponseTarget target, string model, bool he
                 var eventType = trace["data"]?["event_type"]?.GetValue<string>();
                 trace["type"] = Keepalive;
                 trace["sequence_number"] = Next();
-                _framed.Add(new(row.Id, RunEvents.TraceComplete, trace.ToJsonString(QlawJson.Options)));
+                _framed.Add(new(null, RunEvents.TraceComplete, trace.ToJsonString(QlawJson.Options)));
                 if (eventType == RunEvents.ExecutorInvoked)
                 {
                     var invoked = trace["data"]!["data"].Deserialize<ExecutorInvoked>(QlawJson.Options)!;
@@ -139,9 +139,9 @@ public sealed class ResponseFraming(ResponseTarget target, string model, bool he
                 var status = JsonNode.Parse(row.Data)?["response"]?["status"]?.GetValue<string>();
                 _framed.Add(status switch
                 {
-                    "completed" => Lifecycle(row.Id, ResponseCompleted.Name, Response("completed")),
-                    "cancelled" => Lifecycle(row.Id, ResponseLifecycle.Incomplete, Response("cancelled") with { IncompleteDetails = new("cancelled") }),
-                    _ => Lifecycle(row.Id, ResponseLifecycle.Incomplete, Response("incomplete") with { IncompleteDetails = new("awaiting_input") }),
+                    "completed" => Lifecycle(ResponseCompleted.Name, Response("completed")),
+                    "cancelled" => Lifecycle(ResponseLifecycle.Incomplete, Response("cancelled") with { IncompleteDetails = new("cancelled") }),
+                    _ => Lifecycle(ResponseLifecycle.Incomplete, Response("incomplete") with { IncompleteDetails = new("awaiting_input") }),
                 });
                 break;
 
@@ -149,11 +149,11 @@ public sealed class ResponseFraming(ResponseTarget target, string model, bool he
                 Close("incomplete");
                 var error = JsonSerializer.Deserialize<ResponseError>(row.Data, QlawJson.Options)!;
                 _framed.Add(Added(StreamError.Name, new StreamError(error.Code, error.Message, Next())));
-                _framed.Add(Lifecycle(row.Id, ResponseLifecycle.Failed, Response("failed") with { Error = new(error.Code, error.Message) }));
+                _framed.Add(Lifecycle(ResponseLifecycle.Failed, Response("failed") with { Error = new(error.Code, error.Message) }));
                 break;
 
             default:
-                _framed.Add(new(row.Id, row.Type, Numbered(row.Data)));
+                _framed.Add(new(null, row.Type, Numbered(row.Data)));
                 break;
         }
     }
@@ -204,19 +204,19 @@ public sealed class ResponseFraming(ResponseTarget target, string model, bool he
         _framed.Add(Added(OutputItemDone.Name, new OutputItemDone(turn.Index, _output[turn.Index], Next())));
     }
 
-    private ResponseFrame Delta(long? id, Turn turn, OutputTextDelta delta)
+    private ResponseFrame Delta(Turn turn, OutputTextDelta delta)
     {
         turn.Text.Append(delta.Delta);
         var framed = delta with { ItemId = turn.ItemId, OutputIndex = turn.Index, ContentIndex = 0 };
-        return new(id, OutputTextDelta.Name, Numbered(JsonSerializer.Serialize(framed, QlawJson.Options)));
+        return new(null, OutputTextDelta.Name, Numbered(JsonSerializer.Serialize(framed, QlawJson.Options)));
     }
 
     private ResponseObject Response(string status) =>
         RunResponses.Describe(target, model, status, [.. _output],
             _inputTokens is null && _outputTokens is null ? null : new ResponseUsage(_inputTokens ?? 0, _outputTokens ?? 0));
 
-    private ResponseFrame Lifecycle(long? id, string type, ResponseObject response) =>
-        new(id, type, JsonSerializer.Serialize(new ResponseLifecycle(type, response, Next()), QlawJson.Options));
+    private ResponseFrame Lifecycle(string type, ResponseObject response) =>
+        new(null, type, JsonSerializer.Serialize(new ResponseLifecycle(type, response, Next()), QlawJson.Options));
 
     private static ResponseFrame Added<T>(string name, T payload) => new(null, name, JsonSerializer.Serialize(payload, QlawJson.Options));
 
